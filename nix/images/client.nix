@@ -1,0 +1,29 @@
+# The guide's client: its own dockerd (vfs, no bridge, no iptables, so neither iptables
+# nor a bridge helper is needed), a docker CLI that still does content trust, the notary
+# CLI, and the tools the scenario uses to tamper with and time-shift things.
+{
+  mkSandboxImage,
+  docker,
+  notary,
+  curl,
+  libfaketime,
+  gnutar,
+  gzip,
+  ...
+}:
+mkSandboxImage {
+  image = "client";
+  packages = [
+    docker
+    notary
+    curl
+    libfaketime
+    gnutar
+    gzip
+  ];
+  dirs = [
+    "etc/docker"
+    "var/lib/docker"
+    "root/.docker"
+  ];
+}

@@ -1,0 +1,113 @@
+# Everything the Nix side knows about the sandbox comes from xtask/data/sandbox.json,
+# so the Nix and Debian image paths cannot disagree on names or commands. Nothing here
+# takes nixpkgs: nix/check-offline.sh evaluates it with a bare nix-instantiate.
+let
+  data = builtins.fromJSON (builtins.readFile ../xtask/data/sandbox.json);
+
+  unique = builtins.foldl' (seen: x: if builtins.elem x seen then seen else seen ++ [ x ]) [ ];
+
+  # The test image exists only to be pushed and signed; it is not a service.
+  extraImages = [ "testimage" ];
+  serviceImages = builtins.attrNames data.images;
+  allImages = serviceImages ++ extraImages;
+
+  servicesOf = image: builtins.filter (service: service.image == image) data.services;
+
+  imageCmd = image: if data.images ? ${image} then data.images.${image}.cmd else [ ];
+
+  # The xtask probes ports with `bash -c 'exec 3<>/dev/tcp/...'` and runs sh scripts in
+  # every service container.
+  shellTools = [
+    "bash"
+    "sh"
+    "cat"
+    "chown"
+    "env"
+    "mkdir"
+    "sleep"
+  ];
+
+  # Programs that no command in sandbox.json names but that run inside the container:
+  # db-start.sh initialises and starts the server; the guide's scenario runs in the client.
+  scriptTools = {
+    db = [
+      "mysqld"
+      "mysql"
+      "mysqladmin"
+    ];
+    client = [
+      "docker"
+      "notary"
+      "curl"
+      "faketime"
+      "tar"
+      "gzip"
+      "sha256sum"
+    ];
+  };
+
+  requiredCommands =
+    image:
+    if builtins.elem image extraImages then
+      [ ]
+    else
+      unique (
+        shellTools
+        ++ map (service: builtins.head service.command) (servicesOf image)
+        ++ (if imageCmd image == [ ] then [ ] else [ (builtins.head (imageCmd image)) ])
+        ++ (scriptTools.${image} or [ ])
+      );
+
+  imageName = image: "trust-sandbox/${image}";
+
+  # A fixed tag keeps the image tarball reproducible; the xtask retags what it loads
+  # as nix-<store hash> (xtask/src/images/nix.rs).
+  imageTag = "nix";
+
+  packageName = image: "image-${image}";
+in
+{
+  inherit
+    data
+    allImages
+    serviceImages
+    extraImages
+    imageCmd
+    imageName
+    imageTag
+    packageName
+    requiredCommands
+    ;
+
+  systems = [
+    "x86_64-linux"
+    "aarch64-linux"
+  ];
+
+  notaryVersion = data.versions.notary;
+  dockerMaxMajor = data.versions.docker_cli_max_major;
+
+  # What nix/check-offline.sh writes to target/nix-check/lib-eval.json and compares with
+  # sandbox.json; a Rust test can read the same file.
+  summary = {
+    images = builtins.listToAttrs (
+      map (image: {
+        name = image;
+        value = {
+          ref = "${imageName image}:${imageTag}";
+          package = packageName image;
+          cmd = imageCmd image;
+          commands = requiredCommands image;
+          services = map (service: service.name) (servicesOf image);
+          nixFile = "nix/images/${image}.nix";
+          nixFileExists = builtins.pathExists (./images + "/${image}.nix");
+        };
+      }) allImages
+    );
+    services = map (service: {
+      inherit (service) name image;
+      program = builtins.head service.command;
+    }) data.services;
+    inherit (data) versions;
+  };
+}

@@ -1,0 +1,41 @@
+# Every package of one system. Image attributes are generated from sandbox.json's image
+# keys, so an image added there without a nix/images/<name>.nix fails evaluation here
+# (and nix/check-offline.sh reports it without nixpkgs).
+{ pkgs, self }:
+let
+  inherit (pkgs) lib;
+  sandboxLib = import ../lib.nix;
+
+  notary = pkgs.callPackage ./notary.nix { };
+  docker = pkgs.callPackage ./docker.nix { };
+  xtask = pkgs.callPackage ./xtask.nix { };
+  sandbox = pkgs.callPackage ./sandbox.nix {
+    inherit xtask;
+    flakeRoot = self;
+  };
+
+  mkSandboxImage = pkgs.callPackage ../images/common.nix { };
+
+  images = lib.listToAttrs (
+    map (image: {
+      name = sandboxLib.packageName image;
+      value = pkgs.callPackage (../images + "/${image}.nix") {
+        inherit
+          mkSandboxImage
+          notary
+          docker
+          ;
+      };
+    }) sandboxLib.allImages
+  );
+in
+{
+  inherit
+    notary
+    docker
+    xtask
+    sandbox
+    ;
+  default = sandbox;
+}
+// images

@@ -1,0 +1,56 @@
+# The xtask binary, built from the workspace with nixpkgs' own Rust toolchain. Its check
+# phase runs only the unit tests: engine tests live in xtask/tests/ and also need
+# TRUST_SANDBOX_E2E, which the build sandbox never sets.
+{
+  lib,
+  rustPlatform,
+}:
+let
+  root = ../..;
+  workspace = lib.importTOML ../../Cargo.toml;
+  crate = lib.importTOML ../../xtask/Cargo.toml;
+  # `version.workspace = true` parses as an attribute set.
+  version =
+    if builtins.isString crate.package.version then
+      crate.package.version
+    else
+      workspace.workspace.package.version;
+in
+rustPlatform.buildRustPackage {
+  pname = crate.package.name;
+  inherit version;
+
+  # Only what cargo reads: an edit to nix/ or the README does not rebuild the xtask.
+  src = lib.fileset.toSource {
+    inherit root;
+    fileset = lib.fileset.unions [
+      ../../Cargo.toml
+      ../../Cargo.lock
+      ../../xtask
+    ];
+  };
+
+  cargoLock.lockFile = ../../Cargo.lock;
+
+  cargoBuildFlags = [
+    "--package"
+    crate.package.name
+  ];
+
+  cargoTestFlags = [
+    "--package"
+    crate.package.name
+    "--bins"
+  ]
+  ++ lib.optional (builtins.pathExists ../../xtask/src/lib.rs) "--lib";
+
+  preCheck = ''
+    unset TRUST_SANDBOX_E2E
+  '';
+
+  meta = {
+    description = crate.package.description or "trust-sandbox xtask";
+    license = lib.licenses.asl20;
+    mainProgram = crate.package.name;
+  };
+}

@@ -1,0 +1,230 @@
+//! The command line: `cargo xtask sandbox <command>`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::engine::EngineKind;
+use crate::images::SourceKind;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    about = "Project tasks for trust-sandbox",
+    version
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub task: Task,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Task {
+    /// A local, pinned Docker Content Trust sandbox (notary server + signer, DB, registry, client).
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
+    /// Which sandbox: names its containers, network, volumes and state directory.
+    #[arg(long, global = true, env = "TRUST_SANDBOX_NAME", default_value = crate::stack::DEFAULT_NAME)]
+    pub name: String,
+    /// Container engine; default: the one that is installed and answers (docker, then podman).
+    #[arg(long, global = true, env = "TRUST_SANDBOX_ENGINE", value_enum)]
+    pub engine: Option<EngineKind>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Bring the sandbox up and wait until every part is ready.
+    Up(UpArgs),
+    /// Remove containers and network; keep trust data, keys and PKI.
+    Down,
+    /// Remove everything of this sandbox: containers, network, volumes, state (keys, PKI).
+    Destroy,
+    /// Show each service's state and readiness.
+    Status(JsonFlag),
+    /// Print a service's log.
+    Logs(LogsArgs),
+    /// Print what actually runs: notary, registry, DB, docker CLI and daemon, engine.
+    Versions(JsonFlag),
+    /// Build, list or remove the pinned images; update the lock.
+    Images(ImagesArgs),
+    /// Install and configure what is missing (engines, runc, mmdebstrap); start dockerd.
+    Setup(SetupArgs),
+    /// Check the machine and print exact instructions for what is missing.
+    Doctor,
+    /// Bring the sandbox up if needed and play the guide's scenario.
+    Play(PlayArgs),
+    /// List or run scripted scenarios.
+    Scenario(ScenarioArgs),
+    /// An interactive shell in the client, with the trust environment set.
+    Shell,
+    /// Map notaryserver and sandboxregistry to 127.0.0.1 in the hosts file.
+    Hosts(HostsArgs),
+    /// Print eval-able exports so host tools reach the sandbox as in the guide.
+    Env,
+    /// Measure up/down/build/scenario against plain engine baselines.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct JsonFlag {
+    /// Machine-readable output on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImageSourceArgs {
+    /// Where images come from.
+    #[arg(
+        long = "images",
+        value_enum,
+        env = "TRUST_SANDBOX_IMAGES",
+        default_value = "debian"
+    )]
+    pub source: SourceKind,
+    /// Debian mirror URL instead of the host's apt sources (e.g. a snapshot.debian.org URL).
+    #[arg(long)]
+    pub mirror: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UpArgs {
+    #[command(flatten)]
+    pub images: ImageSourceArgs,
+    /// Host port (on 127.0.0.1) for notaryserver:4443; fixed when the sandbox is created.
+    #[arg(long)]
+    pub server_port: Option<u16>,
+    /// Host port (on 127.0.0.1) for sandboxregistry:5000; fixed when the sandbox is created.
+    #[arg(long)]
+    pub registry_port: Option<u16>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LogsArgs {
+    pub service: String,
+    #[arg(long, default_value_t = 200)]
+    pub tail: usize,
+    #[arg(long, short)]
+    pub follow: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    pub command: ImagesCommand,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ImagesCommand {
+    /// Build (or reuse) every image.
+    Build {
+        #[command(flatten)]
+        images: ImageSourceArgs,
+        /// Rebuild even when an image with the lock's tag exists.
+        #[arg(long)]
+        rebuild: bool,
+    },
+    /// List trust-sandbox images in the engine.
+    List(JsonFlag),
+    /// Remove trust-sandbox images and cached rootfs tarballs.
+    Rm {
+        /// Only images the lock no longer names.
+        #[arg(long)]
+        stale: bool,
+    },
+    /// Show the lock, or move every pin to what the mirror serves now.
+    Lock {
+        #[arg(long)]
+        update: bool,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SetupArgs {
+    /// Consent to installing system packages (implied by CI=true).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Set up both engines, not just one.
+    #[arg(long)]
+    pub all_engines: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Pause before each step, explain it, and wait for Enter.
+    #[arg(long)]
+    pub step: bool,
+    /// Keep running a scenario's later steps after one fails.
+    #[arg(long)]
+    pub keep_going: bool,
+    /// Write the JSON report to FILE, or to stdout with `--json -`.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<String>,
+    /// Write a JUnit XML report.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PlayArgs {
+    #[command(flatten)]
+    pub up: UpArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ScenarioArgs {
+    #[command(subcommand)]
+    pub command: ScenarioCommand,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ScenarioCommand {
+    /// The scenarios this tool knows.
+    List(JsonFlag),
+    /// Run scenarios by name (or all) against the running sandbox.
+    Run {
+        names: Vec<String>,
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct HostsArgs {
+    #[command(subcommand)]
+    pub command: HostsCommand,
+    #[arg(long, global = true, default_value = crate::hosts::DEFAULT_HOSTS_FILE)]
+    pub hosts_file: PathBuf,
+    /// Show the change as a diff; write nothing.
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum HostsCommand {
+    Add,
+    Remove,
+    Show(JsonFlag),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Repetitions of each measurement.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Also time a cold build of every image (removes and rebuilds them).
+    #[arg(long)]
+    pub cold_build: bool,
+    /// Write the figures as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}

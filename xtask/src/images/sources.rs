@@ -1,0 +1,221 @@
+//! The Debian mirror the images are built from: read from the host's apt configuration (one-line
+//! `.list` and deb822 `.sources`), or given explicitly (`--mirror`, e.g. a snapshot.debian.org URL).
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub uri: String,
+    pub suites: Vec<String>,
+    pub components: Vec<String>,
+    pub signed_by: Option<String>,
+}
+
+/// Entries from one `.list` file (one-line format); `deb-src` and comments are ignored.
+pub fn parse_list(text: &str) -> Vec<Source> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let mut words = line.split_whitespace().peekable();
+        if words.next() != Some("deb") {
+            continue;
+        }
+        let mut signed_by = None;
+        if words.peek().is_some_and(|w| w.starts_with('[')) {
+            let mut opts = String::new();
+            for w in words.by_ref() {
+                opts.push_str(w);
+                opts.push(' ');
+                if w.ends_with(']') {
+                    break;
+                }
+            }
+            signed_by = opts
+                .trim_matches(|c: char| c == '[' || c == ']' || c.is_whitespace())
+                .split_whitespace()
+                .find_map(|o| o.strip_prefix("signed-by=").map(String::from));
+        }
+        let (Some(uri), Some(suite)) = (words.next(), words.next()) else {
+            continue;
+        };
+        out.push(Source {
+            uri: uri.to_string(),
+            suites: vec![suite.to_string()],
+            components: words.map(String::from).collect(),
+            signed_by,
+        });
+    }
+    out
+}
+
+/// Stanzas from one deb822 `.sources` file; disabled stanzas and non-`deb` types are ignored.
+pub fn parse_deb822(text: &str) -> Vec<Source> {
+    let mut out = Vec::new();
+    for stanza in text.split("\n\n") {
+        let mut fields: Vec<(String, String)> = Vec::new();
+        for line in stanza.lines() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            if line.starts_with([' ', '\t']) {
+                if let Some(last) = fields.last_mut() {
+                    last.1.push(' ');
+                    last.1.push_str(line.trim());
+                }
+                continue;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                fields.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+            }
+        }
+        let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
+        let words = |k: &str| {
+            get(k)
+                .map(|v| v.split_whitespace().map(String::from).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        if !words("types").iter().any(|t| t == "deb") || get("enabled").is_some_and(|e| e == "no") {
+            continue;
+        }
+        for uri in words("uris") {
+            out.push(Source {
+                uri,
+                suites: words("suites"),
+                components: words("components"),
+                signed_by: get("signed-by"),
+            });
+        }
+    }
+    out
+}
+
+/// Keeps the suites that belong to `suite` (bookworm, bookworm-updates, bookworm-security).
+pub fn for_suite(sources: Vec<Source>, suite: &str) -> Vec<Source> {
+    sources
+        .into_iter()
+        .filter_map(|mut s| {
+            s.suites.retain(|x| {
+                x == suite
+                    || x.strip_prefix(suite)
+                        .is_some_and(|rest| rest.starts_with('-'))
+            });
+            (!s.suites.is_empty()).then_some(s)
+        })
+        .collect()
+}
+
+pub fn render_deb822(sources: &[Source]) -> String {
+    let mut out = String::new();
+    for s in sources {
+        out.push_str(&format!(
+            "Types: deb\nURIs: {}\nSuites: {}\nComponents: {}\n",
+            s.uri,
+            s.suites.join(" "),
+            s.components.join(" ")
+        ));
+        if let Some(k) = &s.signed_by {
+            out.push_str(&format!("Signed-By: {k}\n"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The host's sources for `suite`, from /etc/apt.
+pub fn from_host(etc_apt: &Path, suite: &str) -> Result<Vec<Source>> {
+    let mut all = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(etc_apt.join("sources.list")) {
+        all.extend(parse_list(&text));
+    }
+    if let Ok(dir) = std::fs::read_dir(etc_apt.join("sources.list.d")) {
+        let mut paths: Vec<_> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for p in paths {
+            let Ok(text) = std::fs::read_to_string(&p) else {
+                continue;
+            };
+            match p.extension().and_then(|e| e.to_str()) {
+                Some("list") => all.extend(parse_list(&text)),
+                Some("sources") => all.extend(parse_deb822(&text)),
+                _ => {}
+            }
+        }
+    }
+    let picked = for_suite(all, suite);
+    if picked.is_empty() {
+        bail!(
+            "no apt source for Debian `{suite}` in {}: pass --mirror URL (e.g. http://deb.debian.org/debian or a snapshot.debian.org URL)",
+            etc_apt.display()
+        );
+    }
+    Ok(picked)
+}
+
+/// `--mirror URL`: the main suite and its -updates from that URL.
+pub fn from_mirror(url: &str, suite: &str) -> Source {
+    Source {
+        uri: url.trim_end_matches('/').to_string(),
+        suites: vec![suite.to_string(), format!("{suite}-updates")],
+        components: vec!["main".into()],
+        signed_by: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEB822: &str = "Types: deb\n# http://snapshot.debian.org/archive/debian/20250520T000000Z\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\n\nTypes: deb-src\nURIs: http://x/debian\nSuites: bookworm\nComponents: main\n";
+
+    #[test]
+    fn deb822_stanzas_become_sources() {
+        let s = parse_deb822(DEB822);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].suites, ["bookworm", "bookworm-updates"]);
+        assert_eq!(
+            s[0].signed_by.as_deref(),
+            Some("/usr/share/keyrings/debian-archive-keyring.gpg")
+        );
+        assert_eq!(s[1].uri, "http://deb.debian.org/debian-security");
+    }
+
+    #[test]
+    fn one_line_entries_with_options() {
+        let s = parse_list("# c\ndeb [arch=amd64 signed-by=/k.gpg] http://m/debian bookworm main contrib\ndeb-src http://m bookworm main\ndeb http://n/debian bookworm-updates main # tail\n");
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].signed_by.as_deref(), Some("/k.gpg"));
+        assert_eq!(s[0].components, ["main", "contrib"]);
+        assert_eq!(s[1].suites, ["bookworm-updates"]);
+    }
+
+    #[test]
+    fn third_party_suites_are_dropped() {
+        let s = parse_list("deb https://x/apt cloud-sdk-bookworm main\ndeb https://y nodistro main\ndeb http://m bookworm main\ndeb http://m trixie main\n");
+        let kept = for_suite(s, "bookworm");
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].uri, "http://m");
+    }
+
+    #[test]
+    fn disabled_stanzas_are_ignored() {
+        assert!(parse_deb822(
+            "Types: deb\nURIs: http://m\nSuites: bookworm\nComponents: main\nEnabled: no\n"
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn rendering_round_trips() {
+        let s = parse_deb822(DEB822);
+        assert_eq!(parse_deb822(&render_deb822(&s)), s);
+    }
+
+    #[test]
+    fn host_without_sources_explains_mirror() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = from_host(dir.path(), "bookworm").unwrap_err().to_string();
+        assert!(err.contains("--mirror"), "{err}");
+    }
+}
