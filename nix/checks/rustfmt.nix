@@ -8,7 +8,12 @@ let
   edition = (lib.importTOML ../../Cargo.toml).workspace.package.edition;
   src = lib.fileset.toSource {
     root = ../..;
-    fileset = lib.fileset.fileFilter (file: file.hasExt "rs") ../../xtask;
+    # A rustfmt.toml, once there is one, must reach the check too.
+    fileset = lib.fileset.unions [
+      (lib.fileset.fileFilter (file: file.hasExt "rs") ../../xtask)
+      (lib.fileset.maybeMissing ../../rustfmt.toml)
+      (lib.fileset.maybeMissing ../../.rustfmt.toml)
+    ];
   };
 in
 runCommand "xtask-rustfmt" { nativeBuildInputs = [ rustfmt ]; } ''

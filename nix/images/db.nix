@@ -1,10 +1,24 @@
 # MySQL 8.4 (nixpkgs has no MySQL 8.0 any more). The xtask mounts /etc/sandbox/db-start.sh,
 # which initialises an empty datadir and starts mysqld as the mysql user; the datadir and
 # the socket directory start out owned by that user so a fresh volume needs no chown.
-{ mkSandboxImage, mysql84, ... }:
+{
+  mkSandboxImage,
+  mysql84,
+  writeTextDir,
+  ...
+}:
 mkSandboxImage {
   image = "db";
-  packages = [ mysql84 ];
+  packages = [
+    mysql84
+    # mysqld started through the /bin symlink cannot tell where its share/ (error
+    # messages, charsets) lives; NixOS passes --basedir for the same reason. The default
+    # option file saves db-start.sh from knowing a store path.
+    (writeTextDir "etc/my.cnf" ''
+      [mysqld]
+      basedir = ${mysql84}
+    '')
+  ];
   extraUsers = [
     {
       name = "mysql";

@@ -27,7 +27,14 @@ let
         {
           inherit (drv) imageName imageTag requiredCommands;
           cmd = drv.args.config.Cmd or [ ];
+          env = drv.args.config.Env or [ ];
+          # Forces the shell snippets, which is where a typo in dirs or users would show.
+          setup = (drv.args.extraCommands or "") + (drv.args.fakeRootCommands or "");
           contents = map (d: d.pname or d.name) drv.contents;
+          # What the image-<name>-commands check would report, with the stub's bin lists.
+          missingCommands = builtins.filter (
+            cmd: !builtins.any (d: builtins.elem cmd (d.bins or [ ])) drv.contents
+          ) drv.requiredCommands;
         };
     in
     {
@@ -42,6 +49,13 @@ let
       };
       docker = packages.docker.version;
       sandboxProgram = outputs.apps.${system}.sandbox.program;
+      xtaskSrc = packages.xtask.src;
+      checkScripts = map (name: outputs.checks.${system}.${name}.script) [
+        "rustfmt"
+        "nixfmt"
+        "deadnix"
+        "image-db-commands"
+      ];
       devShellPackages = map (d: d.pname or d.name) outputs.devShells.${system}.default.packages;
     };
 in

@@ -55,7 +55,8 @@ in
   getExe = drv: "${drv}/bin/${drv.meta.mainProgram}";
   assertMsg = pred: msg: pred || throw msg;
   fileset = {
-    unions = map requirePath;
+    unions = map (set: if builtins.isPath set then requirePath set else set);
+    maybeMissing = path: if builtins.pathExists path then path else { };
     fileFilter = pred: dir: {
       inherit pred;
       dir = requirePath dir;

@@ -2,6 +2,8 @@
 # fake derivations that remember their arguments, so the offline check can look at the
 # image names, commands and wiring the real flake would build. It also applies the
 # flake's insecure-package policy to docker the way nixpkgs' meta check would.
+# `bins` lists the programs each real package puts in bin/ (those the images rely on),
+# so the offline check can tell whether sandbox.json's commands exist in an image.
 { system, config }:
 let
   lib = import ./stub-lib.nix;
@@ -23,12 +25,18 @@ let
     in
     self;
 
-  pkg = pname: version: mkDrv "${pname}-${version}" { inherit pname version; };
+  pkg =
+    pname: version: bins:
+    mkDrv "${pname}-${version}" { inherit pname version bins; };
 
   # The version a public nixos-25.11 configuration had to permit as insecure.
   docker_28 =
     let
-      docker = pkg "docker" "28.5.2";
+      # dockerd is a symlink to the daemon in the non-clientOnly build.
+      docker = pkg "docker" "28.5.2" [
+        "docker"
+        "dockerd"
+      ];
     in
     if config.allowInsecurePredicate docker then
       docker
@@ -52,11 +60,15 @@ let
       else
         throw "stub nixpkgs: callPackage: no ${toString missing}";
 
-    buildGoModule = args: mkDrv "${args.pname}-${args.version}" args;
+    buildGoModule =
+      args:
+      mkDrv "${args.pname}-${args.version}" (
+        args // { bins = map baseNameOf (args.subPackages or [ ]); }
+      );
     fetchFromGitHub = args: mkDrv "source" args;
     rustPlatform = {
       buildRustPackage = args: mkDrv "${args.pname}-${args.version}" args;
-      rustLibSrc = pkg "rust-lib-src" "1";
+      rustLibSrc = pkg "rust-lib-src" "1" [ ];
     };
     writeShellApplication = args: mkDrv args.name (args // { meta.mainProgram = args.name; });
     writeTextDir = path: text: mkDrv (baseNameOf path) { inherit path text; };
@@ -66,7 +78,7 @@ let
     mkShell = args: mkDrv "nix-shell" args;
 
     dockerTools = {
-      usrBinEnv = pkg "usr-bin-env" "1";
+      usrBinEnv = pkg "usr-bin-env" "1" [ ];
       buildLayeredImage =
         args:
         mkDrv "${baseNameOf args.name}.tar.gz" {
@@ -76,27 +88,42 @@ let
         };
     };
 
-    bashInteractive = pkg "bash-interactive" "5.3";
-    coreutils = pkg "coreutils" "9.8";
-    cacert = pkg "nss-cacert" "3.115";
-    distribution = pkg "distribution" "3.0.0";
-    mysql84 = pkg "mysql" "8.4.6";
-    curl = pkg "curl" "8.16.0";
-    libfaketime = pkg "libfaketime" "0.9.12";
-    gnutar = pkg "gnutar" "1.35";
-    gzip = pkg "gzip" "1.14";
-    cargo = pkg "cargo" "1.91.1";
-    rustc = pkg "rustc" "1.91.1";
-    clippy = pkg "clippy" "1.91.1";
-    rustfmt = pkg "rustfmt" "1.91.1";
-    rust-analyzer = pkg "rust-analyzer" "2025-10-27";
-    podman = pkg "podman" "5.6.2";
-    mmdebstrap = pkg "mmdebstrap" "1.5.7";
-    runc = pkg "runc" "1.3.3";
-    hyperfine = pkg "hyperfine" "1.19.0";
-    nixfmt = pkg "nixfmt" "1.1.0";
-    deadnix = pkg "deadnix" "1.3.1";
-    jq = pkg "jq" "1.8.1";
+    bashInteractive = pkg "bash-interactive" "5.3" [
+      "bash"
+      "sh"
+    ];
+    coreutils = pkg "coreutils" "9.8" [
+      "cat"
+      "chown"
+      "env"
+      "mkdir"
+      "sleep"
+      "sha256sum"
+    ];
+    cacert = pkg "nss-cacert" "3.115" [ ];
+    # meta.mainProgram of nixpkgs' distribution is "registry".
+    distribution = pkg "distribution" "3.0.0" [ "registry" ];
+    mysql84 = pkg "mysql" "8.4.6" [
+      "mysqld"
+      "mysql"
+      "mysqladmin"
+    ];
+    curl = pkg "curl" "8.16.0" [ "curl" ];
+    libfaketime = pkg "libfaketime" "0.9.12" [ "faketime" ];
+    gnutar = pkg "gnutar" "1.35" [ "tar" ];
+    gzip = pkg "gzip" "1.14" [ "gzip" ];
+    cargo = pkg "cargo" "1.91.1" [ "cargo" ];
+    rustc = pkg "rustc" "1.91.1" [ "rustc" ];
+    clippy = pkg "clippy" "1.91.1" [ "cargo-clippy" ];
+    rustfmt = pkg "rustfmt" "1.91.1" [ "rustfmt" ];
+    rust-analyzer = pkg "rust-analyzer" "2025-10-27" [ "rust-analyzer" ];
+    podman = pkg "podman" "5.6.2" [ "podman" ];
+    mmdebstrap = pkg "mmdebstrap" "1.5.7" [ "mmdebstrap" ];
+    runc = pkg "runc" "1.3.3" [ "runc" ];
+    hyperfine = pkg "hyperfine" "1.19.0" [ "hyperfine" ];
+    nixfmt = pkg "nixfmt" "1.1.0" [ "nixfmt" ];
+    deadnix = pkg "deadnix" "1.3.1" [ "deadnix" ];
+    jq = pkg "jq" "1.8.1" [ "jq" ];
   };
 in
 pkgs

@@ -44,8 +44,11 @@ rustPlatform.buildRustPackage {
   ]
   ++ lib.optional (builtins.pathExists ../../xtask/src/lib.rs) "--lib";
 
+  # The build sandbox's HOME does not exist; tests that keep state under it get a
+  # scratch one instead.
   preCheck = ''
     unset TRUST_SANDBOX_E2E
+    export HOME="$TMPDIR"
   '';
 
   meta = {

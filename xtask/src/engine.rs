@@ -288,14 +288,11 @@ impl Engine {
     }
 
     fn answers(&self, sh: &Shell) -> Result<()> {
-        let out = self.raw(
-            sh,
-            &[
-                "info",
-                "--format",
-                "{{.ServerVersion}}{{.Host.OCIRuntime.Name}}",
-            ],
-        )?;
+        let format = match self.kind {
+            EngineKind::Docker => "{{.ServerVersion}}",
+            EngineKind::Podman => "{{.Host.OCIRuntime.Name}}",
+        };
+        let out = self.raw(sh, &["info", "--format", format])?;
         if !out.ok() {
             bail!(
                 "`{} info` failed: {}",

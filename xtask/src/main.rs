@@ -16,6 +16,7 @@ mod ports;
 mod probe;
 mod render;
 mod sandbox;
+mod scenario;
 mod setup;
 mod spec;
 mod stack;

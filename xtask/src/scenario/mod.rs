@@ -1,0 +1,169 @@
+//! Scripted scenarios played through the sandbox: the file format, the
+//! runner, and its reports. The executor that reaches into the containers
+//! lives elsewhere and plugs in through [`Executor`].
+
+// xtask is a binary crate, so rustc reports every part of this API that the
+// CLI or the executor does not call (yet) as dead code; the surface is meant
+// to be complete, not trimmed to today's callers.
+#![allow(dead_code)]
+
+pub mod expect;
+pub mod interpolate;
+pub mod junit;
+pub mod model;
+pub mod report;
+pub mod runner;
+
+use anyhow::{bail, Context, Result};
+
+// Re-exported for the CLI and the executor, whichever parts they need.
+#[allow(unused_imports)]
+pub use expect::{check, Failure, FailureKind};
+#[allow(unused_imports)]
+pub use model::{Action, Capture, Expect, Outcome, Scenario, Service, Step, Target};
+#[allow(unused_imports)]
+pub use report::{Report, ScenarioReport, StepReport, StepStatus, Summary, SCHEMA};
+#[allow(unused_imports)]
+pub use runner::{Executor, Masker, Options, Output, Runner, StepMode};
+
+/// The scenario files compiled into the binary, by name. A scenario's `name`
+/// must equal its key here, so that `--scenario NAME` and file names agree.
+const EMBEDDED: &[(&str, &str)] = &[
+    ("guide", include_str!("../../scenarios/guide.toml")),
+    ("tag-swap", include_str!("../../scenarios/tag-swap.toml")),
+    ("revoke", include_str!("../../scenarios/revoke.toml")),
+];
+
+/// The names of the embedded scenarios, in catalogue order.
+pub fn names() -> Vec<&'static str> {
+    EMBEDDED.iter().map(|(name, _)| *name).collect()
+}
+
+/// Every embedded scenario, parsed and validated.
+pub fn catalogue() -> Result<Vec<Scenario>> {
+    EMBEDDED
+        .iter()
+        .map(|(name, text)| load(name, text))
+        .collect()
+}
+
+fn load(name: &str, text: &str) -> Result<Scenario> {
+    let origin = format!("scenarios/{name}.toml");
+    let scenario = Scenario::from_toml(text, &origin)?;
+    if scenario.name != name {
+        bail!(
+            "{origin} says name = {:?}; it must be {name:?}, like the file",
+            scenario.name
+        );
+    }
+    Ok(scenario)
+}
+
+/// One embedded scenario by name; an unknown name lists the known ones.
+pub fn find(name: &str) -> Result<Scenario> {
+    match EMBEDDED.iter().find(|(n, _)| *n == name) {
+        Some((n, text)) => load(n, text),
+        None => {
+            let known = names();
+            let hint = suggest(name, &known)
+                .map(|s| format!(" Did you mean `{s}`?"))
+                .unwrap_or_default();
+            bail!(
+                "unknown scenario `{name}`.{hint} Known scenarios: {}",
+                known.join(", ")
+            )
+        }
+    }
+    .with_context(|| format!("loading scenario `{name}`"))
+}
+
+/// The closest known name, if it is close enough to be a plausible typo.
+fn suggest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    let lower = name.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (levenshtein(&lower, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 3) || k.starts_with(&lower) && !lower.is_empty())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_embedded_scenario_parses_and_validates() {
+        let all = catalogue().unwrap();
+        assert_eq!(all.len(), EMBEDDED.len());
+        for s in &all {
+            assert!(!s.steps.is_empty(), "{}", s.name);
+        }
+        let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, vec!["guide", "tag-swap", "revoke"]);
+    }
+
+    #[test]
+    fn guide_has_the_catalogued_shape() {
+        let guide = find("guide").unwrap();
+        let runs: Vec<&str> = guide
+            .steps
+            .iter()
+            .filter_map(|s| s.run.as_deref())
+            .collect();
+        assert!(runs[0].contains("--remote"), "starts clean");
+        assert!(guide.steps.iter().any(|s| s.on == Target::Registry));
+        let captures: Vec<&str> = guide
+            .steps
+            .iter()
+            .flat_map(|s| &s.capture)
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(captures, vec!["digest", "layer"]);
+    }
+
+    #[test]
+    fn find_known_name() {
+        assert_eq!(find("tag-swap").unwrap().name, "tag-swap");
+    }
+
+    #[test]
+    fn find_unknown_name_lists_known_ones() {
+        let err = format!("{:#}", find("nosuch").unwrap_err());
+        assert!(err.contains("unknown scenario `nosuch`"), "{err}");
+        assert!(err.contains("guide, tag-swap, revoke"), "{err}");
+        assert!(!err.contains("Did you mean"), "{err}");
+    }
+
+    #[test]
+    fn find_suggests_a_close_name() {
+        let err = format!("{:#}", find("gide").unwrap_err());
+        assert!(err.contains("Did you mean `guide`?"), "{err}");
+        let err = format!("{:#}", find("tagswap").unwrap_err());
+        assert!(err.contains("Did you mean `tag-swap`?"), "{err}");
+        let err = format!("{:#}", find("rev").unwrap_err());
+        assert!(err.contains("Did you mean `revoke`?"), "{err}");
+    }
+
+    #[test]
+    fn levenshtein_distances() {
+        assert_eq!(levenshtein("guide", "guide"), 0);
+        assert_eq!(levenshtein("gide", "guide"), 1);
+        assert_eq!(levenshtein("", "abc"), 3);
+        assert_eq!(levenshtein("kitten", "sitting"), 3);
+    }
+}

@@ -1,0 +1,862 @@
+//! The scenario file format (`xtask/scenarios/*.toml`) and its load-time checks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use anyhow::{bail, Context, Result};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use super::interpolate::{self, Vars, BUILTINS};
+
+/// Capabilities a scenario may list in `requires`. An executor that lacks one
+/// can refuse the scenario up front instead of failing half-way through.
+pub const CAPABILITIES: &[&str] = &["faketime"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    /// One line, shown in listings.
+    pub summary: String,
+    /// What the scenario teaches; shown before the first step in --step mode.
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub title: String,
+    /// What happens and why; shown in --step mode.
+    pub explain: String,
+    #[serde(default)]
+    pub on: Target,
+    /// A second client identity (same container, own DOCKER_CONFIG/trust dir).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// A faketime offset such as "+400d" for this one command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<String>,
+    #[serde(default)]
+    pub expect: Expect,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capture: Vec<Capture>,
+}
+
+/// Where a step runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    #[default]
+    Client,
+    Registry,
+    Db,
+    Notaryserver,
+    Notarysigner,
+    /// The container engine itself: only `action` steps run here.
+    Engine,
+}
+
+impl Target {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Client => "client",
+            Target::Registry => "registry",
+            Target::Db => "db",
+            Target::Notaryserver => "notaryserver",
+            Target::Notarysigner => "notarysigner",
+            Target::Engine => "engine",
+        }
+    }
+
+    /// The service a target names; `None` for the engine.
+    pub fn service(self) -> Option<Service> {
+        match self {
+            Target::Client => Some(Service::Client),
+            Target::Registry => Some(Service::Registry),
+            Target::Db => Some(Service::Db),
+            Target::Notaryserver => Some(Service::Notaryserver),
+            Target::Notarysigner => Some(Service::Notarysigner),
+            Target::Engine => None,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A container of the stack, as named in engine actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Service {
+    Client,
+    Registry,
+    Db,
+    Notaryserver,
+    Notarysigner,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Client => "client",
+            Service::Registry => "registry",
+            Service::Db => "db",
+            Service::Notaryserver => "notaryserver",
+            Service::Notarysigner => "notarysigner",
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Something done to the stack rather than inside a container
+/// (TOML: `action = { stop = "notarysigner" }`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Stop(Service),
+    Start(Service),
+    Restart(Service),
+    /// Saves the notary databases under a name, for a later `db_restore`.
+    DbSnapshot(String),
+    DbRestore(String),
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::Stop(s) => write!(f, "stop {s}"),
+            Action::Start(s) => write!(f, "start {s}"),
+            Action::Restart(s) => write!(f, "restart {s}"),
+            Action::DbSnapshot(n) => write!(f, "db_snapshot {n}"),
+            Action::DbRestore(n) => write!(f, "db_restore {n}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Exit code 0.
+    Success,
+    /// Any non-zero exit code.
+    Failure,
+    /// The exit code is not checked.
+    Any,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Any => "any",
+        })
+    }
+}
+
+/// What a step's result must look like. Text checks apply to stdout and
+/// stderr together, because tools disagree about where messages go.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// Defaults to what `exit_code` implies, else success.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contains: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_contains: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_matches: Vec<String>,
+    /// For the rare case where the stream matters (e.g. a value meant for a pipe).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stdout_contains: Vec<String>,
+}
+
+impl Expect {
+    pub fn effective_outcome(&self) -> Outcome {
+        match (self.outcome, self.exit_code) {
+            (Some(o), _) => o,
+            (None, Some(0)) | (None, None) => Outcome::Success,
+            (None, Some(_)) => Outcome::Failure,
+        }
+    }
+
+    /// Applies `f` to every string (used to mask secrets in reports).
+    pub fn map_strings(&self, mut f: impl FnMut(&str) -> String) -> Expect {
+        let mut map = |v: &[String]| v.iter().map(|s| f(s)).collect::<Vec<_>>();
+        Expect {
+            outcome: self.outcome,
+            exit_code: self.exit_code,
+            contains: map(&self.contains),
+            not_contains: map(&self.not_contains),
+            matches: map(&self.matches),
+            not_matches: map(&self.not_matches),
+            stdout_contains: map(&self.stdout_contains),
+        }
+    }
+
+    fn literals(&self) -> impl Iterator<Item = &String> {
+        self.contains
+            .iter()
+            .chain(&self.not_contains)
+            .chain(&self.stdout_contains)
+    }
+
+    fn regexes(&self) -> impl Iterator<Item = &String> {
+        self.matches.iter().chain(&self.not_matches)
+    }
+}
+
+/// Saves the first group of `regex`'s first match as `{{name}}` for later steps.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capture {
+    pub name: String,
+    pub regex: String,
+}
+
+impl Step {
+    /// The command as shown to people and recorded in reports.
+    pub fn command_template(&self) -> String {
+        match (&self.run, &self.action) {
+            (Some(run), _) => run.trim_end().to_string(),
+            (None, Some(action)) => action.to_string(),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+impl Scenario {
+    /// Parses and validates one scenario file; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Scenario> {
+        let scenario: Scenario =
+            toml::from_str(text).with_context(|| format!("cannot parse scenario file {origin}"))?;
+        scenario
+            .validate()
+            .with_context(|| format!("invalid scenario file {origin}"))?;
+        Ok(scenario)
+    }
+
+    /// Checks everything that can be checked without running, and reports all
+    /// problems at once so an author fixes a file in one pass.
+    pub fn validate(&self) -> Result<()> {
+        let mut errors: Vec<String> = Vec::new();
+        let name = &self.name;
+        let mut top = |msg: String| errors.push(format!("scenario `{name}`: {msg}"));
+
+        if !is_slug(&self.name) {
+            top(
+                "name must be lowercase letters, digits and `-` (it names files and test suites)"
+                    .into(),
+            );
+        }
+        if self.summary.trim().is_empty() || self.summary.contains('\n') {
+            top("summary must be one non-empty line".into());
+        }
+        if self.description.trim().is_empty() {
+            top("description is empty".into());
+        }
+        if self.steps.is_empty() {
+            top("has no steps".into());
+        }
+        for cap in &self.requires {
+            if !CAPABILITIES.contains(&cap.as_str()) {
+                top(format!(
+                    "requires unknown capability `{cap}` (known: {})",
+                    CAPABILITIES.join(", ")
+                ));
+            }
+        }
+
+        // Names visible so far, with the step that defined them (0 = builtin).
+        let mut defined: BTreeMap<String, usize> =
+            BUILTINS.iter().map(|b| (b.to_string(), 0)).collect();
+        let mut snapshots: BTreeSet<&str> = BTreeSet::new();
+
+        for (i, step) in self.steps.iter().enumerate() {
+            let index = i + 1;
+            let mut err = |msg: String| {
+                errors.push(format!(
+                    "scenario `{name}`, step {index} ({:?}): {msg}",
+                    step.title
+                ))
+            };
+            if step.title.trim().is_empty() || step.title.contains('\n') {
+                err("title must be one non-empty line".into());
+            }
+            if step.explain.trim().is_empty() {
+                err("explain is empty: say what happens and why".into());
+            }
+
+            match (&step.run, &step.action) {
+                (Some(_), Some(_)) => err("has both `run` and `action`; use one".into()),
+                (None, None) => err("needs `run` (a script) or `action` (on = \"engine\")".into()),
+                (Some(run), None) => {
+                    if run.trim().is_empty() {
+                        err("`run` is empty".into());
+                    }
+                    if step.on == Target::Engine {
+                        err("on = \"engine\" only takes an `action`, not `run`".into());
+                    }
+                }
+                (None, Some(action)) => {
+                    if step.on != Target::Engine {
+                        err(format!(
+                            "`action` ({action}) needs on = \"engine\", not on = \"{}\"",
+                            step.on
+                        ));
+                    }
+                    match action {
+                        Action::DbSnapshot(snap) => {
+                            if !is_slug(snap) {
+                                err(format!(
+                                    "snapshot name `{snap}` must be lowercase letters, digits and `-`"
+                                ));
+                            }
+                            snapshots.insert(snap);
+                        }
+                        Action::DbRestore(snap) => {
+                            if !snapshots.contains(snap.as_str()) {
+                                err(format!(
+                                    "db_restore `{snap}` but no earlier step takes db_snapshot `{snap}`"
+                                ));
+                            }
+                        }
+                        Action::Stop(_) | Action::Start(_) | Action::Restart(_) => {}
+                    }
+                    if !step.env.is_empty() {
+                        err("`env` only applies to `run` steps".into());
+                    }
+                }
+            }
+
+            if let Some(id) = &step.identity {
+                if step.on != Target::Client {
+                    err(format!(
+                        "`identity` only applies on \"client\", not on \"{}\"",
+                        step.on
+                    ));
+                }
+                if !is_slug(id) {
+                    err(format!(
+                        "identity `{id}` must be lowercase letters, digits and `-` (it names a directory)"
+                    ));
+                }
+            }
+
+            if let Some(clock) = &step.clock {
+                if step.run.is_none() {
+                    err("`clock` only applies to `run` steps".into());
+                }
+                if !is_clock(clock) {
+                    err(format!(
+                        "clock `{clock}` is not a faketime offset like \"+400d\", \"-2h\" or \"@2030-01-01 00:00:00\""
+                    ));
+                }
+                if !self.requires.iter().any(|r| r == "faketime") {
+                    err(
+                        "uses `clock` but the scenario does not list `requires = [\"faketime\"]`"
+                            .into(),
+                    );
+                }
+            }
+
+            for key in step.env.keys() {
+                if !interpolate::is_identifier(key) {
+                    err(format!("env name `{key}` is not a valid variable name"));
+                }
+            }
+
+            let e = &step.expect;
+            match (e.outcome, e.exit_code) {
+                (Some(Outcome::Success), Some(c)) if c != 0 => {
+                    err(format!("expects outcome \"success\" but exit_code {c}"))
+                }
+                (Some(Outcome::Failure), Some(0)) => {
+                    err("expects outcome \"failure\" but exit_code 0".into())
+                }
+                _ => {}
+            }
+
+            // Placeholders: everything a step uses must exist before it runs.
+            let mut texts: Vec<(&str, &str)> = Vec::new();
+            if let Some(run) = &step.run {
+                texts.push(("run", run));
+            }
+            for v in step.env.values() {
+                texts.push(("env", v));
+            }
+            for s in e.literals() {
+                texts.push(("expect", s));
+            }
+            for s in e.regexes() {
+                texts.push(("expect", s));
+            }
+            for c in &step.capture {
+                texts.push(("capture", &c.regex));
+            }
+            for (field, text) in texts {
+                match interpolate::placeholders(text) {
+                    Err(e) => err(format!("{field}: {e}")),
+                    Ok(used) => {
+                        for var in used {
+                            if !defined.contains_key(&var) {
+                                let later = self.steps[i..]
+                                    .iter()
+                                    .position(|s| s.capture.iter().any(|c| c.name == var))
+                                    .map(|p| {
+                                        format!(" (it is captured later, by step {})", index + p)
+                                    })
+                                    .unwrap_or_default();
+                                err(format!(
+                                    "{field} uses `{{{{{var}}}}}`, which is not defined before this step{later}"
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+
+            // Regexes must compile once placeholders are filled in; any
+            // placeholder value is escaped, so a stand-in is representative.
+            let stand_in: Vars = defined
+                .keys()
+                .map(|k| (k.clone(), "x".to_string()))
+                .collect();
+            let compile = |re: &str| -> Result<Regex> {
+                let filled = interpolate::interpolate_regex(re, &stand_in)?;
+                Ok(Regex::new(&filled)?)
+            };
+            for re in e.regexes() {
+                // A broken placeholder was reported above already.
+                match compile(re) {
+                    Err(e) if interpolate::placeholders(re).is_ok() => {
+                        err(format!("regex /{re}/ does not compile: {e}"))
+                    }
+                    _ => {}
+                }
+            }
+            for c in &step.capture {
+                if !interpolate::is_identifier(&c.name) {
+                    err(format!("capture name `{}` is not an identifier", c.name));
+                }
+                match compile(&c.regex) {
+                    Ok(re) if re.captures_len() < 2 => err(format!(
+                        "capture `{}`: regex /{}/ has no group; the first group is the value",
+                        c.name, c.regex
+                    )),
+                    Ok(_) => {}
+                    Err(e) => {
+                        if interpolate::placeholders(&c.regex).is_ok() {
+                            err(format!(
+                                "capture `{}`: regex /{}/ does not compile: {e}",
+                                c.name, c.regex
+                            ));
+                        }
+                    }
+                }
+            }
+
+            // Captures become visible only after their step ran.
+            for c in &step.capture {
+                match defined.get(&c.name) {
+                    Some(0) => err(format!("capture `{}` would shadow a builtin", c.name)),
+                    Some(first) => err(format!(
+                        "capture `{}` is already defined by step {first}; capture names must be unique",
+                        c.name
+                    )),
+                    None => {
+                        defined.insert(c.name.clone(), index);
+                    }
+                }
+            }
+        }
+
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            bail!("{}", errors.join("\n"))
+        }
+    }
+}
+
+fn is_slug(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// faketime's relative offsets ("+400d", "-2h", "+1.5y") and absolute times
+/// ("@2030-01-01 00:00:00" starts the clock there, without "@" it freezes).
+fn is_clock(s: &str) -> bool {
+    static RELATIVE: &str = r"^[+-][0-9]+(\.[0-9]+)?[smhdy]?$";
+    static ABSOLUTE: &str = r"^@?[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}:[0-9]{2})?$";
+    Regex::new(RELATIVE).is_ok_and(|r| r.is_match(s))
+        || Regex::new(ABSOLUTE).is_ok_and(|r| r.is_match(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(steps: &str) -> Result<Scenario> {
+        Scenario::from_toml(
+            &format!("name = \"demo\"\nsummary = \"s\"\ndescription = \"d\"\n{steps}"),
+            "demo.toml",
+        )
+    }
+
+    fn error(steps: &str) -> String {
+        format!("{:#}", parse(steps).unwrap_err())
+    }
+
+    #[test]
+    fn every_field_parses() {
+        let s = parse(
+            r#"
+requires = ["faketime"]
+
+[[steps]]
+title = "snapshot"
+explain = "keeps the current metadata"
+on = "engine"
+action = { db_snapshot = "before" }
+
+[[steps]]
+title = "stop, start, restart"
+explain = "x"
+on = "engine"
+action = { restart = "notaryserver" }
+
+[[steps]]
+title = "alice signs later"
+explain = "x"
+identity = "alice"
+clock = "+400d"
+env = { NOTARY_TARGETS_PASSPHRASE = "{{run_id}}" }
+run = "docker trust sign {{registry}}/x:1"
+capture = [{ name = "key", regex = 'key (\w+)' }]
+
+[steps.expect]
+outcome = "failure"
+exit_code = 1
+contains = ["expired"]
+not_contains = ["Successfully"]
+matches = ['snapshot expired at .*']
+not_matches = ['panic']
+stdout_contains = ["x"]
+
+[[steps]]
+title = "restore"
+explain = "x"
+on = "engine"
+action = { db_restore = "before" }
+
+[[steps]]
+title = "db query"
+explain = "x"
+on = "db"
+run = "mariadb -e 'select 1' # {{key}}"
+"#,
+        )
+        .unwrap();
+        assert_eq!(s.steps[0].action, Some(Action::DbSnapshot("before".into())));
+        assert_eq!(
+            s.steps[1].action,
+            Some(Action::Restart(Service::Notaryserver))
+        );
+        assert_eq!(s.steps[2].on, Target::Client);
+        assert_eq!(s.steps[2].expect.effective_outcome(), Outcome::Failure);
+        assert_eq!(s.steps[4].on, Target::Db);
+        assert_eq!(s.steps[0].command_template(), "db_snapshot before");
+    }
+
+    #[test]
+    fn errors_name_scenario_and_step() {
+        let e = error(
+            r#"
+[[steps]]
+title = "first"
+explain = "x"
+run = "echo {{digest}}"
+"#,
+        );
+        assert!(e.contains("invalid scenario file demo.toml"), "{e}");
+        assert!(
+            e.contains("scenario `demo`, step 1 (\"first\"): run uses `{{digest}}`, which is not defined before this step"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn variable_captured_only_later_is_pointed_out() {
+        let e = error(
+            r#"
+[[steps]]
+title = "use"
+explain = "x"
+run = "echo {{digest}}"
+[[steps]]
+title = "capture"
+explain = "x"
+run = "true"
+capture = [{ name = "digest", regex = '(x)' }]
+"#,
+        );
+        assert!(e.contains("(it is captured later, by step 2)"), "{e}");
+    }
+
+    #[test]
+    fn a_step_cannot_use_its_own_capture() {
+        let e = error(
+            r#"
+[[steps]]
+title = "self"
+explain = "x"
+run = "true"
+expect = { contains = ["{{d}}"] }
+capture = [{ name = "d", regex = '(x)' }]
+"#,
+        );
+        assert!(e.contains("expect uses `{{d}}`"), "{e}");
+    }
+
+    #[test]
+    fn capture_names_are_unique_and_do_not_shadow_builtins() {
+        let e = error(
+            r#"
+[[steps]]
+title = "a"
+explain = "x"
+run = "true"
+capture = [{ name = "d", regex = '(x)' }, { name = "registry", regex = '(y)' }]
+[[steps]]
+title = "b"
+explain = "x"
+run = "true"
+capture = [{ name = "d", regex = '(x)' }]
+"#,
+        );
+        assert!(
+            e.contains("capture `registry` would shadow a builtin"),
+            "{e}"
+        );
+        assert!(
+            e.contains("step 2 (\"b\"): capture `d` is already defined by step 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn run_xor_action_and_action_only_on_engine() {
+        let both = error(
+            r#"
+[[steps]]
+title = "both"
+explain = "x"
+on = "engine"
+run = "true"
+action = { stop = "db" }
+"#,
+        );
+        assert!(both.contains("has both `run` and `action`"), "{both}");
+        let neither = error("[[steps]]\ntitle = \"n\"\nexplain = \"x\"\n");
+        assert!(
+            neither.contains("needs `run` (a script) or `action`"),
+            "{neither}"
+        );
+        let client = error(
+            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\naction = { stop = \"notarysigner\" }\n",
+        );
+        assert!(
+            client.contains(
+                "`action` (stop notarysigner) needs on = \"engine\", not on = \"client\""
+            ),
+            "{client}"
+        );
+        let engine_run =
+            error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\nrun = \"ls\"\n");
+        assert!(
+            engine_run.contains("only takes an `action`"),
+            "{engine_run}"
+        );
+    }
+
+    #[test]
+    fn unknown_service_or_action_is_a_parse_error() {
+        let e = error(
+            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { stop = \"nginx\" }\n",
+        );
+        assert!(e.contains("cannot parse scenario file demo.toml"), "{e}");
+        assert!(e.contains("nginx"), "{e}");
+        let e = error(
+            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { explode = \"db\" }\n",
+        );
+        assert!(e.contains("explode"), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let e = error(
+            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\nexpect = { outcom = \"failure\" }\n",
+        );
+        assert!(e.contains("outcom"), "{e}");
+        let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\ntimeout = 5\n");
+        assert!(e.contains("timeout"), "{e}");
+    }
+
+    #[test]
+    fn regexes_must_compile_and_captures_need_a_group() {
+        let e = error(
+            r#"
+[[steps]]
+title = "a"
+explain = "x"
+run = "true"
+expect = { matches = ['(unclosed'], not_matches = ['fine {{registry}}'] }
+capture = [{ name = "nogroup", regex = 'sha256:[0-9a-f]+' }, { name = "bad", regex = '[' }]
+"#,
+        );
+        assert!(e.contains("regex /(unclosed/ does not compile"), "{e}");
+        assert!(
+            e.contains("capture `nogroup`: regex /sha256:[0-9a-f]+/ has no group"),
+            "{e}"
+        );
+        assert!(
+            e.contains("capture `bad`: regex /[/ does not compile"),
+            "{e}"
+        );
+        assert!(!e.contains("fine"), "{e}");
+    }
+
+    #[test]
+    fn clock_needs_faketime_and_a_valid_offset() {
+        let e = error(
+            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\nclock = \"next year\"\n",
+        );
+        assert!(
+            e.contains("clock `next year` is not a faketime offset"),
+            "{e}"
+        );
+        assert!(
+            e.contains("does not list `requires = [\"faketime\"]`"),
+            "{e}"
+        );
+        for ok in [
+            "+400d",
+            "-2h",
+            "+1.5y",
+            "@2030-01-01 00:00:00",
+            "2030-01-01",
+        ] {
+            assert!(is_clock(ok), "{ok}");
+        }
+        let e = error(
+            "requires = [\"time-travel\"]\n[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\n",
+        );
+        assert!(
+            e.contains("requires unknown capability `time-travel` (known: faketime)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn identity_only_on_the_client() {
+        let e = error(
+            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"registry\"\nidentity = \"Alice Smith\"\nrun = \"true\"\n",
+        );
+        assert!(
+            e.contains("`identity` only applies on \"client\", not on \"registry\""),
+            "{e}"
+        );
+        assert!(
+            e.contains("identity `Alice Smith` must be lowercase"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn restore_needs_an_earlier_snapshot() {
+        let e = error(
+            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { db_restore = \"old\" }\n",
+        );
+        assert!(
+            e.contains("db_restore `old` but no earlier step takes db_snapshot `old`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn outcome_and_exit_code_must_agree() {
+        let e = error(
+            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\nexpect = { outcome = \"success\", exit_code = 2 }\n",
+        );
+        assert!(
+            e.contains("expects outcome \"success\" but exit_code 2"),
+            "{e}"
+        );
+        let e = error(
+            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\nexpect = { outcome = \"failure\", exit_code = 0 }\n",
+        );
+        assert!(
+            e.contains("expects outcome \"failure\" but exit_code 0"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unclosed_placeholder_and_scenario_fields() {
+        let e = Scenario::from_toml(
+            "name = \"Bad Name\"\nsummary = \"two\\nlines\"\ndescription = \" \"\nsteps = []\n",
+            "bad.toml",
+        )
+        .unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.contains("name must be lowercase"), "{e}");
+        assert!(e.contains("summary must be one non-empty line"), "{e}");
+        assert!(e.contains("description is empty"), "{e}");
+        assert!(e.contains("has no steps"), "{e}");
+        let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"echo {{oops\"\n");
+        assert!(e.contains("run: unclosed `{{`"), "{e}");
+    }
+
+    #[test]
+    fn effective_outcome() {
+        let e = |outcome, exit_code| Expect {
+            outcome,
+            exit_code,
+            ..Expect::default()
+        };
+        assert_eq!(e(None, None).effective_outcome(), Outcome::Success);
+        assert_eq!(e(None, Some(0)).effective_outcome(), Outcome::Success);
+        assert_eq!(e(None, Some(3)).effective_outcome(), Outcome::Failure);
+        assert_eq!(
+            e(Some(Outcome::Any), None).effective_outcome(),
+            Outcome::Any
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! The machine-readable run report (`--json`).
+//!
+//! Consumers should check `schema`: fields may be added within v1, but a
+//! field is never removed or changes meaning without a new version.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use super::expect::Failure;
+use super::model::{Expect, Target};
+
+pub const SCHEMA: &str = "trust-sandbox/scenario-report/v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Report {
+    pub schema: String,
+    /// The container engine, as the executor describes it (e.g. "podman 5.4.2").
+    pub engine: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub run_id: String,
+    pub scenarios: Vec<ScenarioReport>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    /// Every step passed or was skipped on purpose, none failed or was left out.
+    pub passed: bool,
+    /// The person at the --step prompt quit (or input ended).
+    pub aborted: bool,
+    pub duration_ms: u64,
+    pub steps: Vec<StepReport>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepStatus {
+    Passed,
+    Failed,
+    /// Skipped on purpose at the --step prompt.
+    Skipped,
+    /// Never attempted: an earlier step failed or the run was aborted.
+    NotRun,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Passed => "passed",
+            StepStatus::Failed => "failed",
+            StepStatus::Skipped => "skipped",
+            StepStatus::NotRun => "not-run",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct StepReport {
+    /// 1-based, as in the human output's `[2/6]`.
+    pub index: usize,
+    pub title: String,
+    pub on: Target,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// The script after interpolation, or the action (e.g. "stop notarysigner").
+    pub command: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<String>,
+    pub status: StepStatus,
+    /// Absent when the command did not run.
+    pub exit_code: Option<i32>,
+    pub duration_ms: u64,
+    /// The expectation after interpolation, with the outcome made explicit.
+    pub expected: Expect,
+    /// One line saying what went wrong, as printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub failures: Vec<Failure>,
+    /// Why a step was skipped or not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub captures: BTreeMap<String, String>,
+    /// The last lines of stdout+stderr.
+    pub output_tail: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Summary {
+    /// Scenarios, not steps.
+    pub passed: usize,
+    pub failed: usize,
+}
+
+impl Summary {
+    pub fn of(scenarios: &[ScenarioReport]) -> Summary {
+        let passed = scenarios.iter().filter(|s| s.passed).count();
+        Summary {
+            passed,
+            failed: scenarios.len() - passed,
+        }
+    }
+
+    /// The closing line CI reads: exactly `N passed, M failed`.
+    pub fn line(&self) -> String {
+        format!("{} passed, {} failed", self.passed, self.failed)
+    }
+}
+
+/// Step counts of one scenario, for its summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepCounts {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub not_run: usize,
+}
+
+impl ScenarioReport {
+    pub fn counts(&self) -> StepCounts {
+        let mut c = StepCounts::default();
+        for s in &self.steps {
+            match s.status {
+                StepStatus::Passed => c.passed += 1,
+                StepStatus::Failed => c.failed += 1,
+                StepStatus::Skipped => c.skipped += 1,
+                StepStatus::NotRun => c.not_run += 1,
+            }
+        }
+        c
+    }
+
+    /// `guide: 6 passed, 0 failed` (skipped / not run only when there are any).
+    pub fn summary_line(&self) -> String {
+        let c = self.counts();
+        let mut line = format!("{}: {} passed, {} failed", self.name, c.passed, c.failed);
+        if c.skipped > 0 {
+            line.push_str(&format!(", {} skipped", c.skipped));
+        }
+        if c.not_run > 0 {
+            line.push_str(&format!(", {} not run", c.not_run));
+        }
+        if self.aborted {
+            line.push_str(" (aborted)");
+        }
+        line
+    }
+}
+
+impl Report {
+    pub fn new(
+        engine: &str,
+        started_at: &str,
+        run_id: &str,
+        scenarios: Vec<ScenarioReport>,
+    ) -> Report {
+        Report {
+            schema: SCHEMA.to_string(),
+            engine: engine.to_string(),
+            started_at: started_at.to_string(),
+            run_id: run_id.to_string(),
+            summary: Summary::of(&scenarios),
+            scenarios,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Plain data with string keys: serialisation cannot fail.
+        serde_json::to_string_pretty(self).expect("report serialises") + "\n"
+    }
+
+    /// Parses a report, refusing other schema versions rather than misreading them.
+    pub fn from_json(text: &str) -> Result<Report> {
+        let value: serde_json::Value = serde_json::from_str(text).context("report is not JSON")?;
+        match value.get("schema").and_then(|s| s.as_str()) {
+            Some(SCHEMA) => {}
+            Some(other) => bail!("report schema is {other:?}, this reader understands {SCHEMA:?}"),
+            None => bail!("report has no \"schema\" field"),
+        }
+        serde_json::from_value(value).context("report does not follow its schema")
+    }
+
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        std::fs::write(path, self.to_json())
+            .with_context(|| format!("cannot write JSON report {}", path.display()))
+    }
+}
+
+/// Now, as RFC 3339 UTC with second precision (`2025-01-31T12:00:00Z`).
+pub fn now_rfc3339() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
