@@ -8,11 +8,7 @@ use crate::engine::EngineKind;
 use crate::images::SourceKind;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "cargo xtask",
-    about = "Project tasks for trust-sandbox",
-    version
-)]
+#[command(name = "cargo xtask", about = "Project tasks for trust-sandbox", version)]
 pub struct Cli {
     #[command(subcommand)]
     pub task: Task,
@@ -80,12 +76,7 @@ pub struct JsonFlag {
 #[derive(Args, Debug, Clone)]
 pub struct ImageSourceArgs {
     /// Where images come from.
-    #[arg(
-        long = "images",
-        value_enum,
-        env = "TRUST_SANDBOX_IMAGES",
-        default_value = "debian"
-    )]
+    #[arg(long = "images", value_enum, env = "TRUST_SANDBOX_IMAGES", default_value = "debian")]
     pub source: SourceKind,
     /// Debian mirror URL instead of the host's apt sources (e.g. a snapshot.debian.org URL).
     #[arg(long)]
@@ -193,6 +184,9 @@ pub enum ScenarioCommand {
         names: Vec<String>,
         #[arg(long)]
         all: bool,
+        /// A scenario of your own, from a TOML file (same format as xtask/scenarios/).
+        #[arg(long = "file", value_name = "PATH")]
+        files: Vec<PathBuf>,
         #[command(flatten)]
         run: RunArgs,
     },

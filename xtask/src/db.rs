@@ -67,22 +67,13 @@ impl Migration {
             .and_then(|(v, n)| Some((v.parse().ok()?, n)))
             .filter(|(_, n): &(u32, &str)| !n.is_empty())
             .unwrap_or_else(|| panic!("migration file {database}/{stem}.sql is not NNNN_name.sql"));
-        Migration {
-            database,
-            version,
-            name,
-            sql,
-        }
+        Migration { database, version, name, sql }
     }
 }
 
 macro_rules! migration {
     ($db:literal, $stem:literal) => {
-        Migration::from_file(
-            $db,
-            $stem,
-            include_str!(concat!("../sql/", $db, "/", $stem, ".sql")),
-        )
+        Migration::from_file($db, $stem, include_str!(concat!("../sql/", $db, "/", $stem, ".sql")))
     };
 }
 
@@ -105,10 +96,7 @@ pub struct DbNames<'a> {
 }
 
 /// The names the migrations in [`migrations`] are written for.
-pub const DB_NAMES: DbNames<'static> = DbNames {
-    server: SERVER_DB,
-    signer: SIGNER_DB,
-};
+pub const DB_NAMES: DbNames<'static> = DbNames { server: SERVER_DB, signer: SIGNER_DB };
 
 impl Default for DbNames<'static> {
     fn default() -> Self {
@@ -160,10 +148,7 @@ pub fn bootstrap_sql(
         let table = quote_ident(TRACKING_TABLE);
         // A binary default collation so tables created later without an
         // explicit COLLATE still compare notary's identifiers byte-for-byte.
-        let _ = writeln!(
-            out,
-            "CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;"
-        );
+        let _ = writeln!(out, "CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;");
         let _ = writeln!(
             out,
             "CREATE TABLE IF NOT EXISTS {db}.{table} (\n  \
@@ -174,18 +159,14 @@ pub fn bootstrap_sql(
              ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;"
         );
     }
-    for (user, password, db) in [
-        (server_user, server_password, db_names.server),
-        (signer_user, signer_password, db_names.signer),
-    ] {
+    for (user, password, db) in
+        [(server_user, server_password, db_names.server), (signer_user, signer_password, db_names.signer)]
+    {
         let account = format!("{}@'%'", quote_str(user));
         let password = quote_str(password);
         let db = quote_ident(db);
         let auth = "IDENTIFIED /*!80000 WITH mysql_native_password */ BY";
-        let _ = writeln!(
-            out,
-            "CREATE USER IF NOT EXISTS {account} {auth} {password};"
-        );
+        let _ = writeln!(out, "CREATE USER IF NOT EXISTS {account} {auth} {password};");
         let _ = writeln!(out, "ALTER USER {account} {auth} {password};");
         // Drop whatever an earlier bootstrap (or a person) granted so the
         // account converges to exactly the grant below.
@@ -223,9 +204,10 @@ pub fn parse_applied(stdout: &str) -> Result<Vec<(u32, String)>> {
                 fields.len()
             );
         };
-        let version: u32 = version.trim().parse().with_context(|| {
-            format!("line {lineno} of the applied-migrations query: bad version {version:?}")
-        })?;
+        let version: u32 = version
+            .trim()
+            .parse()
+            .with_context(|| format!("line {lineno} of the applied-migrations query: bad version {version:?}"))?;
         let checksum = checksum.trim();
         if checksum.len() != 64 || !checksum.bytes().all(|b| b.is_ascii_hexdigit()) {
             bail!(
@@ -243,11 +225,7 @@ pub fn parse_applied(stdout: &str) -> Result<Vec<(u32, String)>> {
 /// Refuses to plan when the recorded state and the files disagree: an applied
 /// version whose file changed since, an applied version this tool does not
 /// know, or a pending version older than one already applied.
-pub fn plan<'a>(
-    all: &'a [Migration],
-    applied: &[(u32, String)],
-    database: &str,
-) -> Result<Vec<&'a Migration>> {
+pub fn plan<'a>(all: &'a [Migration], applied: &[(u32, String)], database: &str) -> Result<Vec<&'a Migration>> {
     let mut known: BTreeMap<u32, &'a Migration> = BTreeMap::new();
     for m in all.iter().filter(|m| m.database == database) {
         if let Some(other) = known.insert(m.version, m) {
@@ -287,16 +265,9 @@ pub fn plan<'a>(
         }
     }
 
-    let pending: Vec<&'a Migration> = known
-        .values()
-        .filter(|m| !done.contains(&m.version))
-        .copied()
-        .collect();
+    let pending: Vec<&'a Migration> = known.values().filter(|m| !done.contains(&m.version)).copied().collect();
     let newest_applied = done.iter().next_back().copied();
-    if let Some(first) = pending
-        .first()
-        .filter(|m| newest_applied.is_some_and(|newest| m.version < newest))
-    {
+    if let Some(first) = pending.first().filter(|m| newest_applied.is_some_and(|newest| m.version < newest)) {
         bail!(
             "migration {} is not applied but version {} already is: migrations must be added \
              after the newest applied one, not inserted before it",
@@ -367,12 +338,7 @@ mod tests {
     use super::*;
 
     fn m(database: &'static str, version: u32, name: &'static str, sql: &'static str) -> Migration {
-        Migration {
-            database,
-            version,
-            name,
-            sql,
-        }
+        Migration { database, version, name, sql }
     }
 
     fn fixture() -> Vec<Migration> {
@@ -388,10 +354,7 @@ mod tests {
         versions
             .iter()
             .map(|v| {
-                let found = ms
-                    .iter()
-                    .find(|m| m.database == db && m.version == *v)
-                    .unwrap();
+                let found = ms.iter().find(|m| m.database == db && m.version == *v).unwrap();
                 (*v, found.checksum())
             })
             .collect()
@@ -414,27 +377,13 @@ mod tests {
             );
         }
         for m in &all {
-            assert!(
-                [SERVER_DB, SIGNER_DB].contains(&m.database),
-                "{}",
-                m.label()
-            );
+            assert!([SERVER_DB, SIGNER_DB].contains(&m.database), "{}", m.label());
             assert!(m.version >= 1);
-            assert!(
-                m.name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
-                "{}",
-                m.label()
-            );
+            assert!(m.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'), "{}", m.label());
         }
         // Both databases start at 1 and have no gaps.
         for db in [SERVER_DB, SIGNER_DB] {
-            let vs: Vec<u32> = all
-                .iter()
-                .filter(|m| m.database == db)
-                .map(|m| m.version)
-                .collect();
+            let vs: Vec<u32> = all.iter().filter(|m| m.database == db).map(|m| m.version).collect();
             assert_eq!(vs, (1..=vs.len() as u32).collect::<Vec<_>>(), "{db}");
         }
     }
@@ -450,10 +399,8 @@ mod tests {
                 on_disk.insert(format!("{}/{file}", db.file_name().to_string_lossy()));
             }
         }
-        let registered: BTreeSet<String> = migrations()
-            .iter()
-            .map(|m| format!("{}/{:04}_{}.sql", m.database, m.version, m.name))
-            .collect();
+        let registered: BTreeSet<String> =
+            migrations().iter().map(|m| format!("{}/{:04}_{}.sql", m.database, m.version, m.name)).collect();
         assert_eq!(on_disk, registered);
     }
 
@@ -462,17 +409,8 @@ mod tests {
         for m in migrations() {
             // apply_sql appends the tracking INSERT on a new line: the last
             // statement must be terminated or the two would run together.
-            let last = m
-                .sql
-                .lines()
-                .map(str::trim)
-                .rfind(|l| !l.is_empty() && !l.starts_with("--"))
-                .unwrap();
-            assert!(
-                last.ends_with(';'),
-                "{}: last statement lacks ';'",
-                m.label()
-            );
+            let last = m.sql.lines().map(str::trim).rfind(|l| !l.is_empty() && !l.starts_with("--")).unwrap();
+            assert!(last.ends_with(';'), "{}: last statement lacks ';'", m.label());
             let upper = m.sql.to_ascii_uppercase();
             // The database is chosen by apply_sql, never by the file.
             assert!(!upper.contains("\nUSE "), "{}", m.label());
@@ -484,12 +422,7 @@ mod tests {
     #[test]
     fn schema_has_what_notary_0_7_needs() {
         let all = migrations();
-        let text = |db: &str| -> String {
-            all.iter()
-                .filter(|m| m.database == db)
-                .map(|m| m.sql)
-                .collect()
-        };
+        let text = |db: &str| -> String { all.iter().filter(|m| m.database == db).map(|m| m.sql).collect() };
         let server = text(SERVER_DB);
         for needle in [
             "`tuf_files`",
@@ -502,11 +435,7 @@ mod tests {
             assert!(server.contains(needle), "server schema lacks {needle}");
         }
         let signer = text(SIGNER_DB);
-        for needle in [
-            "`private_keys`",
-            "UNIQUE KEY `private_keys_key_id` (`key_id`)",
-            "`last_used` DATETIME NULL",
-        ] {
+        for needle in ["`private_keys`", "UNIQUE KEY `private_keys_key_id` (`key_id`)", "`last_used` DATETIME NULL"] {
             assert!(signer.contains(needle), "signer schema lacks {needle}");
         }
     }
@@ -520,14 +449,8 @@ mod tests {
     #[test]
     fn checksum_is_sha256_hex_and_ignores_crlf() {
         let a = m("a", 1, "x", "abc");
-        assert_eq!(
-            a.checksum(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(
-            m("a", 1, "x", "A;\r\nB;\r\n").checksum(),
-            m("a", 1, "x", "A;\nB;\n").checksum()
-        );
+        assert_eq!(a.checksum(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(m("a", 1, "x", "A;\r\nB;\r\n").checksum(), m("a", 1, "x", "A;\nB;\n").checksum());
     }
 
     #[test]
@@ -584,29 +507,21 @@ mod tests {
     #[test]
     fn plan_rejects_out_of_order_and_duplicates_and_unknown_db() {
         let ms = fixture();
-        let err = plan(&ms, &applied(&ms, "a", &[2]), "a")
-            .unwrap_err()
-            .to_string();
+        let err = plan(&ms, &applied(&ms, "a", &[2]), "a").unwrap_err().to_string();
         assert!(err.contains("a/0001_one"), "{err}");
         let twice = applied(&ms, "a", &[1, 1]);
         assert!(plan(&ms, &twice, "a").is_err());
         assert!(plan(&ms, &[], "nope").is_err());
         let mut dup = ms.clone();
         dup.push(m("a", 2, "again", "SELECT 1;"));
-        assert!(plan(&dup, &[], "a")
-            .unwrap_err()
-            .to_string()
-            .contains("share version 2"));
+        assert!(plan(&dup, &[], "a").unwrap_err().to_string().contains("share version 2"));
     }
 
     #[test]
     fn plan_on_real_migrations() {
         let all = migrations();
         let server = plan(&all, &[], SERVER_DB).unwrap();
-        assert_eq!(
-            server.len(),
-            all.iter().filter(|m| m.database == SERVER_DB).count()
-        );
+        assert_eq!(server.len(), all.iter().filter(|m| m.database == SERVER_DB).count());
         let done = applied(&all, SERVER_DB, &versions(&server));
         assert!(plan(&all, &done, SERVER_DB).unwrap().is_empty());
     }
@@ -616,10 +531,7 @@ mod tests {
         let c1 = "a".repeat(64);
         let c2 = "0123456789abcdef".repeat(4);
         let out = format!("1\t{c1}\n2\t{c2}\n");
-        assert_eq!(
-            parse_applied(&out).unwrap(),
-            vec![(1, c1.clone()), (2, c2.clone())]
-        );
+        assert_eq!(parse_applied(&out).unwrap(), vec![(1, c1.clone()), (2, c2.clone())]);
         // No trailing newline, CRLF, blank lines, uppercase hex.
         let out = format!("1\t{}\r\n\n2\t{c2}", c1.to_ascii_uppercase());
         assert_eq!(parse_applied(&out).unwrap(), vec![(1, c1), (2, c2)]);
@@ -631,9 +543,7 @@ mod tests {
     fn parse_applied_rejects_garbage() {
         let c = "a".repeat(64);
         // Column headers (forgot --skip-column-names).
-        let err = parse_applied(&format!("version\tchecksum\n1\t{c}\n"))
-            .unwrap_err()
-            .to_string();
+        let err = parse_applied(&format!("version\tchecksum\n1\t{c}\n")).unwrap_err().to_string();
         assert!(err.contains("line 1"), "{err}");
         assert!(parse_applied(&format!("1\t{c}\textra\n")).is_err());
         assert!(parse_applied("1\n").is_err());
@@ -663,10 +573,7 @@ mod tests {
         assert_eq!(quote_str("plain"), "'plain'");
         assert_eq!(quote_str("o'hara"), "'o''hara'");
         assert_eq!(quote_str(r"back\slash"), r"'back\\slash'");
-        assert_eq!(
-            quote_str("\\'; DROP DATABASE x; --"),
-            r"'\\''; DROP DATABASE x; --'"
-        );
+        assert_eq!(quote_str("\\'; DROP DATABASE x; --"), r"'\\''; DROP DATABASE x; --'");
         assert_eq!(quote_str("a\nb\0"), r"'a\nb\0'");
         assert_eq!(quote_ident("no`tary"), "`no``tary`");
     }
@@ -674,10 +581,7 @@ mod tests {
     #[test]
     fn bootstrap_escapes_credentials() {
         let sql = bootstrap_sql(&DB_NAMES, "srv'x", r"p\w'd", "sig", "pw");
-        assert!(
-            sql.contains("CREATE USER IF NOT EXISTS 'srv''x'@'%'"),
-            "{sql}"
-        );
+        assert!(sql.contains("CREATE USER IF NOT EXISTS 'srv''x'@'%'"), "{sql}");
         assert!(sql.contains(r"BY 'p\\w''d';"), "{sql}");
         // The quote never appears undoubled, so it cannot end the literal.
         assert!(!sql.contains("'srv'x'"), "{sql}");
@@ -685,18 +589,10 @@ mod tests {
 
     #[test]
     fn bootstrap_creates_dbs_tracking_and_converging_users() {
-        let sql = bootstrap_sql(
-            &DbNames::default(),
-            "server",
-            "s3cr3t",
-            "signer",
-            "t0ps3cr3t",
-        );
+        let sql = bootstrap_sql(&DbNames::default(), "server", "s3cr3t", "signer", "t0ps3cr3t");
         for db in [SERVER_DB, SIGNER_DB] {
             assert!(sql.contains(&format!("CREATE DATABASE IF NOT EXISTS `{db}`")));
-            assert!(sql.contains(&format!(
-                "CREATE TABLE IF NOT EXISTS `{db}`.`sandbox_schema_migrations`"
-            )));
+            assert!(sql.contains(&format!("CREATE TABLE IF NOT EXISTS `{db}`.`sandbox_schema_migrations`")));
         }
         for (user, pw) in [("server", "s3cr3t"), ("signer", "t0ps3cr3t")] {
             let auth = format!("IDENTIFIED /*!80000 WITH mysql_native_password */ BY '{pw}';");

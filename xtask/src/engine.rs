@@ -81,15 +81,8 @@ impl Output {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mount {
-    Volume {
-        name: String,
-        target: String,
-    },
-    Bind {
-        source: PathBuf,
-        target: String,
-        readonly: bool,
-    },
+    Volume { name: String, target: String },
+    Bind { source: PathBuf, target: String, readonly: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,11 +153,7 @@ pub fn run_args(spec: &RunSpec) -> Vec<String> {
 fn mount_arg(m: &Mount) -> String {
     match m {
         Mount::Volume { name, target } => format!("type=volume,source={name},target={target}"),
-        Mount::Bind {
-            source,
-            target,
-            readonly,
-        } => {
+        Mount::Bind { source, target, readonly } => {
             let ro = if *readonly { ",readonly" } else { "" };
             format!("type=bind,source={},target={target}{ro}", source.display())
         }
@@ -172,12 +161,7 @@ fn mount_arg(m: &Mount) -> String {
 }
 
 /// `exec …` argv: env names only (values come from the client's environment), then the command.
-pub fn exec_args(
-    container: &str,
-    env_names: &[&str],
-    interactive: bool,
-    argv: &[&str],
-) -> Vec<String> {
+pub fn exec_args(container: &str, env_names: &[&str], interactive: bool, argv: &[&str]) -> Vec<String> {
     let mut a = vec!["exec".to_string()];
     if interactive {
         a.push("--interactive".into());
@@ -206,43 +190,25 @@ pub struct ContainerState {
 
 /// Parses `container inspect` JSON from either engine (docker prefixes names with '/').
 pub fn parse_inspect(json: &str) -> Result<Vec<ContainerState>> {
-    let v: serde_json::Value =
-        serde_json::from_str(json).context("parsing container inspect JSON")?;
-    let arr = v
-        .as_array()
-        .context("container inspect did not return a JSON array")?;
+    let v: serde_json::Value = serde_json::from_str(json).context("parsing container inspect JSON")?;
+    let arr = v.as_array().context("container inspect did not return a JSON array")?;
     let mut out = Vec::new();
     for c in arr {
-        let s = |p: &str| {
-            c.pointer(p)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string()
-        };
+        let s = |p: &str| c.pointer(p).and_then(|v| v.as_str()).unwrap_or_default().to_string();
         let labels = c
             .pointer("/Config/Labels")
             .and_then(|l| l.as_object())
-            .map(|m| {
-                m.iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect()
-            })
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
             .unwrap_or_default();
         out.push(ContainerState {
             name: s("/Name").trim_start_matches('/').to_string(),
             id: s("/Id"),
             image: s("/Config/Image"),
             status: s("/State/Status"),
-            running: c
-                .pointer("/State/Running")
-                .and_then(|v| v.as_bool())
-                .unwrap_or(false),
+            running: c.pointer("/State/Running").and_then(|v| v.as_bool()).unwrap_or(false),
             started_at: s("/State/StartedAt"),
             labels,
-            pid: c
-                .pointer("/State/Pid")
-                .and_then(|v| v.as_i64())
-                .unwrap_or(0),
+            pid: c.pointer("/State/Pid").and_then(|v| v.as_i64()).unwrap_or(0),
         });
     }
     Ok(out)
@@ -260,12 +226,9 @@ impl Engine {
     pub fn detect(sh: &Shell, requested: Option<EngineKind>) -> Result<Engine> {
         if let Some(kind) = requested {
             let engine = Engine::find(kind)?;
-            engine.answers(sh).with_context(|| {
-                format!(
-                    "{kind} is installed but does not answer; {}",
-                    install_hint(kind)
-                )
-            })?;
+            engine
+                .answers(sh)
+                .with_context(|| format!("{kind} is installed but does not answer; {}", install_hint(kind)))?;
             return Ok(engine);
         }
         let mut reasons = Vec::new();
@@ -282,8 +245,8 @@ impl Engine {
     }
 
     pub fn find(kind: EngineKind) -> Result<Engine> {
-        let bin = which::which(kind.binary())
-            .with_context(|| format!("{kind} is not installed; {}", install_hint(kind)))?;
+        let bin =
+            which::which(kind.binary()).with_context(|| format!("{kind} is not installed; {}", install_hint(kind)))?;
         Ok(Engine { kind, bin })
     }
 
@@ -294,11 +257,7 @@ impl Engine {
         };
         let out = self.raw(sh, &["info", "--format", format])?;
         if !out.ok() {
-            bail!(
-                "`{} info` failed: {}",
-                self.kind,
-                last_line(&out.combined())
-            );
+            bail!("`{} info` failed: {}", self.kind, last_line(&out.combined()));
         }
         Ok(())
     }
@@ -318,12 +277,7 @@ impl Engine {
     pub fn checked(&self, sh: &Shell, args: &[&str]) -> Result<String> {
         let out = self.raw(sh, args)?;
         if !out.ok() {
-            bail!(
-                "`{} {}` failed: {}",
-                self.kind,
-                args.join(" "),
-                out.combined().trim()
-            );
+            bail!("`{} {}` failed: {}", self.kind, args.join(" "), out.combined().trim());
         }
         Ok(out.stdout)
     }
@@ -335,17 +289,9 @@ impl Engine {
         for e in spec.env.iter().filter(|e| e.secret) {
             c = c.env(&e.name, &e.value);
         }
-        let out = Output::from_std(
-            c.output()
-                .with_context(|| format!("starting {}", spec.name))?,
-        );
+        let out = Output::from_std(c.output().with_context(|| format!("starting {}", spec.name))?);
         if !out.ok() {
-            bail!(
-                "{} refused to start {}: {}",
-                self.kind,
-                spec.name,
-                out.combined().trim()
-            );
+            bail!("{} refused to start {}: {}", self.kind, spec.name, out.combined().trim());
         }
         Ok(out.stdout.trim().to_string())
     }
@@ -395,10 +341,7 @@ impl Engine {
     /// Names of containers (any state) carrying a label `key=value`.
     pub fn containers_labelled(&self, sh: &Shell, label: &str) -> Result<Vec<String>> {
         let filter = format!("label={label}");
-        let out = self.checked(
-            sh,
-            &["ps", "--all", "--filter", &filter, "--format", "{{.Names}}"],
-        )?;
+        let out = self.checked(sh, &["ps", "--all", "--filter", &filter, "--format", "{{.Names}}"])?;
         Ok(lines(&out))
     }
 
@@ -410,28 +353,14 @@ impl Engine {
         args.extend(names.iter().map(String::as_str));
         let out = self.raw(sh, &args)?;
         if !out.ok() && !is_missing(&out) {
-            bail!(
-                "removing containers {}: {}",
-                names.join(", "),
-                out.combined().trim()
-            );
+            bail!("removing containers {}: {}", names.join(", "), out.combined().trim());
         }
         Ok(())
     }
 
     pub fn networks_labelled(&self, sh: &Shell, label: &str) -> Result<Vec<String>> {
         let filter = format!("label={label}");
-        let out = self.checked(
-            sh,
-            &[
-                "network",
-                "ls",
-                "--filter",
-                &filter,
-                "--format",
-                "{{.Name}}",
-            ],
-        )?;
+        let out = self.checked(sh, &["network", "ls", "--filter", &filter, "--format", "{{.Name}}"])?;
         Ok(lines(&out))
     }
 
@@ -439,12 +368,7 @@ impl Engine {
         Ok(self.raw(sh, &["network", "inspect", name])?.ok())
     }
 
-    pub fn network_create(
-        &self,
-        sh: &Shell,
-        name: &str,
-        labels: &[(String, String)],
-    ) -> Result<()> {
+    pub fn network_create(&self, sh: &Shell, name: &str, labels: &[(String, String)]) -> Result<()> {
         let mut args: Vec<String> = vec!["network".into(), "create".into()];
         for (k, v) in labels {
             args.push("--label".into());
@@ -465,10 +389,7 @@ impl Engine {
 
     pub fn volumes_labelled(&self, sh: &Shell, label: &str) -> Result<Vec<String>> {
         let filter = format!("label={label}");
-        let out = self.checked(
-            sh,
-            &["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"],
-        )?;
+        let out = self.checked(sh, &["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"])?;
         Ok(lines(&out))
     }
 
@@ -495,54 +416,30 @@ impl Engine {
         args.extend(names.iter().map(String::as_str));
         let out = self.raw(sh, &args)?;
         if !out.ok() && !is_missing(&out) {
-            bail!(
-                "removing volumes {}: {}",
-                names.join(", "),
-                out.combined().trim()
-            );
+            bail!("removing volumes {}: {}", names.join(", "), out.combined().trim());
         }
         Ok(())
     }
 
     pub fn image_exists(&self, sh: &Shell, reference: &str) -> Result<bool> {
-        Ok(self
-            .raw(sh, &["image", "inspect", "--format", "{{.Id}}", reference])?
-            .ok())
+        Ok(self.raw(sh, &["image", "inspect", "--format", "{{.Id}}", reference])?.ok())
     }
 
     /// Repository:tag of every image under `repo_prefix` (e.g. "localhost/trust-sandbox/").
     pub fn images_under(&self, sh: &Shell, repo_prefix: &str) -> Result<Vec<(String, String)>> {
-        let out = self.checked(
-            sh,
-            &[
-                "image",
-                "ls",
-                "--format",
-                "{{.Repository}}:{{.Tag}}\t{{.Size}}",
-            ],
-        )?;
+        let out = self.checked(sh, &["image", "ls", "--format", "{{.Repository}}:{{.Tag}}\t{{.Size}}"])?;
         Ok(lines(&out)
             .into_iter()
             .filter_map(|l| {
                 let (r, size) = l.split_once('\t')?;
                 // podman qualifies local names with localhost/, docker keeps them as given.
-                let r = if r.starts_with("localhost/") {
-                    r.to_string()
-                } else {
-                    format!("localhost/{r}")
-                };
+                let r = if r.starts_with("localhost/") { r.to_string() } else { format!("localhost/{r}") };
                 r.starts_with(repo_prefix).then(|| (r, size.to_string()))
             })
             .collect())
     }
 
-    pub fn import(
-        &self,
-        sh: &Shell,
-        tarball: &Path,
-        reference: &str,
-        changes: &[String],
-    ) -> Result<()> {
+    pub fn import(&self, sh: &Shell, tarball: &Path, reference: &str, changes: &[String]) -> Result<()> {
         let mut args: Vec<String> = vec!["import".into()];
         for c in changes {
             args.push("--change".into());
@@ -560,10 +457,7 @@ impl Engine {
         let out = self.checked(sh, &["load", "--input", &path])?;
         out.lines()
             .rev()
-            .find_map(|l| {
-                l.split_once("Loaded image: ")
-                    .or_else(|| l.split_once("Loaded image(s): "))
-            })
+            .find_map(|l| l.split_once("Loaded image: ").or_else(|| l.split_once("Loaded image(s): ")))
             .map(|(_, r)| r.trim().to_string())
             .with_context(|| format!("{} load printed no image name: {}", self.kind, out.trim()))
     }
@@ -586,8 +480,7 @@ impl Engine {
     }
 
     pub fn stop(&self, sh: &Shell, container: &str) -> Result<()> {
-        self.checked(sh, &["stop", "--time", "5", container])
-            .map(|_| ())
+        self.checked(sh, &["stop", "--time", "5", container]).map(|_| ())
     }
 
     pub fn start(&self, sh: &Shell, container: &str) -> Result<()> {
@@ -599,27 +492,16 @@ impl Engine {
             EngineKind::Docker => "{{.Server.Version}}",
             EngineKind::Podman => "{{.Client.Version}}",
         };
-        Ok(self
-            .checked(sh, &["version", "--format", fmt])?
-            .trim()
-            .to_string())
+        Ok(self.checked(sh, &["version", "--format", fmt])?.trim().to_string())
     }
 }
 
 fn lines(s: &str) -> Vec<String> {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
 }
 
 fn last_line(s: &str) -> &str {
-    s.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("")
-        .trim()
+    s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
 }
 
 /// "No such …" / "no such …" / "not found": the thing is already gone, which `down` treats as done.
@@ -641,22 +523,11 @@ mod tests {
             aliases: vec!["notarysigner".into()],
             labels: vec![("io.trust-sandbox.instance".into(), "ts".into())],
             env: vec![
-                EnvVar {
-                    name: "PLAIN".into(),
-                    value: "1".into(),
-                    secret: false,
-                },
-                EnvVar {
-                    name: "NOTARY_SIGNER_SANDBOX".into(),
-                    value: "hunter2".into(),
-                    secret: true,
-                },
+                EnvVar { name: "PLAIN".into(), value: "1".into(), secret: false },
+                EnvVar { name: "NOTARY_SIGNER_SANDBOX".into(), value: "hunter2".into(), secret: true },
             ],
             mounts: vec![
-                Mount::Volume {
-                    name: "ts-db".into(),
-                    target: "/var/lib/mysql".into(),
-                },
+                Mount::Volume { name: "ts-db".into(), target: "/var/lib/mysql".into() },
                 Mount::Bind {
                     source: "/s/ca.crt".into(),
                     target: "/root/.docker/tls/notaryserver:4443/ca.crt".into(),
@@ -666,11 +537,7 @@ mod tests {
             publish: vec![("127.0.0.1".into(), 14443, 4443)],
             cap_add: vec!["SYS_ADMIN".into()],
             security_opt: vec!["seccomp=unconfined".into()],
-            command: vec![
-                "notary-signer".into(),
-                "-config".into(),
-                "/etc/sandbox/signer.json".into(),
-            ],
+            command: vec!["notary-signer".into(), "-config".into(), "/etc/sandbox/signer.json".into()],
         }
     }
 
@@ -687,44 +554,26 @@ mod tests {
     fn run_args_publish_on_loopback_only_and_end_with_image_then_command() {
         let a = run_args(&spec());
         assert!(a.contains(&"127.0.0.1:14443:4443".to_string()));
-        let img = a
-            .iter()
-            .position(|s| s == "localhost/trust-sandbox/notary:abc")
-            .unwrap();
-        assert_eq!(
-            &a[img + 1..],
-            ["notary-signer", "-config", "/etc/sandbox/signer.json"]
-        );
+        let img = a.iter().position(|s| s == "localhost/trust-sandbox/notary:abc").unwrap();
+        assert_eq!(&a[img + 1..], ["notary-signer", "-config", "/etc/sandbox/signer.json"]);
         assert_eq!(&a[..2], ["run", "--detach"]);
     }
 
     #[test]
     fn mounts_use_mount_syntax_so_colons_in_targets_survive() {
         let a = run_args(&spec());
-        assert!(a.contains(&"type=bind,source=/s/ca.crt,target=/root/.docker/tls/notaryserver:4443/ca.crt,readonly".to_string()));
+        assert!(a.contains(
+            &"type=bind,source=/s/ca.crt,target=/root/.docker/tls/notaryserver:4443/ca.crt,readonly".to_string()
+        ));
         assert!(a.contains(&"type=volume,source=ts-db,target=/var/lib/mysql".to_string()));
     }
 
     #[test]
     fn exec_args_name_env_without_values() {
-        let a = exec_args(
-            "c",
-            &["DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"],
-            true,
-            &["sh", "-c", "true"],
-        );
+        let a = exec_args("c", &["DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"], true, &["sh", "-c", "true"]);
         assert_eq!(
             a,
-            [
-                "exec",
-                "--interactive",
-                "--env",
-                "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
-                "c",
-                "sh",
-                "-c",
-                "true"
-            ]
+            ["exec", "--interactive", "--env", "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "c", "sh", "-c", "true"]
         );
     }
 
@@ -750,9 +599,6 @@ mod tests {
     #[test]
     fn engine_names_parse() {
         assert_eq!(EngineKind::parse("podman").unwrap(), EngineKind::Podman);
-        assert!(EngineKind::parse("lxc")
-            .unwrap_err()
-            .to_string()
-            .contains("docker or podman"));
+        assert!(EngineKind::parse("lxc").unwrap_err().to_string().contains("docker or podman"));
     }
 }

@@ -35,8 +35,7 @@ const FORMAT_VERSION: &str = "v1";
 /// Records that the file did not end with a newline before `add`, so that
 /// `remove` can take the newline away again instead of leaving a one-byte diff.
 const NEWLINE_ADDED_FLAG: &str = "newline-added";
-const BEGIN_NOTE: &str =
-    "(managed by `cargo xtask sandbox hosts`; remove with `cargo xtask sandbox hosts remove`)";
+const BEGIN_NOTE: &str = "(managed by `cargo xtask sandbox hosts`; remove with `cargo xtask sandbox hosts remove`)";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -58,12 +57,9 @@ pub enum Finding {
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Finding::ForeignMapping {
-                line_no,
-                line,
-                name,
-                addr,
-            } => write!(f, "line {line_no}: `{line}` maps {name} to {addr}"),
+            Finding::ForeignMapping { line_no, line, name, addr } => {
+                write!(f, "line {line_no}: `{line}` maps {name} to {addr}")
+            }
         }
     }
 }
@@ -124,13 +120,7 @@ fn split_lines(content: &str) -> Vec<Line<'_>> {
         } else {
             (piece, false, false)
         };
-        lines.push(Line {
-            start,
-            end,
-            text,
-            terminated,
-            crlf,
-        });
+        lines.push(Line { start, end, text, terminated, crlf });
         start = end;
     }
     lines
@@ -138,9 +128,7 @@ fn split_lines(content: &str) -> Vec<Line<'_>> {
 
 fn is_marker(text: &str, prefix: &str) -> bool {
     // Require a word boundary so that e.g. `# BEGIN trust-sandboxes` is not ours.
-    text.trim()
-        .strip_prefix(prefix)
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+    text.trim().strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,12 +226,7 @@ fn parse(content: &str) -> Parsed<'_> {
             )
         });
     }
-    Parsed {
-        lines,
-        blocks,
-        ours,
-        corrupt,
-    }
+    Parsed { lines, blocks, ours, corrupt }
 }
 
 fn begin_has_newline_flag(begin: &str) -> bool {
@@ -282,13 +265,8 @@ impl Parsed<'_> {
     /// The file's own convention, judged from lines that are not ours so that
     /// a block written with the wrong ending is seen as stale, not copied.
     fn eol(&self) -> Eol {
-        let outside = self
-            .lines
-            .iter()
-            .enumerate()
-            .filter(|(i, l)| !self.ours[*i] && l.terminated)
-            .map(|(_, l)| l)
-            .next();
+        let outside =
+            self.lines.iter().enumerate().filter(|(i, l)| !self.ours[*i] && l.terminated).map(|(_, l)| l).next();
         match outside.or_else(|| self.lines.iter().find(|l| l.terminated)) {
             Some(l) if l.crlf => Eol::CrLf,
             _ => Eol::Lf,
@@ -308,11 +286,7 @@ impl Parsed<'_> {
 }
 
 fn render_block(newline_added: bool, eol: Eol) -> String {
-    let flag = if newline_added {
-        format!(" {NEWLINE_ADDED_FLAG}")
-    } else {
-        String::new()
-    };
+    let flag = if newline_added { format!(" {NEWLINE_ADDED_FLAG}") } else { String::new() };
     let eol = eol.as_str();
     format!(
         "{BEGIN_PREFIX} {FORMAT_VERSION}{flag} {BEGIN_NOTE}{eol}\
@@ -357,11 +331,7 @@ pub fn plan_add(content: &str) -> Result<Plan> {
             out
         }
     };
-    Ok(Plan {
-        before: content.to_string(),
-        after,
-        findings: parsed.foreign(),
-    })
+    Ok(Plan { before: content.to_string(), after, findings: parsed.foreign() })
 }
 
 /// What `remove` would write. Findings are informational: foreign lines are
@@ -383,19 +353,12 @@ pub fn plan_remove(content: &str) -> Result<Plan> {
         // be the one `add` inserted; anywhere else dropping it would join the
         // user's lines.
         if last.newline_added && last.end == content.len() {
-            if let Some(stripped) = after
-                .strip_suffix("\r\n")
-                .or_else(|| after.strip_suffix('\n'))
-            {
+            if let Some(stripped) = after.strip_suffix("\r\n").or_else(|| after.strip_suffix('\n')) {
                 after.truncate(stripped.len());
             }
         }
     }
-    Ok(Plan {
-        before: content.to_string(),
-        after,
-        findings: parsed.foreign(),
-    })
+    Ok(Plan { before: content.to_string(), after, findings: parsed.foreign() })
 }
 
 /// A damaged block is reported as present and stale rather than as an error,
@@ -404,14 +367,9 @@ pub fn show(content: &str) -> Status {
     let parsed = parse(content);
     let present = !parsed.blocks.is_empty() || parsed.ours.iter().any(|&o| o);
     let eol = parsed.eol();
-    let stale = parsed.corrupt.is_some()
-        || parsed.blocks.len() > 1
-        || parsed.blocks.iter().any(|b| !parsed.is_current(b, eol));
-    Status {
-        present,
-        stale: present && stale,
-        foreign: parsed.foreign(),
-    }
+    let stale =
+        parsed.corrupt.is_some() || parsed.blocks.len() > 1 || parsed.blocks.iter().any(|b| !parsed.is_current(b, eol));
+    Status { present, stale: present && stale, foreign: parsed.foreign() }
 }
 
 // ---------------------------------------------------------------------------
@@ -450,11 +408,8 @@ fn myers(a: &[&str], b: &[&str]) -> Vec<Step> {
         trace.push(v[idx(-d - 1)..=idx(d + 1)].to_vec());
         let mut k = -d;
         while k <= d {
-            let mut x = if k == -d || (k != d && v[idx(k - 1)] < v[idx(k + 1)]) {
-                v[idx(k + 1)]
-            } else {
-                v[idx(k - 1)] + 1
-            };
+            let mut x =
+                if k == -d || (k != d && v[idx(k - 1)] < v[idx(k + 1)]) { v[idx(k + 1)] } else { v[idx(k - 1)] + 1 };
             let mut y = x - k;
             while x < n && y < m && a[x as usize] == b[y as usize] {
                 x += 1;
@@ -475,29 +430,17 @@ fn myers(a: &[&str], b: &[&str]) -> Vec<Step> {
         let snap = &trace[d as usize];
         let at = |k: isize| snap[(k + d + 1) as usize];
         let k = x - y;
-        let prev_k = if k == -d || (k != d && at(k - 1) < at(k + 1)) {
-            k + 1
-        } else {
-            k - 1
-        };
+        let prev_k = if k == -d || (k != d && at(k - 1) < at(k + 1)) { k + 1 } else { k - 1 };
         let prev_x = at(prev_k);
         let prev_y = prev_x - prev_k;
         while x > prev_x && y > prev_y {
             x -= 1;
             y -= 1;
-            steps.push(Step {
-                op: Op::Equal,
-                a: x as usize,
-                b: y as usize,
-            });
+            steps.push(Step { op: Op::Equal, a: x as usize, b: y as usize });
         }
         if d > 0 {
             let op = if x == prev_x { Op::Insert } else { Op::Delete };
-            steps.push(Step {
-                op,
-                a: prev_x as usize,
-                b: prev_y as usize,
-            });
+            steps.push(Step { op, a: prev_x as usize, b: prev_y as usize });
         }
         x = prev_x;
         y = prev_y;
@@ -510,30 +453,11 @@ fn diff_steps(a: &[&str], b: &[&str]) -> Vec<Step> {
     // Trimming the common ends first keeps Myers' work proportional to the
     // changed region.
     let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..]
-        .iter()
-        .rev()
-        .zip(b[prefix..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let mut steps: Vec<Step> = (0..prefix)
-        .map(|i| Step {
-            op: Op::Equal,
-            a: i,
-            b: i,
-        })
-        .collect();
+    let suffix = a[prefix..].iter().rev().zip(b[prefix..].iter().rev()).take_while(|(x, y)| x == y).count();
+    let mut steps: Vec<Step> = (0..prefix).map(|i| Step { op: Op::Equal, a: i, b: i }).collect();
     let (a_mid, b_mid) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
-    steps.extend(myers(a_mid, b_mid).into_iter().map(|s| Step {
-        op: s.op,
-        a: s.a + prefix,
-        b: s.b + prefix,
-    }));
-    steps.extend((0..suffix).map(|i| Step {
-        op: Op::Equal,
-        a: a.len() - suffix + i,
-        b: b.len() - suffix + i,
-    }));
+    steps.extend(myers(a_mid, b_mid).into_iter().map(|s| Step { op: s.op, a: s.a + prefix, b: s.b + prefix }));
+    steps.extend((0..suffix).map(|i| Step { op: Op::Equal, a: a.len() - suffix + i, b: b.len() - suffix + i }));
     steps
 }
 
@@ -575,9 +499,7 @@ pub fn unified_diff(path_label: &str, before: &str, after: &str) -> String {
     let steps = diff_steps(&a, &b);
 
     let mut out = format!("--- {path_label}\t(current)\n+++ {path_label}\t(proposed)\n");
-    let changes: Vec<usize> = (0..steps.len())
-        .filter(|&i| steps[i].op != Op::Equal)
-        .collect();
+    let changes: Vec<usize> = (0..steps.len()).filter(|&i| steps[i].op != Op::Equal).collect();
     let mut i = 0;
     while i < changes.len() {
         // Extend the hunk while the next change is close enough that the
@@ -591,11 +513,7 @@ pub fn unified_diff(path_label: &str, before: &str, after: &str) -> String {
         let hunk = &steps[lo..=hi];
         let old_count = hunk.iter().filter(|s| s.op != Op::Insert).count();
         let new_count = hunk.iter().filter(|s| s.op != Op::Delete).count();
-        out.push_str(&format!(
-            "@@ -{} +{} @@\n",
-            hunk_range(hunk[0].a, old_count),
-            hunk_range(hunk[0].b, new_count)
-        ));
+        out.push_str(&format!("@@ -{} +{} @@\n", hunk_range(hunk[0].a, old_count), hunk_range(hunk[0].b, new_count)));
         for s in hunk {
             match s.op {
                 Op::Equal => push_diff_line(&mut out, ' ', a[s.a]),
@@ -625,12 +543,7 @@ const EROFS: i32 = 30;
 /// Turns an I/O error into one message that tells the user what to do. A bare
 /// "Permission denied (os error 13)" is the most likely failure (the tool is
 /// run without sudo) and says nothing about the two ways out.
-fn describe_io_error(
-    err: io::Error,
-    path: &Path,
-    access: Access,
-    subcommand: &str,
-) -> anyhow::Error {
+fn describe_io_error(err: io::Error, path: &Path, access: Access, subcommand: &str) -> anyhow::Error {
     let verb = match access {
         Access::Read => "reading",
         Access::Write => "writing",
@@ -709,10 +622,7 @@ fn write_replacing(path: &Path, content: &str, expected: Option<&str>) -> Result
         _ => PathBuf::from("."),
     };
     // Same directory, so the rename cannot cross file systems.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".trust-sandbox-hosts.")
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
+    let mut tmp = tempfile::Builder::new().prefix(".trust-sandbox-hosts.").suffix(".tmp").tempfile_in(&dir)?;
     tmp.write_all(content.as_bytes())?;
     copy_metadata(tmp.as_file(), existing.as_ref())?;
     tmp.as_file().sync_all()?;
@@ -733,10 +643,7 @@ fn write_replacing(path: &Path, content: &str, expected: Option<&str>) -> Result
         // way to edit it there; the tool is then no worse than an editor.
         Err(e) if e.error.raw_os_error() == Some(EBUSY) => {
             drop(e.file);
-            let mut f = OpenOptions::new()
-                .write(true)
-                .truncate(true)
-                .open(&target)?;
+            let mut f = OpenOptions::new().write(true).truncate(true).open(&target)?;
             f.write_all(content.as_bytes())?;
             f.sync_all()?;
             return Ok(());
@@ -789,8 +696,7 @@ fn read_hosts(path: &Path, subcommand: &str) -> Result<Option<String>> {
 
 /// Reads and inspects `path` (for `hosts show`/`status`).
 pub fn status(path: &Path) -> Result<Status> {
-    let content =
-        read_hosts(path, "show")?.ok_or_else(|| anyhow!("{} does not exist", path.display()))?;
+    let content = read_hosts(path, "show")?.ok_or_else(|| anyhow!("{} does not exist", path.display()))?;
     Ok(show(&content))
 }
 
@@ -802,19 +708,12 @@ fn foreign_error(path: &Path, findings: &[Finding]) -> anyhow::Error {
     );
     let mut last_line = 0;
     for f in findings {
-        let Finding::ForeignMapping {
-            line_no,
-            line,
-            name,
-            addr,
-        } = f;
+        let Finding::ForeignMapping { line_no, line, name, addr } = f;
         // One line of the report per file line, even if it maps both names.
         if *line_no == last_line {
             msg.push_str(&format!(", {name} to {addr}"));
         } else {
-            msg.push_str(&format!(
-                "\n  line {line_no}: `{line}` maps {name} to {addr}"
-            ));
+            msg.push_str(&format!("\n  line {line_no}: `{line}` maps {name} to {addr}"));
             last_line = *line_no;
         }
     }
@@ -828,10 +727,7 @@ fn foreign_error(path: &Path, findings: &[Finding]) -> anyhow::Error {
 fn apply(path: &Path, plan: Plan, dry_run: bool, subcommand: &str) -> Result<Outcome> {
     let changed = plan.after != plan.before;
     if !changed {
-        return Ok(Outcome {
-            changed,
-            diff: String::new(),
-        });
+        return Ok(Outcome { changed, diff: String::new() });
     }
     let diff = unified_diff(&path.display().to_string(), &plan.before, &plan.after);
     if !dry_run {
@@ -847,10 +743,7 @@ fn apply(path: &Path, plan: Plan, dry_run: bool, subcommand: &str) -> Result<Out
 /// already maps one of [`NAMES`]. With `dry_run`, returns the diff only.
 pub fn add(path: &Path, dry_run: bool) -> Result<Outcome> {
     let before = read_hosts(path, "add")?.ok_or_else(|| {
-        anyhow!(
-            "{} does not exist; create it first (e.g. `touch {0}`) or pass --hosts-file PATH",
-            path.display()
-        )
+        anyhow!("{} does not exist; create it first (e.g. `touch {0}`) or pass --hosts-file PATH", path.display())
     })?;
     let plan = plan_add(&before).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     if !plan.findings.is_empty() {
@@ -863,10 +756,7 @@ pub fn add(path: &Path, dry_run: bool) -> Result<Outcome> {
 /// can run unconditionally.
 pub fn remove(path: &Path, dry_run: bool) -> Result<Outcome> {
     let Some(before) = read_hosts(path, "remove")? else {
-        return Ok(Outcome {
-            changed: false,
-            diff: String::new(),
-        });
+        return Ok(Outcome { changed: false, diff: String::new() });
     };
     let plan = plan_remove(&before).map_err(|e| anyhow!("{}: {e}", path.display()))?;
     apply(path, plan, dry_run, "remove")
@@ -885,22 +775,13 @@ mod tests {
         ("empty", ""),
         ("single newline", "\n"),
         ("no trailing newline", "127.0.0.1\tlocalhost"),
-        (
-            "plain",
-            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n",
-        ),
+        ("plain", "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n"),
         ("crlf", "127.0.0.1 localhost\r\n::1 localhost\r\n"),
-        (
-            "crlf without trailing newline",
-            "127.0.0.1 localhost\r\n::1 localhost",
-        ),
+        ("crlf without trailing newline", "127.0.0.1 localhost\r\n::1 localhost"),
         ("trailing blank line", "127.0.0.1 localhost\n\n"),
         ("trailing whitespace lines", "127.0.0.1 localhost\n  \n\t\n"),
         ("whitespace only, no newline", "   "),
-        (
-            "comments",
-            "# 10.0.0.1 notaryserver\n127.0.0.1 localhost # sandboxregistry\n#\n",
-        ),
+        ("comments", "# 10.0.0.1 notaryserver\n127.0.0.1 localhost # sandboxregistry\n#\n"),
         ("non-ascii comment", "# héllo wörld\n127.0.0.1 localhost"),
     ];
 
@@ -916,22 +797,15 @@ mod tests {
     }
 
     fn dir_entries(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut names: Vec<String> =
+            fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         names.sort();
         names
     }
 
     fn set_old_mtime(path: &Path) -> SystemTime {
         let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
-        File::options()
-            .write(true)
-            .open(path)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        File::options().write(true).open(path).unwrap().set_modified(old).unwrap();
         old
     }
 
@@ -940,12 +814,7 @@ mod tests {
     }
 
     fn foreign(line_no: usize, line: &str, name: &str, addr: &str) -> Finding {
-        Finding::ForeignMapping {
-            line_no,
-            line: line.into(),
-            name: name.into(),
-            addr: addr.into(),
-        }
+        Finding::ForeignMapping { line_no, line: line.into(), name: name.into(), addr: addr.into() }
     }
 
     // --- block rendering -------------------------------------------------
@@ -953,12 +822,8 @@ mod tests {
     #[test]
     fn rendered_block_is_versioned_and_maps_both_names() {
         assert_eq!(render_block(false, Eol::Lf), BLOCK_LF);
-        assert!(render_block(true, Eol::Lf)
-            .starts_with("# BEGIN trust-sandbox v1 newline-added (managed by"));
-        assert_eq!(
-            render_block(false, Eol::CrLf),
-            BLOCK_LF.replace('\n', "\r\n")
-        );
+        assert!(render_block(true, Eol::Lf).starts_with("# BEGIN trust-sandbox v1 newline-added (managed by"));
+        assert_eq!(render_block(false, Eol::CrLf), BLOCK_LF.replace('\n', "\r\n"));
     }
 
     // --- round trips -----------------------------------------------------
@@ -1003,10 +868,7 @@ mod tests {
     #[test]
     fn missing_trailing_newline_is_recorded_in_the_block() {
         let after = plan_add("127.0.0.1 localhost").unwrap().after;
-        assert_eq!(
-            after,
-            format!("127.0.0.1 localhost\n{}", render_block(true, Eol::Lf))
-        );
+        assert_eq!(after, format!("127.0.0.1 localhost\n{}", render_block(true, Eol::Lf)));
         assert_eq!(plan_remove(&after).unwrap().after, "127.0.0.1 localhost");
     }
 
@@ -1014,10 +876,7 @@ mod tests {
     fn added_newline_is_kept_when_the_user_wrote_after_the_block() {
         // Dropping it would glue `127.0.0.1 localhost` to the user's line.
         let after = plan_add("127.0.0.1 localhost").unwrap().after + "10.0.0.1 mine\n";
-        assert_eq!(
-            plan_remove(&after).unwrap().after,
-            "127.0.0.1 localhost\n10.0.0.1 mine\n"
-        );
+        assert_eq!(plan_remove(&after).unwrap().after, "127.0.0.1 localhost\n10.0.0.1 mine\n");
     }
 
     #[test]
@@ -1050,14 +909,7 @@ mod tests {
         let content = format!("127.0.0.1 localhost\n{BLOCK_LF}");
         let plan = plan_add(&content).unwrap();
         assert_eq!(plan.after, plan.before);
-        assert_eq!(
-            show(&content),
-            Status {
-                present: true,
-                stale: false,
-                foreign: vec![]
-            }
-        );
+        assert_eq!(show(&content), Status { present: true, stale: false, foreign: vec![] });
     }
 
     #[test]
@@ -1067,13 +919,7 @@ mod tests {
         let ino = fs::metadata(&path).unwrap().ino();
         let old = set_old_mtime(&path);
         let outcome = add(&path, false).unwrap();
-        assert_eq!(
-            outcome,
-            Outcome {
-                changed: false,
-                diff: String::new()
-            }
-        );
+        assert_eq!(outcome, Outcome { changed: false, diff: String::new() });
         let meta = fs::metadata(&path).unwrap();
         assert_eq!(meta.ino(), ino, "file was replaced");
         assert_eq!(meta.modified().unwrap(), old, "file was written");
@@ -1101,20 +947,11 @@ mod tests {
                       10.0.0.9 other\n";
         let status = show(before);
         assert!(status.present && status.stale);
-        assert!(
-            status.foreign.is_empty(),
-            "lines in our block are not foreign"
-        );
+        assert!(status.foreign.is_empty(), "lines in our block are not foreign");
         let plan = plan_add(before).unwrap();
         assert!(plan.findings.is_empty());
-        assert_eq!(
-            plan.after,
-            format!("127.0.0.1 localhost\n{BLOCK_LF}10.0.0.9 other\n")
-        );
-        assert_eq!(
-            plan_remove(&plan.after).unwrap().after,
-            "127.0.0.1 localhost\n10.0.0.9 other\n"
-        );
+        assert_eq!(plan.after, format!("127.0.0.1 localhost\n{BLOCK_LF}10.0.0.9 other\n"));
+        assert_eq!(plan_remove(&plan.after).unwrap().after, "127.0.0.1 localhost\n10.0.0.9 other\n");
     }
 
     #[test]
@@ -1122,10 +959,7 @@ mod tests {
         let edited = BLOCK_LF.replace("127.0.0.1\t", "10.0.0.1\t");
         let before = format!("a\n{edited}b\n");
         assert!(show(&before).stale);
-        assert_eq!(
-            plan_add(&before).unwrap().after,
-            format!("a\n{BLOCK_LF}b\n")
-        );
+        assert_eq!(plan_add(&before).unwrap().after, format!("a\n{BLOCK_LF}b\n"));
 
         // An editor stripped the final newline from our END line.
         let before = format!("a\n{}", BLOCK_LF.trim_end());
@@ -1136,10 +970,7 @@ mod tests {
         let before = format!("a\r\n{BLOCK_LF}b\r\n");
         assert!(show(&before).stale);
         let crlf_block = BLOCK_LF.replace('\n', "\r\n");
-        assert_eq!(
-            plan_add(&before).unwrap().after,
-            format!("a\r\n{crlf_block}b\r\n")
-        );
+        assert_eq!(plan_add(&before).unwrap().after, format!("a\r\n{crlf_block}b\r\n"));
     }
 
     #[test]
@@ -1172,10 +1003,7 @@ mod tests {
     #[test]
     fn begin_without_end_is_an_error_not_a_guess() {
         let before = "127.0.0.1 localhost\n# BEGIN trust-sandbox v1\n127.0.0.1\tnotaryserver\n";
-        for err in [
-            plan_add(before).unwrap_err(),
-            plan_remove(before).unwrap_err(),
-        ] {
+        for err in [plan_add(before).unwrap_err(), plan_remove(before).unwrap_err()] {
             let msg = err.to_string();
             assert!(msg.contains("corrupt trust-sandbox block"), "{msg}");
             assert!(msg.contains("line 2"), "{msg}");
@@ -1188,10 +1016,7 @@ mod tests {
         let (dir, path) = tmp_hosts(before);
         for result in [add(&path, false), remove(&path, false)] {
             let msg = result.unwrap_err().to_string();
-            assert!(
-                msg.starts_with(&format!("{}: corrupt", path.display())),
-                "{msg}"
-            );
+            assert!(msg.starts_with(&format!("{}: corrupt", path.display())), "{msg}");
         }
         assert_eq!(read(&path), before);
         assert_eq!(dir_entries(dir.path()), ["hosts"]);
@@ -1201,10 +1026,7 @@ mod tests {
     fn end_without_begin_and_nested_begin_are_errors() {
         let stray_end = "a\n# END trust-sandbox v1\n";
         let msg = plan_add(stray_end).unwrap_err().to_string();
-        assert!(
-            msg.contains("line 2") && msg.contains("never started"),
-            "{msg}"
-        );
+        assert!(msg.contains("line 2") && msg.contains("never started"), "{msg}");
 
         let nested = format!("# BEGIN trust-sandbox v1\n{BLOCK_LF}");
         let msg = plan_remove(&nested).unwrap_err().to_string();
@@ -1216,10 +1038,7 @@ mod tests {
     fn similar_marker_text_is_not_ours() {
         let before = "# BEGIN trust-sandboxes\n127.0.0.1 localhost\n";
         assert!(!show(before).present);
-        assert_eq!(
-            plan_add(before).unwrap().after,
-            format!("{before}{BLOCK_LF}")
-        );
+        assert_eq!(plan_add(before).unwrap().after, format!("{before}{BLOCK_LF}"));
     }
 
     // --- foreign mappings ----------------------------------------------------
@@ -1241,10 +1060,7 @@ mod tests {
         let both = "127.0.0.1 notaryserver sandboxregistry";
         assert_eq!(
             show(both).foreign,
-            vec![
-                foreign(1, both, "notaryserver", "127.0.0.1"),
-                foreign(1, both, "sandboxregistry", "127.0.0.1"),
-            ]
+            vec![foreign(1, both, "notaryserver", "127.0.0.1"), foreign(1, both, "sandboxregistry", "127.0.0.1"),]
         );
     }
 
@@ -1311,13 +1127,7 @@ mod tests {
         let ino = fs::metadata(&path).unwrap().ino();
         let outcome = add(&path, true).unwrap();
         assert!(outcome.changed);
-        assert!(
-            outcome
-                .diff
-                .contains("\n+127.0.0.1\tnotaryserver sandboxregistry\n"),
-            "{}",
-            outcome.diff
-        );
+        assert!(outcome.diff.contains("\n+127.0.0.1\tnotaryserver sandboxregistry\n"), "{}", outcome.diff);
         let meta = fs::metadata(&path).unwrap();
         assert_eq!((meta.ino(), meta.modified().unwrap()), (ino, old));
         assert_eq!(read(&path), before);
@@ -1368,10 +1178,7 @@ mod tests {
         );
         let erofs = io::Error::from_raw_os_error(EROFS);
         let msg = describe_io_error(erofs, path, Access::Write, "add").to_string();
-        assert!(
-            msg.contains("read-only file system") && msg.contains("--hosts-file"),
-            "{msg}"
-        );
+        assert!(msg.contains("read-only file system") && msg.contains("--hosts-file"), "{msg}");
     }
 
     #[test]
@@ -1389,10 +1196,7 @@ mod tests {
         if !privileged {
             let msg = add(&path, false).unwrap_err().to_string();
             assert!(msg.starts_with("permission denied writing"), "{msg}");
-            assert!(
-                msg.contains("sudo -E cargo xtask sandbox hosts add"),
-                "{msg}"
-            );
+            assert!(msg.contains("sudo -E cargo xtask sandbox hosts add"), "{msg}");
             assert_eq!(read(&path), "127.0.0.1 localhost\n");
         } else {
             eprintln!("running privileged: end-to-end EACCES not observable, skipped");
@@ -1406,16 +1210,10 @@ mod tests {
         let (_dir, file) = tmp_hosts("x");
         let path = file.join("hosts");
         let msg = add(&path, false).unwrap_err().to_string();
-        assert!(
-            msg.starts_with(&format!("reading {} failed:", path.display())),
-            "{msg}"
-        );
+        assert!(msg.starts_with(&format!("reading {} failed:", path.display())), "{msg}");
         assert!(!msg.contains("sudo"), "{msg}");
         let msg = write_atomic(&path, "x").unwrap_err().to_string();
-        assert!(
-            msg.starts_with(&format!("writing {} failed:", path.display())),
-            "{msg}"
-        );
+        assert!(msg.starts_with(&format!("writing {} failed:", path.display())), "{msg}");
     }
 
     // --- write_atomic ------------------------------------------------------
@@ -1464,10 +1262,7 @@ mod tests {
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&real, &link).unwrap();
         write_atomic(&link, "new\n").unwrap();
-        assert!(fs::symlink_metadata(&link)
-            .unwrap()
-            .file_type()
-            .is_symlink());
+        assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
         assert_eq!(read(&real), "new\n");
     }
 
@@ -1487,12 +1282,7 @@ mod tests {
         let (dir, path) = tmp_hosts("old\n");
         let source = dir.path().join("source");
         fs::write(&source, "old\n").unwrap();
-        let status = std::process::Command::new("mount")
-            .arg("--bind")
-            .arg(&source)
-            .arg(&path)
-            .status()
-            .unwrap();
+        let status = std::process::Command::new("mount").arg("--bind").arg(&source).arg(&path).status().unwrap();
         assert!(status.success(), "mount --bind failed");
         let result = write_atomic(&path, "new\n");
         let _ = std::process::Command::new("umount").arg(&path).status();
@@ -1526,14 +1316,7 @@ mod tests {
     #[test]
     fn status_reads_the_file() {
         let (_dir, path) = tmp_hosts(BLOCK_LF);
-        assert_eq!(
-            status(&path).unwrap(),
-            Status {
-                present: true,
-                stale: false,
-                foreign: vec![]
-            }
-        );
+        assert_eq!(status(&path).unwrap(), Status { present: true, stale: false, foreign: vec![] });
     }
 
     // --- diff ------------------------------------------------------------
@@ -1586,9 +1369,7 @@ mod tests {
 
     #[test]
     fn diff_handles_large_hosts_files_quickly() {
-        let body: String = (0..200_000)
-            .map(|i| format!("0.0.0.0 ad{i}.example\n"))
-            .collect();
+        let body: String = (0..200_000).map(|i| format!("0.0.0.0 ad{i}.example\n")).collect();
         let before = format!("{BLOCK_LF}{body}{}", BLOCK_LF.replace("v1", "v0"));
         let after = plan_add(&before).unwrap().after;
         let start = std::time::Instant::now();
@@ -1611,16 +1392,8 @@ mod tests {
             let a: Vec<&str> = x.split_inclusive('\n').collect();
             let b: Vec<&str> = y.split_inclusive('\n').collect();
             let steps = diff_steps(&a, &b);
-            let old: String = steps
-                .iter()
-                .filter(|s| s.op != Op::Insert)
-                .map(|s| a[s.a])
-                .collect();
-            let new: String = steps
-                .iter()
-                .filter(|s| s.op != Op::Delete)
-                .map(|s| b[s.b])
-                .collect();
+            let old: String = steps.iter().filter(|s| s.op != Op::Insert).map(|s| a[s.a]).collect();
+            let new: String = steps.iter().filter(|s| s.op != Op::Delete).map(|s| b[s.b]).collect();
             assert_eq!((old.as_str(), new.as_str()), (x, y));
         }
     }

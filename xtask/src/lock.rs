@@ -63,16 +63,12 @@ pub fn parse(text: &str) -> Result<Lock> {
 fn valid_package_name(name: &str) -> bool {
     name.len() >= 2
         && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
 }
 
 impl Lock {
     pub fn image(&self, name: &str) -> Result<&LockedImage> {
-        self.images
-            .get(name)
-            .with_context(|| format!("images.lock has no entry for image `{name}`"))
+        self.images.get(name).with_context(|| format!("images.lock has no entry for image `{name}`"))
     }
 
     /// The canonical text of one entry: what the tag hashes, and nothing else.
@@ -96,12 +92,7 @@ impl Lock {
 
     /// `pkg=version` arguments for apt.
     pub fn apt_pins(&self, name: &str) -> Result<Vec<String>> {
-        Ok(self
-            .image(name)?
-            .packages
-            .iter()
-            .map(|(p, v)| format!("{p}={v}"))
-            .collect())
+        Ok(self.image(name)?.packages.iter().map(|(p, v)| format!("{p}={v}")).collect())
     }
 
     pub fn render(&self) -> Result<String> {
@@ -140,10 +131,7 @@ docker-registry = "2.8.2+ds1-1"
         for image in spec.images.keys() {
             assert!(lock.images.contains_key(image), "images.lock lacks {image}");
         }
-        assert_eq!(
-            lock.image("notary").unwrap().packages["notary"],
-            "0.7.0+ds1-2+b6"
-        );
+        assert_eq!(lock.image("notary").unwrap().packages["notary"], "0.7.0+ds1-2+b6");
     }
 
     #[test]
@@ -159,17 +147,9 @@ docker-registry = "2.8.2+ds1-1"
     fn tag_changes_only_with_its_own_entry() {
         let lock = parse(SAMPLE).unwrap();
         let mut changed = lock.clone();
-        changed
-            .images
-            .get_mut("registry")
-            .unwrap()
-            .packages
-            .insert("docker-registry".into(), "2.8.3".into());
+        changed.images.get_mut("registry").unwrap().packages.insert("docker-registry".into(), "2.8.3".into());
         assert_eq!(lock.tag("notary").unwrap(), changed.tag("notary").unwrap());
-        assert_ne!(
-            lock.tag("registry").unwrap(),
-            changed.tag("registry").unwrap()
-        );
+        assert_ne!(lock.tag("registry").unwrap(), changed.tag("registry").unwrap());
         let mut suite = lock.clone();
         suite.debian.suite = "trixie".into();
         assert_ne!(lock.tag("notary").unwrap(), suite.tag("notary").unwrap());
@@ -182,19 +162,13 @@ docker-registry = "2.8.2+ds1-1"
             "ca-certificates   =   \"20250419~deb12u2\"\n# comment\nnotary = \"0.7.0+ds1-2+b6\"",
         );
         assert_ne!(reordered, SAMPLE);
-        assert_eq!(
-            parse(SAMPLE).unwrap().tag("notary").unwrap(),
-            parse(&reordered).unwrap().tag("notary").unwrap()
-        );
+        assert_eq!(parse(SAMPLE).unwrap().tag("notary").unwrap(), parse(&reordered).unwrap().tag("notary").unwrap());
     }
 
     #[test]
     fn pins_are_apt_arguments() {
         let lock = parse(SAMPLE).unwrap();
-        assert_eq!(
-            lock.apt_pins("notary").unwrap(),
-            ["ca-certificates=20250419~deb12u2", "notary=0.7.0+ds1-2+b6"]
-        );
+        assert_eq!(lock.apt_pins("notary").unwrap(), ["ca-certificates=20250419~deb12u2", "notary=0.7.0+ds1-2+b6"]);
     }
 
     #[test]
@@ -203,12 +177,7 @@ docker-registry = "2.8.2+ds1-1"
         assert!(parse(&SAMPLE.replace("docker-registry =", "Docker_Registry =")).is_err());
         assert!(parse(&format!("{SAMPLE}\n[images.empty.packages]\n")).is_err());
         assert!(parse(&SAMPLE.replace("[debian]", "[debian]\nmirror = \"x\"")).is_err());
-        assert!(load()
-            .unwrap()
-            .image("nope")
-            .unwrap_err()
-            .to_string()
-            .contains("no entry for image `nope`"));
+        assert!(load().unwrap().image("nope").unwrap_err().to_string().contains("no entry for image `nope`"));
     }
 
     #[test]

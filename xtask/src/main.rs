@@ -28,9 +28,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
-    let result = xshell::Shell::new()
-        .map_err(anyhow::Error::from)
-        .and_then(|sh| sandbox::dispatch(&sh, cli));
+    let result = xshell::Shell::new().map_err(anyhow::Error::from).and_then(|sh| sandbox::dispatch(&sh, cli));
     match result {
         Ok(code) => code,
         Err(err) => {

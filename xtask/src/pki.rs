@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, PublicKeyData, SanType, SerialNumber, PKCS_ECDSA_P256_SHA256,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, PublicKeyData, SanType, SerialNumber, PKCS_ECDSA_P256_SHA256,
 };
 use tempfile::NamedTempFile;
 use time::{Duration, OffsetDateTime};
@@ -75,15 +75,8 @@ pub fn ensure(dir: &Path, sandbox_id: &str, names: &[&'static str]) -> Result<Pk
     create_private_dir(dir)?;
     let now = OffsetDateTime::now_utc();
     let ca = load_or_create_ca(dir, sandbox_id, names, now)?;
-    let leaves = names
-        .iter()
-        .map(|&name| ensure_leaf(dir, &ca, name, now))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Pki {
-        dir: dir.to_path_buf(),
-        ca_cert: dir.join(CA_CERT),
-        leaves,
-    })
+    let leaves = names.iter().map(|&name| ensure_leaf(dir, &ca, name, now)).collect::<Result<Vec<_>>>()?;
+    Ok(Pki { dir: dir.to_path_buf(), ca_cert: dir.join(CA_CERT), leaves })
 }
 
 /// Fails if any `*.key` in `dir` grants any permission to group or other.
@@ -91,9 +84,7 @@ pub fn check_key_modes(dir: &Path) -> Result<()> {
     let mut loose = Vec::new();
     let entries = fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))?;
     for entry in entries {
-        let path = entry
-            .with_context(|| format!("listing {}", dir.display()))?
-            .path();
+        let path = entry.with_context(|| format!("listing {}", dir.display()))?.path();
         if path.extension() != Some("key".as_ref()) {
             continue;
         }
@@ -106,10 +97,7 @@ pub fn check_key_modes(dir: &Path) -> Result<()> {
         }
     }
     if !loose.is_empty() {
-        bail!(
-            "private keys are accessible to group/other: {}; `chmod 600` them or {DESTROY_HINT}",
-            loose.join(", ")
-        );
+        bail!("private keys are accessible to group/other: {}; `chmod 600` them or {DESTROY_HINT}", loose.join(", "));
     }
     Ok(())
 }
@@ -125,9 +113,7 @@ fn validate_names(names: &[&str]) -> Result<()> {
         // Names become both DNS SANs and file names; keep them to what is safe as both.
         let well_formed = !name.is_empty()
             && !name.starts_with('-')
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !well_formed {
             bail!("invalid leaf name {name:?}: use lowercase letters, digits and '-'");
         }
@@ -165,12 +151,7 @@ fn tighten_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn load_or_create_ca(
-    dir: &Path,
-    sandbox_id: &str,
-    names: &[&str],
-    now: OffsetDateTime,
-) -> Result<Ca> {
+fn load_or_create_ca(dir: &Path, sandbox_id: &str, names: &[&str], now: OffsetDateTime) -> Result<Ca> {
     let cert_path = dir.join(CA_CERT);
     let key_path = dir.join(CA_KEY);
     match (exists(&cert_path)?, exists(&key_path)?) {
@@ -189,10 +170,7 @@ fn refuse_orphaned_leaves(dir: &Path, names: &[&str]) -> Result<()> {
     for name in names {
         for path in [leaf_cert_path(dir, name), leaf_key_path(dir, name)] {
             if exists(&path)? {
-                return Err(corrupt(
-                    &path,
-                    "exists but the CA (ca.crt, ca.key) does not",
-                ));
+                return Err(corrupt(&path, "exists but the CA (ca.crt, ca.key) does not"));
             }
         }
     }
@@ -209,41 +187,22 @@ fn load_ca(cert_path: &Path, key_path: &Path, sandbox_id: &str, now: OffsetDateT
     // Leaves name their issuer by the DN we put in `params`; if that differs
     // from the stored CA's subject, clients could not chain them to it.
     if subject_of(&params, &key)? != cert.subject {
-        bail!(
-            "{} was not created for sandbox {sandbox_id:?}; {DESTROY_HINT}",
-            cert_path.display()
-        );
+        bail!("{} was not created for sandbox {sandbox_id:?}; {DESTROY_HINT}", cert_path.display());
     }
     if cert.not_after <= now + RENEW_BEFORE {
-        bail!(
-            "the sandbox CA {} expires on {}; {DESTROY_HINT}",
-            cert_path.display(),
-            cert.not_after.date()
-        );
+        bail!("the sandbox CA {} expires on {}; {DESTROY_HINT}", cert_path.display(), cert.not_after.date());
     }
-    Ok(Ca {
-        issuer: Issuer::new(params, key),
-        cert,
-    })
+    Ok(Ca { issuer: Issuer::new(params, key), cert })
 }
 
 fn create_ca(dir: &Path, sandbox_id: &str, now: OffsetDateTime) -> Result<Ca> {
     let key = generate_key()?;
     let mut params = ca_params(sandbox_id, now);
     params.serial_number = Some(random_serial()?);
-    let cert = params
-        .self_signed(&key)
-        .context("self-signing the sandbox CA")?;
-    write_pair(
-        dir,
-        (&dir.join(CA_CERT), &cert.pem()),
-        (&dir.join(CA_KEY), &key.serialize_pem()),
-    )?;
+    let cert = params.self_signed(&key).context("self-signing the sandbox CA")?;
+    write_pair(dir, (&dir.join(CA_CERT), &cert.pem()), (&dir.join(CA_KEY), &key.serialize_pem()))?;
     let info = parse_cert(cert.der()).context("re-reading the CA certificate just generated")?;
-    Ok(Ca {
-        issuer: Issuer::new(params, key),
-        cert: info,
-    })
+    Ok(Ca { issuer: Issuer::new(params, key), cert: info })
 }
 
 /// Everything except the serial, which only matters when actually signing the CA.
@@ -260,20 +219,12 @@ fn ca_params(sandbox_id: &str, now: OffsetDateTime) -> CertificateParams {
 
 /// The DER subject rcgen writes for `params`, found by signing a throwaway certificate.
 fn subject_of(params: &CertificateParams, key: &KeyPair) -> Result<Vec<u8>> {
-    let probe = params
-        .self_signed(key)
-        .context("encoding the expected CA subject")?;
-    Ok(parse_cert(probe.der())
-        .context("re-reading the expected CA subject")?
-        .subject)
+    let probe = params.self_signed(key).context("encoding the expected CA subject")?;
+    Ok(parse_cert(probe.der()).context("re-reading the expected CA subject")?.subject)
 }
 
 fn ensure_leaf(dir: &Path, ca: &Ca, name: &'static str, now: OffsetDateTime) -> Result<Leaf> {
-    let leaf = Leaf {
-        name,
-        cert: leaf_cert_path(dir, name),
-        key: leaf_key_path(dir, name),
-    };
+    let leaf = Leaf { name, cert: leaf_cert_path(dir, name), key: leaf_key_path(dir, name) };
     // A half-written leaf (crash between the two renames) is simply re-issued:
     // unlike the CA, nothing else depends on a particular leaf.
     let complete = exists(&leaf.cert)? && exists(&leaf.key)?;
@@ -288,10 +239,7 @@ fn leaf_still_valid(leaf: &Leaf, ca: &Ca, now: OffsetDateTime) -> Result<bool> {
     let cert = read_cert(&leaf.cert)?;
     let key = read_key(&leaf.key)?;
     if cert.spki != key.subject_public_key_info() {
-        return Err(corrupt(
-            &leaf.key,
-            &format!("does not belong to {}.crt", leaf.name),
-        ));
+        return Err(corrupt(&leaf.key, &format!("does not belong to {}.crt", leaf.name)));
     }
     if cert.issuer != ca.cert.subject {
         return Err(corrupt(&leaf.cert, "was not issued by this sandbox's CA"));
@@ -302,25 +250,13 @@ fn leaf_still_valid(leaf: &Leaf, ca: &Ca, now: OffsetDateTime) -> Result<bool> {
 fn issue_leaf(dir: &Path, ca: &Ca, leaf: &Leaf, now: OffsetDateTime) -> Result<()> {
     let key = generate_key()?;
     let params = leaf_params(leaf.name, ca.cert.not_after, now)?;
-    let cert = params
-        .signed_by(&key, &ca.issuer)
-        .with_context(|| format!("signing the {} certificate", leaf.name))?;
-    write_pair(
-        dir,
-        (&leaf.cert, &cert.pem()),
-        (&leaf.key, &key.serialize_pem()),
-    )
+    let cert = params.signed_by(&key, &ca.issuer).with_context(|| format!("signing the {} certificate", leaf.name))?;
+    write_pair(dir, (&leaf.cert, &cert.pem()), (&leaf.key, &key.serialize_pem()))
 }
 
-fn leaf_params(
-    name: &str,
-    ca_not_after: OffsetDateTime,
-    now: OffsetDateTime,
-) -> Result<CertificateParams> {
+fn leaf_params(name: &str, ca_not_after: OffsetDateTime, now: OffsetDateTime) -> Result<CertificateParams> {
     let dns = |host: &str| -> Result<SanType> {
-        Ok(SanType::DnsName(host.try_into().with_context(|| {
-            format!("{host:?} is not a valid DNS name")
-        })?))
+        Ok(SanType::DnsName(host.try_into().with_context(|| format!("{host:?} is not a valid DNS name"))?))
     };
     let mut params = CertificateParams::default();
     params.distinguished_name = distinguished_name(name);
@@ -333,10 +269,7 @@ fn leaf_params(
     // Explicit CA:false so no verifier can mistake a leaf for an issuer.
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
     params.use_authority_key_identifier_extension = true;
     params.serial_number = Some(random_serial()?);
     params.not_before = now - BACKDATE;
@@ -378,11 +311,7 @@ fn leaf_key_path(dir: &Path, name: &str) -> PathBuf {
 
 fn corrupt(path: &Path, problem: &str) -> anyhow::Error {
     let dir = path.parent().unwrap_or(Path::new("."));
-    anyhow!(
-        "{} {problem}: the sandbox PKI in {} is corrupt; {DESTROY_HINT}",
-        path.display(),
-        dir.display()
-    )
+    anyhow!("{} {problem}: the sandbox PKI in {} is corrupt; {DESTROY_HINT}", path.display(), dir.display())
 }
 
 fn exists(path: &Path) -> Result<bool> {
@@ -403,8 +332,7 @@ fn read_cert(path: &Path) -> Result<CertInfo> {
 
 fn read_key(path: &Path) -> Result<KeyPair> {
     let text = read_text(path)?;
-    KeyPair::from_pem(&text)
-        .map_err(|e| corrupt(path, &format!("is not a readable private key ({e})")))
+    KeyPair::from_pem(&text).map_err(|e| corrupt(path, &format!("is not a readable private key ({e})")))
 }
 
 fn read_text(path: &Path) -> Result<String> {
@@ -421,9 +349,7 @@ fn write_pair(dir: &Path, cert: (&Path, &str), key: (&Path, &str)) -> Result<()>
     commit(staged_key, key.0)?;
     commit(staged_cert, cert.0)?;
     // Make the renames themselves durable, not just the file contents.
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing {}", dir.display()))
+    File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing {}", dir.display()))
 }
 
 fn stage(dir: &Path, contents: &str, mode: u32) -> Result<NamedTempFile> {
@@ -502,11 +428,7 @@ fn parse_cert(der: &[u8]) -> Option<CertInfo> {
     let (tbs, _) = expect(cert.body, Tag::SEQUENCE)?;
     let (first, after_version) = next(tbs.body)?;
     // The version field is optional (absent means v1).
-    let fields = if first.tag == Tag::VERSION {
-        after_version
-    } else {
-        tbs.body
-    };
+    let fields = if first.tag == Tag::VERSION { after_version } else { tbs.body };
     let (_serial, fields) = expect(fields, Tag::INTEGER)?;
     let (_signature_algorithm, fields) = expect(fields, Tag::SEQUENCE)?;
     let (issuer, fields) = expect(fields, Tag::SEQUENCE)?;
@@ -561,20 +483,14 @@ mod der {
             }
             let (len_bytes, after) = rest.split_at(count);
             rest = after;
-            len_bytes
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
+            len_bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
         };
         if rest.len() < len {
             return None;
         }
         let header = input.len() - rest.len();
         let (body, after) = rest.split_at(len);
-        let tlv = Tlv {
-            tag,
-            body,
-            whole: &input[..header + len],
-        };
+        let tlv = Tlv { tag, body, whole: &input[..header + len] };
         Some((tlv, after))
     }
 
@@ -655,10 +571,7 @@ mod tests {
         let (_tmp, pki) = fresh("sans");
         for leaf in &pki.leaves {
             let (dns, ips) = with_cert(&leaf.cert, |c| {
-                let san = c
-                    .subject_alternative_name()
-                    .unwrap()
-                    .expect("no SAN extension");
+                let san = c.subject_alternative_name().unwrap().expect("no SAN extension");
                 let mut dns = Vec::new();
                 let mut ips = Vec::new();
                 for name in &san.value.general_names {
@@ -672,10 +585,7 @@ mod tests {
             });
             assert_eq!(dns, [leaf.name, "localhost"]);
             assert!(ips.contains(&vec![127, 0, 0, 1]), "{ips:?}");
-            assert!(
-                ips.contains(&Ipv6Addr::LOCALHOST.octets().to_vec()),
-                "{ips:?}"
-            );
+            assert!(ips.contains(&Ipv6Addr::LOCALHOST.octets().to_vec()), "{ips:?}");
         }
     }
 
@@ -697,11 +607,7 @@ mod tests {
     fn only_the_ca_is_a_ca() {
         let (_tmp, pki) = fresh("bc");
         with_cert(&pki.ca_cert, |c| {
-            let bc = c
-                .basic_constraints()
-                .unwrap()
-                .expect("CA lacks basicConstraints")
-                .value;
+            let bc = c.basic_constraints().unwrap().expect("CA lacks basicConstraints").value;
             assert!(bc.ca);
             assert!(bc.path_len_constraint.unwrap_or(u32::MAX) <= 1);
             let ku = c.key_usage().unwrap().expect("CA lacks keyUsage").value;
@@ -711,10 +617,7 @@ mod tests {
         });
         for leaf in &pki.leaves {
             with_cert(&leaf.cert, |c| {
-                let bc = c
-                    .basic_constraints()
-                    .unwrap()
-                    .expect("leaf lacks basicConstraints");
+                let bc = c.basic_constraints().unwrap().expect("leaf lacks basicConstraints");
                 assert!(!bc.value.ca);
             });
         }
@@ -730,8 +633,7 @@ mod tests {
         for leaf in &pki.leaves {
             with_cert(&leaf.cert, |c| {
                 assert_eq!(c.issuer().as_raw(), ca.subject().as_raw());
-                c.verify_signature(Some(ca.public_key()))
-                    .expect("leaf signature does not verify against the CA");
+                c.verify_signature(Some(ca.public_key())).expect("leaf signature does not verify against the CA");
             });
         }
     }
@@ -746,10 +648,7 @@ mod tests {
         for path in certs {
             with_cert(&path, |c| {
                 let validity = c.validity();
-                assert!(
-                    validity.not_before.timestamp() <= now - 3000,
-                    "not back-dated"
-                );
+                assert!(validity.not_before.timestamp() <= now - 3000, "not back-dated");
                 assert!(validity.not_after.timestamp() > now + year);
             });
         }
@@ -759,11 +658,7 @@ mod tests {
     fn serials_are_random_not_key_derived() {
         let (_tmp, pki) = fresh("serial");
         let mut serials: Vec<Vec<u8>> = vec![with_cert(&pki.ca_cert, |c| c.raw_serial().to_vec())];
-        serials.extend(
-            pki.leaves
-                .iter()
-                .map(|l| with_cert(&l.cert, |c| c.raw_serial().to_vec())),
-        );
+        serials.extend(pki.leaves.iter().map(|l| with_cert(&l.cert, |c| c.raw_serial().to_vec())));
         for serial in &serials {
             // rcgen's key-derived default would be 20 bytes long.
             assert_eq!(serial.len(), SERIAL_BYTES, "{serial:02x?}");
@@ -796,21 +691,12 @@ mod tests {
         fs::set_permissions(&dir, Permissions::from_mode(0o755)).unwrap();
         ensure(&dir, "tight", NAMES).unwrap();
         assert_eq!(mode(&dir), 0o700);
-        let mut files: Vec<_> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
+        let mut files: Vec<_> =
+            fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
         files.sort();
         assert_eq!(
             files,
-            [
-                "ca.crt",
-                "ca.key",
-                "notaryserver.crt",
-                "notaryserver.key",
-                "notarysigner.crt",
-                "notarysigner.key"
-            ]
+            ["ca.crt", "ca.key", "notaryserver.crt", "notaryserver.key", "notarysigner.crt", "notarysigner.key"]
         );
     }
 
@@ -888,12 +774,7 @@ mod tests {
         let mut params = leaf_params(server.name, ca.cert.not_after, now).unwrap();
         params.not_after = now + Duration::days(10);
         let short = params.signed_by(&key, &ca.issuer).unwrap();
-        write_pair(
-            &pki.dir,
-            (&server.cert, &short.pem()),
-            (&server.key, &key.serialize_pem()),
-        )
-        .unwrap();
+        write_pair(&pki.dir, (&server.cert, &short.pem()), (&server.key, &key.serialize_pem())).unwrap();
 
         ensure(&pki.dir, "expiry", NAMES).unwrap();
         let renewed = read_cert(&server.cert).unwrap();
@@ -926,10 +807,7 @@ mod tests {
         fs::remove_file(&pki.ca_cert).unwrap();
         fs::remove_file(pki.dir.join(CA_KEY)).unwrap();
         let err = err_text(ensure(&pki.dir, "orphan", NAMES));
-        assert!(
-            err.contains("notaryserver") && err.contains("corrupt"),
-            "{err}"
-        );
+        assert!(err.contains("notaryserver") && err.contains("corrupt"), "{err}");
     }
 
     #[test]
@@ -941,16 +819,9 @@ mod tests {
         assert!(err.contains("ca.crt") && err.contains("corrupt"), "{err}");
 
         fs::write(&pki.ca_cert, &ca_before).unwrap();
-        fs::write(
-            &pki.leaves[0].key,
-            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-        )
-        .unwrap();
+        fs::write(&pki.leaves[0].key, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
         let err = err_text(ensure(&pki.dir, "garbage", NAMES));
-        assert!(
-            err.contains("notaryserver.key") && err.contains("corrupt"),
-            "{err}"
-        );
+        assert!(err.contains("notaryserver.key") && err.contains("corrupt"), "{err}");
     }
 
     #[test]
@@ -960,10 +831,7 @@ mod tests {
         fs::copy(&other.leaves[0].cert, &pki.leaves[0].cert).unwrap();
         fs::copy(&other.leaves[0].key, &pki.leaves[0].key).unwrap();
         let err = err_text(ensure(&pki.dir, "mine", NAMES));
-        assert!(
-            err.contains("notaryserver.crt") && err.contains("not issued"),
-            "{err}"
-        );
+        assert!(err.contains("notaryserver.crt") && err.contains("not issued"), "{err}");
     }
 
     #[test]
@@ -977,10 +845,7 @@ mod tests {
     fn unsafe_names_are_rejected() {
         let tmp = tempfile::tempdir().unwrap();
         for bad in [&["ca"][..], &["../x"], &[""], &["Upper"], &["a", "a"]] {
-            assert!(
-                ensure(&tmp.path().join("pki"), "n", bad).is_err(),
-                "{bad:?}"
-            );
+            assert!(ensure(&tmp.path().join("pki"), "n", bad).is_err(), "{bad:?}");
         }
     }
 
@@ -993,33 +858,18 @@ mod tests {
                 assert_eq!(mine.issuer, c.issuer().as_raw());
                 assert_eq!(mine.subject, c.subject().as_raw());
                 assert_eq!(mine.spki, c.public_key().raw);
-                assert_eq!(
-                    mine.not_after.unix_timestamp(),
-                    c.validity().not_after.timestamp()
-                );
+                assert_eq!(mine.not_after.unix_timestamp(), c.validity().not_after.timestamp());
             });
         }
     }
 
     #[test]
     fn der_time_handles_both_encodings() {
-        let utc = der::Tlv {
-            tag: der::Tag::UTC_TIME,
-            body: b"491231235959Z",
-            whole: &[],
-        };
-        let generalized = der::Tlv {
-            tag: der::Tag::GENERALIZED_TIME,
-            body: b"20500101000000Z",
-            whole: &[],
-        };
+        let utc = der::Tlv { tag: der::Tag::UTC_TIME, body: b"491231235959Z", whole: &[] };
+        let generalized = der::Tlv { tag: der::Tag::GENERALIZED_TIME, body: b"20500101000000Z", whole: &[] };
         let t = |tlv| der::time(tlv).unwrap().unix_timestamp();
         assert_eq!(t(&utc) + 1, t(&generalized));
-        let bad = der::Tlv {
-            tag: der::Tag::UTC_TIME,
-            body: b"4912312359+9Z",
-            whole: &[],
-        };
+        let bad = der::Tlv { tag: der::Tag::UTC_TIME, body: b"4912312359+9Z", whole: &[] };
         assert!(der::time(&bad).is_none());
     }
 }

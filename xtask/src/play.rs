@@ -7,9 +7,7 @@ use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use crate::cli::RunArgs;
-use crate::scenario::{
-    self, Action, Executor, Output, Runner, Scenario, Service, StepMode, Target,
-};
+use crate::scenario::{self, Action, Executor, Output, Runner, Scenario, Service, StepMode, Target};
 use crate::stack::{self, Sandbox, Selector, UpOptions};
 use crate::state::Secrets;
 use crate::ui;
@@ -56,10 +54,7 @@ pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<&str>) ->
     }
     match clock {
         // libfaketime shifts what libc reports; `-f` takes a relative offset such as +400d.
-        Some(offset) => s.push_str(&format!(
-            "exec faketime -f '{offset}' sh -c '{}'",
-            script.replace('\'', r"'\''")
-        )),
+        Some(offset) => s.push_str(&format!("exec faketime -f '{offset}' sh -c '{}'", script.replace('\'', r"'\''"))),
         None => s.push_str(script),
     }
     s
@@ -75,32 +70,16 @@ impl Executor for SandboxExecutor<'_> {
         clock: Option<&str>,
     ) -> Result<scenario::Output> {
         let container = container_of(*on)?;
-        let mut all_env = if *on == Target::Client {
-            self.secrets.client_env()
-        } else {
-            Vec::new()
-        };
+        let mut all_env = if *on == Target::Client { self.secrets.client_env() } else { Vec::new() };
         all_env.extend(env.iter().cloned());
         let wrapped = wrap_script(script, identity, clock);
-        let out = self
-            .sb
-            .exec(self.sh, container, &["sh", "-c", &wrapped], &all_env, None)?;
-        Ok(Output {
-            code: out.code,
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
+        let out = self.sb.exec(self.sh, container, &["sh", "-c", &wrapped], &all_env, None)?;
+        Ok(Output { code: out.code, stdout: out.stdout, stderr: out.stderr })
     }
 
     fn action(&mut self, action: &Action) -> Result<scenario::Output> {
         let (sh, sb) = (self.sh, self.sb);
-        let done = |msg: String| {
-            Ok(Output {
-                code: 0,
-                stdout: msg,
-                stderr: String::new(),
-            })
-        };
+        let done = |msg: String| Ok(Output { code: 0, stdout: msg, stderr: String::new() });
         match action {
             Action::Stop(s) => {
                 sb.engine.stop(sh, &sb.container(service_of(*s)))?;
@@ -122,32 +101,20 @@ impl Executor for SandboxExecutor<'_> {
                 let dump = "exec \"$(command -v mariadb-dump || command -v mysqldump)\" --protocol=socket -S /run/mysqld/mysqld.sock -uroot --single-transaction --databases notaryserver notarysigner";
                 let out = sb.exec(sh, "db", &["sh", "-c", dump], &[], None)?;
                 if !out.ok() {
-                    bail!(
-                        "snapshot of the trust database failed: {}",
-                        out.stderr.trim()
-                    );
+                    bail!("snapshot of the trust database failed: {}", out.stderr.trim());
                 }
                 let dir = sb.dir.path.join("snapshots");
                 crate::state::make_private_dir(&dir)?;
-                crate::state::write_private(
-                    &dir.join(format!("{name}.sql")),
-                    out.stdout.as_bytes(),
-                )?;
-                done(format!(
-                    "saved snapshot {name} ({} bytes)\n",
-                    out.stdout.len()
-                ))
+                crate::state::write_private(&dir.join(format!("{name}.sql")), out.stdout.as_bytes())?;
+                done(format!("saved snapshot {name} ({} bytes)\n", out.stdout.len()))
             }
             Action::DbRestore(name) => {
                 let file = sb.dir.path.join("snapshots").join(format!("{name}.sql"));
-                let sql = std::fs::read(&file)
-                    .with_context(|| format!("no snapshot named {name} ({})", file.display()))?;
+                let sql =
+                    std::fs::read(&file).with_context(|| format!("no snapshot named {name} ({})", file.display()))?;
                 let out = sb.sql(sh, &String::from_utf8_lossy(&sql))?;
                 if !out.ok() {
-                    bail!(
-                        "restoring snapshot {name} failed: {}",
-                        out.combined().trim()
-                    );
+                    bail!("restoring snapshot {name} failed: {}", out.combined().trim());
                 }
                 done(format!("restored snapshot {name}\n"))
             }
@@ -158,18 +125,9 @@ impl Executor for SandboxExecutor<'_> {
 fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
     for cap in &s.requires {
         if cap == "faketime" {
-            let out = sb.exec(
-                sh,
-                "notarysandbox",
-                &["sh", "-c", "command -v faketime"],
-                &[],
-                None,
-            )?;
+            let out = sb.exec(sh, "notarysandbox", &["sh", "-c", "command -v faketime"], &[], None)?;
             if !out.ok() {
-                bail!(
-                    "scenario {} needs faketime in the client image, which this image lacks",
-                    s.name
-                );
+                bail!("scenario {} needs faketime in the client image, which this image lacks", s.name);
             }
         }
     }
@@ -177,12 +135,7 @@ fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
 }
 
 /// Runs `scenarios` against `sb` and writes the reports; the exit code says whether all passed.
-pub fn run_scenarios(
-    sh: &Shell,
-    sb: &Sandbox,
-    scenarios: &[Scenario],
-    args: &RunArgs,
-) -> Result<ExitCode> {
+pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &RunArgs) -> Result<ExitCode> {
     for s in scenarios {
         check_requirements(sh, sb, s)?;
     }
@@ -192,20 +145,13 @@ pub fn run_scenarios(
         prompt: Box::new(std::io::stderr()),
     });
     if args.step && !std::io::stdin().is_terminal() {
-        ui::info(
-            "Step mode",
-            "reading answers from standard input (Enter runs, s skips, q quits)",
-        );
+        ui::info("Step mode", "reading answers from standard input (Enter runs, s skips, q quits)");
     }
     let opts = scenario::Options {
         keep_going: args.keep_going,
         secrets: secrets.values(),
         step,
-        engine: format!(
-            "{} {}",
-            sb.engine.kind,
-            sb.engine.server_version(sh).unwrap_or_default()
-        ),
+        engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
         ..Default::default()
     };
     let exec = SandboxExecutor { sh, sb, secrets };
@@ -219,21 +165,14 @@ pub fn run_scenarios(
     if let Some(path) = &args.junit {
         scenario::junit::write(&report, path)?;
     }
-    Ok(if report.summary.failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if report.summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 pub fn play(sh: &Shell, sel: &Selector, up: &UpOptions, args: &RunArgs) -> Result<ExitCode> {
     let scenario = scenario::find(DEFAULT_SCENARIO)?;
     let sb = match Sandbox::open(sh, sel)? {
         Some(sb) if stack::all_ready(sh, &sb) => {
-            ui::info(
-                "Using",
-                format!("running sandbox `{}` on {}", sb.name, sb.engine.kind),
-            );
+            ui::info("Using", format!("running sandbox `{}` on {}", sb.name, sb.engine.kind));
             sb
         }
         _ => stack::up(sh, sel, up).context("bringing the sandbox up")?,
@@ -246,25 +185,24 @@ pub fn run(
     sel: &Selector,
     names: &[String],
     all: bool,
+    files: &[std::path::PathBuf],
     args: &RunArgs,
 ) -> Result<ExitCode> {
-    let scenarios = match (all, names.is_empty()) {
+    let mut scenarios = match (all, names.is_empty()) {
         (true, true) => scenario::catalogue()?,
-        (false, false) => names
-            .iter()
-            .map(|n| scenario::find(n))
-            .collect::<Result<Vec<_>>>()?,
+        (false, _) => names.iter().map(|n| scenario::find(n)).collect::<Result<Vec<_>>>()?,
         (true, false) => bail!("give scenario names or --all, not both"),
-        (false, true) => {
-            bail!("name a scenario (see `cargo xtask sandbox scenario list`) or pass --all")
-        }
     };
+    for f in files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading scenario file {}", f.display()))?;
+        scenarios.push(Scenario::from_toml(&text, &f.display().to_string())?);
+    }
+    if scenarios.is_empty() {
+        bail!("name a scenario (see `cargo xtask sandbox scenario list`), pass --all, or --file PATH");
+    }
     let sb = Sandbox::open_required(sh, sel)?;
     if !stack::all_ready(sh, &sb) {
-        bail!(
-            "sandbox `{}` is not fully up: run `cargo xtask sandbox up` (see `status`)",
-            sb.name
-        );
+        bail!("sandbox `{}` is not fully up: run `cargo xtask sandbox up` (see `status`)", sb.name);
     }
     run_scenarios(sh, &sb, &scenarios, args)
 }
@@ -319,10 +257,7 @@ mod tests {
     #[test]
     fn identity_gets_its_own_config_dir_with_the_ca() {
         let s = wrap_script("docker push x", Some("alice"), None);
-        assert!(
-            s.starts_with("export DOCKER_CONFIG=/root/.docker/trust/identities/alice\n"),
-            "{s}"
-        );
+        assert!(s.starts_with("export DOCKER_CONFIG=/root/.docker/trust/identities/alice\n"), "{s}");
         assert!(s.contains("tls/notaryserver:4443/ca.crt"));
         assert!(s.ends_with("docker push x"));
     }

@@ -37,8 +37,7 @@ pub fn holder(port: u16) -> Option<String> {
         };
         for fd in fds.flatten() {
             if std::fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == needle) {
-                let comm =
-                    std::fs::read_to_string(proc_entry.path().join("comm")).unwrap_or_default();
+                let comm = std::fs::read_to_string(proc_entry.path().join("comm")).unwrap_or_default();
                 return Some(format!("pid {pid} ({})", comm.trim()));
             }
         }
@@ -53,8 +52,7 @@ pub fn listening_inode(table: &str, port: u16) -> Option<u64> {
         let local = cols.get(1)?;
         let (_, port_hex) = local.rsplit_once(':')?;
         let listening = cols.get(3)? == &"0A";
-        (listening && u16::from_str_radix(port_hex, 16).ok()? == port)
-            .then(|| cols.get(9)?.parse().ok())?
+        (listening && u16::from_str_radix(port_hex, 16).ok()? == port).then(|| cols.get(9)?.parse().ok())?
     })
 }
 
@@ -72,11 +70,7 @@ mod tests {
     #[test]
     fn finds_listening_sockets_only() {
         assert_eq!(listening_inode(TABLE, 4443), Some(424242));
-        assert_eq!(
-            listening_inode(TABLE, 5000),
-            None,
-            "established, not listening"
-        );
+        assert_eq!(listening_inode(TABLE, 5000), None, "established, not listening");
         assert_eq!(listening_inode(TABLE, 1), None);
     }
 
@@ -86,10 +80,7 @@ mod tests {
         let port = l.local_addr().unwrap().port();
         let err = check_free(port, "notaryserver").unwrap_err().to_string();
         assert!(err.contains(&format!("port {port}")), "{err}");
-        assert!(
-            err.contains(&format!("pid {}", std::process::id())),
-            "{err}"
-        );
+        assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
         drop(l);
         check_free(port, "notaryserver").unwrap();
     }

@@ -14,10 +14,7 @@ pub fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<
         match probe() {
             Ok(v) => return Ok(v),
             Err(err) if started.elapsed() >= timeout => {
-                bail!(
-                    "{what} not ready after {:.0} s; last error: {err:#}",
-                    timeout.as_secs_f64()
-                )
+                bail!("{what} not ready after {:.0} s; last error: {err:#}", timeout.as_secs_f64())
             }
             Err(_) => {
                 std::thread::sleep(delay);
@@ -28,17 +25,12 @@ pub fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<
 }
 
 fn agent(ca_pem: Option<&[u8]>) -> Result<ureq::Agent> {
-    let mut config = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(3)))
-        .http_status_as_error(false);
+    let mut config =
+        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(3))).http_status_as_error(false);
     if let Some(pem) = ca_pem {
-        let cert = ureq::tls::Certificate::from_pem(pem)
-            .context("parsing the sandbox CA")?
-            .to_owned();
+        let cert = ureq::tls::Certificate::from_pem(pem).context("parsing the sandbox CA")?.to_owned();
         config = config.tls_config(
-            ureq::tls::TlsConfig::builder()
-                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert])))
-                .build(),
+            ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![cert]))).build(),
         );
     }
     Ok(config.build().into())
@@ -55,10 +47,7 @@ pub fn http_get(url: &str) -> Result<(u16, String)> {
 }
 
 fn get(agent: &ureq::Agent, url: &str) -> Result<(u16, String)> {
-    let mut resp = agent
-        .get(url)
-        .call()
-        .with_context(|| format!("GET {url}"))?;
+    let mut resp = agent.get(url).call().with_context(|| format!("GET {url}"))?;
     let status = resp.status().as_u16();
     let body = resp.body_mut().read_to_string().unwrap_or_default();
     Ok((status, body))
@@ -66,11 +55,7 @@ fn get(agent: &ureq::Agent, url: &str) -> Result<(u16, String)> {
 
 pub fn expect_status(url: &str, got: (u16, String), want: u16) -> Result<String> {
     if got.0 != want {
-        bail!(
-            "GET {url} answered {} (want {want}): {}",
-            got.0,
-            got.1.trim()
-        );
+        bail!("GET {url} answered {} (want {want}): {}", got.0, got.1.trim());
     }
     Ok(got.1)
 }
@@ -108,9 +93,7 @@ mod tests {
 
     #[test]
     fn status_mismatch_quotes_body() {
-        let err = expect_status("u", (503, "down".into()), 200)
-            .unwrap_err()
-            .to_string();
+        let err = expect_status("u", (503, "down".into()), 200).unwrap_err().to_string();
         assert!(err.contains("503") && err.contains("down"));
     }
 }

@@ -86,39 +86,18 @@ http:\n  addr: :5000\n  headers:\n    X-Content-Type-Options: [nosniff]\n"
 }
 
 pub fn daemon_json() -> String {
-    serde_json::to_string_pretty(&json!({ "insecure-registries": [REGISTRY_NAME] }))
-        .expect("static JSON")
+    serde_json::to_string_pretty(&json!({ "insecure-registries": [REGISTRY_NAME] })).expect("static JSON")
 }
 
 pub const DB_START_SH: &str = include_str!("../data/db-start.sh");
 
 pub fn all(secrets: &Secrets) -> Vec<Rendered> {
     vec![
-        Rendered {
-            file: "server.json",
-            content: server_json(secrets),
-            secret: true,
-        },
-        Rendered {
-            file: "signer.json",
-            content: signer_json(secrets),
-            secret: true,
-        },
-        Rendered {
-            file: "registry.yml",
-            content: registry_yml(),
-            secret: false,
-        },
-        Rendered {
-            file: "daemon.json",
-            content: daemon_json(),
-            secret: false,
-        },
-        Rendered {
-            file: "db-start.sh",
-            content: DB_START_SH.to_string(),
-            secret: false,
-        },
+        Rendered { file: "server.json", content: server_json(secrets), secret: true },
+        Rendered { file: "signer.json", content: signer_json(secrets), secret: true },
+        Rendered { file: "registry.yml", content: registry_yml(), secret: false },
+        Rendered { file: "daemon.json", content: daemon_json(), secret: false },
+        Rendered { file: "db-start.sh", content: DB_START_SH.to_string(), secret: false },
     ]
 }
 
@@ -141,14 +120,8 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&server_json(&secrets())).unwrap();
         assert_eq!(v["trust_service"]["type"], "remote");
         assert_eq!(v["trust_service"]["hostname"], "notarysigner");
-        assert_eq!(
-            v["trust_service"]["tls_client_cert"],
-            "/etc/sandbox/notaryserver.crt"
-        );
-        assert_eq!(
-            v["storage"]["db_url"],
-            "notaryserver:srvpw@tcp(db:3306)/notaryserver?parseTime=True"
-        );
+        assert_eq!(v["trust_service"]["tls_client_cert"], "/etc/sandbox/notaryserver.crt");
+        assert_eq!(v["storage"]["db_url"], "notaryserver:srvpw@tcp(db:3306)/notaryserver?parseTime=True");
         assert_eq!(v["server"]["http_addr"], ":4443");
     }
 
@@ -157,10 +130,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&signer_json(&secrets())).unwrap();
         assert_eq!(v["server"]["client_ca_file"], "/etc/sandbox/ca.crt");
         assert_eq!(v["storage"]["default_alias"], "sandbox");
-        assert_eq!(
-            v["storage"]["db_url"],
-            "notarysigner:sigpw@tcp(db:3306)/notarysigner?parseTime=True"
-        );
+        assert_eq!(v["storage"]["db_url"], "notarysigner:sigpw@tcp(db:3306)/notarysigner?parseTime=True");
         assert_eq!(signer_passphrase_env(), "NOTARY_SIGNER_SANDBOX");
     }
 
@@ -168,11 +138,7 @@ mod tests {
     fn passphrases_stay_out_of_configs() {
         for r in all(&secrets()) {
             for p in ["alias", "root", "repo"] {
-                assert!(
-                    !r.content.contains(&format!("\"{p}\"")),
-                    "{} holds {p}",
-                    r.file
-                );
+                assert!(!r.content.contains(&format!("\"{p}\"")), "{} holds {p}", r.file);
             }
             assert_eq!(r.secret, r.content.contains("pw@"), "{}", r.file);
         }

@@ -12,42 +12,19 @@ use crate::{hosts, images, play, setup, ui};
 
 pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
     let Task::Sandbox(args) = cli.task;
-    let sel = Selector {
-        name: args.name.clone(),
-        engine: args.engine,
-    };
+    let sel = Selector { name: args.name.clone(), engine: args.engine };
     let command = args.command.unwrap_or(Command::Play(crate::cli::PlayArgs {
-        up: UpArgs {
-            images: default_image_args(),
-            server_port: None,
-            registry_port: None,
-        },
-        run: crate::cli::RunArgs {
-            step: false,
-            keep_going: false,
-            json: None,
-            junit: None,
-        },
+        up: UpArgs { images: default_image_args(), server_port: None, registry_port: None },
+        run: crate::cli::RunArgs { step: false, keep_going: false, json: None, junit: None },
     }));
     match command {
         Command::Up(a) => {
             let sb = stack::up(sh, &sel, &up_options(&a)).context("bringing the sandbox up")?;
-            ui::status(
-                "Up",
-                format!(
-                    "sandbox `{}` on {} (state: {})",
-                    sb.name,
-                    sb.engine.kind,
-                    sb.dir.path.display()
-                ),
-            );
+            ui::status("Up", format!("sandbox `{}` on {} (state: {})", sb.name, sb.engine.kind, sb.dir.path.display()));
         }
         Command::Down => match Sandbox::open(sh, &sel)? {
             Some(sb) => stack::down(sh, &sb)?,
-            None => ui::info(
-                "Down",
-                format!("no sandbox named `{}`: nothing to do", sel.name),
-            ),
+            None => ui::info("Down", format!("no sandbox named `{}`: nothing to do", sel.name)),
         },
         Command::Destroy => stack::destroy(sh, &sel)?,
         Command::Status(j) => {
@@ -88,10 +65,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
         Command::Images(a) => images_command(sh, &sel, a.command)?,
         Command::Setup(a) => {
             let engines = match (a.all_engines, sel.engine) {
-                (true, _) | (false, None) => vec![
-                    crate::engine::EngineKind::Docker,
-                    crate::engine::EngineKind::Podman,
-                ],
+                (true, _) | (false, None) => vec![crate::engine::EngineKind::Docker, crate::engine::EngineKind::Podman],
                 (false, Some(k)) => vec![k],
             };
             setup::setup(sh, &engines, a.yes)?;
@@ -104,34 +78,20 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
         Command::Play(a) => return play::play(sh, &sel, &up_options(&a.up), &a.run),
         Command::Scenario(a) => match a.command {
             ScenarioCommand::List(j) => play::list(j.json)?,
-            ScenarioCommand::Run { names, all, run } => {
-                return play::run(sh, &sel, &names, all, &run)
-            }
+            ScenarioCommand::Run { names, all, files, run } => return play::run(sh, &sel, &names, all, &files, &run),
         },
         Command::Shell => return play::shell(sh, &sel),
         Command::Hosts(a) => match a.command {
-            HostsCommand::Add => report_hosts(
-                hosts::add(&a.hosts_file, a.dry_run)?,
-                a.dry_run,
-                "Added",
-                &a.hosts_file,
-            ),
-            HostsCommand::Remove => report_hosts(
-                hosts::remove(&a.hosts_file, a.dry_run)?,
-                a.dry_run,
-                "Removed",
-                &a.hosts_file,
-            ),
+            HostsCommand::Add => report_hosts(hosts::add(&a.hosts_file, a.dry_run)?, a.dry_run, "Added", &a.hosts_file),
+            HostsCommand::Remove => {
+                report_hosts(hosts::remove(&a.hosts_file, a.dry_run)?, a.dry_run, "Removed", &a.hosts_file)
+            }
             HostsCommand::Show(j) => {
                 let st = hosts::status(&a.hosts_file)?;
                 if j.json {
                     println!("{}", serde_json::to_string_pretty(&st)?);
                 } else {
-                    println!(
-                        "block present: {}{}",
-                        st.present,
-                        if st.stale { " (stale)" } else { "" }
-                    );
+                    println!("block present: {}{}", st.present, if st.stale { " (stale)" } else { "" });
                     for f in &st.foreign {
                         println!("foreign mapping: {f}");
                     }
@@ -152,19 +112,13 @@ fn default_image_args() -> crate::cli::ImageSourceArgs {
         .ok()
         .and_then(|v| <images::SourceKind as clap::ValueEnum>::from_str(&v, true).ok())
         .unwrap_or(images::SourceKind::Debian);
-    crate::cli::ImageSourceArgs {
-        source,
-        mirror: vec![],
-    }
+    crate::cli::ImageSourceArgs { source, mirror: vec![] }
 }
 
 pub fn up_options(a: &UpArgs) -> UpOptions {
     UpOptions {
         images: a.images.source,
-        image_opts: images::Options {
-            mirrors: a.images.mirror.clone(),
-            rebuild: false,
-        },
+        image_opts: images::Options { mirrors: a.images.mirror.clone(), rebuild: false },
         server_port: a.server_port,
         registry_port: a.registry_port,
     }
@@ -182,14 +136,8 @@ fn report_hosts(outcome: hosts::Outcome, dry_run: bool, verb: &str, path: &std::
 }
 
 fn print_status(st: &stack::Status) {
-    println!(
-        "sandbox {} on {} (id {}, state {})",
-        st.name, st.engine, st.id, st.state_dir
-    );
-    println!(
-        "{:<14} {:<9} {:<6} {:<28} {}",
-        "SERVICE", "STATE", "READY", "PUBLISHED", "ALIASES"
-    );
+    println!("sandbox {} on {} (id {}, state {})", st.name, st.engine, st.id, st.state_dir);
+    println!("{:<14} {:<9} {:<6} {:<28} {}", "SERVICE", "STATE", "READY", "PUBLISHED", "ALIASES");
     for s in &st.services {
         println!(
             "{:<14} {:<9} {:<6} {:<28} {}",
@@ -213,22 +161,11 @@ fn images_command(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<
         }
     };
     match command {
-        ImagesCommand::Build {
-            images: src,
-            rebuild,
-        } => {
+        ImagesCommand::Build { images: src, rebuild } => {
             let engine = engine_for(sh)?;
             let spec = crate::spec::load()?;
-            let refs = images::ensure(
-                sh,
-                &engine,
-                &spec,
-                src.source,
-                &images::Options {
-                    mirrors: src.mirror,
-                    rebuild,
-                },
-            )?;
+            let refs =
+                images::ensure(sh, &engine, &spec, src.source, &images::Options { mirrors: src.mirror, rebuild })?;
             for (image, reference) in refs {
                 println!("{image:<10} {reference}");
             }
@@ -260,8 +197,7 @@ fn images_command(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<
                 if changes.is_empty() {
                     ui::info("Unchanged", "every pin is what the mirror serves");
                 } else {
-                    std::fs::write(crate::lock::path(), lock.render()?)
-                        .context("writing images.lock")?;
+                    std::fs::write(crate::lock::path(), lock.render()?).context("writing images.lock")?;
                     for c in changes {
                         ui::status("Updated", c);
                     }
@@ -271,12 +207,7 @@ fn images_command(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<
                     println!(
                         "{name:<10} {}  {}",
                         lock.tag(name)?,
-                        image
-                            .packages
-                            .iter()
-                            .map(|(p, v)| format!("{p}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(" ")
+                        image.packages.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(" ")
                     );
                 }
             }

@@ -34,14 +34,7 @@ fn is_debian() -> bool {
 fn packages_for(kind: EngineKind) -> &'static [&'static str] {
     match kind {
         EngineKind::Docker => &["docker.io"],
-        EngineKind::Podman => &[
-            "podman",
-            "runc",
-            "netavark",
-            "aardvark-dns",
-            "uidmap",
-            "slirp4netns",
-        ],
+        EngineKind::Podman => &["podman", "runc", "netavark", "aardvark-dns", "uidmap", "slirp4netns"],
     }
 }
 
@@ -62,9 +55,8 @@ pub fn checks(sh: &Shell, engines: &[EngineKind]) -> Vec<Check> {
             fix: format!("apt-get install {}", packages_for(kind).join(" ")),
         });
         if installed {
-            let answers = Engine::find(kind)
-                .map(|e| e.raw(sh, &["info"]).map(|o| o.ok()).unwrap_or(false))
-                .unwrap_or(false);
+            let answers =
+                Engine::find(kind).map(|e| e.raw(sh, &["info"]).map(|o| o.ok()).unwrap_or(false)).unwrap_or(false);
             out.push(Check {
                 what: match kind {
                     EngineKind::Docker => "docker daemon answers",
@@ -72,8 +64,13 @@ pub fn checks(sh: &Shell, engines: &[EngineKind]) -> Vec<Check> {
                 },
                 ok: answers,
                 fix: match kind {
-                    EngineKind::Docker => format!("start it: `systemctl start docker`, or without systemd: `dockerd {} >{DOCKERD_LOG} 2>&1 &`", DOCKERD_ARGS.join(" ")),
-                    EngineKind::Podman => format!("write {PODMAN_DROPIN} (`cargo xtask sandbox setup --yes` does) and check `podman info`"),
+                    EngineKind::Docker => format!(
+                        "start it: `systemctl start docker`, or without systemd: `dockerd {} >{DOCKERD_LOG} 2>&1 &`",
+                        DOCKERD_ARGS.join(" ")
+                    ),
+                    EngineKind::Podman => format!(
+                        "write {PODMAN_DROPIN} (`cargo xtask sandbox setup --yes` does) and check `podman info`"
+                    ),
                 },
             });
         }
@@ -99,7 +96,10 @@ pub fn doctor(sh: &Shell) -> Result<bool> {
         }
     }
     if !is_debian() {
-        ui::info("Note", "not a Debian/Ubuntu host: install the equivalents with your package manager, or use `nix develop`");
+        ui::info(
+            "Note",
+            "not a Debian/Ubuntu host: install the equivalents with your package manager, or use `nix develop`",
+        );
     }
     Ok(all_ok)
 }
@@ -124,18 +124,13 @@ pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
             bail!("missing: {}. This is not a Debian/Ubuntu host: install them with your package manager (see `cargo xtask sandbox doctor`)", missing.join(" "));
         }
         if !consent(yes) {
-            bail!(
-                "setup would install: {}. Re-run with --yes to consent (CI=true implies it)",
-                missing.join(" ")
-            );
+            bail!("setup would install: {}. Re-run with --yes to consent (CI=true implies it)", missing.join(" "));
         }
         ui::status("Installing", missing.join(" "));
         // Without root, sudo asks; `env` carries the frontend setting through it.
         let runner = if is_root() { "env" } else { "sudo" };
         let pre: &[&str] = if is_root() { &[] } else { &["env"] };
-        cmd!(sh, "{runner} {pre...} apt-get update -qq")
-            .run()
-            .context("apt-get update")?;
+        cmd!(sh, "{runner} {pre...} apt-get update -qq").run().context("apt-get update")?;
         cmd!(sh, "{runner} {pre...} DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {missing...}")
             .run()
             .context("apt-get install")?;
@@ -148,18 +143,13 @@ pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
     }
     for &k in engines {
         let e = Engine::detect(sh, Some(k))?;
-        ui::status(
-            "Ready",
-            format!("{k} {}", e.server_version(sh).unwrap_or_default()),
-        );
+        ui::status("Ready", format!("{k} {}", e.server_version(sh).unwrap_or_default()));
     }
     Ok(())
 }
 
 fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
 }
 
 fn configure_podman() -> Result<()> {
@@ -170,12 +160,8 @@ fn configure_podman() -> Result<()> {
         bail!("configuring podman needs root: write {PODMAN_DROPIN} with:\n{PODMAN_CONF}");
     }
     std::fs::create_dir_all(Path::new(PODMAN_DROPIN).parent().expect("has parent"))?;
-    std::fs::write(PODMAN_DROPIN, PODMAN_CONF)
-        .with_context(|| format!("writing {PODMAN_DROPIN}"))?;
-    ui::status(
-        "Configured",
-        format!("podman: {PODMAN_DROPIN} (runtime runc, ulimits)"),
-    );
+    std::fs::write(PODMAN_DROPIN, PODMAN_CONF).with_context(|| format!("writing {PODMAN_DROPIN}"))?;
+    ui::status("Configured", format!("podman: {PODMAN_DROPIN} (runtime runc, ulimits)"));
     Ok(())
 }
 
@@ -185,15 +171,9 @@ fn start_dockerd(sh: &Shell) -> Result<()> {
         return Ok(());
     }
     if has("systemctl")
-        && cmd!(sh, "systemctl is-system-running")
-            .quiet()
-            .ignore_status()
-            .read()
-            .is_ok_and(|s| !s.contains("offline"))
+        && cmd!(sh, "systemctl is-system-running").quiet().ignore_status().read().is_ok_and(|s| !s.contains("offline"))
     {
-        cmd!(sh, "systemctl start docker")
-            .run()
-            .context("systemctl start docker")?;
+        cmd!(sh, "systemctl start docker").run().context("systemctl start docker")?;
     } else {
         if !is_root() {
             bail!(
@@ -201,10 +181,7 @@ fn start_dockerd(sh: &Shell) -> Result<()> {
                 DOCKERD_ARGS.join(" ")
             );
         }
-        ui::status(
-            "Starting",
-            format!("dockerd {} (log: {DOCKERD_LOG})", DOCKERD_ARGS.join(" ")),
-        );
+        ui::status("Starting", format!("dockerd {} (log: {DOCKERD_LOG})", DOCKERD_ARGS.join(" ")));
         let log = std::fs::File::create(DOCKERD_LOG).context("creating the dockerd log")?;
         let err = log.try_clone()?;
         std::process::Command::new("dockerd")
@@ -218,14 +195,7 @@ fn start_dockerd(sh: &Shell) -> Result<()> {
     crate::probe::poll("dockerd", Duration::from_secs(30), || {
         let out = engine.raw(sh, &["info"])?;
         if !out.ok() {
-            bail!(
-                "{}",
-                out.combined()
-                    .lines()
-                    .last()
-                    .unwrap_or_default()
-                    .to_string()
-            );
+            bail!("{}", out.combined().lines().last().unwrap_or_default().to_string());
         }
         Ok(())
     })
@@ -239,16 +209,9 @@ mod tests {
     fn podman_dropin_sets_runc_and_both_ulimits() {
         let v: toml::Value = toml::from_str(PODMAN_CONF).unwrap();
         assert_eq!(v["engine"]["runtime"].as_str(), Some("runc"));
-        let limits: Vec<&str> = v["containers"]["default_ulimits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|x| x.as_str())
-            .collect();
-        assert!(
-            limits.iter().any(|l| l.starts_with("nofile="))
-                && limits.iter().any(|l| l.starts_with("nproc="))
-        );
+        let limits: Vec<&str> =
+            v["containers"]["default_ulimits"].as_array().unwrap().iter().filter_map(|x| x.as_str()).collect();
+        assert!(limits.iter().any(|l| l.starts_with("nofile=")) && limits.iter().any(|l| l.starts_with("nproc=")));
     }
 
     #[test]

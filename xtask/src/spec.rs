@@ -86,10 +86,7 @@ impl Spec {
     pub fn service(&self, name: &str) -> Result<&Service> {
         match self.services.iter().find(|s| s.name == name) {
             Some(s) => Ok(s),
-            None => bail!(
-                "unknown service `{name}`; the services are: {}",
-                self.service_names().join(", ")
-            ),
+            None => bail!("unknown service `{name}`; the services are: {}", self.service_names().join(", ")),
         }
     }
 
@@ -116,11 +113,7 @@ impl Spec {
             }
             seen.push(&s.name);
             if !self.images.contains_key(&s.image) {
-                bail!(
-                    "sandbox.json: service `{}` uses unknown image `{}`",
-                    s.name,
-                    s.image
-                );
+                bail!("sandbox.json: service `{}` uses unknown image `{}`", s.name, s.image);
             }
             if s.command.is_empty() {
                 bail!("sandbox.json: service `{}` has no command", s.name);
@@ -137,27 +130,14 @@ mod tests {
     #[test]
     fn table_holds_the_guides_five_parts_in_start_order() {
         let spec = load().unwrap();
-        assert_eq!(
-            spec.service_names(),
-            [
-                "db",
-                "notarysigner",
-                "notaryserver",
-                "registry",
-                "notarysandbox"
-            ]
-        );
+        assert_eq!(spec.service_names(), ["db", "notarysigner", "notaryserver", "registry", "notarysandbox"]);
         assert_eq!(spec.image_names(), ["db", "notary", "registry", "client"]);
     }
 
     #[test]
     fn guide_names_are_network_aliases() {
         let spec = load().unwrap();
-        let aliases: Vec<&str> = spec
-            .services
-            .iter()
-            .flat_map(|s| s.aliases.iter().map(String::as_str))
-            .collect();
+        let aliases: Vec<&str> = spec.services.iter().flat_map(|s| s.aliases.iter().map(String::as_str)).collect();
         for name in ["notaryserver", "notarysigner", "sandboxregistry"] {
             assert!(aliases.contains(&name), "{name} missing");
         }
@@ -169,12 +149,7 @@ mod tests {
         let published: Vec<(&str, u16)> = spec
             .services
             .iter()
-            .flat_map(|s| {
-                s.ports
-                    .iter()
-                    .filter(|p| p.publish.is_some())
-                    .map(move |p| (s.name.as_str(), p.container))
-            })
+            .flat_map(|s| s.ports.iter().filter(|p| p.publish.is_some()).map(move |p| (s.name.as_str(), p.container)))
             .collect();
         assert_eq!(published, [("notaryserver", 4443), ("registry", 5000)]);
     }
@@ -183,9 +158,6 @@ mod tests {
     fn unknown_service_lists_known_ones() {
         let spec = load().unwrap();
         let err = spec.service("nope").unwrap_err().to_string();
-        assert!(
-            err.contains("unknown service `nope`") && err.contains("notaryserver"),
-            "{err}"
-        );
+        assert!(err.contains("unknown service `nope`") && err.contains("notaryserver"), "{err}");
     }
 }

@@ -73,13 +73,7 @@ impl Sandbox {
             }
         }
         let engine = Engine::detect(sh, Some(state.engine))?;
-        Ok(Some(Sandbox {
-            name: sel.name.clone(),
-            dir,
-            state,
-            engine,
-            spec: crate::spec::load()?,
-        }))
+        Ok(Some(Sandbox { name: sel.name.clone(), dir, state, engine, spec: crate::spec::load()? }))
     }
 
     pub fn open_required(sh: &Shell, sel: &Selector) -> Result<Sandbox> {
@@ -105,10 +99,8 @@ impl Sandbox {
     }
 
     fn labels(&self, service: Option<&str>) -> Vec<(String, String)> {
-        let mut l = vec![
-            (LABEL_INSTANCE.to_string(), self.name.clone()),
-            (LABEL_ID.to_string(), self.state.id.clone()),
-        ];
+        let mut l =
+            vec![(LABEL_INSTANCE.to_string(), self.name.clone()), (LABEL_ID.to_string(), self.state.id.clone())];
         if let Some(s) = service {
             l.push((LABEL_SERVICE.to_string(), s.to_string()));
         }
@@ -139,45 +131,22 @@ impl Sandbox {
         let mut mounts: Vec<Mount> = svc
             .volumes
             .iter()
-            .map(|v| Mount::Volume {
-                name: self.volume(&v.name),
-                target: v.target.clone(),
-            })
+            .map(|v| Mount::Volume { name: self.volume(&v.name), target: v.target.clone() })
             .collect();
         for f in &svc.files {
             let source = self.dir.path.join(&f.from);
             if !source.exists() {
-                bail!(
-                    "{} is missing from the state directory (needed by {})",
-                    source.display(),
-                    svc.name
-                );
+                bail!("{} is missing from the state directory (needed by {})", source.display(), svc.name);
             }
-            mounts.push(Mount::Bind {
-                source,
-                target: f.to.clone(),
-                readonly: true,
-            });
+            mounts.push(Mount::Bind { source, target: f.to.clone(), readonly: true });
         }
-        let mut env: Vec<EnvVar> = svc
-            .env
-            .iter()
-            .map(|(k, v)| EnvVar {
-                name: k.clone(),
-                value: v.clone(),
-                secret: false,
-            })
-            .collect();
+        let mut env: Vec<EnvVar> =
+            svc.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: v.clone(), secret: false }).collect();
         let secret_json = serde_json::to_value(secrets)?;
         for (k, field) in &svc.secret_env {
-            let value = secret_json[field]
-                .as_str()
-                .with_context(|| format!("unknown secret `{field}` in sandbox.json"))?;
-            env.push(EnvVar {
-                name: k.clone(),
-                value: value.to_string(),
-                secret: true,
-            });
+            let value =
+                secret_json[field].as_str().with_context(|| format!("unknown secret `{field}` in sandbox.json"))?;
+            env.push(EnvVar { name: k.clone(), value: value.to_string(), secret: true });
         }
         let publish = svc
             .ports
@@ -188,10 +157,7 @@ impl Sandbox {
             })
             .collect();
         let (cap_add, security_opt) = if svc.nested_engine {
-            (
-                vec!["SYS_ADMIN".to_string()],
-                vec!["seccomp=unconfined".to_string()],
-            )
+            (vec!["SYS_ADMIN".to_string()], vec!["seccomp=unconfined".to_string()])
         } else {
             (vec![], vec![])
         };
@@ -199,11 +165,7 @@ impl Sandbox {
             name: self.container(&svc.name),
             image: image.to_string(),
             network: self.network(),
-            hostname: svc
-                .aliases
-                .first()
-                .cloned()
-                .unwrap_or_else(|| svc.name.clone()),
+            hostname: svc.aliases.first().cloned().unwrap_or_else(|| svc.name.clone()),
             aliases: svc.aliases.clone(),
             labels: self.labels(Some(&svc.name)),
             env,
@@ -222,10 +184,7 @@ impl Sandbox {
         h.update(secrets_fingerprint.as_bytes());
         for m in &spec.mounts {
             if let Mount::Bind { source, .. } = m {
-                h.update(
-                    std::fs::read(source)
-                        .with_context(|| format!("reading {}", source.display()))?,
-                );
+                h.update(std::fs::read(source).with_context(|| format!("reading {}", source.display()))?);
             }
         }
         Ok(crate::lock::hex(&h.finalize())[..16].to_string())
@@ -239,8 +198,7 @@ impl Sandbox {
         env: &[(String, String)],
         stdin: Option<&[u8]>,
     ) -> Result<Output> {
-        self.engine
-            .exec(sh, &self.container(service), argv, env, stdin)
+        self.engine.exec(sh, &self.container(service), argv, env, stdin)
     }
 
     /// SQL as root over the DB's unix socket (MariaDB's `mariadb` or MySQL's `mysql` client).
@@ -270,33 +228,17 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
             ("--registry-port", opts.registry_port, s.registry_port),
         ] {
             if asked.is_some_and(|p| p != has) {
-                bail!(
-                    "sandbox `{}` was created with {flag} {has}; `destroy` it to change ports",
-                    sel.name
-                );
+                bail!("sandbox `{}` was created with {flag} {has}; `destroy` it to change ports", sel.name);
             }
         }
     }
-    let server_port = existing
-        .as_ref()
-        .map(|s| s.server_port)
-        .or(opts.server_port)
-        .unwrap_or(DEFAULT_SERVER_PORT);
-    let registry_port = existing
-        .as_ref()
-        .map(|s| s.registry_port)
-        .or(opts.registry_port)
-        .unwrap_or(DEFAULT_REGISTRY_PORT);
+    let server_port = existing.as_ref().map(|s| s.server_port).or(opts.server_port).unwrap_or(DEFAULT_SERVER_PORT);
+    let registry_port =
+        existing.as_ref().map(|s| s.registry_port).or(opts.registry_port).unwrap_or(DEFAULT_REGISTRY_PORT);
 
     // Ports are checked before anything is created, unless our own running container holds them.
     let running: Vec<String> = engine
-        .inspect(
-            sh,
-            &[
-                format!("{}-notaryserver", sel.name),
-                format!("{}-registry", sel.name),
-            ],
-        )?
+        .inspect(sh, &[format!("{}-notaryserver", sel.name), format!("{}-registry", sel.name)])?
         .into_iter()
         .filter(|c| c.running)
         .map(|c| c.name)
@@ -308,22 +250,15 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
         ports::check_free(registry_port, "sandboxregistry")?;
     }
 
-    let refs = images::ensure(sh, &engine, &spec, opts.images, &opts.image_opts)
-        .context("preparing images")?;
+    let refs = images::ensure(sh, &engine, &spec, opts.images, &opts.image_opts).context("preparing images")?;
 
     let state = match existing {
         Some(s) => s,
-        None => dir
-            .create(&sel.name, engine.kind, server_port, registry_port)
-            .context("creating the state directory")?,
+        None => {
+            dir.create(&sel.name, engine.kind, server_port, registry_port).context("creating the state directory")?
+        }
     };
-    let sb = Sandbox {
-        name: sel.name.clone(),
-        dir,
-        state,
-        engine,
-        spec,
-    };
+    let sb = Sandbox { name: sel.name.clone(), dir, state, engine, spec };
     match start_all(sh, &sb, &refs) {
         Ok(()) => Ok(sb),
         Err(err) => {
@@ -336,11 +271,7 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     }
 }
 
-fn start_all(
-    sh: &Shell,
-    sb: &Sandbox,
-    refs: &std::collections::BTreeMap<String, String>,
-) -> Result<()> {
+fn start_all(sh: &Shell, sb: &Sandbox, refs: &std::collections::BTreeMap<String, String>) -> Result<()> {
     let secrets = sb.secrets()?;
     let names: Vec<&'static str> = vec!["notaryserver", "notarysigner"];
     pki::ensure(&sb.dir.pki(), &sb.state.id, &names).context("preparing the sandbox PKI")?;
@@ -353,9 +284,7 @@ fn start_all(
     }
 
     if !sb.engine.network_exists(sh, &sb.network())? {
-        sb.engine
-            .network_create(sh, &sb.network(), &sb.labels(None))
-            .context("creating the sandbox network")?;
+        sb.engine.network_create(sh, &sb.network(), &sb.labels(None)).context("creating the sandbox network")?;
     }
     for svc in &sb.spec.services {
         for v in &svc.volumes {
@@ -371,39 +300,24 @@ fn start_all(
     let fingerprint = crate::lock::hex(&Sha256::digest(secrets.values().join("\0").as_bytes()));
     for svc in &sb.spec.services {
         let started = Instant::now();
-        let image = refs
-            .get(&svc.image)
-            .with_context(|| format!("no image for {}", svc.image))?;
+        let image = refs.get(&svc.image).with_context(|| format!("no image for {}", svc.image))?;
         let mut spec = sb.run_spec(svc, image, &secrets)?;
         let hash = sb.config_hash(&spec, &fingerprint)?;
         spec.labels.push((LABEL_CONFIG.to_string(), hash.clone()));
         let name = sb.container(&svc.name);
         let current = sb.engine.container(sh, &name)?;
-        let fresh = current
-            .as_ref()
-            .is_some_and(|c| c.running && c.labels.get(LABEL_CONFIG) == Some(&hash));
+        let fresh = current.as_ref().is_some_and(|c| c.running && c.labels.get(LABEL_CONFIG) == Some(&hash));
         if !fresh {
             if current.is_some() {
-                sb.engine
-                    .remove_containers(sh, std::slice::from_ref(&name))?;
+                sb.engine.remove_containers(sh, std::slice::from_ref(&name))?;
             }
-            sb.engine
-                .run(sh, &spec)
-                .with_context(|| format!("starting {}", svc.name))?;
+            sb.engine.run(sh, &spec).with_context(|| format!("starting {}", svc.name))?;
         }
         wait_ready(sh, sb, svc)
             .with_context(|| format!("waiting for {}", svc.name))
             .map_err(|e| with_log_tail(sh, sb, &svc.name, e))?;
         let verb = if fresh { "Fresh" } else { "Ready" };
-        ui::status(
-            verb,
-            format!(
-                "{:<14} {:>6.2} s  {}",
-                svc.name,
-                started.elapsed().as_secs_f64(),
-                describe(sb, svc)
-            ),
-        );
+        ui::status(verb, format!("{:<14} {:>6.2} s  {}", svc.name, started.elapsed().as_secs_f64(), describe(sb, svc)));
     }
     Ok(())
 }
@@ -412,12 +326,7 @@ fn describe(sb: &Sandbox, svc: &Service) -> String {
     let published: Vec<String> = svc
         .ports
         .iter()
-        .filter_map(|p| {
-            Some(format!(
-                "127.0.0.1:{}",
-                sb.published_port(p.publish.as_deref()?)?
-            ))
-        })
+        .filter_map(|p| Some(format!("127.0.0.1:{}", sb.published_port(p.publish.as_deref()?)?)))
         .collect();
     let mut s = svc.aliases.join(", ");
     if !published.is_empty() {
@@ -427,18 +336,12 @@ fn describe(sb: &Sandbox, svc: &Service) -> String {
 }
 
 fn with_log_tail(sh: &Shell, sb: &Sandbox, service: &str, err: anyhow::Error) -> anyhow::Error {
-    let tail = sb
-        .engine
-        .logs_tail(sh, &sb.container(service), 15)
-        .unwrap_or_default();
+    let tail = sb.engine.logs_tail(sh, &sb.container(service), 15).unwrap_or_default();
     if tail.trim().is_empty() {
         return err;
     }
     let indented: Vec<String> = tail.lines().map(|l| format!("    {l}")).collect();
-    err.context(format!(
-        "{service} failed; the tail of its log:\n{}",
-        indented.join("\n")
-    ))
+    err.context(format!("{service} failed; the tail of its log:\n{}", indented.join("\n")))
 }
 
 fn alive(sh: &Shell, sb: &Sandbox, service: &str) -> Result<()> {
@@ -449,13 +352,7 @@ fn alive(sh: &Shell, sb: &Sandbox, service: &str) -> Result<()> {
     }
 }
 
-fn poll_service<T>(
-    sh: &Shell,
-    sb: &Sandbox,
-    svc: &str,
-    what: &str,
-    mut f: impl FnMut() -> Result<T>,
-) -> Result<T> {
+fn poll_service<T>(sh: &Shell, sb: &Sandbox, svc: &str, what: &str, mut f: impl FnMut() -> Result<T>) -> Result<T> {
     let mut fatal: Option<String> = None;
     let r = probe::poll(what, READY_TIMEOUT, || {
         if fatal.is_some() {
@@ -494,52 +391,34 @@ pub fn wait_ready(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
             })?;
             apply_schema(sh, sb)
         }
-        Readiness::Tcp { port } => poll_service(
-            sh,
-            sb,
-            &svc.name,
-            &format!("{} tcp/{port}", svc.name),
-            || {
-                let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
-                let out = sb.exec(sh, &svc.name, &["bash", "-c", &script], &[], None)?;
-                if !out.ok() {
-                    bail!("tcp/{port}: {}", out.combined().trim());
-                }
-                Ok(())
-            },
-        ),
+        Readiness::Tcp { port } => poll_service(sh, sb, &svc.name, &format!("{} tcp/{port}", svc.name), || {
+            let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
+            let out = sb.exec(sh, &svc.name, &["bash", "-c", &script], &[], None)?;
+            if !out.ok() {
+                bail!("tcp/{port}: {}", out.combined().trim());
+            }
+            Ok(())
+        }),
         Readiness::Https { port, path } => {
             let host_port = published_for(sb, svc, *port)?;
             let url = format!("https://127.0.0.1:{host_port}{path}");
             let ca = sb.ca_file();
-            poll_service(sh, sb, &svc.name, &url, || {
-                probe::expect_status(&url, probe::https_get(&url, &ca)?, 200)
-            })
-            .map(|_| ())
+            poll_service(sh, sb, &svc.name, &url, || probe::expect_status(&url, probe::https_get(&url, &ca)?, 200))
+                .map(|_| ())
         }
         Readiness::Http { port, path } => {
             let host_port = published_for(sb, svc, *port)?;
             let url = format!("http://127.0.0.1:{host_port}{path}");
-            poll_service(sh, sb, &svc.name, &url, || {
-                probe::expect_status(&url, probe::http_get(&url)?, 200)
-            })
-            .map(|_| ())
+            poll_service(sh, sb, &svc.name, &url, || probe::expect_status(&url, probe::http_get(&url)?, 200))
+                .map(|_| ())
         }
-        Readiness::ClientDaemon => {
-            poll_service(sh, sb, &svc.name, "the client's docker daemon", || {
-                let out = sb.exec(
-                    sh,
-                    &svc.name,
-                    &["docker", "version", "--format", "{{.Server.Version}}"],
-                    &[],
-                    None,
-                )?;
-                if !out.ok() {
-                    bail!("{}", out.combined().trim());
-                }
-                Ok(())
-            })
-        }
+        Readiness::ClientDaemon => poll_service(sh, sb, &svc.name, "the client's docker daemon", || {
+            let out = sb.exec(sh, &svc.name, &["docker", "version", "--format", "{{.Server.Version}}"], &[], None)?;
+            if !out.ok() {
+                bail!("{}", out.combined().trim());
+            }
+            Ok(())
+        }),
     }
 }
 
@@ -563,20 +442,14 @@ fn apply_schema(sh: &Shell, sb: &Sandbox) -> Result<()> {
     );
     let out = sb.sql(sh, &boot)?;
     if !out.ok() {
-        bail!(
-            "creating databases and users failed: {}",
-            out.combined().trim()
-        );
+        bail!("creating databases and users failed: {}", out.combined().trim());
     }
     let all = db::migrations();
     let mut applied_now = 0;
     for database in [db::SERVER_DB, db::SIGNER_DB] {
         let out = sb.sql(sh, &db::applied_query(database))?;
         if !out.ok() {
-            bail!(
-                "reading applied migrations of {database}: {}",
-                out.combined().trim()
-            );
+            bail!("reading applied migrations of {database}: {}", out.combined().trim());
         }
         let applied = db::parse_applied(&out.stdout)?;
         for m in db::plan(&all, &applied, database)? {
@@ -602,9 +475,7 @@ pub fn down(sh: &Shell, sb: &Sandbox) -> Result<()> {
 pub fn down_by_label(sh: &Shell, engine: &Engine, name: &str) -> Result<()> {
     let label = format!("{LABEL_INSTANCE}={name}");
     let containers = engine.containers_labelled(sh, &label)?;
-    engine
-        .remove_containers(sh, &containers)
-        .context("removing containers")?;
+    engine.remove_containers(sh, &containers).context("removing containers")?;
     for c in &containers {
         ui::status("Removed", format!("container {c}"));
     }
@@ -636,8 +507,7 @@ pub fn destroy(sh: &Shell, sel: &Selector) -> Result<()> {
         }
     }
     if dir.path.exists() {
-        std::fs::remove_dir_all(&dir.path)
-            .with_context(|| format!("removing {}", dir.path.display()))?;
+        std::fs::remove_dir_all(&dir.path).with_context(|| format!("removing {}", dir.path.display()))?;
         ui::status("Removed", format!("state {}", dir.path.display()));
     }
     Ok(())
@@ -668,12 +538,7 @@ pub struct Status {
 
 /// One quick probe per service (no waiting): what runs, and whether it answers.
 pub fn status(sh: &Shell, sb: &Sandbox) -> Result<Status> {
-    let names: Vec<String> = sb
-        .spec
-        .services
-        .iter()
-        .map(|s| sb.container(&s.name))
-        .collect();
+    let names: Vec<String> = sb.spec.services.iter().map(|s| sb.container(&s.name)).collect();
     let found = sb.engine.inspect(sh, &names)?;
     let mut services = Vec::new();
     for svc in &sb.spec.services {
@@ -697,11 +562,7 @@ pub fn status(sh: &Shell, sb: &Sandbox) -> Result<Status> {
                 .ports
                 .iter()
                 .filter_map(|p| {
-                    Some(format!(
-                        "127.0.0.1:{}->{}",
-                        sb.published_port(p.publish.as_deref()?)?,
-                        p.container
-                    ))
+                    Some(format!("127.0.0.1:{}->{}", sb.published_port(p.publish.as_deref()?)?, p.container))
                 })
                 .collect(),
             image: c.map(|c| c.image.clone()).unwrap_or_default(),
@@ -721,27 +582,15 @@ pub fn status(sh: &Shell, sb: &Sandbox) -> Result<Status> {
 fn probe_once(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
     match &svc.readiness {
         Readiness::DbSchema => {
-            let out = sb.sql(
-                sh,
-                &format!(
-                    "SELECT COUNT(*) FROM {}.{};",
-                    db::SERVER_DB,
-                    db::TRACKING_TABLE
-                ),
-            )?;
+            let out = sb.sql(sh, &format!("SELECT COUNT(*) FROM {}.{};", db::SERVER_DB, db::TRACKING_TABLE))?;
             if !out.ok() {
                 bail!("{}", out.combined().trim());
             }
             Ok(())
         }
         Readiness::Tcp { port } => {
-            let out = sb.exec(
-                sh,
-                &svc.name,
-                &["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")],
-                &[],
-                None,
-            )?;
+            let out =
+                sb.exec(sh, &svc.name, &["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")], &[], None)?;
             if !out.ok() {
                 bail!("tcp/{port} closed");
             }
@@ -756,13 +605,7 @@ fn probe_once(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
             probe::expect_status(&url, probe::http_get(&url)?, 200).map(|_| ())
         }
         Readiness::ClientDaemon => {
-            let out = sb.exec(
-                sh,
-                &svc.name,
-                &["docker", "info", "--format", "{{.ServerVersion}}"],
-                &[],
-                None,
-            )?;
+            let out = sb.exec(sh, &svc.name, &["docker", "info", "--format", "{{.ServerVersion}}"], &[], None)?;
             if !out.ok() {
                 bail!("{}", out.combined().trim());
             }
@@ -773,7 +616,5 @@ fn probe_once(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
 
 /// Is every service running and answering? (For `play`, which brings the sandbox up only if not.)
 pub fn all_ready(sh: &Shell, sb: &Sandbox) -> bool {
-    status(sh, sb)
-        .map(|s| s.services.iter().all(|x| x.ready))
-        .unwrap_or(false)
+    status(sh, sb).map(|s| s.services.iter().all(|x| x.ready)).unwrap_or(false)
 }

@@ -100,9 +100,7 @@ pub struct Dir {
 
 impl Dir {
     pub fn for_name(name: &str) -> Dir {
-        Dir {
-            path: root_dir().join(name),
-        }
+        Dir { path: root_dir().join(name) }
     }
 
     pub fn pki(&self) -> PathBuf {
@@ -129,27 +127,21 @@ impl Dir {
             }
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("reading {}", file.display()))?;
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
         let state: State = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "corrupt state file {}: run `cargo xtask sandbox destroy` to start over",
-                file.display()
-            )
+            format!("corrupt state file {}: run `cargo xtask sandbox destroy` to start over", file.display())
         })?;
         if state.schema != SCHEMA {
-            bail!("{} has schema `{}`, this tool reads `{SCHEMA}`: use the matching version, or `destroy`", file.display(), state.schema);
+            bail!(
+                "{} has schema `{}`, this tool reads `{SCHEMA}`: use the matching version, or `destroy`",
+                file.display(),
+                state.schema
+            );
         }
         Ok(Some(state))
     }
 
-    pub fn create(
-        &self,
-        name: &str,
-        engine: EngineKind,
-        server_port: u16,
-        registry_port: u16,
-    ) -> Result<State> {
+    pub fn create(&self, name: &str, engine: EngineKind, server_port: u16, registry_port: u16) -> Result<State> {
         make_private_dir(&self.path)?;
         let state = State {
             schema: SCHEMA.to_string(),
@@ -160,10 +152,7 @@ impl Dir {
             registry_port,
             created_at: now_rfc3339(),
         };
-        write_private(
-            &self.path.join(STATE_FILE),
-            serde_json::to_string_pretty(&state)?.as_bytes(),
-        )?;
+        write_private(&self.path.join(STATE_FILE), serde_json::to_string_pretty(&state)?.as_bytes())?;
         Ok(state)
     }
 
@@ -172,18 +161,11 @@ impl Dir {
         if file.exists() {
             let mode = std::fs::metadata(&file)?.permissions().mode();
             if mode & 0o077 != 0 {
-                bail!(
-                    "{} is readable by others (mode {:o}); fix with chmod 600",
-                    file.display(),
-                    mode & 0o777
-                );
+                bail!("{} is readable by others (mode {:o}); fix with chmod 600", file.display(), mode & 0o777);
             }
             let text = std::fs::read_to_string(&file)?;
             return serde_json::from_str(&text).with_context(|| {
-                format!(
-                    "corrupt {}: run `cargo xtask sandbox destroy` to start over",
-                    file.display()
-                )
+                format!("corrupt {}: run `cargo xtask sandbox destroy` to start over", file.display())
             });
         }
         let s = Secrets::generate()?;
@@ -219,9 +201,7 @@ pub fn write_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 }
 
 pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -231,9 +211,7 @@ mod tests {
     #[test]
     fn create_then_load_round_trips_and_secrets_are_private_and_stable() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = Dir {
-            path: tmp.path().join("sb"),
-        };
+        let dir = Dir { path: tmp.path().join("sb") };
         assert!(dir.load().unwrap().is_none());
         let s = dir.create("sb", EngineKind::Podman, 4443, 5000).unwrap();
         assert_eq!(dir.load().unwrap().unwrap(), s);
@@ -241,53 +219,29 @@ mod tests {
         let b = dir.secrets().unwrap();
         assert_eq!(a.trust_root_passphrase, b.trust_root_passphrase);
         assert_ne!(a.trust_root_passphrase, a.trust_repository_passphrase);
-        let mode = std::fs::metadata(dir.path.join(SECRETS_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
+        let mode = std::fs::metadata(dir.path.join(SECRETS_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert_eq!(
-            std::fs::metadata(&dir.path).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
+        assert_eq!(std::fs::metadata(&dir.path).unwrap().permissions().mode() & 0o777, 0o700);
     }
 
     #[test]
     fn foreign_and_corrupt_dirs_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
-        let err = Dir {
-            path: tmp.path().to_path_buf(),
-        }
-        .load()
-        .unwrap_err()
-        .to_string();
+        let err = Dir { path: tmp.path().to_path_buf() }.load().unwrap_err().to_string();
         assert!(err.contains("not a trust-sandbox state directory"), "{err}");
 
         std::fs::write(tmp.path().join(STATE_FILE), "{not json").unwrap();
-        let err = format!(
-            "{:#}",
-            Dir {
-                path: tmp.path().to_path_buf()
-            }
-            .load()
-            .unwrap_err()
-        );
+        let err = format!("{:#}", Dir { path: tmp.path().to_path_buf() }.load().unwrap_err());
         assert!(err.contains("corrupt state file"), "{err}");
     }
 
     #[test]
     fn world_readable_secrets_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = Dir {
-            path: tmp.path().to_path_buf(),
-        };
+        let dir = Dir { path: tmp.path().to_path_buf() };
         dir.secrets().unwrap();
-        std::fs::set_permissions(
-            tmp.path().join(SECRETS_FILE),
-            std::fs::Permissions::from_mode(0o644),
-        )
-        .unwrap();
+        std::fs::set_permissions(tmp.path().join(SECRETS_FILE), std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(dir.secrets().unwrap_err().to_string().contains("chmod 600"));
     }
 

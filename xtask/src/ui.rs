@@ -6,8 +6,7 @@ use std::sync::OnceLock;
 
 fn colour() -> bool {
     static COLOUR: OnceLock<bool> = OnceLock::new();
-    *COLOUR
-        .get_or_init(|| std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+    *COLOUR.get_or_init(|| std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
 }
 
 #[derive(Clone, Copy)]
@@ -34,33 +33,20 @@ pub fn format_status(verb: &str, message: &str, tone: Tone, colour: bool) -> Str
 }
 
 pub fn status(verb: &str, message: impl AsRef<str>) {
-    eprintln!(
-        "{}",
-        format_status(verb, message.as_ref(), Tone::Good, colour())
-    );
+    eprintln!("{}", format_status(verb, message.as_ref(), Tone::Good, colour()));
 }
 
 pub fn info(verb: &str, message: impl AsRef<str>) {
-    eprintln!(
-        "{}",
-        format_status(verb, message.as_ref(), Tone::Info, colour())
-    );
+    eprintln!("{}", format_status(verb, message.as_ref(), Tone::Info, colour()));
 }
 
 pub fn warn(message: impl AsRef<str>) {
-    eprintln!(
-        "{}",
-        format_status("warning", message.as_ref(), Tone::Warn, colour())
-    );
+    eprintln!("{}", format_status("warning", message.as_ref(), Tone::Warn, colour()));
 }
 
 /// The one error line (plus its causes) a failed command ends with.
 pub fn error(err: &anyhow::Error) {
-    let head = if colour() {
-        "\x1b[1;31merror\x1b[0m"
-    } else {
-        "error"
-    };
+    let head = if colour() { "\x1b[1;31merror\x1b[0m" } else { "error" };
     eprintln!("{head}: {err}");
     for cause in err.chain().skip(1) {
         eprintln!("  caused by: {cause}");
@@ -73,14 +59,8 @@ mod tests {
 
     #[test]
     fn verbs_are_right_aligned_to_twelve_columns() {
-        assert_eq!(
-            format_status("Ready", "db", Tone::Good, false),
-            "       Ready db"
-        );
-        assert_eq!(
-            format_status("Downloading", "x", Tone::Good, false),
-            " Downloading x"
-        );
+        assert_eq!(format_status("Ready", "db", Tone::Good, false), "       Ready db");
+        assert_eq!(format_status("Downloading", "x", Tone::Good, false), " Downloading x");
     }
 
     #[test]

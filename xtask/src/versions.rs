@@ -19,12 +19,7 @@ fn ask(sh: &Shell, sb: &Sandbox, service: &str, script: &str, re: &str) -> Strin
         .and_then(|c| c.get(1))
         .map(|m| m.as_str().trim().to_string())
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| {
-            format!(
-                "unknown ({})",
-                out.combined().lines().next().unwrap_or("no output")
-            )
-        })
+        .unwrap_or_else(|| format!("unknown ({})", out.combined().lines().next().unwrap_or("no output")))
 }
 
 pub fn collect(sh: &Shell, sb: &Sandbox) -> Result<BTreeMap<String, String>> {
@@ -34,33 +29,15 @@ pub fn collect(sh: &Shell, sb: &Sandbox) -> Result<BTreeMap<String, String>> {
     };
     v.insert(
         "notary-server".into(),
-        ask(
-            sh,
-            sb,
-            "notaryserver",
-            &pkg_or("notary-server -version", "notary"),
-            r"Version: *(\S+)",
-        ),
+        ask(sh, sb, "notaryserver", &pkg_or("notary-server -version", "notary"), r"Version: *(\S+)"),
     );
     v.insert(
         "notary-signer".into(),
-        ask(
-            sh,
-            sb,
-            "notarysigner",
-            &pkg_or("notary-signer -version", "notary"),
-            r"Version: *(\S+)",
-        ),
+        ask(sh, sb, "notarysigner", &pkg_or("notary-signer -version", "notary"), r"Version: *(\S+)"),
     );
     v.insert(
         "notary (cli)".into(),
-        ask(
-            sh,
-            sb,
-            "notarysandbox",
-            &pkg_or("notary version", "notary"),
-            r"Version: *(\S+)",
-        ),
+        ask(sh, sb, "notarysandbox", &pkg_or("notary version", "notary"), r"Version: *(\S+)"),
     );
     v.insert(
         "registry".into(),
@@ -82,29 +59,15 @@ pub fn collect(sh: &Shell, sb: &Sandbox) -> Result<BTreeMap<String, String>> {
     });
     v.insert(
         "docker (cli)".into(),
-        ask(
-            sh,
-            sb,
-            "notarysandbox",
-            "docker version --format '{{.Client.Version}}'",
-            r"(\S+)",
-        ),
+        ask(sh, sb, "notarysandbox", "docker version --format '{{.Client.Version}}'", r"(\S+)"),
     );
     v.insert(
         "dockerd (client)".into(),
-        ask(
-            sh,
-            sb,
-            "notarysandbox",
-            "docker version --format '{{.Server.Version}}'",
-            r"(\S+)",
-        ),
+        ask(sh, sb, "notarysandbox", "docker version --format '{{.Server.Version}}'", r"(\S+)"),
     );
     v.insert(
         format!("engine ({})", sb.engine.kind),
-        sb.engine
-            .server_version(sh)
-            .unwrap_or_else(|e| format!("unknown ({e:#})")),
+        sb.engine.server_version(sh).unwrap_or_else(|e| format!("unknown ({e:#})")),
     );
     Ok(v)
 }

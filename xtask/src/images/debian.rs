@@ -27,7 +27,10 @@ pub fn customize_hooks(image: &str) -> Vec<String> {
         "registry" => hooks.push(r#"ln -sf /usr/bin/docker-registry "$1"/usr/local/bin/registry"#.to_string()),
         // The datadir lives on a volume and is initialised by db-start.sh on first start; an
         // initialised copy in the image would only be copied up and then ignored.
-        "db" => hooks.push(r#"rm -rf "$1"/var/lib/mysql/* && mkdir -p "$1"/run/mysqld && chroot "$1" chown mysql:mysql /run/mysqld"#.to_string()),
+        "db" => hooks.push(
+            r#"rm -rf "$1"/var/lib/mysql/* && mkdir -p "$1"/run/mysqld && chroot "$1" chown mysql:mysql /run/mysqld"#
+                .to_string(),
+        ),
         _ => {}
     }
     hooks
@@ -43,21 +46,11 @@ impl Builder<'_> {
         if self.mirrors.is_empty() {
             sources::from_host(Path::new("/etc/apt"), suite)
         } else {
-            Ok(self
-                .mirrors
-                .iter()
-                .map(|m| sources::from_mirror(m, suite))
-                .collect())
+            Ok(self.mirrors.iter().map(|m| sources::from_mirror(m, suite)).collect())
         }
     }
 
-    pub fn argv(
-        &self,
-        image: &str,
-        out: &Path,
-        sources_file: &Path,
-        deb_cache: &Path,
-    ) -> Result<Vec<String>> {
+    pub fn argv(&self, image: &str, out: &Path, sources_file: &Path, deb_cache: &Path) -> Result<Vec<String>> {
         let pins = self.lock.apt_pins(image)?;
         let cache = deb_cache.display();
         let mut a: Vec<String> = vec![
@@ -97,25 +90,17 @@ impl Builder<'_> {
         if which::which("mmdebstrap").is_err() {
             bail!("mmdebstrap is not installed; run `cargo xtask sandbox setup --yes` (Debian: apt-get install mmdebstrap)");
         }
-        std::fs::create_dir_all(&self.cache_dir)
-            .with_context(|| format!("creating {}", self.cache_dir.display()))?;
+        std::fs::create_dir_all(&self.cache_dir).with_context(|| format!("creating {}", self.cache_dir.display()))?;
         let work = tempfile::Builder::new()
             .prefix(&format!(".{image}-"))
             .tempdir_in(&self.cache_dir)
             .context("creating a build directory")?;
         let sources_file = work.path().join("sources.sources");
-        std::fs::write(&sources_file, sources::render_deb822(&self.sources()?))
-            .context("writing apt sources")?;
+        std::fs::write(&sources_file, sources::render_deb822(&self.sources()?)).context("writing apt sources")?;
         let partial = work.path().join("rootfs.tar");
         let argv = self.argv(image, &partial, &sources_file, &self.cache_dir.join("debs"))?;
 
-        ui::status(
-            "Building",
-            format!(
-                "image {image} with mmdebstrap ({})",
-                self.lock.apt_pins(image)?.join(" ")
-            ),
-        );
+        ui::status("Building", format!("image {image} with mmdebstrap ({})", self.lock.apt_pins(image)?.join(" ")));
         let started = Instant::now();
         let mut child = Command::new("mmdebstrap")
             .args(&argv)
@@ -134,52 +119,32 @@ impl Builder<'_> {
         }
         let status = child.wait().context("waiting for mmdebstrap")?;
         if !status.success() {
-            std::fs::write(
-                self.cache_dir.join(format!("{image}-build.log")),
-                log.join("\n"),
-            )
-            .ok();
+            std::fs::write(self.cache_dir.join(format!("{image}-build.log")), log.join("\n")).ok();
             return Err(explain_failure(image, &log));
         }
-        std::fs::rename(&partial, &target)
-            .with_context(|| format!("storing {}", target.display()))?;
-        ui::status(
-            "Built",
-            format!("image {image} in {:.1} s", started.elapsed().as_secs_f64()),
-        );
+        std::fs::rename(&partial, &target).with_context(|| format!("storing {}", target.display()))?;
+        ui::status("Built", format!("image {image} in {:.1} s", started.elapsed().as_secs_f64()));
         Ok(target)
     }
 }
 
 /// One clear error from mmdebstrap's log, naming a vanished pin when that is the cause.
 pub fn explain_failure(image: &str, log: &[String]) -> anyhow::Error {
-    let re =
-        regex::Regex::new(r"Version '([^']+)' for '([^']+)' was not found").expect("valid regex");
-    let missing: Vec<String> = log
-        .iter()
-        .filter_map(|l| re.captures(l).map(|c| format!("{}={}", &c[2], &c[1])))
-        .collect();
+    let re = regex::Regex::new(r"Version '([^']+)' for '([^']+)' was not found").expect("valid regex");
+    let missing: Vec<String> =
+        log.iter().filter_map(|l| re.captures(l).map(|c| format!("{}={}", &c[2], &c[1]))).collect();
     if !missing.is_empty() {
         return anyhow::anyhow!(
             "the mirror no longer serves {} (pinned for image {image}). Either move the lock to what it serves: `cargo xtask sandbox images lock --update`, or rebuild exactly from a snapshot: `cargo xtask sandbox images build --mirror http://snapshot.debian.org/archive/debian/<YYYYMMDDTHHMMSSZ>/`",
             missing.join(", ")
         );
     }
-    let tail: Vec<&str> = log
-        .iter()
-        .rev()
-        .filter(|l| l.starts_with("E: ") || l.contains("rror"))
-        .take(5)
-        .map(String::as_str)
-        .collect();
+    let tail: Vec<&str> =
+        log.iter().rev().filter(|l| l.starts_with("E: ") || l.contains("rror")).take(5).map(String::as_str).collect();
     let tail: Vec<&str> = tail.into_iter().rev().collect();
     anyhow::anyhow!(
         "building image {image} with mmdebstrap failed: {}",
-        if tail.is_empty() {
-            "see the build log".to_string()
-        } else {
-            tail.join(" | ")
-        }
+        if tail.is_empty() { "see the build log".to_string() } else { tail.join(" | ") }
     )
 }
 
@@ -190,19 +155,8 @@ mod tests {
     #[test]
     fn argv_pins_every_package_and_ends_with_suite_target_sources() {
         let lock = crate::lock::load().unwrap();
-        let b = Builder {
-            lock: &lock,
-            cache_dir: "/c".into(),
-            mirrors: vec![],
-        };
-        let a = b
-            .argv(
-                "notary",
-                Path::new("/o.tar"),
-                Path::new("/s.sources"),
-                Path::new("/c/debs"),
-            )
-            .unwrap();
+        let b = Builder { lock: &lock, cache_dir: "/c".into(), mirrors: vec![] };
+        let a = b.argv("notary", Path::new("/o.tar"), Path::new("/s.sources"), Path::new("/c/debs")).unwrap();
         let include = a.iter().find(|s| s.starts_with("--include=")).unwrap();
         assert!(include.contains("notary=0.7.0+ds1-2+b6"), "{include}");
         assert_eq!(&a[a.len() - 3..], ["bookworm", "/o.tar", "/s.sources"]);
@@ -217,22 +171,15 @@ mod tests {
 
     #[test]
     fn a_vanished_pin_names_the_package_and_both_ways_out() {
-        let log = vec![
-            "I: x".to_string(),
-            "E: Version '0.7.0+ds1-2+b9' for 'notary' was not found".to_string(),
-        ];
+        let log = vec!["I: x".to_string(), "E: Version '0.7.0+ds1-2+b9' for 'notary' was not found".to_string()];
         let msg = explain_failure("notary", &log).to_string();
         assert!(msg.contains("notary=0.7.0+ds1-2+b9"), "{msg}");
-        assert!(
-            msg.contains("images lock --update") && msg.contains("--mirror"),
-            "{msg}"
-        );
+        assert!(msg.contains("images lock --update") && msg.contains("--mirror"), "{msg}");
     }
 
     #[test]
     fn other_failures_quote_the_error_lines() {
-        let msg =
-            explain_failure("db", &["E: Unable to locate package nope".to_string()]).to_string();
+        let msg = explain_failure("db", &["E: Unable to locate package nope".to_string()]).to_string();
         assert!(msg.contains("Unable to locate package nope"), "{msg}");
     }
 }

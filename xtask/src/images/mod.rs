@@ -50,9 +50,7 @@ pub fn cache_dir() -> PathBuf {
 }
 
 fn flake_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace")
 }
 
 pub fn resolve(sh: &Shell, kind: SourceKind) -> SourceKind {
@@ -75,14 +73,12 @@ pub fn ensure(
     match resolve(sh, kind) {
         SourceKind::Nix => {
             for image in spec.image_names() {
-                let store = nix::build(sh, flake_root(), image)
-                    .with_context(|| format!("building image {image} with nix"))?;
+                let store =
+                    nix::build(sh, flake_root(), image).with_context(|| format!("building image {image} with nix"))?;
                 let reference = reference(image, &nix::store_tag(&store)?);
                 if !engine.image_exists(sh, &reference)? {
                     ui::status("Loading", format!("{image} from {}", store.display()));
-                    let loaded = engine
-                        .load(sh, &store)
-                        .with_context(|| format!("loading image {image}"))?;
+                    let loaded = engine.load(sh, &store).with_context(|| format!("loading image {image}"))?;
                     engine.tag(sh, &loaded, &reference)?;
                 }
                 refs.insert(image.to_string(), reference);
@@ -90,11 +86,8 @@ pub fn ensure(
         }
         _ => {
             let lock = crate::lock::load()?;
-            let builder = debian::Builder {
-                lock: &lock,
-                cache_dir: cache_dir().join("debian"),
-                mirrors: opts.mirrors.clone(),
-            };
+            let builder =
+                debian::Builder { lock: &lock, cache_dir: cache_dir().join("debian"), mirrors: opts.mirrors.clone() };
             for image in spec.image_names() {
                 let tag = lock.tag(image)?;
                 let reference = reference(image, &tag);
@@ -118,11 +111,7 @@ pub fn ensure(
 
 /// The image's default command, from the spec so both sources agree.
 fn import_changes(spec: &Spec, image: &str) -> Result<Vec<String>> {
-    let cmd = &spec
-        .images
-        .get(image)
-        .with_context(|| format!("unknown image {image}"))?
-        .cmd;
+    let cmd = &spec.images.get(image).with_context(|| format!("unknown image {image}"))?.cmd;
     Ok(vec![
         format!("CMD {}", serde_json::to_string(cmd)?),
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
@@ -145,12 +134,7 @@ pub fn list(sh: &Shell, engine: &Engine) -> Result<Vec<Listed>> {
         let rest = reference.trim_start_matches(REPO_PREFIX);
         let (image, tag) = rest.split_once(':').unwrap_or((rest, ""));
         let current = lock.tag(image).map(|t| t == tag).unwrap_or(false);
-        out.push(Listed {
-            image: image.to_string(),
-            reference,
-            current,
-            size,
-        });
+        out.push(Listed { image: image.to_string(), reference, current, size });
     }
     Ok(out)
 }
@@ -193,9 +177,7 @@ pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
                 .find_map(|l| l.trim().strip_prefix("Candidate:"))
                 .map(str::trim)
                 .filter(|c| *c != "(none)")
-                .with_context(|| {
-                    format!("apt knows no candidate for {pkg}; run `apt-get update` first")
-                })?;
+                .with_context(|| format!("apt knows no candidate for {pkg}; run `apt-get update` first"))?;
             if candidate != version {
                 changes.push(format!("{name}: {pkg} {version} -> {candidate}"));
                 *version = candidate.to_string();

@@ -34,8 +34,7 @@ pub fn nix_usable(sh: &Shell) -> bool {
 /// Builds the flake's `image-<image>` package and returns the image tarball's store path.
 pub fn build(sh: &Shell, flake_root: &Path, image: &str) -> Result<PathBuf> {
     check_image_name(image)?;
-    let version =
-        nix_version(sh).with_context(|| format!("no usable `nix` on PATH; {INSTALL_HINT}"))?;
+    let version = nix_version(sh).with_context(|| format!("no usable `nix` on PATH; {INSTALL_HINT}"))?;
     if version < MIN_VERSION {
         bail!(
             "nix {}.{} is too old for the pinned nixpkgs (needs {}.{}); {INSTALL_HINT}",
@@ -45,25 +44,18 @@ pub fn build(sh: &Shell, flake_root: &Path, image: &str) -> Result<PathBuf> {
             MIN_VERSION.1
         );
     }
-    let root = std::fs::canonicalize(flake_root)
-        .with_context(|| format!("finding the flake at {}", flake_root.display()))?;
+    let root =
+        std::fs::canonicalize(flake_root).with_context(|| format!("finding the flake at {}", flake_root.display()))?;
     let installable = installable(&root, image)?;
     let features = FEATURES;
     // Build output goes to stderr, which stays on the terminal: a first build takes a while.
-    let out = cmd!(
-        sh,
-        "nix --extra-experimental-features {features} build --no-link --print-out-paths {installable}"
-    )
-    .quiet()
-    .read()
-    .with_context(|| format!("nix build {installable}"))?;
-    let path =
-        out_path(&out).with_context(|| format!("reading what nix build {installable} printed"))?;
+    let out = cmd!(sh, "nix --extra-experimental-features {features} build --no-link --print-out-paths {installable}")
+        .quiet()
+        .read()
+        .with_context(|| format!("nix build {installable}"))?;
+    let path = out_path(&out).with_context(|| format!("reading what nix build {installable} printed"))?;
     if !path.exists() {
-        bail!(
-            "nix build {installable} reported {}, which does not exist",
-            path.display()
-        );
+        bail!("nix build {installable} reported {}, which does not exist", path.display());
     }
     Ok(path)
 }
@@ -78,20 +70,13 @@ pub fn store_tag(store_path: &Path) -> Result<String> {
             _ => None,
         })
         .with_context(|| {
-            format!(
-                "{} is not a Nix store path (<store>/<32-character hash>-<name>)",
-                store_path.display()
-            )
+            format!("{} is not a Nix store path (<store>/<32-character hash>-<name>)", store_path.display())
         })?;
     Ok(format!("nix-{}", &hash[..TAG_HASH_LEN]))
 }
 
 fn nix_version(sh: &Shell) -> Result<(u32, u32)> {
-    let out = cmd!(sh, "nix --version")
-        .quiet()
-        .ignore_stderr()
-        .read()
-        .context("running `nix --version`")?;
+    let out = cmd!(sh, "nix --version").quiet().ignore_stderr().read().context("running `nix --version`")?;
     parse_version(&out).with_context(|| format!("reading the version in {:?}", out.trim()))
 }
 
@@ -100,14 +85,11 @@ fn flakes_enabled(sh: &Shell) -> bool {
     // `getFlake` exists only when the flakes feature is on; evaluating this touches no
     // flake, input or network.
     let expr = "builtins ? getFlake";
-    cmd!(
-        sh,
-        "nix --extra-experimental-features {features} eval --expr {expr}"
-    )
-    .quiet()
-    .ignore_stderr()
-    .read()
-    .is_ok_and(|out| out.trim() == "true")
+    cmd!(sh, "nix --extra-experimental-features {features} eval --expr {expr}")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .is_ok_and(|out| out.trim() == "true")
 }
 
 /// The version from `nix --version`: "nix (Nix) 2.18.1", "nix (Determinate Nix 3.8.5) 2.31.1"
@@ -123,9 +105,7 @@ fn parse_version(out: &str) -> Option<(u32, u32)> {
 /// Image names become part of a flake reference, so only plain names pass.
 fn check_image_name(image: &str) -> Result<()> {
     let plain = !image.is_empty()
-        && image
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        && image.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !plain {
         bail!("{image:?} is not an image name (lowercase letters, digits, '-' and '_')");
     }
@@ -135,9 +115,7 @@ fn check_image_name(image: &str) -> Result<()> {
 /// A bare absolute path, not `path:`: Nix then reads the checkout through git and copies
 /// only tracked files, never `target/`.
 fn installable(root: &Path, image: &str) -> Result<String> {
-    let root = root
-        .to_str()
-        .with_context(|| format!("the flake path {} is not UTF-8", root.display()))?;
+    let root = root.to_str().with_context(|| format!("the flake path {} is not UTF-8", root.display()))?;
     if !root.starts_with('/') {
         bail!("the flake path {root} is not absolute; nix would read it as a registry name");
     }
@@ -149,11 +127,7 @@ fn installable(root: &Path, image: &str) -> Result<String> {
 
 /// `--print-out-paths` prints one line per output; an image has only `out`.
 fn out_path(stdout: &str) -> Result<PathBuf> {
-    let line = stdout
-        .lines()
-        .map(str::trim)
-        .rfind(|l| !l.is_empty())
-        .context("nix build printed no store path")?;
+    let line = stdout.lines().map(str::trim).rfind(|l| !l.is_empty()).context("nix build printed no store path")?;
     if !line.starts_with('/') {
         bail!("nix build printed {line:?}, not a store path");
     }
@@ -210,10 +184,7 @@ mod tests {
     fn versions_are_read_from_every_known_spelling() {
         assert_eq!(parse_version("nix (Nix) 2.8.0\n"), Some((2, 8)));
         assert_eq!(parse_version("nix (Nix) 2.18.1"), Some((2, 18)));
-        assert_eq!(
-            parse_version("nix (Determinate Nix 3.8.5) 2.31.1"),
-            Some((2, 31))
-        );
+        assert_eq!(parse_version("nix (Determinate Nix 3.8.5) 2.31.1"), Some((2, 31)));
         assert_eq!(parse_version("nix (Lix, like Nix) 2.91.1"), Some((2, 91)));
         assert_eq!(parse_version("nix (Nix) 2.24pre20240101_dirty"), None);
         assert_eq!(parse_version(""), None);
@@ -222,10 +193,7 @@ mod tests {
 
     #[test]
     fn installable_is_an_absolute_path_with_the_image_package() {
-        assert_eq!(
-            installable(Path::new("/work/main"), "notary").unwrap(),
-            "/work/main#image-notary"
-        );
+        assert_eq!(installable(Path::new("/work/main"), "notary").unwrap(), "/work/main#image-notary");
         assert!(installable(Path::new("work/main"), "notary").is_err());
         assert!(installable(Path::new("/work/a#b"), "notary").is_err());
         assert!(installable(Path::new("/work/a?b"), "notary").is_err());

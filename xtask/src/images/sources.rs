@@ -71,11 +71,8 @@ pub fn parse_deb822(text: &str) -> Vec<Source> {
             }
         }
         let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
-        let words = |k: &str| {
-            get(k)
-                .map(|v| v.split_whitespace().map(String::from).collect::<Vec<_>>())
-                .unwrap_or_default()
-        };
+        let words =
+            |k: &str| get(k).map(|v| v.split_whitespace().map(String::from).collect::<Vec<_>>()).unwrap_or_default();
         if !words("types").iter().any(|t| t == "deb") || get("enabled").is_some_and(|e| e == "no") {
             continue;
         }
@@ -96,11 +93,7 @@ pub fn for_suite(sources: Vec<Source>, suite: &str) -> Vec<Source> {
     sources
         .into_iter()
         .filter_map(|mut s| {
-            s.suites.retain(|x| {
-                x == suite
-                    || x.strip_prefix(suite)
-                        .is_some_and(|rest| rest.starts_with('-'))
-            });
+            s.suites.retain(|x| x == suite || x.strip_prefix(suite).is_some_and(|rest| rest.starts_with('-')));
             (!s.suites.is_empty()).then_some(s)
         })
         .collect()
@@ -174,10 +167,7 @@ mod tests {
         let s = parse_deb822(DEB822);
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].suites, ["bookworm", "bookworm-updates"]);
-        assert_eq!(
-            s[0].signed_by.as_deref(),
-            Some("/usr/share/keyrings/debian-archive-keyring.gpg")
-        );
+        assert_eq!(s[0].signed_by.as_deref(), Some("/usr/share/keyrings/debian-archive-keyring.gpg"));
         assert_eq!(s[1].uri, "http://deb.debian.org/debian-security");
     }
 
@@ -200,10 +190,9 @@ mod tests {
 
     #[test]
     fn disabled_stanzas_are_ignored() {
-        assert!(parse_deb822(
-            "Types: deb\nURIs: http://m\nSuites: bookworm\nComponents: main\nEnabled: no\n"
-        )
-        .is_empty());
+        assert!(
+            parse_deb822("Types: deb\nURIs: http://m\nSuites: bookworm\nComponents: main\nEnabled: no\n").is_empty()
+        );
     }
 
     #[test]

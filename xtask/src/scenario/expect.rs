@@ -59,11 +59,7 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(kind: FailureKind, message: impl Into<String>) -> Failure {
-        Failure {
-            kind,
-            message: message.into(),
-            context: Vec::new(),
-        }
+        Failure { kind, message: message.into(), context: Vec::new() }
     }
 }
 
@@ -96,26 +92,17 @@ pub fn check(expect: &Expect, out: &Output) -> Vec<Failure> {
             (None, Outcome::Failure) => "failure (a non-zero exit)".to_string(),
             (None, _) => "success (exit 0)".to_string(),
         };
-        failures.push(Failure::new(
-            FailureKind::ExitStatus,
-            format!("expected {wanted}, got exit {}", out.code),
-        ));
+        failures.push(Failure::new(FailureKind::ExitStatus, format!("expected {wanted}, got exit {}", out.code)));
     }
 
     for needle in &expect.contains {
         if !text.contains(needle.as_str()) {
-            failures.push(Failure::new(
-                FailureKind::Contains,
-                format!("output does not contain {needle:?}"),
-            ));
+            failures.push(Failure::new(FailureKind::Contains, format!("output does not contain {needle:?}")));
         }
     }
     for needle in &expect.stdout_contains {
         if !out.stdout.contains(needle.as_str()) {
-            failures.push(Failure::new(
-                FailureKind::StdoutContains,
-                format!("stdout does not contain {needle:?}"),
-            ));
+            failures.push(Failure::new(FailureKind::StdoutContains, format!("stdout does not contain {needle:?}")));
         }
     }
     for needle in &expect.not_contains {
@@ -130,10 +117,7 @@ pub fn check(expect: &Expect, out: &Output) -> Vec<Failure> {
     for pattern in &expect.matches {
         match Regex::new(pattern) {
             Ok(re) if re.is_match(&text) => {}
-            Ok(_) => failures.push(Failure::new(
-                FailureKind::Matches,
-                format!("output does not match /{pattern}/"),
-            )),
+            Ok(_) => failures.push(Failure::new(FailureKind::Matches, format!("output does not match /{pattern}/"))),
             Err(e) => failures.push(invalid_regex(pattern, &e)),
         }
     }
@@ -155,10 +139,7 @@ pub fn check(expect: &Expect, out: &Output) -> Vec<Failure> {
 }
 
 fn invalid_regex(pattern: &str, e: &regex::Error) -> Failure {
-    Failure::new(
-        FailureKind::InvalidRegex,
-        format!("regex /{pattern}/ does not compile: {e}"),
-    )
+    Failure::new(FailureKind::InvalidRegex, format!("regex /{pattern}/ does not compile: {e}"))
 }
 
 /// Applies `captures` (placeholders filled in) to the output. Values found are
@@ -197,10 +178,7 @@ fn lines_around(text: &str, at: usize) -> Vec<String> {
 pub fn tail(out: &Output, n: usize) -> Vec<String> {
     let text = combined(out);
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..]
-        .iter()
-        .map(|l| l.to_string())
-        .collect()
+    lines[lines.len().saturating_sub(n)..].iter().map(|l| l.to_string()).collect()
 }
 
 #[cfg(test)]
@@ -208,11 +186,7 @@ mod tests {
     use super::*;
 
     fn out(code: i32, stdout: &str, stderr: &str) -> Output {
-        Output {
-            code,
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-        }
+        Output { code, stdout: stdout.into(), stderr: stderr.into() }
     }
 
     fn kinds(f: &[Failure]) -> Vec<FailureKind> {
@@ -230,71 +204,40 @@ mod tests {
 
     #[test]
     fn outcome_failure_and_any() {
-        let fail = Expect {
-            outcome: Some(Outcome::Failure),
-            ..Expect::default()
-        };
+        let fail = Expect { outcome: Some(Outcome::Failure), ..Expect::default() };
         assert!(check(&fail, &out(1, "", "")).is_empty());
         assert!(check(&fail, &out(125, "", "")).is_empty());
         let f = check(&fail, &out(0, "", ""));
-        assert_eq!(
-            f[0].message,
-            "expected failure (a non-zero exit), got exit 0"
-        );
+        assert_eq!(f[0].message, "expected failure (a non-zero exit), got exit 0");
 
-        let any = Expect {
-            outcome: Some(Outcome::Any),
-            ..Expect::default()
-        };
+        let any = Expect { outcome: Some(Outcome::Any), ..Expect::default() };
         assert!(check(&any, &out(0, "", "")).is_empty());
         assert!(check(&any, &out(7, "", "")).is_empty());
     }
 
     #[test]
     fn exact_exit_code() {
-        let e = Expect {
-            exit_code: Some(2),
-            ..Expect::default()
-        };
+        let e = Expect { exit_code: Some(2), ..Expect::default() };
         assert_eq!(e.effective_outcome(), Outcome::Failure);
         assert!(check(&e, &out(2, "", "")).is_empty());
         let f = check(&e, &out(1, "", ""));
         assert_eq!(f[0].message, "expected exit code 2, got exit 1");
-        let zero = Expect {
-            exit_code: Some(0),
-            ..Expect::default()
-        };
+        let zero = Expect { exit_code: Some(0), ..Expect::default() };
         assert_eq!(check(&zero, &out(3, "", "")).len(), 1);
     }
 
     #[test]
     fn contains_looks_at_both_streams() {
-        let e = Expect {
-            contains: vec!["Successfully signed".into(), "digest".into()],
-            ..Expect::default()
-        };
-        assert!(check(
-            &e,
-            &out(0, "latest: digest: sha256:ab", "Successfully signed x")
-        )
-        .is_empty());
+        let e = Expect { contains: vec!["Successfully signed".into(), "digest".into()], ..Expect::default() };
+        assert!(check(&e, &out(0, "latest: digest: sha256:ab", "Successfully signed x")).is_empty());
         let f = check(&e, &out(0, "nothing", "here"));
-        assert_eq!(
-            kinds(&f),
-            vec![FailureKind::Contains, FailureKind::Contains]
-        );
-        assert_eq!(
-            f[0].message,
-            "output does not contain \"Successfully signed\""
-        );
+        assert_eq!(kinds(&f), vec![FailureKind::Contains, FailureKind::Contains]);
+        assert_eq!(f[0].message, "output does not contain \"Successfully signed\"");
     }
 
     #[test]
     fn not_contains_reports_context() {
-        let e = Expect {
-            not_contains: vec!["Pull (1 of 1)".into()],
-            ..Expect::default()
-        };
+        let e = Expect { not_contains: vec!["Pull (1 of 1)".into()], ..Expect::default() };
         assert!(check(&e, &out(0, "plain pull", "")).is_empty());
         let text = "a\nb\nc\nPull (1 of 1): x\nd\ne\nf\ng";
         let f = check(&e, &out(0, text, ""));
@@ -312,19 +255,13 @@ mod tests {
         assert!(check(&e, &out(0, "", "No valid trust data for latest")).is_empty());
         assert!(check(&e, &out(0, "", "No trust data for latest")).is_empty());
         let f = check(&e, &out(0, "first\nsha256:abcd here", "No data"));
-        assert_eq!(
-            kinds(&f),
-            vec![FailureKind::Matches, FailureKind::NotMatches]
-        );
+        assert_eq!(kinds(&f), vec![FailureKind::Matches, FailureKind::NotMatches]);
         assert_eq!(f[1].context, vec!["first", "sha256:abcd here", "No data"]);
     }
 
     #[test]
     fn stdout_contains_ignores_stderr() {
-        let e = Expect {
-            stdout_contains: vec!["value".into()],
-            ..Expect::default()
-        };
+        let e = Expect { stdout_contains: vec!["value".into()], ..Expect::default() };
         assert!(check(&e, &out(0, "value", "")).is_empty());
         let f = check(&e, &out(0, "", "value"));
         assert_eq!(kinds(&f), vec![FailureKind::StdoutContains]);
@@ -332,33 +269,18 @@ mod tests {
 
     #[test]
     fn invalid_runtime_regex_is_a_failure_not_a_panic() {
-        let e = Expect {
-            matches: vec!["(".into()],
-            ..Expect::default()
-        };
-        assert_eq!(
-            kinds(&check(&e, &out(0, "", ""))),
-            vec![FailureKind::InvalidRegex]
-        );
+        let e = Expect { matches: vec!["(".into()], ..Expect::default() };
+        assert_eq!(kinds(&check(&e, &out(0, "", ""))), vec![FailureKind::InvalidRegex]);
     }
 
     #[test]
     fn capture_first_group() {
         let caps = vec![
-            Capture {
-                name: "digest".into(),
-                regex: r"latest: digest: (sha256:[0-9a-f]{4})".into(),
-            },
-            Capture {
-                name: "missing".into(),
-                regex: r"nope (x)".into(),
-            },
+            Capture { name: "digest".into(), regex: r"latest: digest: (sha256:[0-9a-f]{4})".into() },
+            Capture { name: "missing".into(), regex: r"nope (x)".into() },
         ];
         let (values, failures) = capture(&caps, &out(0, "latest: digest: sha256:beef size: 1", ""));
-        assert_eq!(
-            values.get("digest").map(String::as_str),
-            Some("sha256:beef")
-        );
+        assert_eq!(values.get("digest").map(String::as_str), Some("sha256:beef"));
         assert_eq!(kinds(&failures), vec![FailureKind::Capture]);
     }
 

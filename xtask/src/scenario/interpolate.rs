@@ -34,11 +34,7 @@ fn parse(s: &str) -> Result<Vec<Piece<'_>>> {
     while let Some(open) = rest.find("{{") {
         let after_open = &rest[open + 2..];
         let Some(close) = after_open.find("}}") else {
-            bail!(
-                "unclosed `{{{{` at byte {} in {:?}",
-                offset + open,
-                shorten(s)
-            );
+            bail!("unclosed `{{{{` at byte {} in {:?}", offset + open, shorten(s));
         };
         let inner = &after_open[..close];
         let whole_len = open + 2 + close + 2;
@@ -116,10 +112,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vars {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -129,27 +122,20 @@ mod tests {
             interpolate("push {{registry}}/t:{{ run_id }} done", &v).unwrap(),
             "push sandboxregistry:5000/t:0a1b2c3d done"
         );
-        assert_eq!(
-            interpolate("no placeholders", &v).unwrap(),
-            "no placeholders"
-        );
+        assert_eq!(interpolate("no placeholders", &v).unwrap(), "no placeholders");
         assert_eq!(interpolate("", &v).unwrap(), "");
     }
 
     #[test]
     fn unknown_variable_is_an_error_naming_it() {
-        let err = interpolate("x {{digest}}", &vars(&[("run_id", "1")]))
-            .unwrap_err()
-            .to_string();
+        let err = interpolate("x {{digest}}", &vars(&[("run_id", "1")])).unwrap_err().to_string();
         assert!(err.contains("unknown variable `{{digest}}`"), "{err}");
         assert!(err.contains("run_id"), "{err}");
     }
 
     #[test]
     fn unclosed_braces_are_rejected() {
-        let err = interpolate("echo {{digest", &Vars::new())
-            .unwrap_err()
-            .to_string();
+        let err = interpolate("echo {{digest", &Vars::new()).unwrap_err().to_string();
         assert!(err.contains("unclosed `{{` at byte 5"), "{err}");
         assert!(placeholders("a {{b}} {{").is_err());
     }

@@ -53,10 +53,7 @@ pub fn render(report: &Report) -> String {
         (
             t + 1,
             f + usize::from(step.status == StepStatus::Failed),
-            s + usize::from(matches!(
-                step.status,
-                StepStatus::Skipped | StepStatus::NotRun
-            )),
+            s + usize::from(matches!(step.status, StepStatus::Skipped | StepStatus::NotRun)),
         )
     });
     let total_ms: u64 = report.scenarios.iter().map(|s| s.duration_ms).sum();
@@ -141,18 +138,13 @@ fn render_case(xml: &mut String, scenario: &ScenarioReport, step: &StepReport) {
         for line in &step.output_tail {
             let _ = writeln!(out, "{line}");
         }
-        let _ = write!(
-            xml,
-            "\n      <system-out>{}</system-out>\n    ",
-            escape_text(&out)
-        );
+        let _ = write!(xml, "\n      <system-out>{}</system-out>\n    ", escape_text(&out));
     }
     xml.push_str("</testcase>\n");
 }
 
 pub fn write(report: &Report, path: &Path) -> Result<()> {
-    std::fs::write(path, render(report))
-        .with_context(|| format!("cannot write JUnit report {}", path.display()))
+    std::fs::write(path, render(report)).with_context(|| format!("cannot write JUnit report {}", path.display()))
 }
 
 #[cfg(test)]
@@ -161,10 +153,7 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(
-            escape(r#"<a & "b">'"#),
-            "&lt;a &amp; &quot;b&quot;&gt;&apos;"
-        );
+        assert_eq!(escape(r#"<a & "b">'"#), "&lt;a &amp; &quot;b&quot;&gt;&apos;");
         assert_eq!(escape("plain ✓"), "plain ✓");
     }
 

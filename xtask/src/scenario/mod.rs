@@ -41,20 +41,14 @@ pub fn names() -> Vec<&'static str> {
 
 /// Every embedded scenario, parsed and validated.
 pub fn catalogue() -> Result<Vec<Scenario>> {
-    EMBEDDED
-        .iter()
-        .map(|(name, text)| load(name, text))
-        .collect()
+    EMBEDDED.iter().map(|(name, text)| load(name, text)).collect()
 }
 
 fn load(name: &str, text: &str) -> Result<Scenario> {
     let origin = format!("scenarios/{name}.toml");
     let scenario = Scenario::from_toml(text, &origin)?;
     if scenario.name != name {
-        bail!(
-            "{origin} says name = {:?}; it must be {name:?}, like the file",
-            scenario.name
-        );
+        bail!("{origin} says name = {:?}; it must be {name:?}, like the file", scenario.name);
     }
     Ok(scenario)
 }
@@ -65,13 +59,8 @@ pub fn find(name: &str) -> Result<Scenario> {
         Some((n, text)) => load(n, text),
         None => {
             let known = names();
-            let hint = suggest(name, &known)
-                .map(|s| format!(" Did you mean `{s}`?"))
-                .unwrap_or_default();
-            bail!(
-                "unknown scenario `{name}`.{hint} Known scenarios: {}",
-                known.join(", ")
-            )
+            let hint = suggest(name, &known).map(|s| format!(" Did you mean `{s}`?")).unwrap_or_default();
+            bail!("unknown scenario `{name}`.{hint} Known scenarios: {}", known.join(", "))
         }
     }
     .with_context(|| format!("loading scenario `{name}`"))
@@ -120,19 +109,10 @@ mod tests {
     #[test]
     fn guide_has_the_catalogued_shape() {
         let guide = find("guide").unwrap();
-        let runs: Vec<&str> = guide
-            .steps
-            .iter()
-            .filter_map(|s| s.run.as_deref())
-            .collect();
+        let runs: Vec<&str> = guide.steps.iter().filter_map(|s| s.run.as_deref()).collect();
         assert!(runs[0].contains("--remote"), "starts clean");
         assert!(guide.steps.iter().any(|s| s.on == Target::Registry));
-        let captures: Vec<&str> = guide
-            .steps
-            .iter()
-            .flat_map(|s| &s.capture)
-            .map(|c| c.name.as_str())
-            .collect();
+        let captures: Vec<&str> = guide.steps.iter().flat_map(|s| &s.capture).map(|c| c.name.as_str()).collect();
         assert_eq!(captures, vec!["digest", "layer"]);
     }
 

@@ -219,10 +219,7 @@ impl Expect {
     }
 
     fn literals(&self) -> impl Iterator<Item = &String> {
-        self.contains
-            .iter()
-            .chain(&self.not_contains)
-            .chain(&self.stdout_contains)
+        self.contains.iter().chain(&self.not_contains).chain(&self.stdout_contains)
     }
 
     fn regexes(&self) -> impl Iterator<Item = &String> {
@@ -254,9 +251,7 @@ impl Scenario {
     pub fn from_toml(text: &str, origin: &str) -> Result<Scenario> {
         let scenario: Scenario =
             toml::from_str(text).with_context(|| format!("cannot parse scenario file {origin}"))?;
-        scenario
-            .validate()
-            .with_context(|| format!("invalid scenario file {origin}"))?;
+        scenario.validate().with_context(|| format!("invalid scenario file {origin}"))?;
         Ok(scenario)
     }
 
@@ -268,10 +263,7 @@ impl Scenario {
         let mut top = |msg: String| errors.push(format!("scenario `{name}`: {msg}"));
 
         if !is_slug(&self.name) {
-            top(
-                "name must be lowercase letters, digits and `-` (it names files and test suites)"
-                    .into(),
-            );
+            top("name must be lowercase letters, digits and `-` (it names files and test suites)".into());
         }
         if self.summary.trim().is_empty() || self.summary.contains('\n') {
             top("summary must be one non-empty line".into());
@@ -284,26 +276,18 @@ impl Scenario {
         }
         for cap in &self.requires {
             if !CAPABILITIES.contains(&cap.as_str()) {
-                top(format!(
-                    "requires unknown capability `{cap}` (known: {})",
-                    CAPABILITIES.join(", ")
-                ));
+                top(format!("requires unknown capability `{cap}` (known: {})", CAPABILITIES.join(", ")));
             }
         }
 
         // Names visible so far, with the step that defined them (0 = builtin).
-        let mut defined: BTreeMap<String, usize> =
-            BUILTINS.iter().map(|b| (b.to_string(), 0)).collect();
+        let mut defined: BTreeMap<String, usize> = BUILTINS.iter().map(|b| (b.to_string(), 0)).collect();
         let mut snapshots: BTreeSet<&str> = BTreeSet::new();
 
         for (i, step) in self.steps.iter().enumerate() {
             let index = i + 1;
-            let mut err = |msg: String| {
-                errors.push(format!(
-                    "scenario `{name}`, step {index} ({:?}): {msg}",
-                    step.title
-                ))
-            };
+            let mut err =
+                |msg: String| errors.push(format!("scenario `{name}`, step {index} ({:?}): {msg}", step.title));
             if step.title.trim().is_empty() || step.title.contains('\n') {
                 err("title must be one non-empty line".into());
             }
@@ -324,25 +308,18 @@ impl Scenario {
                 }
                 (None, Some(action)) => {
                     if step.on != Target::Engine {
-                        err(format!(
-                            "`action` ({action}) needs on = \"engine\", not on = \"{}\"",
-                            step.on
-                        ));
+                        err(format!("`action` ({action}) needs on = \"engine\", not on = \"{}\"", step.on));
                     }
                     match action {
                         Action::DbSnapshot(snap) => {
                             if !is_slug(snap) {
-                                err(format!(
-                                    "snapshot name `{snap}` must be lowercase letters, digits and `-`"
-                                ));
+                                err(format!("snapshot name `{snap}` must be lowercase letters, digits and `-`"));
                             }
                             snapshots.insert(snap);
                         }
                         Action::DbRestore(snap) => {
                             if !snapshots.contains(snap.as_str()) {
-                                err(format!(
-                                    "db_restore `{snap}` but no earlier step takes db_snapshot `{snap}`"
-                                ));
+                                err(format!("db_restore `{snap}` but no earlier step takes db_snapshot `{snap}`"));
                             }
                         }
                         Action::Stop(_) | Action::Start(_) | Action::Restart(_) => {}
@@ -355,15 +332,10 @@ impl Scenario {
 
             if let Some(id) = &step.identity {
                 if step.on != Target::Client {
-                    err(format!(
-                        "`identity` only applies on \"client\", not on \"{}\"",
-                        step.on
-                    ));
+                    err(format!("`identity` only applies on \"client\", not on \"{}\"", step.on));
                 }
                 if !is_slug(id) {
-                    err(format!(
-                        "identity `{id}` must be lowercase letters, digits and `-` (it names a directory)"
-                    ));
+                    err(format!("identity `{id}` must be lowercase letters, digits and `-` (it names a directory)"));
                 }
             }
 
@@ -377,10 +349,7 @@ impl Scenario {
                     ));
                 }
                 if !self.requires.iter().any(|r| r == "faketime") {
-                    err(
-                        "uses `clock` but the scenario does not list `requires = [\"faketime\"]`"
-                            .into(),
-                    );
+                    err("uses `clock` but the scenario does not list `requires = [\"faketime\"]`".into());
                 }
             }
 
@@ -395,9 +364,7 @@ impl Scenario {
                 (Some(Outcome::Success), Some(c)) if c != 0 => {
                     err(format!("expects outcome \"success\" but exit_code {c}"))
                 }
-                (Some(Outcome::Failure), Some(0)) => {
-                    err("expects outcome \"failure\" but exit_code 0".into())
-                }
+                (Some(Outcome::Failure), Some(0)) => err("expects outcome \"failure\" but exit_code 0".into()),
                 _ => {}
             }
 
@@ -427,9 +394,7 @@ impl Scenario {
                                 let later = self.steps[i..]
                                     .iter()
                                     .position(|s| s.capture.iter().any(|c| c.name == var))
-                                    .map(|p| {
-                                        format!(" (it is captured later, by step {})", index + p)
-                                    })
+                                    .map(|p| format!(" (it is captured later, by step {})", index + p))
                                     .unwrap_or_default();
                                 err(format!(
                                     "{field} uses `{{{{{var}}}}}`, which is not defined before this step{later}"
@@ -442,10 +407,7 @@ impl Scenario {
 
             // Regexes must compile once placeholders are filled in; any
             // placeholder value is escaped, so a stand-in is representative.
-            let stand_in: Vars = defined
-                .keys()
-                .map(|k| (k.clone(), "x".to_string()))
-                .collect();
+            let stand_in: Vars = defined.keys().map(|k| (k.clone(), "x".to_string())).collect();
             let compile = |re: &str| -> Result<Regex> {
                 let filled = interpolate::interpolate_regex(re, &stand_in)?;
                 Ok(Regex::new(&filled)?)
@@ -471,10 +433,7 @@ impl Scenario {
                     Ok(_) => {}
                     Err(e) => {
                         if interpolate::placeholders(&c.regex).is_ok() {
-                            err(format!(
-                                "capture `{}`: regex /{}/ does not compile: {e}",
-                                c.name, c.regex
-                            ));
+                            err(format!("capture `{}`: regex /{}/ does not compile: {e}", c.name, c.regex));
                         }
                     }
                 }
@@ -504,10 +463,7 @@ impl Scenario {
 }
 
 fn is_slug(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('-')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    !s.is_empty() && !s.starts_with('-') && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// faketime's relative offsets ("+400d", "-2h", "+1.5y") and absolute times
@@ -515,8 +471,7 @@ fn is_slug(s: &str) -> bool {
 fn is_clock(s: &str) -> bool {
     static RELATIVE: &str = r"^[+-][0-9]+(\.[0-9]+)?[smhdy]?$";
     static ABSOLUTE: &str = r"^@?[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2}:[0-9]{2})?$";
-    Regex::new(RELATIVE).is_ok_and(|r| r.is_match(s))
-        || Regex::new(ABSOLUTE).is_ok_and(|r| r.is_match(s))
+    Regex::new(RELATIVE).is_ok_and(|r| r.is_match(s)) || Regex::new(ABSOLUTE).is_ok_and(|r| r.is_match(s))
 }
 
 #[cfg(test)]
@@ -524,10 +479,7 @@ mod tests {
     use super::*;
 
     fn parse(steps: &str) -> Result<Scenario> {
-        Scenario::from_toml(
-            &format!("name = \"demo\"\nsummary = \"s\"\ndescription = \"d\"\n{steps}"),
-            "demo.toml",
-        )
+        Scenario::from_toml(&format!("name = \"demo\"\nsummary = \"s\"\ndescription = \"d\"\n{steps}"), "demo.toml")
     }
 
     fn error(steps: &str) -> String {
@@ -585,10 +537,7 @@ run = "mariadb -e 'select 1' # {{key}}"
         )
         .unwrap();
         assert_eq!(s.steps[0].action, Some(Action::DbSnapshot("before".into())));
-        assert_eq!(
-            s.steps[1].action,
-            Some(Action::Restart(Service::Notaryserver))
-        );
+        assert_eq!(s.steps[1].action, Some(Action::Restart(Service::Notaryserver)));
         assert_eq!(s.steps[2].on, Target::Client);
         assert_eq!(s.steps[2].expect.effective_outcome(), Outcome::Failure);
         assert_eq!(s.steps[4].on, Target::Db);
@@ -607,7 +556,9 @@ run = "echo {{digest}}"
         );
         assert!(e.contains("invalid scenario file demo.toml"), "{e}");
         assert!(
-            e.contains("scenario `demo`, step 1 (\"first\"): run uses `{{digest}}`, which is not defined before this step"),
+            e.contains(
+                "scenario `demo`, step 1 (\"first\"): run uses `{{digest}}`, which is not defined before this step"
+            ),
             "{e}"
         );
     }
@@ -661,14 +612,8 @@ run = "true"
 capture = [{ name = "d", regex = '(x)' }]
 "#,
         );
-        assert!(
-            e.contains("capture `registry` would shadow a builtin"),
-            "{e}"
-        );
-        assert!(
-            e.contains("step 2 (\"b\"): capture `d` is already defined by step 1"),
-            "{e}"
-        );
+        assert!(e.contains("capture `registry` would shadow a builtin"), "{e}");
+        assert!(e.contains("step 2 (\"b\"): capture `d` is already defined by step 1"), "{e}");
     }
 
     #[test]
@@ -685,45 +630,25 @@ action = { stop = "db" }
         );
         assert!(both.contains("has both `run` and `action`"), "{both}");
         let neither = error("[[steps]]\ntitle = \"n\"\nexplain = \"x\"\n");
-        assert!(
-            neither.contains("needs `run` (a script) or `action`"),
-            "{neither}"
-        );
-        let client = error(
-            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\naction = { stop = \"notarysigner\" }\n",
-        );
-        assert!(
-            client.contains(
-                "`action` (stop notarysigner) needs on = \"engine\", not on = \"client\""
-            ),
-            "{client}"
-        );
-        let engine_run =
-            error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\nrun = \"ls\"\n");
-        assert!(
-            engine_run.contains("only takes an `action`"),
-            "{engine_run}"
-        );
+        assert!(neither.contains("needs `run` (a script) or `action`"), "{neither}");
+        let client = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\naction = { stop = \"notarysigner\" }\n");
+        assert!(client.contains("`action` (stop notarysigner) needs on = \"engine\", not on = \"client\""), "{client}");
+        let engine_run = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\nrun = \"ls\"\n");
+        assert!(engine_run.contains("only takes an `action`"), "{engine_run}");
     }
 
     #[test]
     fn unknown_service_or_action_is_a_parse_error() {
-        let e = error(
-            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { stop = \"nginx\" }\n",
-        );
+        let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { stop = \"nginx\" }\n");
         assert!(e.contains("cannot parse scenario file demo.toml"), "{e}");
         assert!(e.contains("nginx"), "{e}");
-        let e = error(
-            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { explode = \"db\" }\n",
-        );
+        let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { explode = \"db\" }\n");
         assert!(e.contains("explode"), "{e}");
     }
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let e = error(
-            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\nexpect = { outcom = \"failure\" }\n",
-        );
+        let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\nexpect = { outcom = \"failure\" }\n");
         assert!(e.contains("outcom"), "{e}");
         let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\ntimeout = 5\n");
         assert!(e.contains("timeout"), "{e}");
@@ -742,46 +667,21 @@ capture = [{ name = "nogroup", regex = 'sha256:[0-9a-f]+' }, { name = "bad", reg
 "#,
         );
         assert!(e.contains("regex /(unclosed/ does not compile"), "{e}");
-        assert!(
-            e.contains("capture `nogroup`: regex /sha256:[0-9a-f]+/ has no group"),
-            "{e}"
-        );
-        assert!(
-            e.contains("capture `bad`: regex /[/ does not compile"),
-            "{e}"
-        );
+        assert!(e.contains("capture `nogroup`: regex /sha256:[0-9a-f]+/ has no group"), "{e}");
+        assert!(e.contains("capture `bad`: regex /[/ does not compile"), "{e}");
         assert!(!e.contains("fine"), "{e}");
     }
 
     #[test]
     fn clock_needs_faketime_and_a_valid_offset() {
-        let e = error(
-            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\nclock = \"next year\"\n",
-        );
-        assert!(
-            e.contains("clock `next year` is not a faketime offset"),
-            "{e}"
-        );
-        assert!(
-            e.contains("does not list `requires = [\"faketime\"]`"),
-            "{e}"
-        );
-        for ok in [
-            "+400d",
-            "-2h",
-            "+1.5y",
-            "@2030-01-01 00:00:00",
-            "2030-01-01",
-        ] {
+        let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\nclock = \"next year\"\n");
+        assert!(e.contains("clock `next year` is not a faketime offset"), "{e}");
+        assert!(e.contains("does not list `requires = [\"faketime\"]`"), "{e}");
+        for ok in ["+400d", "-2h", "+1.5y", "@2030-01-01 00:00:00", "2030-01-01"] {
             assert!(is_clock(ok), "{ok}");
         }
-        let e = error(
-            "requires = [\"time-travel\"]\n[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\n",
-        );
-        assert!(
-            e.contains("requires unknown capability `time-travel` (known: faketime)"),
-            "{e}"
-        );
+        let e = error("requires = [\"time-travel\"]\n[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\n");
+        assert!(e.contains("requires unknown capability `time-travel` (known: faketime)"), "{e}");
     }
 
     #[test]
@@ -789,25 +689,15 @@ capture = [{ name = "nogroup", regex = 'sha256:[0-9a-f]+' }, { name = "bad", reg
         let e = error(
             "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"registry\"\nidentity = \"Alice Smith\"\nrun = \"true\"\n",
         );
-        assert!(
-            e.contains("`identity` only applies on \"client\", not on \"registry\""),
-            "{e}"
-        );
-        assert!(
-            e.contains("identity `Alice Smith` must be lowercase"),
-            "{e}"
-        );
+        assert!(e.contains("`identity` only applies on \"client\", not on \"registry\""), "{e}");
+        assert!(e.contains("identity `Alice Smith` must be lowercase"), "{e}");
     }
 
     #[test]
     fn restore_needs_an_earlier_snapshot() {
-        let e = error(
-            "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { db_restore = \"old\" }\n",
-        );
-        assert!(
-            e.contains("db_restore `old` but no earlier step takes db_snapshot `old`"),
-            "{e}"
-        );
+        let e =
+            error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { db_restore = \"old\" }\n");
+        assert!(e.contains("db_restore `old` but no earlier step takes db_snapshot `old`"), "{e}");
     }
 
     #[test]
@@ -815,17 +705,11 @@ capture = [{ name = "nogroup", regex = 'sha256:[0-9a-f]+' }, { name = "bad", reg
         let e = error(
             "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\nexpect = { outcome = \"success\", exit_code = 2 }\n",
         );
-        assert!(
-            e.contains("expects outcome \"success\" but exit_code 2"),
-            "{e}"
-        );
+        assert!(e.contains("expects outcome \"success\" but exit_code 2"), "{e}");
         let e = error(
             "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\nexpect = { outcome = \"failure\", exit_code = 0 }\n",
         );
-        assert!(
-            e.contains("expects outcome \"failure\" but exit_code 0"),
-            "{e}"
-        );
+        assert!(e.contains("expects outcome \"failure\" but exit_code 0"), "{e}");
     }
 
     #[test]
@@ -846,17 +730,10 @@ capture = [{ name = "nogroup", regex = 'sha256:[0-9a-f]+' }, { name = "bad", reg
 
     #[test]
     fn effective_outcome() {
-        let e = |outcome, exit_code| Expect {
-            outcome,
-            exit_code,
-            ..Expect::default()
-        };
+        let e = |outcome, exit_code| Expect { outcome, exit_code, ..Expect::default() };
         assert_eq!(e(None, None).effective_outcome(), Outcome::Success);
         assert_eq!(e(None, Some(0)).effective_outcome(), Outcome::Success);
         assert_eq!(e(None, Some(3)).effective_outcome(), Outcome::Failure);
-        assert_eq!(
-            e(Some(Outcome::Any), None).effective_outcome(),
-            Outcome::Any
-        );
+        assert_eq!(e(Some(Outcome::Any), None).effective_outcome(), Outcome::Any);
     }
 }

@@ -101,10 +101,7 @@ pub struct Summary {
 impl Summary {
     pub fn of(scenarios: &[ScenarioReport]) -> Summary {
         let passed = scenarios.iter().filter(|s| s.passed).count();
-        Summary {
-            passed,
-            failed: scenarios.len() - passed,
-        }
+        Summary { passed, failed: scenarios.len() - passed }
     }
 
     /// The closing line CI reads: exactly `N passed, M failed`.
@@ -154,12 +151,7 @@ impl ScenarioReport {
 }
 
 impl Report {
-    pub fn new(
-        engine: &str,
-        started_at: &str,
-        run_id: &str,
-        scenarios: Vec<ScenarioReport>,
-    ) -> Report {
+    pub fn new(engine: &str, started_at: &str, run_id: &str, scenarios: Vec<ScenarioReport>) -> Report {
         Report {
             schema: SCHEMA.to_string(),
             engine: engine.to_string(),
@@ -187,8 +179,7 @@ impl Report {
     }
 
     pub fn write_json(&self, path: &Path) -> Result<()> {
-        std::fs::write(path, self.to_json())
-            .with_context(|| format!("cannot write JSON report {}", path.display()))
+        std::fs::write(path, self.to_json()).with_context(|| format!("cannot write JSON report {}", path.display()))
     }
 }
 

@@ -132,10 +132,7 @@ pub fn new_run_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default(),
     );
     h.write_u32(std::process::id());
     format!("{:08x}", h.finish() as u32)
@@ -171,11 +168,7 @@ impl Masker {
     }
 
     fn mask_failure(&self, f: &Failure) -> Failure {
-        Failure {
-            kind: f.kind,
-            message: self.mask(&f.message),
-            context: self.mask_all(&f.context),
-        }
+        Failure { kind: f.kind, message: self.mask(&f.message), context: self.mask_all(&f.context) }
     }
 }
 
@@ -295,9 +288,7 @@ impl<E: Executor> Runner<E> {
             steps.push(report);
         }
 
-        let passed = steps
-            .iter()
-            .all(|s| matches!(s.status, StepStatus::Passed | StepStatus::Skipped));
+        let passed = steps.iter().all(|s| matches!(s.status, StepStatus::Passed | StepStatus::Skipped));
         let report = ScenarioReport {
             name: scenario.name.clone(),
             passed,
@@ -362,10 +353,7 @@ impl<E: Executor> Runner<E> {
         let out = match result {
             Ok(out) => out,
             Err(e) => {
-                let f = Failure::new(
-                    FailureKind::Executor,
-                    format!("could not run the step: {e:#}"),
-                );
+                let f = Failure::new(FailureKind::Executor, format!("could not run the step: {e:#}"));
                 return self.finish_failed(report, vec![f], None, elapsed);
             }
         };
@@ -382,10 +370,7 @@ impl<E: Executor> Runner<E> {
 
         if failures.is_empty() {
             report.status = StepStatus::Passed;
-            let verdict = match (
-                resolved.expect.exit_code,
-                resolved.expect.effective_outcome(),
-            ) {
+            let verdict = match (resolved.expect.exit_code, resolved.expect.effective_outcome()) {
                 (Some(c), _) if c != 0 => format!("exited {c} as expected"),
                 (_, Outcome::Failure) => format!("failed as expected, exit {}", out.code),
                 (_, Outcome::Any) => format!("finished, exit {}", out.code),
@@ -409,24 +394,16 @@ impl<E: Executor> Runner<E> {
         out: Option<&Output>,
         elapsed: Duration,
     ) -> StepReport {
-        let failures: Vec<Failure> = failures
-            .iter()
-            .map(|f| self.masker.mask_failure(f))
-            .collect();
+        let failures: Vec<Failure> = failures.iter().map(|f| self.masker.mask_failure(f)).collect();
         let code = out.map(|o| o.code);
         let headline = headline(&report.expected, &failures, code);
         let line = format!("  {} {headline} ({})", self.paint("✗", RED), secs(elapsed));
         self.log_line(&line);
         // The headline already says what the first failure (or the exit
         // status) was; list only the rest.
-        let exit_in_headline =
-            code.is_some() && failures.iter().any(|f| f.kind == FailureKind::ExitStatus);
+        let exit_in_headline = code.is_some() && failures.iter().any(|f| f.kind == FailureKind::ExitStatus);
         let rest: Vec<String> = if exit_in_headline {
-            failures
-                .iter()
-                .filter(|f| f.kind != FailureKind::ExitStatus)
-                .map(|f| f.message.clone())
-                .collect()
+            failures.iter().filter(|f| f.kind != FailureKind::ExitStatus).map(|f| f.message.clone()).collect()
         } else {
             failures.iter().skip(1).map(|f| f.message.clone()).collect()
         };
@@ -461,10 +438,7 @@ impl<E: Executor> Runner<E> {
             Ok(r) => (r.command, r.env, r.expect),
             Err(_) => (
                 step.command_template(),
-                step.env
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
+                step.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                 step.expect.clone(),
             ),
         };
@@ -474,10 +448,7 @@ impl<E: Executor> Runner<E> {
             on: step.on,
             identity: step.identity.clone(),
             command: self.masker.mask(&command),
-            env: env
-                .into_iter()
-                .map(|(k, v)| (k, self.masker.mask(&v)))
-                .collect(),
+            env: env.into_iter().map(|(k, v)| (k, self.masker.mask(&v))).collect(),
             clock: step.clock.clone(),
             status: StepStatus::NotRun,
             exit_code: None,
@@ -612,16 +583,8 @@ fn resolve(step: &Step, vars: &Vars) -> Result<Resolved> {
         .map(|(k, v)| Ok((k.clone(), interpolate::interpolate(v, vars)?)))
         .collect::<Result<Vec<_>>>()?;
     let e = &step.expect;
-    let literal = |v: &[String]| {
-        v.iter()
-            .map(|s| interpolate::interpolate(s, vars))
-            .collect::<Result<Vec<_>>>()
-    };
-    let regexes = |v: &[String]| {
-        v.iter()
-            .map(|s| interpolate::interpolate_regex(s, vars))
-            .collect::<Result<Vec<_>>>()
-    };
+    let literal = |v: &[String]| v.iter().map(|s| interpolate::interpolate(s, vars)).collect::<Result<Vec<_>>>();
+    let regexes = |v: &[String]| v.iter().map(|s| interpolate::interpolate_regex(s, vars)).collect::<Result<Vec<_>>>();
     let expect = Expect {
         outcome: e.outcome,
         exit_code: e.exit_code,
@@ -634,28 +597,15 @@ fn resolve(step: &Step, vars: &Vars) -> Result<Resolved> {
     let capture = step
         .capture
         .iter()
-        .map(|c| {
-            Ok(Capture {
-                name: c.name.clone(),
-                regex: interpolate::interpolate_regex(&c.regex, vars)?,
-            })
-        })
+        .map(|c| Ok(Capture { name: c.name.clone(), regex: interpolate::interpolate_regex(&c.regex, vars)? }))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Resolved {
-        command,
-        env,
-        expect,
-        capture,
-    })
+    Ok(Resolved { command, env, expect, capture })
 }
 
 /// One line for a failed step: `expected failure containing "…", got exit 0`
 /// when the exit status was wrong, else the (first) unmet expectation.
 fn headline(expected: &Expect, failures: &[Failure], code: Option<i32>) -> String {
-    if let (Some(code), true) = (
-        code,
-        failures.iter().any(|f| f.kind == FailureKind::ExitStatus),
-    ) {
+    if let (Some(code), true) = (code, failures.iter().any(|f| f.kind == FailureKind::ExitStatus)) {
         let wanted = match (expected.exit_code, expected.effective_outcome()) {
             (Some(c), _) => format!("exit {c}"),
             (None, Outcome::Failure) => "failure".to_string(),
@@ -670,20 +620,12 @@ fn headline(expected: &Expect, failures: &[Failure], code: Option<i32>) -> Strin
         };
         return format!("expected {wanted}{detail}, got exit {code}");
     }
-    failures
-        .first()
-        .map_or_else(|| "failed".to_string(), |f| f.message.clone())
+    failures.first().map_or_else(|| "failed".to_string(), |f| f.message.clone())
 }
 
 fn indent(text: &str, prefix: &str) -> String {
     text.lines()
-        .map(|l| {
-            if l.is_empty() {
-                String::new()
-            } else {
-                format!("{prefix}{l}")
-            }
-        })
+        .map(|l| if l.is_empty() { String::new() } else { format!("{prefix}{l}") })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -709,13 +651,7 @@ pub(crate) mod fake {
 
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub enum Call {
-        Run {
-            on: Target,
-            identity: Option<String>,
-            script: String,
-            env: Vec<(String, String)>,
-            clock: Option<String>,
-        },
+        Run { on: Target, identity: Option<String>, script: String, env: Vec<(String, String)>, clock: Option<String> },
         Action(Action),
     }
 
@@ -731,11 +667,7 @@ pub(crate) mod fake {
         }
 
         pub fn then(mut self, code: i32, stdout: &str, stderr: &str) -> FakeExecutor {
-            self.results.push_back(Ok(Output {
-                code,
-                stdout: stdout.to_string(),
-                stderr: stderr.to_string(),
-            }));
+            self.results.push_back(Ok(Output { code, stdout: stdout.to_string(), stderr: stderr.to_string() }));
             self
         }
 
@@ -745,9 +677,7 @@ pub(crate) mod fake {
         }
 
         fn next(&mut self) -> Result<Output> {
-            self.results
-                .pop_front()
-                .unwrap_or_else(|| Err(anyhow!("fake executor: no scripted result left")))
+            self.results.pop_front().unwrap_or_else(|| Err(anyhow!("fake executor: no scripted result left")))
         }
 
         pub fn scripts(&self) -> Vec<String> {
@@ -829,8 +759,7 @@ mod tests {
     }
 
     fn scenario(toml: &str) -> Scenario {
-        let text =
-            format!("name = \"t\"\nsummary = \"test\"\ndescription = \"teaches testing\"\n{toml}");
+        let text = format!("name = \"t\"\nsummary = \"test\"\ndescription = \"teaches testing\"\n{toml}");
         Scenario::from_toml(&text, "test").unwrap()
     }
 
@@ -863,11 +792,7 @@ run = "true"
     fn captures_flow_into_later_steps() {
         let log = Shared::default();
         let exec = FakeExecutor::new()
-            .then(
-                0,
-                "latest: digest: sha256:beef size: 1\n",
-                "Successfully signed t\n",
-            )
+            .then(0, "latest: digest: sha256:beef size: 1\n", "Successfully signed t\n")
             .then(0, "Pull (1 of 1): x@sha256:beef\n", "")
             .then(0, "", "");
         let mut runner = Runner::new(exec, options(&log));
@@ -879,11 +804,7 @@ run = "true"
         let exec = runner.into_executor();
         assert_eq!(
             exec.scripts(),
-            vec![
-                "docker push sandboxregistry:5000/t:0123abcd",
-                "docker pull x@sha256:beef",
-                "true"
-            ]
+            vec!["docker push sandboxregistry:5000/t:0123abcd", "docker pull x@sha256:beef", "true"]
         );
         match &exec.calls[1] {
             Call::Run { env, on, .. } => {
@@ -894,10 +815,7 @@ run = "true"
         }
         let text = log.text();
         assert!(text.contains("== t: test"), "{text}");
-        assert!(
-            text.contains("[1/3] push\n    $ docker push sandboxregistry:5000/t:0123abcd"),
-            "{text}"
-        );
+        assert!(text.contains("[1/3] push\n    $ docker push sandboxregistry:5000/t:0123abcd"), "{text}");
         assert!(text.contains("  ✓ succeeded as expected ("), "{text}");
         assert!(text.contains("t: 3 passed, 0 failed\n"), "{text}");
     }
@@ -909,27 +827,15 @@ run = "true"
         let mut runner = Runner::new(exec, options(&log));
         let report = runner.run(&scenario(THREE_STEPS));
         assert!(!report.passed);
-        assert_eq!(
-            statuses(&report),
-            vec![StepStatus::Failed, StepStatus::NotRun, StepStatus::NotRun]
-        );
-        assert_eq!(
-            report.steps[1].note.as_deref(),
-            Some("not run: step 1 failed")
-        );
+        assert_eq!(statuses(&report), vec![StepStatus::Failed, StepStatus::NotRun, StepStatus::NotRun]);
+        assert_eq!(report.steps[1].note.as_deref(), Some("not run: step 1 failed"));
         // The not-run step cannot show a value that was never captured.
         assert_eq!(report.steps[1].command, "docker pull x@{{digest}}");
         assert_eq!(runner.into_executor().calls.len(), 1);
         let text = log.text();
-        assert!(
-            text.contains("✗ output does not contain \"Successfully signed\""),
-            "{text}"
-        );
+        assert!(text.contains("✗ output does not contain \"Successfully signed\""), "{text}");
         assert!(text.contains("· capture `digest`"), "{text}");
-        assert!(
-            text.contains("│ no signing here\n    │ second line"),
-            "{text}"
-        );
+        assert!(text.contains("│ no signing here\n    │ second line"), "{text}");
         assert!(text.contains("[2/3] pull — not run"), "{text}");
         assert!(text.contains("t: 0 passed, 1 failed, 2 not run"), "{text}");
     }
@@ -949,16 +855,8 @@ expect = { outcome = "failure", contains = ["does not have trust data"] }
         let exec = FakeExecutor::new().then(0, "pulled fine", "");
         let report = Runner::new(exec, options(&log)).run(&s);
         let text = log.text();
-        assert!(
-            text.contains(
-                "  ✗ expected failure containing \"does not have trust data\", got exit 0 ("
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("    · output does not contain \"does not have trust data\""),
-            "{text}"
-        );
+        assert!(text.contains("  ✗ expected failure containing \"does not have trust data\", got exit 0 ("), "{text}");
+        assert!(text.contains("    · output does not contain \"does not have trust data\""), "{text}");
         assert_eq!(
             report.steps[0].message.as_deref(),
             Some("expected failure containing \"does not have trust data\", got exit 0")
@@ -987,10 +885,7 @@ expect = { outcome = "failure", matches = ['No (valid )?trust data for latest'] 
     #[test]
     fn keep_going_runs_every_step() {
         let log = Shared::default();
-        let exec = FakeExecutor::new()
-            .then(1, "", "boom")
-            .then(0, "", "")
-            .then(0, "", "");
+        let exec = FakeExecutor::new().then(1, "", "boom").then(0, "", "").then(0, "", "");
         let mut opts = options(&log);
         opts.keep_going = true;
         let s = scenario(
@@ -1012,10 +907,7 @@ run = "true"
         let mut runner = Runner::new(exec, opts);
         let report = runner.run(&s);
         assert!(!report.passed);
-        assert_eq!(
-            statuses(&report),
-            vec![StepStatus::Failed, StepStatus::Passed, StepStatus::Passed]
-        );
+        assert_eq!(statuses(&report), vec![StepStatus::Failed, StepStatus::Passed, StepStatus::Passed]);
         assert_eq!(runner.into_executor().calls.len(), 3);
     }
 
@@ -1024,23 +916,12 @@ run = "true"
         let log = Shared::default();
         let mut opts = options(&log);
         opts.keep_going = true;
-        opts.step = Some(StepMode {
-            input: Box::new(Cursor::new("s\n\n\n")),
-            prompt: Box::new(log.clone()),
-        });
-        let report =
-            Runner::new(FakeExecutor::new().then(0, "", ""), opts).run(&scenario(THREE_STEPS));
-        assert_eq!(
-            statuses(&report),
-            vec![StepStatus::Skipped, StepStatus::Failed, StepStatus::Passed]
-        );
+        opts.step = Some(StepMode { input: Box::new(Cursor::new("s\n\n\n")), prompt: Box::new(log.clone()) });
+        let report = Runner::new(FakeExecutor::new().then(0, "", ""), opts).run(&scenario(THREE_STEPS));
+        assert_eq!(statuses(&report), vec![StepStatus::Skipped, StepStatus::Failed, StepStatus::Passed]);
         let f = &report.steps[1].failures[0];
         assert_eq!(f.kind, FailureKind::Interpolation);
-        assert!(
-            f.message.contains("unknown variable `{{digest}}`"),
-            "{}",
-            f.message
-        );
+        assert!(f.message.contains("unknown variable `{{digest}}`"), "{}", f.message);
     }
 
     #[test]
@@ -1052,9 +933,7 @@ run = "true"
         assert_eq!(step.status, StepStatus::Failed);
         assert_eq!(step.exit_code, None);
         assert_eq!(step.failures[0].kind, FailureKind::Executor);
-        assert!(log
-            .text()
-            .contains("could not run the step: container notarysandbox is not running"));
+        assert!(log.text().contains("could not run the step: container notarysandbox is not running"));
     }
 
     #[test]
@@ -1082,10 +961,7 @@ on = "registry"
 run = "ls"
 "#,
         );
-        let exec = FakeExecutor::new()
-            .then(0, "", "")
-            .then(5, "", "")
-            .then(0, "", "");
+        let exec = FakeExecutor::new().then(0, "", "").then(5, "", "").then(0, "", "");
         let mut runner = Runner::new(exec, options(&log));
         let report = runner.run(&s);
         assert!(report.passed, "{}", log.text());
@@ -1102,13 +978,7 @@ run = "ls"
                 clock: Some("+400d".into()),
             }
         );
-        assert!(matches!(
-            &calls[2],
-            Call::Run {
-                on: Target::Registry,
-                ..
-            }
-        ));
+        assert!(matches!(&calls[2], Call::Run { on: Target::Registry, .. }));
         let text = log.text();
         assert!(text.contains("(as alice, clock +400d)"), "{text}");
         assert!(text.contains("(on registry)"), "{text}");
@@ -1131,8 +1001,7 @@ expect = {{ contains = ["nothing"] }}
 capture = [{{ name = "pw", regex = 'pw=(\S+)' }}]
 "#
         ));
-        let exec =
-            FakeExecutor::new().then(0, &format!("pw={SECRET}\n"), &format!("using {SECRET}"));
+        let exec = FakeExecutor::new().then(0, &format!("pw={SECRET}\n"), &format!("using {SECRET}"));
         let mut runner = Runner::new(exec, opts);
         let scen = runner.run(&s);
         runner.report(vec![scen])
@@ -1166,9 +1035,11 @@ capture = [{{ name = "pw", regex = 'pw=(\S+)' }}]
     #[test]
     fn report_round_trips_with_schema() {
         let log = Shared::default();
-        let exec = FakeExecutor::new()
-            .then(0, "latest: digest: sha256:beef\n", "Successfully signed\n")
-            .then(1, "", "<&\"> broke");
+        let exec = FakeExecutor::new().then(0, "latest: digest: sha256:beef\n", "Successfully signed\n").then(
+            1,
+            "",
+            "<&\"> broke",
+        );
         let mut runner = Runner::new(exec, options(&log));
         let report = runner.run_all(&[scenario(THREE_STEPS)]);
         assert_eq!(report.schema, "trust-sandbox/scenario-report/v1");
@@ -1176,13 +1047,7 @@ capture = [{{ name = "pw", regex = 'pw=(\S+)' }}]
         assert_eq!(report.run_id, "0123abcd");
         let re = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$").unwrap();
         assert!(re.is_match(&report.started_at), "{}", report.started_at);
-        assert_eq!(
-            report.summary,
-            Summary {
-                passed: 0,
-                failed: 1
-            }
-        );
+        assert_eq!(report.summary, Summary { passed: 0, failed: 1 });
 
         let json = report.to_json();
         let value: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -1190,50 +1055,32 @@ capture = [{{ name = "pw", regex = 'pw=(\S+)' }}]
         assert_eq!(value["scenarios"][0]["steps"][0]["status"], "passed");
         assert_eq!(value["scenarios"][0]["steps"][1]["status"], "failed");
         assert_eq!(value["scenarios"][0]["steps"][2]["status"], "not-run");
-        assert_eq!(
-            value["scenarios"][0]["steps"][0]["expected"]["outcome"],
-            "success"
-        );
+        assert_eq!(value["scenarios"][0]["steps"][0]["expected"]["outcome"], "success");
         assert_eq!(value["summary"]["failed"], 1);
         assert_eq!(Report::from_json(&json).unwrap(), report);
 
         let other = json.replace("scenario-report/v1", "scenario-report/v9");
-        assert!(Report::from_json(&other)
-            .unwrap_err()
-            .to_string()
-            .contains("v9"));
-        assert!(
-            log.text().ends_with("\n0 passed, 1 failed\n"),
-            "{}",
-            log.text()
-        );
+        assert!(Report::from_json(&other).unwrap_err().to_string().contains("v9"));
+        assert!(log.text().ends_with("\n0 passed, 1 failed\n"), "{}", log.text());
     }
 
     #[test]
     fn junit_has_suites_cases_failures_and_skips() {
         let log = Shared::default();
-        let exec = FakeExecutor::new()
-            .then(0, "latest: digest: sha256:beef\n", "Successfully signed\n")
-            .then(1, "", "<&\"> broke");
+        let exec = FakeExecutor::new().then(0, "latest: digest: sha256:beef\n", "Successfully signed\n").then(
+            1,
+            "",
+            "<&\"> broke",
+        );
         let mut runner = Runner::new(exec, options(&log));
         let mut s = scenario(THREE_STEPS);
         s.steps[1].title = "pull <&\"'>".into();
         let report = runner.run_all(&[s]);
         let xml = junit::render(&report);
+        assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites "), "{xml}");
+        assert!(xml.contains("<testsuite name=\"t\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "{xml}");
         assert!(
-            xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites "),
-            "{xml}"
-        );
-        assert!(
-            xml.contains(
-                "<testsuite name=\"t\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""
-            ),
-            "{xml}"
-        );
-        assert!(
-            xml.contains(
-                "<testcase name=\"02 pull &lt;&amp;&quot;&apos;&gt;\" classname=\"trust-sandbox.t\""
-            ),
+            xml.contains("<testcase name=\"02 pull &lt;&amp;&quot;&apos;&gt;\" classname=\"trust-sandbox.t\""),
             "{xml}"
         );
         assert!(
@@ -1244,10 +1091,7 @@ capture = [{{ name = "pw", regex = 'pw=(\S+)' }}]
             "{xml}"
         );
         assert!(xml.contains("&lt;&amp;&quot;&gt; broke"), "{xml}");
-        assert!(
-            xml.contains("<skipped message=\"not run: step 2 failed\"/>"),
-            "{xml}"
-        );
+        assert!(xml.contains("<skipped message=\"not run: step 2 failed\"/>"), "{xml}");
         assert!(!xml.contains("<&"), "{xml}");
         assert_eq!(xml.matches("<testcase ").count(), 3);
         assert_eq!(xml.matches("</testcase>").count(), 3);
@@ -1257,10 +1101,8 @@ capture = [{{ name = "pw", regex = 'pw=(\S+)' }}]
         let log = Shared::default();
         let prompt = Shared::default();
         let mut opts = options(&log);
-        opts.step = Some(StepMode {
-            input: Box::new(Cursor::new(input.to_string())),
-            prompt: Box::new(prompt.clone()),
-        });
+        opts.step =
+            Some(StepMode { input: Box::new(Cursor::new(input.to_string())), prompt: Box::new(prompt.clone()) });
         let s = scenario(
             r#"
 [[steps]]
@@ -1277,20 +1119,12 @@ explain = "And a third."
 run = "echo three"
 "#,
         );
-        let exec = FakeExecutor::new()
-            .then(0, "one\n", "")
-            .then(0, "two\n", "")
-            .then(0, "three\n", "");
+        let exec = FakeExecutor::new().then(0, "one\n", "").then(0, "two\n", "").then(0, "three\n", "");
         let mut runner = Runner::new(exec, opts);
         let report = runner.run(&s);
         let aborted = runner.aborted();
         let scripts = runner.into_executor().scripts();
-        (
-            report,
-            scripts,
-            prompt.text() + "\n--- log ---\n" + &log.text(),
-            aborted,
-        )
+        (report, scripts, prompt.text() + "\n--- log ---\n" + &log.text(), aborted)
     }
 
     #[test]
@@ -1301,9 +1135,7 @@ run = "echo three"
         assert_eq!(scripts, vec!["echo one", "echo two", "echo three"]);
         assert!(text.contains("teaches testing"), "{text}");
         assert!(
-            text.contains(
-                "[2/3] two\n   Then another.\n    $ echo two\n  [Enter] run, [s] skip, [q] quit: "
-            ),
+            text.contains("[2/3] two\n   Then another.\n    $ echo two\n  [Enter] run, [s] skip, [q] quit: "),
             "{text}"
         );
         // In step mode a passing step's output is shown too.
@@ -1314,10 +1146,7 @@ run = "echo three"
     fn step_mode_s_skips() {
         let (report, scripts, text, _) = step_mode_run("\ns\n\n");
         assert!(report.passed);
-        assert_eq!(
-            statuses(&report),
-            vec![StepStatus::Passed, StepStatus::Skipped, StepStatus::Passed]
-        );
+        assert_eq!(statuses(&report), vec![StepStatus::Passed, StepStatus::Skipped, StepStatus::Passed]);
         assert_eq!(scripts, vec!["echo one", "echo three"]);
         assert!(text.contains("  - skipped"), "{text}");
         assert!(text.contains("t: 2 passed, 0 failed, 1 skipped"), "{text}");
@@ -1330,18 +1159,9 @@ run = "echo three"
         assert!(report.aborted);
         assert!(!report.passed);
         assert_eq!(scripts, vec!["echo one"]);
-        assert_eq!(
-            statuses(&report),
-            vec![StepStatus::Passed, StepStatus::NotRun, StepStatus::NotRun]
-        );
-        assert_eq!(
-            report.steps[1].note.as_deref(),
-            Some("not run: aborted at the prompt")
-        );
-        assert!(
-            text.contains("t: 1 passed, 0 failed, 2 not run (aborted)"),
-            "{text}"
-        );
+        assert_eq!(statuses(&report), vec![StepStatus::Passed, StepStatus::NotRun, StepStatus::NotRun]);
+        assert_eq!(report.steps[1].note.as_deref(), Some("not run: aborted at the prompt"));
+        assert!(text.contains("t: 1 passed, 0 failed, 2 not run (aborted)"), "{text}");
     }
 
     #[test]
@@ -1356,10 +1176,7 @@ run = "echo three"
     fn step_mode_reprompts_on_unknown_answer() {
         let (report, scripts, text, _) = step_mode_run("what\n\nS\nQUIT\n");
         assert_eq!(scripts, vec!["echo one"]);
-        assert_eq!(
-            statuses(&report),
-            vec![StepStatus::Passed, StepStatus::Skipped, StepStatus::NotRun]
-        );
+        assert_eq!(statuses(&report), vec![StepStatus::Passed, StepStatus::Skipped, StepStatus::NotRun]);
         assert!(text.contains("unknown answer \"what\""), "{text}");
     }
 
@@ -1367,20 +1184,11 @@ run = "echo three"
     fn abort_leaves_later_scenarios_not_run() {
         let log = Shared::default();
         let mut opts = options(&log);
-        opts.step = Some(StepMode {
-            input: Box::new(Cursor::new("q\n")),
-            prompt: Box::new(log.clone()),
-        });
+        opts.step = Some(StepMode { input: Box::new(Cursor::new("q\n")), prompt: Box::new(log.clone()) });
         let s = scenario(THREE_STEPS);
         let mut runner = Runner::new(FakeExecutor::new(), opts);
         let report = runner.run_all(&[s.clone(), s]);
-        assert_eq!(
-            report.summary,
-            Summary {
-                passed: 0,
-                failed: 2
-            }
-        );
+        assert_eq!(report.summary, Summary { passed: 0, failed: 2 });
         assert!(report.scenarios[1].aborted);
         assert_eq!(statuses(&report.scenarios[1]), vec![StepStatus::NotRun; 3]);
         assert!(runner.into_executor().calls.is_empty());
@@ -1405,16 +1213,8 @@ run = "echo three"
     fn run_ids_are_eight_lowercase_hex_digits() {
         let a = new_run_id();
         assert_eq!(a.len(), 8);
-        assert!(a
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        let runner = Runner::new(
-            FakeExecutor::new(),
-            Options {
-                run_id: None,
-                ..Options::default()
-            },
-        );
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        let runner = Runner::new(FakeExecutor::new(), Options { run_id: None, ..Options::default() });
         assert_eq!(runner.run_id().len(), 8);
         assert_eq!(runner.builtins()["registry"], "sandboxregistry:5000");
         assert_eq!(runner.builtins()["server"], "https://notaryserver:4443");
