@@ -18,6 +18,19 @@ pub struct Cli {
 pub enum Task {
     /// A local, pinned Docker Content Trust sandbox (notary server + signer, DB, registry, client).
     Sandbox(SandboxArgs),
+    /// The whole test suite: installs what it needs (with consent), lints, offline Nix checks,
+    /// unit tests and end-to-end tests on docker and podman.
+    Test(TestArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    /// Consent to installing system packages and tools (implied by CI=true).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Only lints and unit tests: no engines, nothing installed.
+    #[arg(long)]
+    pub unit: bool,
 }
 
 #[derive(Args, Debug)]
@@ -93,6 +106,12 @@ pub struct UpArgs {
     /// Host port (on 127.0.0.1) for sandboxregistry:5000; fixed when the sandbox is created.
     #[arg(long)]
     pub registry_port: Option<u16>,
+    /// Which daemon the client drives: its own (default), or the host's (docker only, as the guide).
+    #[arg(long, value_enum)]
+    pub client: Option<crate::state::ClientMode>,
+    /// Consent to changes outside the sandbox that a mode needs (the hosts aliasing); CI=true implies it.
+    #[arg(long, short)]
+    pub yes: bool,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -22,14 +22,6 @@ impl EngineKind {
             EngineKind::Podman => "podman",
         }
     }
-
-    pub fn parse(s: &str) -> Result<EngineKind> {
-        match s {
-            "docker" => Ok(EngineKind::Docker),
-            "podman" => Ok(EngineKind::Podman),
-            other => bail!("unknown engine `{other}`: use docker or podman"),
-        }
-    }
 }
 
 impl fmt::Display for EngineKind {
@@ -596,9 +588,4 @@ mod tests {
         assert!(parse_inspect("{}").is_err());
     }
 
-    #[test]
-    fn engine_names_parse() {
-        assert_eq!(EngineKind::parse("podman").unwrap(), EngineKind::Podman);
-        assert!(EngineKind::parse("lxc").unwrap_err().to_string().contains("docker or podman"));
-    }
 }

@@ -576,6 +576,7 @@ fn describe_io_error(err: io::Error, path: &Path, access: Access, subcommand: &s
 ///
 /// Exception: a bind-mounted file (a container's /etc/hosts) cannot be renamed
 /// over (EBUSY), so it is overwritten in place, which is not atomic.
+#[cfg(test)]
 pub fn write_atomic(path: &Path, content: &str) -> Result<()> {
     write_replacing(path, content, None).map_err(|e| match e {
         WriteError::Io(e) => describe_io_error(e, path, Access::Write, "add"),

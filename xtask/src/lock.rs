@@ -2,7 +2,7 @@
 //! each built image (so an unchanged entry is reused and a changed one rebuilt).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ pub struct LockedImage {
 }
 
 pub fn path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data/images.lock")
+    crate::spec::source_root().join("xtask/data/images.lock")
 }
 
 pub fn load() -> Result<Lock> {

@@ -21,6 +21,7 @@ mod setup;
 mod spec;
 mod stack;
 mod state;
+mod testsuite;
 mod ui;
 mod versions;
 

@@ -136,6 +136,17 @@ fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
 
 /// Runs `scenarios` against `sb` and writes the reports; the exit code says whether all passed.
 pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &RunArgs) -> Result<ExitCode> {
+    run_scenarios_logged(sh, sb, scenarios, args, Box::new(std::io::stderr()))
+}
+
+/// `run_scenarios` with the human progress sent to `log` (`bench` silences it with a sink).
+pub fn run_scenarios_logged(
+    sh: &Shell,
+    sb: &Sandbox,
+    scenarios: &[Scenario],
+    args: &RunArgs,
+    log: Box<dyn std::io::Write>,
+) -> Result<ExitCode> {
     for s in scenarios {
         check_requirements(sh, sb, s)?;
     }
@@ -152,6 +163,7 @@ pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &Ru
         secrets: secrets.values(),
         step,
         engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
+        log,
         ..Default::default()
     };
     let exec = SandboxExecutor { sh, sb, secrets };

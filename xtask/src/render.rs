@@ -13,19 +13,12 @@ pub const SERVER_DB_USER: &str = "notaryserver";
 pub const SIGNER_DB_USER: &str = "notarysigner";
 pub const REGISTRY_NAME: &str = "sandboxregistry:5000";
 pub const SERVER_URL: &str = "https://notaryserver:4443";
-/// The docker CLI looks for a notary CA under its config dir, named host:port.
-pub const CLIENT_CA_PATH: &str = "/root/.docker/tls/notaryserver:4443/ca.crt";
 
 pub struct Rendered {
     pub file: &'static str,
     pub content: String,
     /// Files carrying a secret are 0600; the rest 0644.
     pub secret: bool,
-}
-
-/// NOTARY_SIGNER_<ALIAS>: the signer's key-encryption passphrase for `default_alias`.
-pub fn signer_passphrase_env() -> String {
-    format!("NOTARY_SIGNER_{}", SIGNER_ALIAS.to_uppercase())
 }
 
 fn db_url(user: &str, password: &str, database: &str) -> String {
@@ -131,7 +124,10 @@ mod tests {
         assert_eq!(v["server"]["client_ca_file"], "/etc/sandbox/ca.crt");
         assert_eq!(v["storage"]["default_alias"], "sandbox");
         assert_eq!(v["storage"]["db_url"], "notarysigner:sigpw@tcp(db:3306)/notarysigner?parseTime=True");
-        assert_eq!(signer_passphrase_env(), "NOTARY_SIGNER_SANDBOX");
+        // The signer reads the alias passphrase from NOTARY_SIGNER_<ALIAS>; the table must pass it.
+        let spec = crate::spec::load().unwrap();
+        let signer = spec.service("notarysigner").unwrap();
+        assert!(signer.secret_env.contains_key(&format!("NOTARY_SIGNER_{}", SIGNER_ALIAS.to_uppercase())));
     }
 
     #[test]

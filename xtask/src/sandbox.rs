@@ -11,10 +11,13 @@ use crate::stack::{self, Sandbox, Selector, UpOptions};
 use crate::{hosts, images, play, setup, ui};
 
 pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
-    let Task::Sandbox(args) = cli.task;
+    let args = match cli.task {
+        Task::Sandbox(args) => args,
+        Task::Test(t) => return crate::testsuite::run(sh, t.yes, t.unit).map(|()| ExitCode::SUCCESS),
+    };
     let sel = Selector { name: args.name.clone(), engine: args.engine };
     let command = args.command.unwrap_or(Command::Play(crate::cli::PlayArgs {
-        up: UpArgs { images: default_image_args(), server_port: None, registry_port: None },
+        up: UpArgs { images: default_image_args(), server_port: None, registry_port: None, client: None, yes: false },
         run: crate::cli::RunArgs { step: false, keep_going: false, json: None, junit: None },
     }));
     match command {
@@ -121,6 +124,8 @@ pub fn up_options(a: &UpArgs) -> UpOptions {
         image_opts: images::Options { mirrors: a.images.mirror.clone(), rebuild: false },
         server_port: a.server_port,
         registry_port: a.registry_port,
+        client: a.client,
+        yes: a.yes,
     }
 }
 
@@ -137,7 +142,7 @@ fn report_hosts(outcome: hosts::Outcome, dry_run: bool, verb: &str, path: &std::
 
 fn print_status(st: &stack::Status) {
     println!("sandbox {} on {} (id {}, state {})", st.name, st.engine, st.id, st.state_dir);
-    println!("{:<14} {:<9} {:<6} {:<28} {}", "SERVICE", "STATE", "READY", "PUBLISHED", "ALIASES");
+    println!("{:<14} {:<9} {:<6} {:<28} ALIASES", "SERVICE", "STATE", "READY", "PUBLISHED");
     for s in &st.services {
         println!(
             "{:<14} {:<9} {:<6} {:<28} {}",

@@ -104,7 +104,7 @@ pub fn doctor(sh: &Shell) -> Result<bool> {
     Ok(all_ok)
 }
 
-fn consent(yes: bool) -> bool {
+pub fn consent(yes: bool) -> bool {
     yes || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
@@ -119,22 +119,7 @@ pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
             missing.extend(packages_for(k));
         }
     }
-    if !missing.is_empty() {
-        if !is_debian() {
-            bail!("missing: {}. This is not a Debian/Ubuntu host: install them with your package manager (see `cargo xtask sandbox doctor`)", missing.join(" "));
-        }
-        if !consent(yes) {
-            bail!("setup would install: {}. Re-run with --yes to consent (CI=true implies it)", missing.join(" "));
-        }
-        ui::status("Installing", missing.join(" "));
-        // Without root, sudo asks; `env` carries the frontend setting through it.
-        let runner = if is_root() { "env" } else { "sudo" };
-        let pre: &[&str] = if is_root() { &[] } else { &["env"] };
-        cmd!(sh, "{runner} {pre...} apt-get update -qq").run().context("apt-get update")?;
-        cmd!(sh, "{runner} {pre...} DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {missing...}")
-            .run()
-            .context("apt-get install")?;
-    }
+    apt_install(sh, &missing, yes)?;
     for &k in engines {
         match k {
             EngineKind::Podman => configure_podman()?,
@@ -145,6 +130,31 @@ pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
         let e = Engine::detect(sh, Some(k))?;
         ui::status("Ready", format!("{k} {}", e.server_version(sh).unwrap_or_default()));
     }
+    Ok(())
+}
+
+/// Installs Debian packages with consent (--yes or CI=true); a no-op for an empty list.
+pub fn apt_install(sh: &Shell, packages: &[&str], yes: bool) -> Result<()> {
+    if packages.is_empty() {
+        return Ok(());
+    }
+    if !is_debian() {
+        bail!(
+            "missing: {}. This is not a Debian/Ubuntu host: install them with your package manager (see `cargo xtask sandbox doctor`)",
+            packages.join(" ")
+        );
+    }
+    if !consent(yes) {
+        bail!("this would install: {}. Re-run with --yes to consent (CI=true implies it)", packages.join(" "));
+    }
+    ui::status("Installing", packages.join(" "));
+    // Without root, sudo asks; `env` carries the frontend setting through it.
+    let runner = if is_root() { "env" } else { "sudo" };
+    let pre: &[&str] = if is_root() { &[] } else { &["env"] };
+    cmd!(sh, "{runner} {pre...} apt-get update -qq").run().context("apt-get update")?;
+    cmd!(sh, "{runner} {pre...} DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {packages...}")
+        .run()
+        .context("apt-get install")?;
     Ok(())
 }
 
@@ -195,7 +205,7 @@ fn start_dockerd(sh: &Shell) -> Result<()> {
     crate::probe::poll("dockerd", Duration::from_secs(30), || {
         let out = engine.raw(sh, &["info"])?;
         if !out.ok() {
-            bail!("{}", out.combined().lines().last().unwrap_or_default().to_string());
+            bail!("{}", out.combined().lines().last().unwrap_or_default());
         }
         Ok(())
     })

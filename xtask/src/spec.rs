@@ -7,6 +7,15 @@ use serde::{Deserialize, Serialize};
 
 pub const SPEC_JSON: &str = include_str!("../data/sandbox.json");
 
+/// The project's source tree: where the flake, the lock and the scenarios live. A Nix-built binary
+/// has no source tree of its own, so its wrapper names one with TRUST_SANDBOX_FLAKE.
+pub fn source_root() -> std::path::PathBuf {
+    match std::env::var_os("TRUST_SANDBOX_FLAKE") {
+        Some(dir) => dir.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").into(),
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Spec {
     pub project: String,

@@ -12,7 +12,7 @@ use xshell::Shell;
 use crate::engine::{Engine, EngineKind, EnvVar, Mount, Output, RunSpec};
 use crate::images::{self, SourceKind};
 use crate::spec::{Readiness, Service, Spec};
-use crate::state::{self, Secrets, State};
+use crate::state::{self, ClientMode, Secrets, State};
 use crate::{db, pki, ports, probe, render, ui};
 
 pub const LABEL_INSTANCE: &str = "io.trust-sandbox.instance";
@@ -23,6 +23,7 @@ pub const DEFAULT_NAME: &str = "trust-sandbox";
 pub const DEFAULT_SERVER_PORT: u16 = 4443;
 pub const DEFAULT_REGISTRY_PORT: u16 = 5000;
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
+const HOST_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
 /// Marks a probe failure that waiting cannot fix (the container exited).
 #[derive(Debug)]
@@ -54,6 +55,8 @@ pub struct UpOptions {
     pub image_opts: images::Options,
     pub server_port: Option<u16>,
     pub registry_port: Option<u16>,
+    pub client: Option<ClientMode>,
+    pub yes: bool,
 }
 
 impl Sandbox {
@@ -107,10 +110,6 @@ impl Sandbox {
         l
     }
 
-    fn instance_label(&self) -> String {
-        format!("{LABEL_INSTANCE}={}", self.name)
-    }
-
     pub fn published_port(&self, which: &str) -> Option<u16> {
         match which {
             "server_port" => Some(self.state.server_port),
@@ -156,7 +155,17 @@ impl Sandbox {
                 Some((ports::LOOPBACK.to_string(), host, p.container))
             })
             .collect();
-        let (cap_add, security_opt) = if svc.nested_engine {
+        let mut command = svc.command.clone();
+        if svc.nested_engine && self.state.client == ClientMode::HostDaemon {
+            // The host's dockerd does the pulling and pushing; the container only holds the CLIs.
+            mounts.push(Mount::Bind {
+                source: HOST_DOCKER_SOCKET.into(),
+                target: HOST_DOCKER_SOCKET.into(),
+                readonly: false,
+            });
+            command = vec!["sleep".into(), "infinity".into()];
+        }
+        let (cap_add, security_opt) = if svc.nested_engine && self.state.client == ClientMode::OwnDaemon {
             (vec!["SYS_ADMIN".to_string()], vec!["seccomp=unconfined".to_string()])
         } else {
             (vec![], vec![])
@@ -173,7 +182,7 @@ impl Sandbox {
             publish,
             cap_add,
             security_opt,
-            command: svc.command.clone(),
+            command,
         })
     }
 
@@ -250,14 +259,23 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
         ports::check_free(registry_port, "sandboxregistry")?;
     }
 
+    let client = opts.client.or(existing.as_ref().map(|s| s.client)).unwrap_or_default();
+    if client == ClientMode::HostDaemon {
+        check_host_daemon_mode(engine.kind, registry_port, opts.yes)?;
+    }
+
     let refs = images::ensure(sh, &engine, &spec, opts.images, &opts.image_opts).context("preparing images")?;
 
-    let state = match existing {
+    let mut state = match existing {
         Some(s) => s,
         None => {
             dir.create(&sel.name, engine.kind, server_port, registry_port).context("creating the state directory")?
         }
     };
+    if state.client != client {
+        state.client = client;
+        dir.save(&state)?;
+    }
     let sb = Sandbox { name: sel.name.clone(), dir, state, engine, spec };
     match start_all(sh, &sb, &refs) {
         Ok(()) => Ok(sb),
@@ -269,6 +287,35 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
             Err(err)
         }
     }
+}
+
+/// The guide's host-daemon mode: the host's dockerd must reach the registry as
+/// sandboxregistry:5000, which only the hosts aliasing and the registry on port 5000 give it.
+fn check_host_daemon_mode(engine: EngineKind, registry_port: u16, yes: bool) -> Result<()> {
+    if engine != EngineKind::Docker {
+        bail!(
+            "--client host-daemon needs the docker engine: podman's docker-compatible API cannot sign a trusted push (measured: `no hashes specified for target`); use the default --client own-daemon on podman"
+        );
+    }
+    if registry_port != DEFAULT_REGISTRY_PORT {
+        bail!(
+            "--client host-daemon needs the registry on 127.0.0.1:{DEFAULT_REGISTRY_PORT}: the host's daemon resolves sandboxregistry:5000 by name and port (this sandbox uses {registry_port})"
+        );
+    }
+    let hosts_file = std::path::Path::new(crate::hosts::DEFAULT_HOSTS_FILE);
+    let st = crate::hosts::status(hosts_file)?;
+    if st.present && !st.stale && st.foreign.is_empty() {
+        return Ok(());
+    }
+    if !crate::setup::consent(yes) {
+        bail!(
+            "--client host-daemon needs notaryserver and sandboxregistry in {}: run `cargo xtask sandbox hosts add` first, or pass --yes to let `up` add them",
+            hosts_file.display()
+        );
+    }
+    crate::hosts::add(hosts_file, false).context("adding the hosts aliasing for host-daemon mode")?;
+    ui::status("Aliased", format!("notaryserver, sandboxregistry -> 127.0.0.1 in {}", hosts_file.display()));
+    Ok(())
 }
 
 fn start_all(sh: &Shell, sb: &Sandbox, refs: &std::collections::BTreeMap<String, String>) -> Result<()> {
@@ -320,6 +367,24 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &std::collections::BTreeMap<String,
         ui::status(verb, format!("{:<14} {:>6.2} s  {}", svc.name, started.elapsed().as_secs_f64(), describe(sb, svc)));
     }
     Ok(())
+}
+
+/// The containers `up` starts, in start order and with the argv it would use (config label
+/// included), so that `bench` can replay them with the plain engine CLI as its baseline.
+pub fn run_specs(sb: &Sandbox, refs: &std::collections::BTreeMap<String, String>) -> Result<Vec<RunSpec>> {
+    let secrets = sb.secrets()?;
+    let fingerprint = crate::lock::hex(&Sha256::digest(secrets.values().join("\0").as_bytes()));
+    sb.spec
+        .services
+        .iter()
+        .map(|svc| {
+            let image = refs.get(&svc.image).with_context(|| format!("no image for {}", svc.image))?;
+            let mut spec = sb.run_spec(svc, image, &secrets)?;
+            let hash = sb.config_hash(&spec, &fingerprint)?;
+            spec.labels.push((LABEL_CONFIG.to_string(), hash));
+            Ok(spec)
+        })
+        .collect()
 }
 
 fn describe(sb: &Sandbox, svc: &Service) -> String {

@@ -24,6 +24,19 @@ pub struct State {
     pub server_port: u16,
     pub registry_port: u16,
     pub created_at: String,
+    /// Which daemon the client's docker CLI drives; chosen at `up`, remembered for the next.
+    #[serde(default)]
+    pub client: ClientMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientMode {
+    /// The client runs its own dockerd: nothing touches the host's images (both engines).
+    #[default]
+    OwnDaemon,
+    /// The client drives the host's dockerd through its socket, as the guide did (docker only).
+    HostDaemon,
 }
 
 /// Generated once per sandbox; the file is 0600 and its values are never printed.
@@ -111,10 +124,6 @@ impl Dir {
         self.path.join("config")
     }
 
-    pub fn exists(&self) -> bool {
-        self.path.join(STATE_FILE).exists()
-    }
-
     /// Reads the state, refusing a directory that is not ours or is damaged.
     pub fn load(&self) -> Result<Option<State>> {
         let file = self.path.join(STATE_FILE);
@@ -151,9 +160,14 @@ impl Dir {
             server_port,
             registry_port,
             created_at: now_rfc3339(),
+            client: ClientMode::default(),
         };
-        write_private(&self.path.join(STATE_FILE), serde_json::to_string_pretty(&state)?.as_bytes())?;
+        self.save(&state)?;
         Ok(state)
+    }
+
+    pub fn save(&self, state: &State) -> Result<()> {
+        write_private(&self.path.join(STATE_FILE), serde_json::to_string_pretty(state)?.as_bytes())
     }
 
     pub fn secrets(&self) -> Result<Secrets> {

@@ -13,7 +13,6 @@ fn colour() -> bool {
 pub enum Tone {
     Good,
     Warn,
-    Bad,
     Info,
 }
 
@@ -26,7 +25,6 @@ pub fn format_status(verb: &str, message: &str, tone: Tone, colour: bool) -> Str
     let code = match tone {
         Tone::Good => "1;32",
         Tone::Warn => "1;33",
-        Tone::Bad => "1;31",
         Tone::Info => "1;36",
     };
     format!("\x1b[{code}m{padded}\x1b[0m {message}")
@@ -65,8 +63,8 @@ mod tests {
 
     #[test]
     fn colour_wraps_only_the_verb() {
-        let s = format_status("Ready", "db", Tone::Bad, true);
-        assert!(s.starts_with("\x1b[1;31m"));
+        let s = format_status("Ready", "db", Tone::Warn, true);
+        assert!(s.starts_with("\x1b[1;33m"));
         assert!(s.ends_with("\x1b[0m db"));
     }
 }

@@ -37,6 +37,17 @@ pub fn customize_hooks(image: &str) -> Vec<String> {
 }
 
 impl Builder<'_> {
+    /// Holds an exclusive lock on the cache until dropped.
+    pub fn lock_cache(&self) -> Result<std::fs::File> {
+        std::fs::create_dir_all(&self.cache_dir).with_context(|| format!("creating {}", self.cache_dir.display()))?;
+        let f = std::fs::File::create(self.cache_dir.join(".lock")).context("opening the image cache lock")?;
+        if f.try_lock().is_err() {
+            ui::info("Waiting", format!("for another build using {}", self.cache_dir.display()));
+            f.lock().context("locking the image cache")?;
+        }
+        Ok(f)
+    }
+
     pub fn tarball(&self, image: &str, tag: &str) -> PathBuf {
         self.cache_dir.join(format!("{image}-{tag}.tar"))
     }

@@ -6,7 +6,7 @@ pub mod nix;
 pub mod sources;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -49,8 +49,8 @@ pub fn cache_dir() -> PathBuf {
     base.join("trust-sandbox")
 }
 
-fn flake_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace")
+fn flake_root() -> PathBuf {
+    crate::spec::source_root()
 }
 
 pub fn resolve(sh: &Shell, kind: SourceKind) -> SourceKind {
@@ -74,7 +74,7 @@ pub fn ensure(
         SourceKind::Nix => {
             for image in spec.image_names() {
                 let store =
-                    nix::build(sh, flake_root(), image).with_context(|| format!("building image {image} with nix"))?;
+                    nix::build(sh, &flake_root(), image).with_context(|| format!("building image {image} with nix"))?;
                 let reference = reference(image, &nix::store_tag(&store)?);
                 if !engine.image_exists(sh, &reference)? {
                     ui::status("Loading", format!("{image} from {}", store.display()));
@@ -88,6 +88,8 @@ pub fn ensure(
             let lock = crate::lock::load()?;
             let builder =
                 debian::Builder { lock: &lock, cache_dir: cache_dir().join("debian"), mirrors: opts.mirrors.clone() };
+            // Two sandboxes (say, one per engine) coming up at once share the tarball and .deb caches.
+            let _guard = builder.lock_cache()?;
             for image in spec.image_names() {
                 let tag = lock.tag(image)?;
                 let reference = reference(image, &tag);
@@ -110,7 +112,7 @@ pub fn ensure(
 }
 
 /// The image's default command, from the spec so both sources agree.
-fn import_changes(spec: &Spec, image: &str) -> Result<Vec<String>> {
+pub fn import_changes(spec: &Spec, image: &str) -> Result<Vec<String>> {
     let cmd = &spec.images.get(image).with_context(|| format!("unknown image {image}"))?.cmd;
     Ok(vec![
         format!("CMD {}", serde_json::to_string(cmd)?),

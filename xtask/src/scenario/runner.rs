@@ -123,7 +123,7 @@ impl Default for Options {
 /// Colour only for a person watching stderr, and never against NO_COLOR
 /// (<https://no-color.org>: set and non-empty disables colour).
 pub fn color_auto() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// A fresh 8-hex-digit id. std's RandomState is seeded from the OS, which is

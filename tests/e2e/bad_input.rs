@@ -1,0 +1,94 @@
+//! Bad input gets one clear error, a non-zero exit, and leaves nothing half-started.
+
+use std::net::TcpListener;
+use std::process::Command;
+
+use trust_sandbox_tests::{free_port, require_engine, run, xtask_bin, Run, Sandbox};
+
+fn xtask_in(state: &std::path::Path, args: &[&str]) -> Run {
+    let mut c = Command::new(xtask_bin());
+    c.arg("sandbox").args(args).env("TRUST_SANDBOX_STATE", state).env("NO_COLOR", "1");
+    run(&mut c, None)
+}
+
+/// The error is a single `error:` line (plus its causes), not a panic or a usage dump.
+#[track_caller]
+fn one_clear_error(r: &Run) {
+    assert_eq!(r.stderr.matches("error:").count(), 1, "{}", r.stderr);
+    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+}
+
+#[test]
+fn unknown_scenario_names_the_known_ones() {
+    let state = tempfile::tempdir().unwrap();
+    let r = xtask_in(state.path(), &["scenario", "run", "gide"]);
+    r.assert_fails_with("unknown scenario", "gide");
+    assert!(r.stderr.contains("guide") && r.stderr.contains("tag-swap"), "{}", r.stderr);
+    one_clear_error(&r);
+}
+
+#[test]
+fn corrupt_state_is_refused_and_left_alone() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().join("broken");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("state.json"), "{\"schema\": ").unwrap();
+    let r = xtask_in(state.path(), &["--name", "broken", "status"]);
+    r.assert_fails_with("status of a corrupt sandbox", "corrupt state file");
+    one_clear_error(&r);
+    assert_eq!(std::fs::read_to_string(dir.join("state.json")).unwrap(), "{\"schema\": ", "state rewritten");
+}
+
+#[test]
+fn foreign_directory_is_not_taken_over() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().join("mine");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a sandbox").unwrap();
+    let r = xtask_in(state.path(), &["--name", "mine", "up"]);
+    r.assert_fails_with("up over a foreign directory", "not a trust-sandbox state directory");
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "nothing written into a foreign directory");
+}
+
+#[test]
+fn missing_engine_says_how_to_install_it() {
+    let state = tempfile::tempdir().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let mut c = Command::new(xtask_bin());
+    c.arg("sandbox")
+        .args(["--name", "noengine", "--engine", "podman", "up"])
+        .env("TRUST_SANDBOX_STATE", state.path())
+        .env("PATH", empty.path())
+        .env("NO_COLOR", "1");
+    let r = run(&mut c, None);
+    r.assert_fails_with("up without an engine", "podman is not installed");
+    assert!(r.stderr.contains("setup"), "{}", r.stderr);
+    one_clear_error(&r);
+    assert!(!state.path().join("noengine").exists(), "no state for a sandbox that never started");
+}
+
+#[test]
+fn commands_on_a_sandbox_that_does_not_exist() {
+    let state = tempfile::tempdir().unwrap();
+    let r = xtask_in(state.path(), &["--name", "ghost", "status"]);
+    r.assert_fails_with("status of nothing", "no sandbox named `ghost`");
+    // down and destroy are idempotent: nothing to do is not an error.
+    xtask_in(state.path(), &["--name", "ghost", "down"]).assert_ok("down of nothing");
+}
+
+#[test]
+fn taken_port_is_reported_with_its_holder_and_nothing_starts() {
+    for engine in ["docker", "podman"] {
+        require_engine(engine);
+        let holder = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = holder.local_addr().unwrap().port();
+        let sb = Sandbox::with_ports(engine, "taken", port, free_port());
+        let r = sb.up();
+        r.assert_fails_with("up on a taken port", &format!("port {port} on 127.0.0.1"));
+        assert!(r.stderr.contains(&format!("pid {}", std::process::id())), "holder named:\n{}", r.stderr);
+        one_clear_error(&r);
+        assert!(sb.labelled("container").is_empty(), "{engine}: containers started");
+        assert!(sb.labelled("network").is_empty(), "{engine}: network created");
+        assert!(!sb.state_dir().exists(), "{engine}: state created for a sandbox that never started");
+    }
+}

@@ -1,0 +1,313 @@
+//! The sandbox on real engines, docker and podman alike: lifecycle, readiness, mutual TLS, the
+//! scenarios, and trust data surviving a restart.
+
+use std::os::unix::fs::PermissionsExt;
+
+use trust_sandbox_tests::{require_engine, scenario_file, Sandbox};
+
+#[test]
+fn docker_end_to_end() {
+    end_to_end("docker");
+}
+
+#[test]
+fn podman_end_to_end() {
+    end_to_end("podman");
+}
+
+fn end_to_end(engine: &str) {
+    require_engine(engine);
+    let sb = Sandbox::new(engine, "main");
+    sb.up().assert_ok("up");
+
+    every_service_is_ready(&sb);
+    server_health_is_verified_with_our_ca_only(&sb);
+    signer_refuses_a_client_without_certificate(&sb);
+    private_keys_are_owner_only(&sb);
+    versions_name_what_runs(&sb);
+    unknown_service_is_one_clear_error(&sb);
+
+    all_scenarios_pass_with_reports(&sb);
+    guide_passes_twice_in_a_row(&sb);
+    runner_fails_when_an_expectation_is_not_met(&sb);
+    step_mode_follows_scripted_answers(&sb);
+
+    second_up_changes_nothing(&sb);
+    trust_data_survives_down_and_up(&sb);
+}
+
+fn every_service_is_ready(sb: &Sandbox) {
+    let st = sb.x(&["status", "--json"]);
+    st.assert_ok("status");
+    let v = st.json();
+    let services = v["services"].as_array().expect("services");
+    let names: Vec<&str> = services.iter().map(|s| s["service"].as_str().unwrap()).collect();
+    assert_eq!(names, ["db", "notarysigner", "notaryserver", "registry", "notarysandbox"]);
+    for s in services {
+        assert_eq!(s["ready"], true, "{s}");
+        assert_eq!(s["state"], "running", "{s}");
+    }
+    assert_eq!(v["engine"], sb.engine);
+}
+
+fn server_health_is_verified_with_our_ca_only(sb: &Sandbox) {
+    let url = format!("https://127.0.0.1:{}/_notary_server/health", sb.server_port);
+    let ca = std::fs::read(sb.state_dir().join("pki/ca.crt")).expect("the sandbox CA");
+    let cert = ureq::tls::Certificate::from_pem(&ca).unwrap().to_owned();
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![cert])))
+        .build();
+    let ours: ureq::Agent = ureq::Agent::config_builder().tls_config(tls).build().into();
+    let mut resp = ours.get(&url).call().expect("health over TLS with our CA");
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.body_mut().read_to_string().unwrap().trim(), "{}");
+
+    // The public web roots must not vouch for a sandbox certificate.
+    let public: ureq::Agent = ureq::Agent::config_builder().build().into();
+    let err = public.get(&url).call().expect_err("a client without our CA must refuse the server");
+    assert!(format!("{err}").to_lowercase().contains("certificate"), "{err}");
+
+    // The client container trusts it through the CA the docker CLI reads.
+    let r = sb.exec("notarysandbox", "curl -fsS --cacert '/root/.docker/tls/notaryserver:4443/ca.crt' https://notaryserver:4443/_notary_server/health");
+    r.assert_ok("health from the client by name");
+    assert_eq!(r.stdout.trim(), "{}");
+}
+
+fn signer_refuses_a_client_without_certificate(sb: &Sandbox) {
+    // TLS 1.2 so that the refusal happens inside the handshake, where curl reports the alert
+    // (with 1.3 the server's verdict arrives after curl considers the handshake done).
+    let probe = |extra: &str| {
+        sb.exec(
+            "notarysandbox",
+            &format!("curl -sS -o /dev/null --tls-max 1.2 --cacert /etc/sandbox/ca.crt {extra} https://notarysigner:7899/ 2>&1; echo \"exit=$?\""),
+        )
+        .stdout
+    };
+    let without = probe("");
+    assert!(
+        without.contains("alert bad certificate") && without.contains("exit=35"),
+        "signer accepted a client without certificate:\n{without}"
+    );
+
+    // Control: the same request with a certificate from our CA gets through the handshake and
+    // fails only at the HTTP/2 level (curl is not a gRPC client).
+    let pki = sb.state_dir().join("pki");
+    let target = sb.container("notarysandbox");
+    for f in ["notaryserver.crt", "notaryserver.key"] {
+        let dst = format!("{target}:/tmp/e2e-{f}");
+        sb.engine_cli(&["cp", pki.join(f).to_str().unwrap(), &dst]).assert_ok("copying a client certificate");
+    }
+    let with = probe("--cert /tmp/e2e-notaryserver.crt --key /tmp/e2e-notaryserver.key");
+    sb.exec("notarysandbox", "rm -f /tmp/e2e-notaryserver.*").assert_ok("removing the copied key");
+    assert!(!with.contains("alert") && !with.contains("exit=35"), "a client with our certificate was refused:\n{with}");
+
+    // The server holds such a certificate; its health check covers the signer.
+    let s = sb.x(&["status", "--json"]).json();
+    assert_eq!(s["services"][2]["ready"], true);
+}
+
+fn private_keys_are_owner_only(sb: &Sandbox) {
+    let pki = sb.state_dir().join("pki");
+    let mut keys = 0;
+    for e in std::fs::read_dir(&pki).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "key") {
+            keys += 1;
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", p.display());
+        }
+    }
+    assert_eq!(keys, 3, "ca, notaryserver and notarysigner keys");
+    let secrets = sb.state_dir().join("secrets.json");
+    assert_eq!(std::fs::metadata(&secrets).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+fn versions_name_what_runs(sb: &Sandbox) {
+    let v = sb.x(&["versions", "--json"]);
+    v.assert_ok("versions");
+    let v = v.json();
+    assert!(v["notary-server"].as_str().unwrap().starts_with("0.7.0"), "{v}");
+    assert!(v["registry"].as_str().unwrap().contains("2.8"), "{v}");
+    let major: u32 = v["docker (cli)"].as_str().unwrap().split('.').next().unwrap().parse().unwrap();
+    assert!(major <= 28, "docker CLI {major} has no content trust");
+    assert!(v["database"].as_str().unwrap().chars().next().unwrap().is_ascii_digit(), "{v}");
+}
+
+fn unknown_service_is_one_clear_error(sb: &Sandbox) {
+    sb.x(&["logs", "mysqlx"]).assert_fails_with("logs of an unknown service", "unknown service `mysqlx`");
+    let logs = sb.x(&["logs", "registry", "--tail", "5"]);
+    logs.assert_ok("logs registry");
+}
+
+fn all_scenarios_pass_with_reports(sb: &Sandbox) {
+    let junit = sb.state.path().join("report.junit.xml");
+    let r = sb.x(&["scenario", "run", "--all", "--json", "-", "--junit", junit.to_str().unwrap()]);
+    r.assert_ok("scenario run --all");
+    let report = r.json();
+    assert_eq!(report["schema"], "trust-sandbox/scenario-report/v1");
+    let names: Vec<&str> =
+        report["scenarios"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["guide", "tag-swap", "revoke"]);
+    for s in report["scenarios"].as_array().unwrap() {
+        for step in s["steps"].as_array().unwrap() {
+            assert_eq!(step["status"], "passed", "{}: {step}", s["name"]);
+        }
+    }
+    assert_eq!(report["summary"]["failed"], 0);
+    assert!(r.stderr.lines().any(|l| l.trim() == "3 passed, 0 failed"), "{}", r.stderr);
+    let xml = std::fs::read_to_string(&junit).expect("JUnit report written");
+    assert!(xml.contains("<testsuite name=\"guide\""), "{xml}");
+
+    // What each scenario is there to show, from the outside.
+    let guide = &report["scenarios"][0]["steps"];
+    let tail = |i: usize| {
+        guide[i]["output_tail"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(tail(2).contains("does not have trust data"), "{}", tail(2));
+    assert!(tail(7).contains("filesystem layer verification failed for digest"), "{}", tail(7));
+    let revoke = &report["scenarios"][2]["steps"];
+    let refused = revoke.as_array().unwrap().iter().find(|s| s["title"].as_str().unwrap().contains("refused")).unwrap();
+    assert!(refused["output_tail"].to_string().contains("No valid trust data for latest"), "{refused}");
+}
+
+fn guide_passes_twice_in_a_row(sb: &Sandbox) {
+    for round in 1..=2 {
+        let r = sb.x(&["play", "--json", "-"]);
+        r.assert_ok(&format!("play, round {round}"));
+        assert_eq!(r.json()["summary"]["passed"], 1);
+        assert!(r.stderr.contains("Using running sandbox"), "play must reuse the running sandbox:\n{}", r.stderr);
+    }
+}
+
+fn runner_fails_when_an_expectation_is_not_met(sb: &Sandbox) {
+    let f = scenario_file(
+        sb.state.path(),
+        "must-fail",
+        r#"
+name = "must-fail"
+summary = "an expectation the sandbox cannot meet"
+description = "A pull of a never-signed repository does not sign anything."
+[[steps]]
+title = "Expect the impossible"
+explain = "The pull fails; the step expects success and a signature."
+run = "docker pull {{registry}}/test/never-signed-{{run_id}}:latest"
+expect = { contains = ["Successfully signed"] }
+[[steps]]
+title = "Never reached"
+explain = "Later steps build on earlier ones, so they do not run."
+run = "echo unreachable"
+"#,
+    );
+    let r = sb.x(&["scenario", "run", "--file", f.to_str().unwrap(), "--json", "-"]);
+    assert_ne!(r.code, 0, "a failed expectation must fail the run:\n{}", r.stderr);
+    let report = r.json();
+    let steps = &report["scenarios"][0]["steps"];
+    assert_eq!(steps[0]["status"], "failed");
+    assert!(!steps[0]["failures"].as_array().unwrap().is_empty());
+    assert_eq!(steps[1]["status"], "not-run");
+    assert!(r.stderr.contains('✗'), "{}", r.stderr);
+    assert!(r.stderr.contains("does not have trust data"), "actual output shown on failure:\n{}", r.stderr);
+}
+
+fn step_mode_follows_scripted_answers(sb: &Sandbox) {
+    let f = scenario_file(
+        sb.state.path(),
+        "stepper",
+        r#"
+name = "stepper"
+summary = "three echoes"
+description = "Exercises --step."
+[[steps]]
+title = "One"
+explain = "EXPLAIN-ONE"
+run = "echo one"
+expect = { contains = ["one"] }
+[[steps]]
+title = "Two"
+explain = "EXPLAIN-TWO"
+run = "echo two"
+[[steps]]
+title = "Three"
+explain = "EXPLAIN-THREE"
+run = "echo three"
+"#,
+    );
+    // Enter runs the first step, `s` skips the second, `q` quits before the third.
+    let r = sb.x_stdin(&["scenario", "run", "--file", f.to_str().unwrap(), "--step", "--json", "-"], "\ns\nq\n");
+    let report = r.json();
+    let steps = &report["scenarios"][0]["steps"];
+    assert_eq!(steps[0]["status"], "passed", "{report}");
+    assert_eq!(steps[1]["status"], "skipped", "{report}");
+    assert_eq!(steps[2]["status"], "not-run", "{report}");
+    for e in ["EXPLAIN-ONE", "EXPLAIN-TWO", "EXPLAIN-THREE"] {
+        assert!(r.stderr.contains(e), "explanation {e} shown before its step:\n{}", r.stderr);
+    }
+    assert_ne!(r.code, 0, "quitting leaves the scenario unfinished");
+}
+
+fn second_up_changes_nothing(sb: &Sandbox) {
+    let before: Vec<String> = sb
+        .engine_cli(&["ps", "-q", "--no-trunc", "--filter", &format!("label=io.trust-sandbox.instance={}", sb.name)])
+        .stdout
+        .lines()
+        .map(String::from)
+        .collect();
+    let r = sb.up();
+    r.assert_ok("second up");
+    assert!(!r.stderr.contains("Migrated"), "a second up applied migrations again:\n{}", r.stderr);
+    assert!(r.stderr.contains("Schema up to date"), "{}", r.stderr);
+    assert_eq!(r.stderr.matches("Fresh").count(), 5, "every container kept:\n{}", r.stderr);
+    let after: Vec<String> = sb
+        .engine_cli(&["ps", "-q", "--no-trunc", "--filter", &format!("label=io.trust-sandbox.instance={}", sb.name)])
+        .stdout
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(before.len(), 5);
+    let (mut b, mut a) = (before, after);
+    b.sort();
+    a.sort();
+    assert_eq!(a, b, "containers were replaced");
+}
+
+fn trust_data_survives_down_and_up(sb: &Sandbox) {
+    let rows = |sb: &Sandbox| {
+        (
+            sb.sql("SELECT COUNT(*) FROM notaryserver.tuf_files"),
+            sb.sql("SELECT COUNT(*) FROM notarysigner.private_keys"),
+            sb.sql("SELECT COUNT(*) FROM notaryserver.sandbox_schema_migrations"),
+        )
+    };
+    let before = rows(sb);
+    assert_ne!(before.0, "0", "the scenarios signed something");
+    let keys = |sb: &Sandbox| sb.exec("notarysandbox", "ls /root/.docker/trust/private | sort").stdout;
+    let keys_before = keys(sb);
+    assert!(!keys_before.trim().is_empty(), "the client holds root/repository keys");
+    let ca_before = std::fs::read(sb.state_dir().join("pki/ca.crt")).unwrap();
+    let signed = |sb: &Sandbox| {
+        let r = sb.exec("notarysandbox", "docker trust inspect sandboxregistry:5000/test/tagswap:latest");
+        r.assert_ok("trust inspect");
+        r.stdout
+    };
+    let signed_before = signed(sb);
+
+    sb.x(&["down"]).assert_ok("down");
+    assert!(sb.labelled("container").is_empty(), "containers left after down: {:?}", sb.labelled("container"));
+    assert!(sb.labelled("network").is_empty(), "network left after down");
+    assert_eq!(sb.labelled("volume").len(), 3, "volumes are trust data and stay");
+    sb.x(&["down"]).assert_ok("down is idempotent");
+
+    sb.up().assert_ok("up after down");
+    assert_eq!(rows(sb), before, "database rows lost across down/up");
+    assert_eq!(keys(sb), keys_before, "client keys lost across down/up");
+    assert_eq!(std::fs::read(sb.state_dir().join("pki/ca.crt")).unwrap(), ca_before, "CA replaced");
+    assert_eq!(signed(sb), signed_before, "signed targets changed across down/up");
+    let again = sb.x(&["scenario", "run", "guide"]);
+    again.assert_ok("guide after a restart");
+}

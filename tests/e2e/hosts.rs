@@ -1,0 +1,95 @@
+//! Hosts aliasing end to end on the real /etc/hosts: host tools reach the sandbox by the guide's
+//! names, and `hosts remove` restores the file byte for byte — also when an assertion fails.
+
+use std::process::Command;
+
+use trust_sandbox_tests::{require_engine, run, xtask_bin, Sandbox};
+
+const HOSTS: &str = "/etc/hosts";
+
+/// Puts /etc/hosts back as it was when the test started, whatever happens in between.
+struct Restore(Vec<u8>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if std::fs::read(HOSTS).ok().as_deref() != Some(&self.0[..]) {
+            // Written in place: in containers /etc/hosts is a bind mount that cannot be renamed over.
+            std::fs::write(HOSTS, &self.0).expect("restoring /etc/hosts");
+        }
+    }
+}
+
+fn hosts_cmd(args: &[&str]) -> trust_sandbox_tests::Run {
+    let mut c = Command::new(xtask_bin());
+    c.arg("sandbox").arg("hosts").args(args).env("NO_COLOR", "1");
+    run(&mut c, None)
+}
+
+#[test]
+fn host_tools_reach_the_sandbox_by_name() {
+    require_engine("docker");
+    let original = std::fs::read(HOSTS).expect("reading /etc/hosts");
+    let _restore = Restore(original.clone());
+
+    let sb = Sandbox::new("docker", "hosts");
+    sb.up().assert_ok("up");
+    sb.x(&["scenario", "run", "tag-swap"]).assert_ok("sign something to list");
+
+    let dry = hosts_cmd(&["add", "--dry-run"]);
+    dry.assert_ok("hosts add --dry-run");
+    assert!(dry.stdout.contains("+127.0.0.1\tnotaryserver sandboxregistry"), "{}", dry.stdout);
+    assert_eq!(std::fs::read(HOSTS).unwrap(), original, "--dry-run wrote the file");
+
+    hosts_cmd(&["add"]).assert_ok("hosts add");
+    hosts_cmd(&["add"]).assert_ok("hosts add again");
+    let text = std::fs::read_to_string(HOSTS).unwrap();
+    assert_eq!(text.matches("notaryserver sandboxregistry").count(), 1, "one block only:\n{text}");
+
+    let ca = sb.state_dir().join("pki/ca.crt");
+    let ca = ca.to_str().unwrap();
+    let health = format!("https://notaryserver:{}/_notary_server/health", sb.server_port);
+    let curl = run(Command::new("curl").args(["-fsS", "--cacert", ca, &health]), None);
+    assert!(curl.ok(), "curl by name: {}", curl.stderr);
+    assert_eq!(curl.stdout.trim(), "{}");
+
+    let trust_dir = tempfile::tempdir().unwrap();
+    let server = format!("https://notaryserver:{}", sb.server_port);
+    let list = run(
+        Command::new("notary").args([
+            "-s",
+            &server,
+            "-d",
+            trust_dir.path().to_str().unwrap(),
+            "--tlscacert",
+            ca,
+            "list",
+            "sandboxregistry:5000/test/tagswap",
+        ]),
+        None,
+    );
+    assert!(list.ok(), "notary list by name: {}\n{}", list.stdout, list.stderr);
+    assert!(list.stdout.contains("latest"), "{}", list.stdout);
+
+    let env = sb.x(&["env"]);
+    env.assert_ok("env");
+    assert!(env.stdout.contains("export DOCKER_CONTENT_TRUST='1'"), "{}", env.stdout);
+    assert!(env.stdout.contains(&format!("export DOCKER_CONTENT_TRUST_SERVER='{server}'")), "{}", env.stdout);
+
+    hosts_cmd(&["remove"]).assert_ok("hosts remove");
+    assert_eq!(std::fs::read(HOSTS).unwrap(), original, "/etc/hosts not restored byte for byte");
+}
+
+#[test]
+fn a_foreign_mapping_is_reported_not_overridden() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hosts");
+    let content = "127.0.0.1 localhost\n10.0.0.9 notaryserver\n";
+    std::fs::write(&file, content).unwrap();
+    let r = hosts_cmd(&["add", "--hosts-file", file.to_str().unwrap()]);
+    r.assert_fails_with("add over a foreign mapping", "notaryserver");
+    assert!(r.stderr.contains("line 2"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), content);
+    let show = hosts_cmd(&["show", "--json", "--hosts-file", file.to_str().unwrap()]);
+    show.assert_ok("show");
+    assert_eq!(show.json()["foreign"].as_array().unwrap().len(), 1);
+}
