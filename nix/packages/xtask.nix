@@ -1,6 +1,6 @@
 # The xtask binary, built from the workspace with nixpkgs' own Rust toolchain. Its check
-# phase runs only the unit tests: engine tests live in xtask/tests/ and also need
-# TRUST_SANDBOX_E2E, which the build sandbox never sets.
+# phase runs only the unit tests: engine tests live in tests/ (their own crate) and
+# need container engines, which the build sandbox never has.
 {
   lib,
   rustPlatform,
@@ -26,7 +26,10 @@ rustPlatform.buildRustPackage {
     fileset = lib.fileset.unions [
       ../../Cargo.toml
       ../../Cargo.lock
+      ../../rustfmt.toml
       ../../xtask
+      # A workspace member: cargo cannot load the workspace without it.
+      ../../tests
     ];
   };
 

@@ -3,9 +3,14 @@
 
 use std::process::Command;
 
-use trust_sandbox_tests::{require_engine, run, xtask_bin, Sandbox};
+use std::sync::Mutex;
+
+use trust_sandbox_tests::{free_port, require_engine, run, xtask_bin, Sandbox};
 
 const HOSTS: &str = "/etc/hosts";
+
+/// Tests that edit the real /etc/hosts take turns.
+static HOSTS_FILE: Mutex<()> = Mutex::new(());
 
 /// Puts /etc/hosts back as it was when the test started, whatever happens in between.
 struct Restore(Vec<u8>);
@@ -28,6 +33,7 @@ fn hosts_cmd(args: &[&str]) -> trust_sandbox_tests::Run {
 #[test]
 fn host_tools_reach_the_sandbox_by_name() {
     require_engine("docker");
+    let _turn = HOSTS_FILE.lock().unwrap_or_else(|e| e.into_inner());
     let original = std::fs::read(HOSTS).expect("reading /etc/hosts");
     let _restore = Restore(original.clone());
 
@@ -92,4 +98,33 @@ fn a_foreign_mapping_is_reported_not_overridden() {
     let show = hosts_cmd(&["show", "--json", "--hosts-file", file.to_str().unwrap()]);
     show.assert_ok("show");
     assert_eq!(show.json()["foreign"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn host_daemon_mode_plays_the_guide_through_the_hosts_dockerd() {
+    require_engine("docker");
+    let _turn = HOSTS_FILE.lock().unwrap_or_else(|e| e.into_inner());
+    let original = std::fs::read(HOSTS).expect("reading /etc/hosts");
+    let _restore = Restore(original.clone());
+
+    // The host's daemon reaches the registry as sandboxregistry:5000, so port 5000 it is.
+    let sb = Sandbox::with_ports("docker", "hostd", free_port(), 5000);
+    let server = sb.server_port.to_string();
+    let up = sb.x(&["up", "--server-port", &server, "--registry-port", "5000", "--client", "host-daemon", "--yes"]);
+    up.assert_ok("up --client host-daemon");
+    assert!(up.stderr.contains("Aliased"), "up added the hosts aliasing with consent:\n{}", up.stderr);
+
+    // The client's CLI talks to the host's daemon, not one of its own.
+    let host_id = run(Command::new("docker").args(["info", "--format", "{{.ID}}"]), None);
+    let client_id = sb.exec("notarysandbox", "docker info --format '{{.ID}}'");
+    client_id.assert_ok("docker info in the client");
+    assert_eq!(client_id.stdout.trim(), host_id.stdout.trim(), "client does not drive the host daemon");
+
+    let guide = sb.x(&["scenario", "run", "guide", "--json", "-"]);
+    guide.assert_ok("guide in host-daemon mode");
+    assert_eq!(guide.json()["summary"]["passed"], 1);
+
+    sb.x(&["destroy"]).assert_ok("destroy");
+    hosts_cmd(&["remove"]).assert_ok("hosts remove");
+    assert_eq!(std::fs::read(HOSTS).unwrap(), original, "/etc/hosts not restored byte for byte");
 }

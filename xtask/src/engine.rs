@@ -587,5 +587,4 @@ mod tests {
     fn inspect_rejects_non_array() {
         assert!(parse_inspect("{}").is_err());
     }
-
 }

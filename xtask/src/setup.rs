@@ -152,9 +152,12 @@ pub fn apt_install(sh: &Shell, packages: &[&str], yes: bool) -> Result<()> {
     let runner = if is_root() { "env" } else { "sudo" };
     let pre: &[&str] = if is_root() { &[] } else { &["env"] };
     cmd!(sh, "{runner} {pre...} apt-get update -qq").run().context("apt-get update")?;
-    cmd!(sh, "{runner} {pre...} DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {packages...}")
-        .run()
-        .context("apt-get install")?;
+    cmd!(
+        sh,
+        "{runner} {pre...} DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {packages...}"
+    )
+    .run()
+    .context("apt-get install")?;
     Ok(())
 }
 

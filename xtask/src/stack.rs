@@ -192,8 +192,11 @@ impl Sandbox {
         h.update(crate::engine::run_args(spec).join("\0").as_bytes());
         h.update(secrets_fingerprint.as_bytes());
         for m in &spec.mounts {
+            // Files' contents define the service; a socket (host-daemon mode) only its path, already hashed.
             if let Mount::Bind { source, .. } = m {
-                h.update(std::fs::read(source).with_context(|| format!("reading {}", source.display()))?);
+                if source.is_file() {
+                    h.update(std::fs::read(source).with_context(|| format!("reading {}", source.display()))?);
+                }
             }
         }
         Ok(crate::lock::hex(&h.finalize())[..16].to_string())
