@@ -103,3 +103,25 @@ fn host_daemon_mode_is_refused_on_podman_with_the_reason() {
     assert!(sb.labelled("container").is_empty());
     assert!(!sb.state_dir().exists());
 }
+
+#[test]
+fn an_interrupted_up_leaves_nothing_down_cannot_remove() {
+    let engine = "docker";
+    require_engine(engine);
+    let sb = Sandbox::new(engine, "interrupted");
+    let (s, r) = (sb.server_port.to_string(), sb.registry_port.to_string());
+    let mut child = sb.command(&["up", "--server-port", &s, "--registry-port", &r]).spawn().unwrap();
+    // Kill it as soon as the first container exists: mid-way through the start order.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while sb.labelled("container").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "up never started a container");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!sb.labelled("container").is_empty(), "the interruption left containers behind, as it would");
+    sb.x(&["down"]).assert_ok("down after an interrupted up");
+    assert!(sb.labelled("container").is_empty(), "containers left: {:?}", sb.labelled("container"));
+    assert!(sb.labelled("network").is_empty(), "network left");
+    sb.up().assert_ok("up after the interruption");
+}

@@ -128,3 +128,45 @@ fn host_daemon_mode_plays_the_guide_through_the_hosts_dockerd() {
     hosts_cmd(&["remove"]).assert_ok("hosts remove");
     assert_eq!(std::fs::read(HOSTS).unwrap(), original, "/etc/hosts not restored byte for byte");
 }
+
+#[test]
+fn permission_denied_says_how_when_run_unprivileged() {
+    // As root, modes do not stop writes; `nobody` meets the real EACCES.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let file = dir.path().join("hosts");
+    std::fs::write(&file, "127.0.0.1 localhost\n").unwrap();
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(xtask_bin())
+        .args(["sandbox", "hosts", "add", "--hosts-file"])
+        .arg(&file)
+        .env("NO_COLOR", "1")
+        .env("HOME", dir.path());
+    let r = run(&mut c, None);
+    r.assert_fails_with("hosts add without permission", &format!("permission denied writing {}", file.display()));
+    assert!(r.stderr.contains("sudo"), "says how: {}", r.stderr);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "127.0.0.1 localhost\n");
+}
+
+#[test]
+fn a_bind_mounted_hosts_file_is_edited_in_place_and_restored() {
+    // Containers bind-mount /etc/hosts, which cannot be renamed over.
+    let dir = tempfile::tempdir().unwrap();
+    let (source, target) = (dir.path().join("source"), dir.path().join("hosts"));
+    let content = "127.0.0.1 localhost\n::1 localhost\n";
+    std::fs::write(&source, content).unwrap();
+    std::fs::write(&target, "").unwrap();
+    let mounted = Command::new("mount").arg("--bind").arg(&source).arg(&target).status().unwrap();
+    assert!(mounted.success(), "mount --bind (the e2e tests run as root)");
+    let t = target.to_str().unwrap();
+    let add = hosts_cmd(&["add", "--hosts-file", t]);
+    let after_add = std::fs::read_to_string(&source).unwrap();
+    let remove = hosts_cmd(&["remove", "--hosts-file", t]);
+    let after_remove = std::fs::read_to_string(&source).unwrap();
+    Command::new("umount").arg(&target).status().unwrap();
+    add.assert_ok("hosts add on a bind mount");
+    remove.assert_ok("hosts remove on a bind mount");
+    assert!(after_add.contains("notaryserver sandboxregistry"), "{after_add}");
+    assert_eq!(after_remove, content);
+}

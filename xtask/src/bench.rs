@@ -279,14 +279,17 @@ impl<'a> Plain<'a> {
         })
     }
 
-    fn up(&self) -> Result<()> {
+    /// Returns each service's seconds from `run` to ready, to show where a gap comes from.
+    fn up(&self) -> Result<Vec<(String, f64)>> {
         let mut net = Command::new(self.bin);
         net.args(["network", "create"]);
         for l in &self.network_labels {
             net.args(["--label", l]);
         }
         checked(net.arg(&self.network))?;
+        let mut took = Vec::new();
         for (spec, readiness) in &self.services {
+            let t = Instant::now();
             let mut c = Command::new(self.bin);
             c.args(engine::run_args(spec));
             for e in spec.env.iter().filter(|e| e.secret) {
@@ -294,8 +297,9 @@ impl<'a> Plain<'a> {
             }
             checked(&mut c)?;
             self.wait(spec, readiness).with_context(|| format!("plain start of {}", spec.name))?;
+            took.push((spec.name.clone(), secs_since(t)));
         }
-        Ok(())
+        Ok(took)
     }
 
     fn wait(&self, spec: &RunSpec, readiness: &Readiness) -> Result<()> {
@@ -406,13 +410,18 @@ fn warm_cycles(
         }
     };
     let (mut up_ours, mut up_plain, mut down_ours, mut down_plain) = (vec![], vec![], vec![], vec![]);
+    let mut per_service: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let prefix = format!("{}-", sb.name);
     for i in 1..=runs {
         let cycle = (|| -> Result<Sandbox> {
             let t = Instant::now();
             stack::down(sh, &sb).context("our down")?;
             down_ours.push(secs_since(t));
             let t = Instant::now();
-            plain.up().context("plain up")?;
+            for (name, secs) in plain.up().context("plain up")? {
+                let service = name.strip_prefix(&prefix).unwrap_or(&name).to_string();
+                per_service.entry(format!("plain {service}")).or_default().push(secs);
+            }
             up_plain.push(secs_since(t));
             let t = Instant::now();
             plain.down().context("plain down")?;
@@ -445,6 +454,12 @@ fn warm_cycles(
     }
     up_row.set(&up_ours, &up_plain);
     down_row.set(&down_ours, &down_plain);
+    // Ours per service is on stderr (`up` prints each service's time); the plain side is only here.
+    for (k, v) in per_service {
+        if let Some(s) = Stats::of(&v) {
+            up_row.detail.insert(k, s.median);
+        }
+    }
     if up_row.error.is_none() {
         return Some(sb);
     }
@@ -821,7 +836,8 @@ fn render_table(rows: &[Row], facts: &Facts) -> String {
         ));
     }
     for r in rows.iter().filter(|r| !r.detail.is_empty()) {
-        let parts: Vec<String> = r.detail.iter().map(|(k, v)| format!("{k} {v:.1}")).collect();
+        let digits = if r.unit == "s" { 2 } else { 1 };
+        let parts: Vec<String> = r.detail.iter().map(|(k, v)| format!("{k} {v:.digits$}")).collect();
         out.push_str(&format!("\n{} ({}, medians): {}\n", r.title, r.unit, parts.join(", ")));
     }
     for r in rows.iter().filter(|r| r.error.is_some()) {

@@ -89,7 +89,7 @@ pub struct JsonFlag {
 #[derive(Args, Debug, Clone)]
 pub struct ImageSourceArgs {
     /// Where images come from.
-    #[arg(long = "images", value_enum, env = "TRUST_SANDBOX_IMAGES", default_value = "debian")]
+    #[arg(long = "images", value_enum, env = "TRUST_SANDBOX_IMAGES", default_value = "auto")]
     pub source: SourceKind,
     /// Debian mirror URL instead of the host's apt sources (e.g. a snapshot.debian.org URL).
     #[arg(long)]

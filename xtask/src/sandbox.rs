@@ -114,7 +114,7 @@ fn default_image_args() -> crate::cli::ImageSourceArgs {
     let source = std::env::var("TRUST_SANDBOX_IMAGES")
         .ok()
         .and_then(|v| <images::SourceKind as clap::ValueEnum>::from_str(&v, true).ok())
-        .unwrap_or(images::SourceKind::Debian);
+        .unwrap_or(images::SourceKind::Auto);
     crate::cli::ImageSourceArgs { source, mirror: vec![] }
 }
 
