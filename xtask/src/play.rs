@@ -87,14 +87,14 @@ impl Executor for SandboxExecutor<'_> {
             }
             Action::Start(s) => {
                 sb.engine.start(sh, &sb.container(service_of(*s)))?;
-                stack::wait_ready(sh, sb, sb.spec.service(service_of(*s))?)?;
+                wait_stack_ready(sh, sb)?;
                 done(format!("started {s}; ready\n"))
             }
             Action::Restart(s) => {
                 let name = sb.container(service_of(*s));
                 sb.engine.stop(sh, &name)?;
                 sb.engine.start(sh, &name)?;
-                stack::wait_ready(sh, sb, sb.spec.service(service_of(*s))?)?;
+                wait_stack_ready(sh, sb)?;
                 done(format!("restarted {s}; ready\n"))
             }
             Action::DbSnapshot(name) => {
@@ -120,6 +120,16 @@ impl Executor for SandboxExecutor<'_> {
             }
         }
     }
+}
+
+/// After a service comes back, its dependents must reconnect too (notary-server's gRPC link to
+/// the signer backs off), so a restart is done when the whole stack is ready, in table order.
+fn wait_stack_ready(sh: &Shell, sb: &Sandbox) -> Result<()> {
+    for svc in &sb.spec.services {
+        let what = format!("{} after the restart", svc.name);
+        crate::probe::poll(&what, std::time::Duration::from_secs(90), || stack::probe_once(sh, sb, svc))?;
+    }
+    Ok(())
 }
 
 fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {

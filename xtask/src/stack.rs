@@ -647,7 +647,8 @@ pub fn status(sh: &Shell, sb: &Sandbox) -> Result<Status> {
     })
 }
 
-fn probe_once(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
+/// One readiness check without waiting (and without applying anything).
+pub fn probe_once(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
     match &svc.readiness {
         Readiness::DbSchema => {
             let out = sb.sql(sh, &format!("SELECT COUNT(*) FROM {}.{};", db::SERVER_DB, db::TRACKING_TABLE))?;

@@ -194,3 +194,21 @@ mod tests {
         assert!(msg.contains("Unable to locate package nope"), "{msg}");
     }
 }
+
+#[cfg(test)]
+mod baseline_tmp {
+    #[test]
+    #[ignore]
+    fn baseline_cold_build() {
+        let lock = crate::lock::load().unwrap();
+        let dir = std::path::PathBuf::from(std::env::var("BASE_CACHE").unwrap());
+        let b = super::Builder { lock: &lock, cache_dir: dir, mirrors: vec![] };
+        let t0 = std::time::Instant::now();
+        for image in ["db", "notary", "registry", "client"] {
+            let t = std::time::Instant::now();
+            b.build(image, &lock.tag(image).unwrap()).unwrap();
+            eprintln!("BASELINE {image} {:.1}", t.elapsed().as_secs_f64());
+        }
+        eprintln!("BASELINE total {:.1}", t0.elapsed().as_secs_f64());
+    }
+}

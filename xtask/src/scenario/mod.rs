@@ -32,6 +32,9 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("guide", include_str!("../../scenarios/guide.toml")),
     ("tag-swap", include_str!("../../scenarios/tag-swap.toml")),
     ("revoke", include_str!("../../scenarios/revoke.toml")),
+    ("rollback", include_str!("../../scenarios/rollback.toml")),
+    ("signer-outage", include_str!("../../scenarios/signer-outage.toml")),
+    ("untrusted-ca", include_str!("../../scenarios/untrusted-ca.toml")),
 ];
 
 /// The names of the embedded scenarios, in catalogue order.
