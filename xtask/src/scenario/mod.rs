@@ -106,7 +106,7 @@ mod tests {
             assert!(!s.steps.is_empty(), "{}", s.name);
         }
         let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, vec!["guide", "tag-swap", "revoke"]);
+        assert_eq!(names, vec!["guide", "tag-swap", "revoke", "rollback", "signer-outage", "untrusted-ca"]);
     }
 
     #[test]
