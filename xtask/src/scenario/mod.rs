@@ -35,6 +35,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("rollback", include_str!("../../scenarios/rollback.toml")),
     ("signer-outage", include_str!("../../scenarios/signer-outage.toml")),
     ("untrusted-ca", include_str!("../../scenarios/untrusted-ca.toml")),
+    ("delegation", include_str!("../../scenarios/delegation.toml")),
 ];
 
 /// The names of the embedded scenarios, in catalogue order.
@@ -106,7 +107,10 @@ mod tests {
             assert!(!s.steps.is_empty(), "{}", s.name);
         }
         let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, vec!["guide", "tag-swap", "revoke", "rollback", "signer-outage", "untrusted-ca"]);
+        assert_eq!(
+            names,
+            vec!["guide", "tag-swap", "revoke", "rollback", "signer-outage", "untrusted-ca", "delegation"]
+        );
     }
 
     #[test]
