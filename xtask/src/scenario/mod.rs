@@ -36,6 +36,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("signer-outage", include_str!("../../scenarios/signer-outage.toml")),
     ("untrusted-ca", include_str!("../../scenarios/untrusted-ca.toml")),
     ("delegation", include_str!("../../scenarios/delegation.toml")),
+    ("key-rotation", include_str!("../../scenarios/key-rotation.toml")),
 ];
 
 /// The names of the embedded scenarios, in catalogue order.
