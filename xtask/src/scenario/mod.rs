@@ -110,7 +110,16 @@ mod tests {
         let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
-            vec!["guide", "tag-swap", "revoke", "rollback", "signer-outage", "untrusted-ca", "delegation"]
+            vec![
+                "guide",
+                "tag-swap",
+                "revoke",
+                "rollback",
+                "signer-outage",
+                "untrusted-ca",
+                "delegation",
+                "key-rotation"
+            ]
         );
     }
 
