@@ -21,7 +21,7 @@ use crate::spec::{Readiness, Spec};
 use crate::stack::{self, Sandbox, Selector, UpOptions};
 use crate::{play, ports, state, ui};
 
-pub const SCHEMA: &str = "trust-sandbox/bench/v1";
+const SCHEMA: &str = "trust-sandbox/bench/v1";
 /// Same patience as `up`, so a baseline never fails where the stack would still be waiting.
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 /// What a person writes by hand: `until probe; do sleep 0.1; done`.
@@ -156,8 +156,16 @@ impl Row {
     }
 
     fn fail(&mut self, err: &anyhow::Error) {
-        ui::warn(format!("bench `{}`: {err:#}", self.title));
-        self.error.get_or_insert_with(|| format!("{err:#}"));
+        fail_rows(&mut [self], err);
+    }
+}
+
+/// One cause, one warning, however many measurements it stops.
+fn fail_rows(rows: &mut [&mut Row], err: &anyhow::Error) {
+    let titles: Vec<&str> = rows.iter().map(|r| r.title).collect();
+    ui::warn(format!("bench {}: {err:#}", titles.join(", ")));
+    for r in rows {
+        r.error.get_or_insert_with(|| format!("{err:#}"));
     }
 }
 
@@ -216,9 +224,7 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
         },
         Err(e) => {
             let e = e.context("choosing ports for the bench sandbox");
-            for r in [&mut up_row, &mut down_row, &mut guide_row, &mut mem_row] {
-                r.fail(&e);
-            }
+            fail_rows(&mut [&mut up_row, &mut down_row, &mut guide_row, &mut mem_row], &e);
             return vec![up_row, down_row, guide_row, mem_row];
         }
     };
@@ -232,9 +238,7 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
         Ok(sb) => sb,
         Err(e) => {
             let e = e.context(format!("creating the bench sandbox `{}`", bench.name));
-            for r in [&mut up_row, &mut down_row, &mut guide_row, &mut mem_row] {
-                r.fail(&e);
-            }
+            fail_rows(&mut [&mut up_row, &mut down_row, &mut guide_row, &mut mem_row], &e);
             return vec![up_row, down_row, guide_row, mem_row];
         }
     };
@@ -247,8 +251,7 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
         }
         None => {
             let e = anyhow::anyhow!("the bench sandbox could not be brought back up after the warm cycles");
-            guide_row.fail(&e);
-            mem_row.fail(&e);
+            fail_rows(&mut [&mut guide_row, &mut mem_row], &e);
         }
     }
     vec![up_row, down_row, guide_row, mem_row]
@@ -404,8 +407,7 @@ fn warm_cycles(
         Ok(p) => p,
         Err(e) => {
             let e = e.context("preparing the plain baseline");
-            up_row.fail(&e);
-            down_row.fail(&e);
+            fail_rows(&mut [up_row, down_row], &e);
             return Some(sb);
         }
     };
@@ -446,8 +448,7 @@ fn warm_cycles(
                 );
             }
             Err(e) => {
-                up_row.fail(&e);
-                down_row.fail(&e);
+                fail_rows(&mut [up_row, down_row], &e);
                 break;
             }
         }
@@ -497,7 +498,7 @@ fn guide(sh: &Shell, engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) 
 }
 
 fn guide_through_runner(sh: &Shell, sb: &Sandbox, guide: &Scenario) -> Result<()> {
-    // The JSON report is only read when the run failed, to say which step.
+    // The exit code says only pass or fail; the report also says which step failed.
     let report = tempfile::NamedTempFile::new().context("creating a report file")?;
     let args = RunArgs { step: false, keep_going: false, json: Some(report.path().display().to_string()), junit: None };
     play::run_scenarios_logged(sh, sb, std::slice::from_ref(guide), &args, Box::new(std::io::sink()))?;
@@ -840,8 +841,16 @@ fn render_table(rows: &[Row], facts: &Facts) -> String {
         let parts: Vec<String> = r.detail.iter().map(|(k, v)| format!("{k} {v:.digits$}")).collect();
         out.push_str(&format!("\n{} ({}, medians): {}\n", r.title, r.unit, parts.join(", ")));
     }
-    for r in rows.iter().filter(|r| r.error.is_some()) {
-        out.push_str(&format!("\n{} failed: {}\n", r.title, r.error.as_deref().unwrap_or_default()));
+    let mut errors: Vec<(Vec<&str>, &str)> = Vec::new();
+    for r in rows {
+        let Some(e) = r.error.as_deref() else { continue };
+        match errors.iter_mut().find(|(_, seen)| *seen == e) {
+            Some((titles, _)) => titles.push(r.title),
+            None => errors.push((vec![r.title], e)),
+        }
+    }
+    for (titles, e) in errors {
+        out.push_str(&format!("\n{} failed: {e}\n", titles.join(", ")));
     }
     out
 }
