@@ -18,7 +18,7 @@ pub fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<
             }
             Err(_) => {
                 std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_millis(400));
+                delay = (delay * 2).min(Duration::from_millis(150));
             }
         }
     }

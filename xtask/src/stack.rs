@@ -450,14 +450,17 @@ fn poll_service<T>(sh: &Shell, sb: &Sandbox, svc: &str, what: &str, mut f: impl 
 pub fn wait_ready(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
     match &svc.readiness {
         Readiness::DbSchema => {
-            poll_service(sh, sb, &svc.name, "database", || {
-                let out = sb.sql(sh, "SELECT 1;")?;
+            // One exec does the readiness probe, the idempotent bootstrap and the reading of what
+            // was applied: on podman every exec costs a few hundred milliseconds.
+            let sql = schema_state_sql(&sb.secrets()?);
+            let stdout = poll_service(sh, sb, &svc.name, "database", || {
+                let out = sb.sql(sh, &sql)?;
                 if !out.ok() {
                     bail!("{}", out.combined().trim());
                 }
-                Ok(())
+                Ok(out.stdout)
             })?;
-            apply_schema(sh, sb)
+            apply_migrations(sh, sb, &stdout)
         }
         Readiness::Tcp { port } => poll_service(sh, sb, &svc.name, &format!("{} tcp/{port}", svc.name), || {
             let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
@@ -498,28 +501,45 @@ fn published_for(sb: &Sandbox, svc: &Service, container_port: u16) -> Result<u16
         .with_context(|| format!("{} does not publish port {container_port}", svc.name))
 }
 
-/// Users and databases converge every time; migrations apply once and are tracked.
-fn apply_schema(sh: &Shell, sb: &Sandbox) -> Result<()> {
-    let secrets = sb.secrets()?;
-    let boot = db::bootstrap_sql(
+const SCHEMA_MARKER: &str = "-- applied in ";
+
+/// Bootstrap (users and databases converge every time) followed by what each database has applied,
+/// each list behind a marker line naming its database.
+fn schema_state_sql(secrets: &Secrets) -> String {
+    let mut sql = db::bootstrap_sql(
         &db::DB_NAMES,
         render::SERVER_DB_USER,
         &secrets.db_server_password,
         render::SIGNER_DB_USER,
         &secrets.db_signer_password,
     );
-    let out = sb.sql(sh, &boot)?;
-    if !out.ok() {
-        bail!("creating databases and users failed: {}", out.combined().trim());
+    for database in [db::SERVER_DB, db::SIGNER_DB] {
+        sql.push_str(&format!("SELECT '{SCHEMA_MARKER}{database}';\n"));
+        sql.push_str(&db::applied_query(database));
     }
+    sql
+}
+
+/// Splits the output of [`schema_state_sql`] into each database's applied migrations.
+fn split_applied(stdout: &str) -> Result<Vec<(&'static str, Vec<(u32, String)>)>> {
+    let mut out = Vec::new();
+    for database in [db::SERVER_DB, db::SIGNER_DB] {
+        let marker = format!("{SCHEMA_MARKER}{database}");
+        let start = stdout
+            .lines()
+            .position(|l| l.trim() == marker)
+            .with_context(|| format!("the database did not report what {database} has applied"))?;
+        let section: Vec<&str> = stdout.lines().skip(start + 1).take_while(|l| !l.starts_with(SCHEMA_MARKER)).collect();
+        out.push((database, db::parse_applied(&section.join("\n"))?));
+    }
+    Ok(out)
+}
+
+/// Migrations apply once, in order, and are tracked.
+fn apply_migrations(sh: &Shell, sb: &Sandbox, schema_state: &str) -> Result<()> {
     let all = db::migrations();
     let mut applied_now = 0;
-    for database in [db::SERVER_DB, db::SIGNER_DB] {
-        let out = sb.sql(sh, &db::applied_query(database))?;
-        if !out.ok() {
-            bail!("reading applied migrations of {database}: {}", out.combined().trim());
-        }
-        let applied = db::parse_applied(&out.stdout)?;
+    for (database, applied) in split_applied(schema_state)? {
         for m in db::plan(&all, &applied, database)? {
             let out = sb.sql(sh, &db::apply_sql(m))?;
             if !out.ok() {
@@ -686,4 +706,36 @@ pub fn probe_once(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
 /// Is every service running and answering? (For `play`, which brings the sandbox up only if not.)
 pub fn all_ready(sh: &Shell, sb: &Sandbox) -> bool {
     status(sh, sb).map(|s| s.services.iter().all(|x| x.ready)).unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applied_lists_are_split_per_database() {
+        let (a, b, c) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+        let out = format!("-- applied in notaryserver\n1\t{a}\n2\t{b}\n-- applied in notarysigner\n1\t{c}\n");
+        let split = split_applied(&out).unwrap();
+        assert_eq!(split[0], ("notaryserver", vec![(1, a.clone()), (2, b)]));
+        assert_eq!(split[1], ("notarysigner", vec![(1, c)]));
+        let empty = split_applied("-- applied in notaryserver\n-- applied in notarysigner\n").unwrap();
+        assert!(empty.iter().all(|(_, applied)| applied.is_empty()));
+        assert!(split_applied(&format!("1\t{a}\n")).is_err(), "no markers: the bootstrap did not run to the end");
+    }
+
+    #[test]
+    fn schema_state_sql_bootstraps_then_reads_both_databases() {
+        let s = crate::state::Secrets {
+            db_server_password: "a".into(),
+            db_signer_password: "b".into(),
+            signer_alias_passphrase: "c".into(),
+            trust_root_passphrase: "d".into(),
+            trust_repository_passphrase: "e".into(),
+        };
+        let sql = schema_state_sql(&s);
+        let server = sql.find("-- applied in notaryserver").unwrap();
+        assert!(sql.find("CREATE USER").unwrap() < server);
+        assert!(server < sql.find("-- applied in notarysigner").unwrap());
+    }
 }
