@@ -503,6 +503,9 @@ fn published_for(sb: &Sandbox, svc: &Service, container_port: u16) -> Result<u16
 
 const SCHEMA_MARKER: &str = "-- applied in ";
 
+/// A database and the (version, checksum) of each migration it has applied.
+type AppliedIn = (&'static str, Vec<(u32, String)>);
+
 /// Bootstrap (users and databases converge every time) followed by what each database has applied,
 /// each list behind a marker line naming its database.
 fn schema_state_sql(secrets: &Secrets) -> String {
@@ -521,7 +524,7 @@ fn schema_state_sql(secrets: &Secrets) -> String {
 }
 
 /// Splits the output of [`schema_state_sql`] into each database's applied migrations.
-fn split_applied(stdout: &str) -> Result<Vec<(&'static str, Vec<(u32, String)>)>> {
+fn split_applied(stdout: &str) -> Result<Vec<AppliedIn>> {
     let mut out = Vec::new();
     for database in [db::SERVER_DB, db::SIGNER_DB] {
         let marker = format!("{SCHEMA_MARKER}{database}");
