@@ -514,17 +514,6 @@ fn guide_through_runner(sh: &Shell, sb: &Sandbox, guide: &Scenario) -> Result<()
     }
 }
 
-fn service_of(target: Target) -> Result<&'static str> {
-    Ok(match target {
-        Target::Client => "notarysandbox",
-        Target::Registry => "registry",
-        Target::Db => "db",
-        Target::Notaryserver => "notaryserver",
-        Target::Notarysigner => "notarysigner",
-        Target::Engine => bail!("engine actions have no plain-exec equivalent"),
-    })
-}
-
 fn fill(text: &str, vars: &[(String, String)]) -> String {
     vars.iter().fold(text.to_string(), |acc, (k, v)| acc.replace(&format!("{{{{{k}}}}}"), v))
 }
@@ -550,7 +539,7 @@ fn guide_plain(engine: &Engine, sb: &Sandbox, guide: &Scenario) -> Result<()> {
             // Values through the environment, as the stack does: passphrases stay off argv.
             c.args(["--env", k]).env(k, v);
         }
-        c.arg(sb.container(service_of(step.on)?)).args(["sh", "-c", &fill(script, &vars)]);
+        c.arg(sb.container(crate::play::container_of(step.on)?)).args(["sh", "-c", &fill(script, &vars)]);
         let out = c.stdin(Stdio::null()).output().with_context(|| format!("exec for step {}", n + 1))?;
         let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         let as_expected = match step.expect.effective_outcome() {

@@ -362,14 +362,7 @@ impl Engine {
     }
 
     pub fn network_create(&self, sh: &Shell, name: &str, labels: &[(String, String)]) -> Result<()> {
-        let mut args: Vec<String> = vec!["network".into(), "create".into()];
-        for (k, v) in labels {
-            args.push("--label".into());
-            args.push(format!("{k}={v}"));
-        }
-        args.push(name.into());
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.checked(sh, &refs).map(|_| ())
+        self.create_labelled(sh, "network", name, labels)
     }
 
     pub fn network_rm(&self, sh: &Shell, name: &str) -> Result<()> {
@@ -391,7 +384,12 @@ impl Engine {
     }
 
     pub fn volume_create(&self, sh: &Shell, name: &str, labels: &[(String, String)]) -> Result<()> {
-        let mut args: Vec<String> = vec!["volume".into(), "create".into()];
+        self.create_labelled(sh, "volume", name, labels)
+    }
+
+    /// `network create` / `volume create` with labels: both take the same flags.
+    fn create_labelled(&self, sh: &Shell, kind: &str, name: &str, labels: &[(String, String)]) -> Result<()> {
+        let mut args: Vec<String> = vec![kind.into(), "create".into()];
         for (k, v) in labels {
             args.push("--label".into());
             args.push(format!("{k}={v}"));

@@ -23,7 +23,8 @@ pub struct SandboxExecutor<'a> {
     secrets: Secrets,
 }
 
-fn container_of(target: Target) -> Result<&'static str> {
+/// The container (service) a step's `on` names.
+pub fn container_of(target: Target) -> Result<&'static str> {
     Ok(match target {
         Target::Client => "notarysandbox",
         Target::Registry => "registry",
