@@ -97,7 +97,8 @@ fn taken_port_is_reported_with_its_holder_and_nothing_starts() {
 fn host_daemon_mode_is_refused_on_podman_with_the_reason() {
     require_engine("podman");
     let sb = Sandbox::new("podman", "hostd");
-    let r = sb.x(&["up", "--client", "host-daemon", "--yes"]);
+    let (server, registry) = (sb.server_port.to_string(), sb.registry_port.to_string());
+    let r = sb.x(&["up", "--server-port", &server, "--registry-port", &registry, "--client", "host-daemon", "--yes"]);
     r.assert_fails_with("host-daemon on podman", "cannot sign a trusted push");
     one_clear_error(&r);
     assert!(sb.labelled("container").is_empty());

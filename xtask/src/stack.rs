@@ -248,6 +248,12 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     let registry_port =
         existing.as_ref().map(|s| s.registry_port).or(opts.registry_port).unwrap_or(DEFAULT_REGISTRY_PORT);
 
+    // The mode's own preconditions first: they say more than a port clash would.
+    let client = opts.client.or(existing.as_ref().map(|s| s.client)).unwrap_or_default();
+    if client == ClientMode::HostDaemon {
+        check_host_daemon_mode(engine.kind, registry_port)?;
+    }
+
     // Ports are checked before anything is created, unless our own running container holds them.
     let running: Vec<String> = engine
         .inspect(sh, &[format!("{}-notaryserver", sel.name), format!("{}-registry", sel.name)])?
@@ -261,10 +267,8 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     if !running.contains(&format!("{}-registry", sel.name)) {
         ports::check_free(registry_port, "sandboxregistry")?;
     }
-
-    let client = opts.client.or(existing.as_ref().map(|s| s.client)).unwrap_or_default();
     if client == ClientMode::HostDaemon {
-        check_host_daemon_mode(engine.kind, registry_port, opts.yes)?;
+        ensure_hosts_alias(opts.yes)?;
     }
 
     let refs = images::ensure(sh, &engine, &spec, opts.images, &opts.image_opts).context("preparing images")?;
@@ -294,7 +298,7 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
 
 /// The guide's host-daemon mode: the host's dockerd must reach the registry as
 /// sandboxregistry:5000, which only the hosts aliasing and the registry on port 5000 give it.
-fn check_host_daemon_mode(engine: EngineKind, registry_port: u16, yes: bool) -> Result<()> {
+fn check_host_daemon_mode(engine: EngineKind, registry_port: u16) -> Result<()> {
     if engine != EngineKind::Docker {
         bail!(
             "--client host-daemon needs the docker engine: podman's docker-compatible API cannot sign a trusted push (measured: `no hashes specified for target`); use the default --client own-daemon on podman"
@@ -305,6 +309,12 @@ fn check_host_daemon_mode(engine: EngineKind, registry_port: u16, yes: bool) -> 
             "--client host-daemon needs the registry on 127.0.0.1:{DEFAULT_REGISTRY_PORT}: the host's daemon resolves sandboxregistry:5000 by name and port (this sandbox uses {registry_port})"
         );
     }
+    Ok(())
+}
+
+/// Host-daemon mode's one change outside the sandbox, made (with consent) only once everything
+/// else checked out.
+fn ensure_hosts_alias(yes: bool) -> Result<()> {
     let hosts_file = std::path::Path::new(crate::hosts::DEFAULT_HOSTS_FILE);
     let st = crate::hosts::status(hosts_file)?;
     if st.present && !st.stale && st.foreign.is_empty() {
