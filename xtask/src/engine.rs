@@ -430,18 +430,6 @@ impl Engine {
             .collect())
     }
 
-    pub fn import(&self, sh: &Shell, tarball: &Path, reference: &str, changes: &[String]) -> Result<()> {
-        let mut args: Vec<String> = vec!["import".into()];
-        for c in changes {
-            args.push("--change".into());
-            args.push(c.clone());
-        }
-        args.push(tarball.display().to_string());
-        args.push(reference.into());
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.checked(sh, &refs).map(|_| ())
-    }
-
     /// Loads an image archive and returns the reference(s) it named.
     pub fn load(&self, sh: &Shell, archive: &Path) -> Result<String> {
         let path = archive.display().to_string();

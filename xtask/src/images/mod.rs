@@ -1,14 +1,16 @@
 //! Image sources behind one seam: Debian (mmdebstrap, pinned by images.lock) and Nix (the flake's
 //! dockerTools images). Both end as `localhost/trust-sandbox/<image>:<tag>` in the engine.
 
+pub mod archive;
 pub mod debian;
+pub mod layer;
 pub mod nix;
 pub mod sources;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use xshell::Shell;
 
@@ -88,37 +90,70 @@ pub fn ensure(
             let lock = crate::lock::load()?;
             let builder =
                 debian::Builder { lock: &lock, cache_dir: cache_dir().join("debian"), mirrors: opts.mirrors.clone() };
-            // Two sandboxes (say, one per engine) coming up at once share the tarball and .deb caches.
+            // Two sandboxes (say, one per engine) coming up at once share the layer and .deb caches.
             let _guard = builder.lock_cache()?;
+            let mut missing = Vec::new();
             for image in spec.image_names() {
                 let tag = lock.tag(image)?;
                 let reference = reference(image, &tag);
                 if opts.rebuild {
                     engine.rmi(sh, &reference)?;
-                    let _ = std::fs::remove_file(builder.tarball(image, &tag));
                 }
                 if !engine.image_exists(sh, &reference)? {
-                    let tarball = builder.build(image, &tag)?;
-                    ui::status("Importing", format!("{image} into {}", engine.kind));
-                    engine
-                        .import(sh, &tarball, &reference, &import_changes(spec, image)?)
-                        .with_context(|| format!("importing image {image}"))?;
+                    missing.push((image, tag));
                 }
                 refs.insert(image.to_string(), reference);
+            }
+            if !missing.is_empty() {
+                debian::clean_stale_builds(&builder.cache_dir);
+                load_debian(sh, engine, spec, &builder, &missing, opts.rebuild, REPO_PREFIX)?;
             }
         }
     }
     Ok(refs)
 }
 
-/// The image's default command, from the spec so both sources agree.
-pub fn import_changes(spec: &Spec, image: &str) -> Result<Vec<String>> {
-    let cmd = &spec.images.get(image).with_context(|| format!("unknown image {image}"))?.cmd;
-    Ok(vec![
-        format!("CMD {}", serde_json::to_string(cmd)?),
-        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
-    ])
+/// Builds what the cache lacks, then loads the missing images into the engine as one archive,
+/// so that the layer they share is read and stored once.
+/// Builds (or takes from the cache) the layers of `missing` and loads them as one archive, each
+/// image named `<repo_prefix><image>:<tag>`.
+pub fn load_debian(
+    sh: &Shell,
+    engine: &Engine,
+    spec: &Spec,
+    builder: &debian::Builder,
+    missing: &[(&str, String)],
+    rebuild: bool,
+    repo_prefix: &str,
+) -> Result<()> {
+    let wanted: Vec<(&str, &str)> = missing.iter().map(|(i, t)| (*i, t.as_str())).collect();
+    let records = builder.prepare(&wanted, rebuild)?;
+    let env = vec![format!("PATH={IMAGE_PATH}")];
+    let mut images = Vec::new();
+    for (image, tag) in missing {
+        let record = records.get(*image).with_context(|| format!("no layers for image {image}"))?;
+        let cmd = &spec.images.get(*image).with_context(|| format!("unknown image {image}"))?.cmd;
+        images.push(builder.archive_image(&format!("{repo_prefix}{image}:{tag}"), record, cmd, &env));
+    }
+    let out = tempfile::Builder::new()
+        .prefix(&format!(".load-{}-", std::process::id()))
+        .suffix(".tar")
+        .tempfile_in(&builder.cache_dir)
+        .context("creating the image archive")?;
+    archive::write(out.path(), &images, &debian::created(), debian::SOURCE_DATE_EPOCH)?;
+    let names: Vec<&str> = missing.iter().map(|(i, _)| *i).collect();
+    ui::status("Loading", format!("{} into {}", names.join(", "), engine.kind));
+    engine.load(sh, out.path()).with_context(|| format!("loading images {}", names.join(", ")))?;
+    for image in &images {
+        if !engine.image_exists(sh, &image.reference)? {
+            bail!("{} loaded the archive but has no {}", engine.kind, image.reference);
+        }
+    }
+    Ok(())
 }
+
+/// PATH of every image, as Debian's login shells set it.
+const IMAGE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 #[derive(Debug, Serialize)]
 pub struct Listed {
@@ -141,7 +176,7 @@ pub fn list(sh: &Shell, engine: &Engine) -> Result<Vec<Listed>> {
     Ok(out)
 }
 
-/// Removes trust-sandbox images (all, or only the ones the lock no longer names) and their tarballs.
+/// Removes trust-sandbox images (all, or only the ones the lock no longer names) and their cache.
 pub fn remove(sh: &Shell, engine: &Engine, stale_only: bool) -> Result<usize> {
     let mut n = 0;
     for l in list(sh, engine)? {
@@ -153,14 +188,7 @@ pub fn remove(sh: &Shell, engine: &Engine, stale_only: bool) -> Result<usize> {
         n += 1;
     }
     if !stale_only {
-        let dir = cache_dir().join("debian");
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for e in entries.flatten() {
-                if e.path().extension().is_some_and(|x| x == "tar") {
-                    std::fs::remove_file(e.path()).ok();
-                }
-            }
-        }
+        debian::clear_cache(&cache_dir().join("debian"));
     }
     Ok(n)
 }
