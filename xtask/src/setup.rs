@@ -23,6 +23,19 @@ pub struct Check {
     pub fix: String,
 }
 
+/// What an engine needs on this host, beyond its CLI: a docker client alone (some images ship
+/// one in /usr/local/bin) cannot run anything without a dockerd to talk to.
+fn engine_programs(kind: EngineKind) -> &'static [&'static str] {
+    match kind {
+        EngineKind::Docker => &["docker", "dockerd"],
+        EngineKind::Podman => &["podman", "runc"],
+    }
+}
+
+fn engine_installed(kind: EngineKind) -> bool {
+    engine_programs(kind).iter().all(|b| has(b))
+}
+
 fn has(bin: &str) -> bool {
     which::which(bin).is_ok()
 }
@@ -45,7 +58,7 @@ pub fn checks(sh: &Shell, engines: &[EngineKind]) -> Vec<Check> {
         fix: "apt-get install mmdebstrap".into(),
     }];
     for &kind in engines {
-        let installed = has(kind.binary());
+        let installed = engine_installed(kind);
         out.push(Check {
             what: match kind {
                 EngineKind::Docker => "docker installed",
@@ -115,7 +128,7 @@ pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
         missing.push("mmdebstrap");
     }
     for &k in engines {
-        if !has(k.binary()) || (k == EngineKind::Podman && !has("runc")) {
+        if !engine_installed(k) {
             missing.extend(packages_for(k));
         }
     }
@@ -230,6 +243,12 @@ mod tests {
     #[test]
     fn consent_comes_from_flag_or_ci() {
         assert!(consent(true));
+    }
+
+    #[test]
+    fn a_docker_client_alone_is_not_an_installed_engine() {
+        assert!(engine_programs(EngineKind::Docker).contains(&"dockerd"));
+        assert!(engine_programs(EngineKind::Podman).contains(&"runc"));
     }
 
     #[test]
