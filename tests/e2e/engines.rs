@@ -149,7 +149,17 @@ fn all_scenarios_pass_with_reports(sb: &Sandbox) {
         report["scenarios"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["guide", "tag-swap", "revoke", "rollback", "signer-outage", "untrusted-ca", "delegation", "key-rotation"]
+        [
+            "guide",
+            "tag-swap",
+            "revoke",
+            "rollback",
+            "signer-outage",
+            "untrusted-ca",
+            "delegation",
+            "key-rotation",
+            "trust-pinning"
+        ]
     );
     for s in report["scenarios"].as_array().unwrap() {
         for step in s["steps"].as_array().unwrap() {
@@ -157,7 +167,7 @@ fn all_scenarios_pass_with_reports(sb: &Sandbox) {
         }
     }
     assert_eq!(report["summary"]["failed"], 0);
-    assert!(r.stderr.lines().any(|l| l.trim() == "8 passed, 0 failed"), "{}", r.stderr);
+    assert!(r.stderr.lines().any(|l| l.trim() == "9 passed, 0 failed"), "{}", r.stderr);
     let xml = std::fs::read_to_string(&junit).expect("JUnit report written");
     assert!(xml.contains("<testsuite name=\"guide\""), "{xml}");
 

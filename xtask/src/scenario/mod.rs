@@ -37,6 +37,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("untrusted-ca", include_str!("../../scenarios/untrusted-ca.toml")),
     ("delegation", include_str!("../../scenarios/delegation.toml")),
     ("key-rotation", include_str!("../../scenarios/key-rotation.toml")),
+    ("trust-pinning", include_str!("../../scenarios/trust-pinning.toml")),
 ];
 
 /// The names of the embedded scenarios, in catalogue order.
@@ -118,7 +119,8 @@ mod tests {
                 "signer-outage",
                 "untrusted-ca",
                 "delegation",
-                "key-rotation"
+                "key-rotation",
+                "trust-pinning"
             ]
         );
     }
