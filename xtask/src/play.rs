@@ -240,7 +240,7 @@ pub fn list(json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         for s in &all {
-            println!("{:<10} {:>2} steps  {}", s.name, s.steps.len(), s.summary);
+            println!("{:<14} {:>2} steps  {}", s.name, s.steps.len(), s.summary);
         }
     }
     Ok(())
