@@ -23,7 +23,8 @@ if [ ! -d "$datadir/mysql" ]; then
     echo "db-start: initialising MySQL datadir"
     mysqld --initialize-insecure --user=mysql --datadir="$datadir"
 fi
-# notary 0.7's Go MySQL driver predates caching_sha2_password: 8.4 must still offer the native plugin.
+# The notary accounts use mysql_native_password (the one plugin every notary 0.7 build's Go driver
+# speaks), which MySQL 8.4 ships disabled.
 exec mysqld --user=mysql --datadir="$datadir" --socket="$sock" \
     --bind-address=0.0.0.0 --skip-name-resolve --mysql-native-password=ON \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci

@@ -108,12 +108,12 @@ impl Default for DbNames<'static> {
 /// their tracking tables, and one account per service that can touch only its
 /// own database. Re-running it with new passwords converges the accounts.
 ///
-/// Authentication: the accounts use `mysql_native_password`. notary 0.7.0's
+/// Authentication: the accounts use `mysql_native_password`. The v0.7.0 tag's
 /// go.mod pins go-sql-driver/mysql v1.3.0, which only speaks the native
-/// scramble (it answers any other auth-switch with "unknown plugin"), so a
-/// notary built from upstream sources (the Nix path) cannot log in with
-/// `caching_sha2_password`. Debian's binaries are linked against a newer
-/// driver and could, but one account type for both keeps the paths alike.
+/// scramble (it answers any other auth-switch with "unknown plugin"). Debian's
+/// binaries and the later revision the Nix path builds vendor newer drivers
+/// that could use `caching_sha2_password`, but the one account type every
+/// notary 0.7 build accepts keeps the paths alike.
 ///
 /// Portability: `IDENTIFIED WITH mysql_native_password BY` is MySQL syntax that
 /// MariaDB 10.11 rejects, while MariaDB's plain `IDENTIFIED BY` already means
