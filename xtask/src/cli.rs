@@ -36,7 +36,7 @@ pub struct TestArgs {
 #[derive(Args, Debug)]
 pub struct SandboxArgs {
     /// Which sandbox: names its containers, network, volumes and state directory.
-    #[arg(long, global = true, env = "TRUST_SANDBOX_NAME", default_value = crate::stack::DEFAULT_NAME)]
+    #[arg(long, global = true, env = "TRUST_SANDBOX_NAME", default_value = crate::sandbox::DEFAULT_NAME)]
     pub name: String,
     /// Container engine; default: the one that is installed and answers (docker, then podman).
     #[arg(long, global = true, env = "TRUST_SANDBOX_ENGINE", value_enum)]
@@ -108,7 +108,7 @@ pub struct UpArgs {
     pub registry_port: Option<u16>,
     /// Which daemon the client drives: its own (default), or the host's (docker only, as the guide).
     #[arg(long, value_enum)]
-    pub client: Option<crate::state::ClientMode>,
+    pub client: Option<crate::sandbox::state::ClientMode>,
     /// Consent to changes outside the sandbox that a mode needs (the hosts aliasing); CI=true implies it.
     #[arg(long, short)]
     pub yes: bool,
@@ -215,7 +215,7 @@ pub enum ScenarioCommand {
 pub struct HostsArgs {
     #[command(subcommand)]
     pub command: HostsCommand,
-    #[arg(long, global = true, default_value = crate::hosts::DEFAULT_HOSTS_FILE)]
+    #[arg(long, global = true, default_value = crate::hosts_file::DEFAULT_HOSTS_FILE)]
     pub hosts_file: PathBuf,
     /// Show the change as a diff; write nothing.
     #[arg(long, global = true)]

@@ -56,7 +56,7 @@ pub fn layer_member(diff_id: &str) -> Result<String> {
 /// Config bytes and their member name (the image ID's hex).
 pub fn config_member(image: &Image, created: &str) -> Result<(String, Vec<u8>)> {
     let bytes = serde_json::to_vec(&config(image, created))?;
-    Ok((format!("{}.json", crate::lock::hex(&Sha256::digest(&bytes))), bytes))
+    Ok((format!("{}.json", crate::util::hex(&Sha256::digest(&bytes))), bytes))
 }
 
 pub fn manifest(images: &[Image], created: &str) -> Result<Value> {
@@ -158,7 +158,7 @@ mod tests {
     fn the_config_name_is_the_digest_of_its_bytes() {
         let img = image("notary", 'b', Path::new("/x"));
         let (name, bytes) = config_member(&img, CREATED).unwrap();
-        assert_eq!(name, format!("{}.json", crate::lock::hex(&Sha256::digest(&bytes))));
+        assert_eq!(name, format!("{}.json", crate::util::hex(&Sha256::digest(&bytes))));
         assert_eq!(config_member(&img, CREATED).unwrap().1, bytes, "stable across calls");
     }
 

@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod debian;
 pub mod layer;
+pub mod lock;
 pub mod nix;
 pub mod sources;
 
@@ -15,8 +16,8 @@ use serde::Serialize;
 use xshell::Shell;
 
 use crate::engine::Engine;
-use crate::lock::Lock;
-use crate::spec::Spec;
+use crate::images::lock::Lock;
+use crate::sandbox::spec::Spec;
 use crate::ui;
 
 pub const REPO_PREFIX: &str = "localhost/trust-sandbox/";
@@ -52,7 +53,7 @@ pub fn cache_dir() -> PathBuf {
 }
 
 fn flake_root() -> PathBuf {
-    crate::spec::source_root()
+    crate::sandbox::spec::source_root()
 }
 
 pub fn resolve(sh: &Shell, kind: SourceKind) -> SourceKind {
@@ -87,7 +88,7 @@ pub fn ensure(
             }
         }
         _ => {
-            let lock = crate::lock::load()?;
+            let lock = crate::images::lock::load()?;
             let builder =
                 debian::Builder { lock: &lock, cache_dir: cache_dir().join("debian"), mirrors: opts.mirrors.clone() };
             // Two sandboxes (say, one per engine) coming up at once share the layer and .deb caches.
@@ -165,7 +166,7 @@ pub struct Listed {
 
 /// Every trust-sandbox image in the engine, marking the ones the current lock names.
 pub fn list(sh: &Shell, engine: &Engine) -> Result<Vec<Listed>> {
-    let lock = crate::lock::load()?;
+    let lock = crate::images::lock::load()?;
     let mut out = Vec::new();
     for (reference, size) in engine.images_under(sh, REPO_PREFIX)? {
         let rest = reference.trim_start_matches(REPO_PREFIX);

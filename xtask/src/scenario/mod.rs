@@ -7,6 +7,7 @@
 // to be complete, not trimmed to today's callers.
 #![allow(dead_code)]
 
+pub mod executor;
 pub mod expect;
 pub mod interpolate;
 pub mod junit;

@@ -1,0 +1,75 @@
+//! `images build|list|rm|lock`: the pinned images and their lock.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use xshell::Shell;
+
+use crate::cli::ImagesCommand;
+use crate::engine::Engine;
+use crate::images;
+use crate::sandbox::{spec, Sandbox, Selector};
+use crate::ui;
+
+pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCode> {
+    let engine_for = |sh: &Shell| -> Result<Engine> {
+        match Sandbox::open(sh, sel)? {
+            Some(sb) => Ok(sb.engine),
+            None => Engine::detect(sh, sel.engine),
+        }
+    };
+    match command {
+        ImagesCommand::Build { images: src, rebuild } => {
+            let engine = engine_for(sh)?;
+            let spec = spec::load()?;
+            let refs =
+                images::ensure(sh, &engine, &spec, src.source, &images::Options { mirrors: src.mirror, rebuild })?;
+            for (image, reference) in refs {
+                println!("{image:<10} {reference}");
+            }
+        }
+        ImagesCommand::List(j) => {
+            let list = images::list(sh, &engine_for(sh)?)?;
+            if j.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for l in list {
+                    println!(
+                        "{:<10} {:<52} {:<10} {}",
+                        l.image,
+                        l.reference,
+                        l.size,
+                        if l.current { "current" } else { "stale" }
+                    );
+                }
+            }
+        }
+        ImagesCommand::Rm { stale } => {
+            let n = images::remove(sh, &engine_for(sh)?, stale)?;
+            ui::status("Removed", format!("{n} image(s)"));
+        }
+        ImagesCommand::Lock { update } => {
+            let mut lock = crate::images::lock::load()?;
+            if update {
+                let changes = images::update_lock(sh, &mut lock)?;
+                if changes.is_empty() {
+                    ui::info("Unchanged", "every pin is what the mirror serves");
+                } else {
+                    std::fs::write(crate::images::lock::path(), lock.render()?).context("writing images.lock")?;
+                    for c in changes {
+                        ui::status("Updated", c);
+                    }
+                }
+            } else {
+                for (name, image) in &lock.images {
+                    println!(
+                        "{name:<10} {}  {}",
+                        lock.tag(name)?,
+                        image.packages.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(" ")
+                    );
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,57 @@
+//! One file per user-facing command; `dispatch` maps the parsed command line to them.
+
+mod bench;
+mod destroy;
+mod doctor;
+mod down;
+mod env;
+mod hosts;
+mod images;
+mod logs;
+pub mod play;
+mod scenario;
+mod setup;
+mod shell;
+mod status;
+mod test;
+pub mod up;
+mod versions;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use xshell::Shell;
+
+use crate::cli::{Cli, Command, PlayArgs, RunArgs, Task};
+use crate::sandbox::Selector;
+
+pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
+    let args = match cli.task {
+        Task::Sandbox(args) => args,
+        Task::Test(t) => return test::run(sh, t.yes, t.unit),
+    };
+    let sel = Selector { name: args.name.clone(), engine: args.engine };
+    let command = args.command.unwrap_or_else(|| {
+        Command::Play(PlayArgs {
+            up: up::default_args(),
+            run: RunArgs { step: false, keep_going: false, json: None, junit: None },
+        })
+    });
+    match command {
+        Command::Up(a) => up::run(sh, &sel, &a),
+        Command::Down => down::run(sh, &sel),
+        Command::Destroy => destroy::run(sh, &sel),
+        Command::Status(j) => status::run(sh, &sel, j.json),
+        Command::Logs(a) => logs::run(sh, &sel, &a),
+        Command::Versions(j) => versions::run(sh, &sel, j.json),
+        Command::Images(a) => images::run(sh, &sel, a.command),
+        Command::Setup(a) => setup::run(sh, &sel, &a),
+        Command::Doctor => doctor::run(sh),
+        Command::Play(a) => play::run(sh, &sel, &a),
+        Command::Scenario(a) => scenario::run(sh, &sel, a.command),
+        Command::Shell => shell::run(sh, &sel),
+        Command::Hosts(a) => hosts::run(&a),
+        Command::Env => env::run(sh, &sel),
+        Command::Bench(a) => bench::run(sh, &sel, &a),
+    }
+}

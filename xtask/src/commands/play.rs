@@ -1,0 +1,38 @@
+//! `play` (also what `cargo xtask sandbox` alone does): bring the sandbox up if it is not fully
+//! ready, then play the guide's scenario.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use xshell::Shell;
+
+use crate::cli::PlayArgs;
+use crate::sandbox::{lifecycle, status, Sandbox, Selector};
+use crate::scenario::{self, executor};
+use crate::ui;
+
+/// The scenario `play` runs: the guide's.
+pub const DEFAULT_SCENARIO: &str = "guide";
+
+pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
+    let up = super::up::options(&args.up);
+    let scenario = scenario::find(DEFAULT_SCENARIO)?;
+    let sb = match Sandbox::open(sh, sel)? {
+        Some(sb) if status::all_ready(sh, &sb) => {
+            ui::info("Using", format!("running sandbox `{}` on {}", sb.name, sb.engine.kind));
+            sb
+        }
+        _ => lifecycle::up(sh, sel, &up).context("bringing the sandbox up")?,
+    };
+    executor::run_scenarios(sh, &sb, &[scenario], &args.run)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_scenario_exists() {
+        assert!(scenario::find(DEFAULT_SCENARIO).is_ok());
+    }
+}

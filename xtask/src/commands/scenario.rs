@@ -1,0 +1,62 @@
+//! `scenario list` and `scenario run`: the scenario catalogue, and running scenarios (by name,
+//! all, or from files) against the running sandbox.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use xshell::Shell;
+
+use crate::cli::{RunArgs, ScenarioCommand};
+use crate::sandbox::{status, Sandbox, Selector};
+use crate::scenario::{self, executor, Scenario};
+
+pub fn run(sh: &Shell, sel: &Selector, command: ScenarioCommand) -> Result<ExitCode> {
+    match command {
+        ScenarioCommand::List(j) => list(j.json).map(|()| ExitCode::SUCCESS),
+        ScenarioCommand::Run { names, all, files, run } => run_named(sh, sel, &names, all, &files, &run),
+    }
+}
+
+fn run_named(
+    sh: &Shell,
+    sel: &Selector,
+    names: &[String],
+    all: bool,
+    files: &[PathBuf],
+    args: &RunArgs,
+) -> Result<ExitCode> {
+    let mut scenarios = match (all, names.is_empty()) {
+        (true, true) => scenario::catalogue()?,
+        (false, _) => names.iter().map(|n| scenario::find(n)).collect::<Result<Vec<_>>>()?,
+        (true, false) => bail!("give scenario names or --all, not both"),
+    };
+    for f in files {
+        let text = std::fs::read_to_string(f).with_context(|| format!("reading scenario file {}", f.display()))?;
+        scenarios.push(Scenario::from_toml(&text, &f.display().to_string())?);
+    }
+    if scenarios.is_empty() {
+        bail!("name a scenario (see `cargo xtask sandbox scenario list`), pass --all, or --file PATH");
+    }
+    let sb = Sandbox::open_required(sh, sel)?;
+    if !status::all_ready(sh, &sb) {
+        bail!("sandbox `{}` is not fully up: run `cargo xtask sandbox up` (see `status`)", sb.name);
+    }
+    executor::run_scenarios(sh, &sb, &scenarios, args)
+}
+
+fn list(json: bool) -> Result<()> {
+    let all = scenario::catalogue()?;
+    if json {
+        let v: Vec<serde_json::Value> = all
+            .iter()
+            .map(|s| serde_json::json!({ "name": s.name, "summary": s.summary, "steps": s.steps.len() }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        for s in &all {
+            println!("{:<14} {:>2} steps  {}", s.name, s.steps.len(), s.summary);
+        }
+    }
+    Ok(())
+}

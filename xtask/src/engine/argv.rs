@@ -1,0 +1,99 @@
+//! The engine's argv, built purely from data (no process runs here), so every flag is unit-tested.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mount {
+    Volume { name: String, target: String },
+    Bind { source: PathBuf, target: String, readonly: bool },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+    /// Secrets travel in the engine client's environment (`-e NAME`), never on its argv.
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSpec {
+    pub name: String,
+    pub image: String,
+    pub network: String,
+    pub hostname: String,
+    pub aliases: Vec<String>,
+    pub labels: Vec<(String, String)>,
+    pub env: Vec<EnvVar>,
+    pub mounts: Vec<Mount>,
+    /// (host address, host port, container port)
+    pub publish: Vec<(String, u16, u16)>,
+    pub cap_add: Vec<String>,
+    pub security_opt: Vec<String>,
+    pub command: Vec<String>,
+}
+
+/// `run -d …` argv for a service container.
+pub fn run_args(spec: &RunSpec) -> Vec<String> {
+    let mut a: Vec<String> = vec!["run".into(), "--detach".into()];
+    let mut push = |k: &str, v: String| {
+        a.push(k.to_string());
+        a.push(v);
+    };
+    push("--name", spec.name.clone());
+    push("--hostname", spec.hostname.clone());
+    push("--network", spec.network.clone());
+    for alias in &spec.aliases {
+        push("--network-alias", alias.clone());
+    }
+    for (k, v) in &spec.labels {
+        push("--label", format!("{k}={v}"));
+    }
+    for e in &spec.env {
+        if e.secret {
+            push("--env", e.name.clone());
+        } else {
+            push("--env", format!("{}={}", e.name, e.value));
+        }
+    }
+    for m in &spec.mounts {
+        push("--mount", mount_arg(m));
+    }
+    for (addr, host, container) in &spec.publish {
+        push("--publish", format!("{addr}:{host}:{container}"));
+    }
+    for cap in &spec.cap_add {
+        push("--cap-add", cap.clone());
+    }
+    for opt in &spec.security_opt {
+        push("--security-opt", opt.clone());
+    }
+    a.push(spec.image.clone());
+    a.extend(spec.command.iter().cloned());
+    a
+}
+
+fn mount_arg(m: &Mount) -> String {
+    match m {
+        Mount::Volume { name, target } => format!("type=volume,source={name},target={target}"),
+        Mount::Bind { source, target, readonly } => {
+            let ro = if *readonly { ",readonly" } else { "" };
+            format!("type=bind,source={},target={target}{ro}", source.display())
+        }
+    }
+}
+
+/// `exec …` argv: env names only (values come from the client's environment), then the command.
+pub fn exec_args(container: &str, env_names: &[&str], interactive: bool, argv: &[&str]) -> Vec<String> {
+    let mut a = vec!["exec".to_string()];
+    if interactive {
+        a.push("--interactive".into());
+    }
+    for name in env_names {
+        a.push("--env".into());
+        a.push((*name).to_string());
+    }
+    a.push(container.to_string());
+    a.extend(argv.iter().map(|s| s.to_string()));
+    a
+}

@@ -1,0 +1,330 @@
+//! The engine seam: every podman/docker invocation goes through here, built as plain argv first
+//! (pure, unit-tested) and then run with xshell.
+
+mod argv;
+mod inspect;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use xshell::{cmd, Shell};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    Docker,
+    Podman,
+}
+
+impl EngineKind {
+    pub fn binary(self) -> &'static str {
+        match self {
+            EngineKind::Docker => "docker",
+            EngineKind::Podman => "podman",
+        }
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.binary())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub kind: EngineKind,
+    pub bin: PathBuf,
+}
+
+pub use crate::util::Output;
+pub use argv::{exec_args, run_args, EnvVar, Mount, RunSpec};
+pub use inspect::{parse_inspect, ContainerState};
+
+fn install_hint(kind: EngineKind) -> &'static str {
+    match kind {
+        EngineKind::Docker => "install and start it with `cargo xtask sandbox setup --engine docker --yes` (Debian: apt-get install docker.io; then start dockerd)",
+        EngineKind::Podman => "install it with `cargo xtask sandbox setup --engine podman --yes` (Debian: apt-get install podman runc)",
+    }
+}
+
+impl Engine {
+    /// The requested engine, or the first installed one that answers (docker, then podman).
+    pub fn detect(sh: &Shell, requested: Option<EngineKind>) -> Result<Engine> {
+        if let Some(kind) = requested {
+            let engine = Engine::find(kind)?;
+            engine
+                .answers(sh)
+                .with_context(|| format!("{kind} is installed but does not answer; {}", install_hint(kind)))?;
+            return Ok(engine);
+        }
+        let mut reasons = Vec::new();
+        for kind in [EngineKind::Docker, EngineKind::Podman] {
+            match Engine::find(kind).and_then(|e| e.answers(sh).map(|_| e)) {
+                Ok(e) => return Ok(e),
+                Err(err) => reasons.push(format!("{kind}: {err:#}")),
+            }
+        }
+        bail!(
+            "no container engine answers ({}). Run `cargo xtask sandbox setup --yes` to install and start one, or `cargo xtask sandbox doctor` for instructions",
+            reasons.join("; ")
+        )
+    }
+
+    pub fn find(kind: EngineKind) -> Result<Engine> {
+        let bin =
+            which::which(kind.binary()).with_context(|| format!("{kind} is not installed; {}", install_hint(kind)))?;
+        Ok(Engine { kind, bin })
+    }
+
+    fn answers(&self, sh: &Shell) -> Result<()> {
+        // Cheap calls that still need a working engine: `podman info` probes everything (~0.4 s).
+        let args: &[&str] = match self.kind {
+            EngineKind::Docker => &["version", "--format", "{{.Server.Version}}"],
+            EngineKind::Podman => &["ps", "--quiet", "--filter", "label=io.trust-sandbox.probe=none"],
+        };
+        let out = self.raw(sh, args)?;
+        if !out.ok() {
+            bail!("`{} {}` failed: {}", self.kind, args.join(" "), last_line(&out.combined()));
+        }
+        Ok(())
+    }
+
+    /// Runs the engine with argv, capturing output; never fails on a non-zero exit.
+    pub fn raw(&self, sh: &Shell, args: &[&str]) -> Result<Output> {
+        let bin = &self.bin;
+        let out = cmd!(sh, "{bin} {args...}")
+            .quiet()
+            .ignore_status()
+            .output()
+            .with_context(|| format!("running {} {}", self.kind, args.first().unwrap_or(&"")))?;
+        Ok(Output::from_std(out))
+    }
+
+    /// Runs the engine and fails with its stderr when it exits non-zero.
+    pub fn checked(&self, sh: &Shell, args: &[&str]) -> Result<String> {
+        let out = self.raw(sh, args)?;
+        if !out.ok() {
+            bail!("`{} {}` failed: {}", self.kind, args.join(" "), out.combined().trim());
+        }
+        Ok(out.stdout)
+    }
+
+    pub fn run(&self, sh: &Shell, spec: &RunSpec) -> Result<String> {
+        let args = run_args(spec);
+        let bin = &self.bin;
+        let mut c = cmd!(sh, "{bin} {args...}").quiet().ignore_status();
+        for e in spec.env.iter().filter(|e| e.secret) {
+            c = c.env(&e.name, &e.value);
+        }
+        let out = Output::from_std(c.output().with_context(|| format!("starting {}", spec.name))?);
+        if !out.ok() {
+            bail!("{} refused to start {}: {}", self.kind, spec.name, out.combined().trim());
+        }
+        Ok(out.stdout.trim().to_string())
+    }
+
+    /// Exec in a container. `env` values are passed through this process's environment so that
+    /// secrets never show on a command line.
+    pub fn exec(
+        &self,
+        sh: &Shell,
+        container: &str,
+        argv: &[&str],
+        env: &[(String, String)],
+        stdin: Option<&[u8]>,
+    ) -> Result<Output> {
+        let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        let args = exec_args(container, &names, stdin.is_some(), argv);
+        let bin = &self.bin;
+        let mut c = cmd!(sh, "{bin} {args...}").quiet().ignore_status();
+        for (k, v) in env {
+            c = c.env(k, v);
+        }
+        if let Some(input) = stdin {
+            c = c.stdin(input);
+        }
+        let out = c.output().with_context(|| format!("exec in {container}"))?;
+        Ok(Output::from_std(out))
+    }
+
+    pub fn inspect(&self, sh: &Shell, names: &[String]) -> Result<Vec<ContainerState>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec!["container", "inspect"];
+        args.extend(names.iter().map(String::as_str));
+        let out = self.raw(sh, &args)?;
+        // Both engines print the found ones and exit non-zero when any is missing.
+        if out.stdout.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        parse_inspect(&out.stdout)
+    }
+
+    pub fn container(&self, sh: &Shell, name: &str) -> Result<Option<ContainerState>> {
+        Ok(self.inspect(sh, &[name.to_string()])?.into_iter().next())
+    }
+
+    /// Names of containers (any state) carrying a label `key=value`.
+    pub fn containers_labelled(&self, sh: &Shell, label: &str) -> Result<Vec<String>> {
+        let filter = format!("label={label}");
+        let out = self.checked(sh, &["ps", "--all", "--filter", &filter, "--format", "{{.Names}}"])?;
+        Ok(lines(&out))
+    }
+
+    pub fn remove_containers(&self, sh: &Shell, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec!["rm", "--force", "--volumes"];
+        args.extend(names.iter().map(String::as_str));
+        let out = self.raw(sh, &args)?;
+        if !out.ok() && !is_missing(&out) {
+            bail!("removing containers {}: {}", names.join(", "), out.combined().trim());
+        }
+        Ok(())
+    }
+
+    pub fn networks_labelled(&self, sh: &Shell, label: &str) -> Result<Vec<String>> {
+        let filter = format!("label={label}");
+        let out = self.checked(sh, &["network", "ls", "--filter", &filter, "--format", "{{.Name}}"])?;
+        Ok(lines(&out))
+    }
+
+    pub fn network_exists(&self, sh: &Shell, name: &str) -> Result<bool> {
+        Ok(self.raw(sh, &["network", "inspect", name])?.ok())
+    }
+
+    pub fn network_create(&self, sh: &Shell, name: &str, labels: &[(String, String)]) -> Result<()> {
+        self.create_labelled(sh, "network", name, labels)
+    }
+
+    pub fn network_rm(&self, sh: &Shell, name: &str) -> Result<()> {
+        let out = self.raw(sh, &["network", "rm", name])?;
+        if !out.ok() && !is_missing(&out) {
+            bail!("removing network {name}: {}", out.combined().trim());
+        }
+        Ok(())
+    }
+
+    pub fn volumes_labelled(&self, sh: &Shell, label: &str) -> Result<Vec<String>> {
+        let filter = format!("label={label}");
+        let out = self.checked(sh, &["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"])?;
+        Ok(lines(&out))
+    }
+
+    pub fn volume_exists(&self, sh: &Shell, name: &str) -> Result<bool> {
+        Ok(self.raw(sh, &["volume", "inspect", name])?.ok())
+    }
+
+    pub fn volume_create(&self, sh: &Shell, name: &str, labels: &[(String, String)]) -> Result<()> {
+        self.create_labelled(sh, "volume", name, labels)
+    }
+
+    /// `network create` / `volume create` with labels: both take the same flags.
+    fn create_labelled(&self, sh: &Shell, kind: &str, name: &str, labels: &[(String, String)]) -> Result<()> {
+        let mut args: Vec<String> = vec![kind.into(), "create".into()];
+        for (k, v) in labels {
+            args.push("--label".into());
+            args.push(format!("{k}={v}"));
+        }
+        args.push(name.into());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.checked(sh, &refs).map(|_| ())
+    }
+
+    pub fn volume_rm(&self, sh: &Shell, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let mut args = vec!["volume", "rm", "--force"];
+        args.extend(names.iter().map(String::as_str));
+        let out = self.raw(sh, &args)?;
+        if !out.ok() && !is_missing(&out) {
+            bail!("removing volumes {}: {}", names.join(", "), out.combined().trim());
+        }
+        Ok(())
+    }
+
+    pub fn image_exists(&self, sh: &Shell, reference: &str) -> Result<bool> {
+        Ok(self.raw(sh, &["image", "inspect", "--format", "{{.Id}}", reference])?.ok())
+    }
+
+    /// Repository:tag of every image under `repo_prefix` (e.g. "localhost/trust-sandbox/").
+    pub fn images_under(&self, sh: &Shell, repo_prefix: &str) -> Result<Vec<(String, String)>> {
+        let out = self.checked(sh, &["image", "ls", "--format", "{{.Repository}}:{{.Tag}}\t{{.Size}}"])?;
+        Ok(lines(&out)
+            .into_iter()
+            .filter_map(|l| {
+                let (r, size) = l.split_once('\t')?;
+                // podman qualifies local names with localhost/, docker keeps them as given.
+                let r = if r.starts_with("localhost/") { r.to_string() } else { format!("localhost/{r}") };
+                r.starts_with(repo_prefix).then(|| (r, size.to_string()))
+            })
+            .collect())
+    }
+
+    /// Loads an image archive and returns the reference(s) it named.
+    pub fn load(&self, sh: &Shell, archive: &Path) -> Result<String> {
+        let path = archive.display().to_string();
+        let out = self.checked(sh, &["load", "--input", &path])?;
+        out.lines()
+            .rev()
+            .find_map(|l| l.split_once("Loaded image: ").or_else(|| l.split_once("Loaded image(s): ")))
+            .map(|(_, r)| r.trim().to_string())
+            .with_context(|| format!("{} load printed no image name: {}", self.kind, out.trim()))
+    }
+
+    pub fn tag(&self, sh: &Shell, from: &str, to: &str) -> Result<()> {
+        self.checked(sh, &["tag", from, to]).map(|_| ())
+    }
+
+    pub fn rmi(&self, sh: &Shell, reference: &str) -> Result<()> {
+        let out = self.raw(sh, &["rmi", "--force", reference])?;
+        if !out.ok() && !is_missing(&out) {
+            bail!("removing image {reference}: {}", out.combined().trim());
+        }
+        Ok(())
+    }
+
+    pub fn logs_tail(&self, sh: &Shell, container: &str, lines: usize) -> Result<String> {
+        let n = lines.to_string();
+        Ok(self.raw(sh, &["logs", "--tail", &n, container])?.combined())
+    }
+
+    pub fn stop(&self, sh: &Shell, container: &str) -> Result<()> {
+        self.checked(sh, &["stop", "--time", "5", container]).map(|_| ())
+    }
+
+    pub fn start(&self, sh: &Shell, container: &str) -> Result<()> {
+        self.checked(sh, &["start", container]).map(|_| ())
+    }
+
+    pub fn server_version(&self, sh: &Shell) -> Result<String> {
+        let fmt = match self.kind {
+            EngineKind::Docker => "{{.Server.Version}}",
+            EngineKind::Podman => "{{.Client.Version}}",
+        };
+        Ok(self.checked(sh, &["version", "--format", fmt])?.trim().to_string())
+    }
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+}
+
+fn last_line(s: &str) -> &str {
+    s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim()
+}
+
+/// "No such …" / "no such …" / "not found": the thing is already gone, which `down` treats as done.
+fn is_missing(out: &Output) -> bool {
+    let text = out.combined().to_lowercase();
+    text.contains("no such") || text.contains("not found") || text.contains("does not exist")
+}
+
+#[cfg(test)]
+mod tests;

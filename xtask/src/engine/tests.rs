@@ -1,0 +1,80 @@
+use super::*;
+
+fn spec() -> RunSpec {
+    RunSpec {
+        name: "ts-notarysigner".into(),
+        image: "localhost/trust-sandbox/notary:abc".into(),
+        network: "ts".into(),
+        hostname: "notarysigner".into(),
+        aliases: vec!["notarysigner".into()],
+        labels: vec![("io.trust-sandbox.instance".into(), "ts".into())],
+        env: vec![
+            EnvVar { name: "PLAIN".into(), value: "1".into(), secret: false },
+            EnvVar { name: "NOTARY_SIGNER_SANDBOX".into(), value: "hunter2".into(), secret: true },
+        ],
+        mounts: vec![
+            Mount::Volume { name: "ts-db".into(), target: "/var/lib/mysql".into() },
+            Mount::Bind {
+                source: "/s/ca.crt".into(),
+                target: "/root/.docker/tls/notaryserver:4443/ca.crt".into(),
+                readonly: true,
+            },
+        ],
+        publish: vec![("127.0.0.1".into(), 14443, 4443)],
+        cap_add: vec!["SYS_ADMIN".into()],
+        security_opt: vec!["seccomp=unconfined".into()],
+        command: vec!["notary-signer".into(), "-config".into(), "/etc/sandbox/signer.json".into()],
+    }
+}
+
+#[test]
+fn run_args_keep_secrets_off_argv() {
+    let a = run_args(&spec());
+    assert!(!a.iter().any(|s| s.contains("hunter2")), "{a:?}");
+    let i = a.iter().position(|s| s == "NOTARY_SIGNER_SANDBOX").unwrap();
+    assert_eq!(a[i - 1], "--env");
+    assert!(a.contains(&"PLAIN=1".to_string()));
+}
+
+#[test]
+fn run_args_publish_on_loopback_only_and_end_with_image_then_command() {
+    let a = run_args(&spec());
+    assert!(a.contains(&"127.0.0.1:14443:4443".to_string()));
+    let img = a.iter().position(|s| s == "localhost/trust-sandbox/notary:abc").unwrap();
+    assert_eq!(&a[img + 1..], ["notary-signer", "-config", "/etc/sandbox/signer.json"]);
+    assert_eq!(&a[..2], ["run", "--detach"]);
+}
+
+#[test]
+fn mounts_use_mount_syntax_so_colons_in_targets_survive() {
+    let a = run_args(&spec());
+    assert!(a.contains(
+        &"type=bind,source=/s/ca.crt,target=/root/.docker/tls/notaryserver:4443/ca.crt,readonly".to_string()
+    ));
+    assert!(a.contains(&"type=volume,source=ts-db,target=/var/lib/mysql".to_string()));
+}
+
+#[test]
+fn exec_args_name_env_without_values() {
+    let a = exec_args("c", &["DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"], true, &["sh", "-c", "true"]);
+    assert_eq!(a, ["exec", "--interactive", "--env", "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "c", "sh", "-c", "true"]);
+}
+
+#[test]
+fn inspect_parses_docker_and_podman_shapes() {
+    let docker = r#"[{"Id":"abc","Name":"/ts-db","Config":{"Image":"img","Labels":{"a":"b"}},"State":{"Status":"running","Running":true,"StartedAt":"t","Pid":42}}]"#;
+    let podman = r#"[{"Id":"def","Name":"ts-db","Config":{"Image":"img","Labels":null},"State":{"Status":"exited","Running":false,"StartedAt":"t","Pid":0}}]"#;
+    let d = parse_inspect(docker).unwrap();
+    assert_eq!(d[0].name, "ts-db");
+    assert!(d[0].running);
+    assert_eq!(d[0].labels.get("a").map(String::as_str), Some("b"));
+    let p = parse_inspect(podman).unwrap();
+    assert_eq!(p[0].name, "ts-db");
+    assert!(!p[0].running);
+    assert!(p[0].labels.is_empty());
+}
+
+#[test]
+fn inspect_rejects_non_array() {
+    assert!(parse_inspect("{}").is_err());
+}

@@ -1,0 +1,240 @@
+//! The machine: what the engines and image builds need on this host, installed and configured
+//! on Debian/Ubuntu with consent (`setup`, `cargo xtask test`), or checked (`doctor`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::engine::{Engine, EngineKind};
+use crate::ui;
+
+/// containers.conf drop-in: runc (crun cannot run on hybrid-cgroup hosts like ours) and explicit
+/// ulimits (raising RLIMIT_NOFILE is refused there). A sysadmin's setting, not per-run flags.
+pub const PODMAN_DROPIN: &str = "/etc/containers/containers.conf.d/50-trust-sandbox.conf";
+pub const PODMAN_CONF: &str = "# Written by `cargo xtask sandbox setup`: runc works on hybrid cgroup hosts where crun does not,\n# and an explicit nofile/nproc avoids raising limits the host refuses to raise.\n[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=4096:4096\"]\n\n[engine]\nruntime = \"runc\"\n";
+pub const DOCKERD_LOG: &str = "/var/log/trust-sandbox-dockerd.log";
+pub const DOCKERD_ARGS: [&str; 2] = ["--default-ulimit", "nofile=1024:1024"];
+
+pub struct Check {
+    pub what: &'static str,
+    pub ok: bool,
+    pub fix: String,
+}
+
+/// What an engine needs on this host, beyond its CLI: a docker client alone (some images ship
+/// one in /usr/local/bin) cannot run anything without a dockerd to talk to.
+fn engine_programs(kind: EngineKind) -> &'static [&'static str] {
+    match kind {
+        EngineKind::Docker => &["docker", "dockerd"],
+        EngineKind::Podman => &["podman", "runc"],
+    }
+}
+
+fn engine_installed(kind: EngineKind) -> bool {
+    engine_programs(kind).iter().all(|b| has(b))
+}
+
+fn has(bin: &str) -> bool {
+    which::which(bin).is_ok()
+}
+
+pub fn is_debian() -> bool {
+    Path::new("/etc/debian_version").exists() && has("apt-get")
+}
+
+fn packages_for(kind: EngineKind) -> &'static [&'static str] {
+    match kind {
+        EngineKind::Docker => &["docker.io"],
+        EngineKind::Podman => &["podman", "runc", "netavark", "aardvark-dns", "uidmap", "slirp4netns"],
+    }
+}
+
+pub fn checks(sh: &Shell, engines: &[EngineKind]) -> Vec<Check> {
+    let mut out = vec![Check {
+        what: "mmdebstrap (builds the Debian images)",
+        ok: has("mmdebstrap"),
+        fix: "apt-get install mmdebstrap".into(),
+    }];
+    for &kind in engines {
+        let installed = engine_installed(kind);
+        out.push(Check {
+            what: match kind {
+                EngineKind::Docker => "docker installed",
+                EngineKind::Podman => "podman installed",
+            },
+            ok: installed,
+            fix: format!("apt-get install {}", packages_for(kind).join(" ")),
+        });
+        if installed {
+            let answers =
+                Engine::find(kind).map(|e| e.raw(sh, &["info"]).map(|o| o.ok()).unwrap_or(false)).unwrap_or(false);
+            out.push(Check {
+                what: match kind {
+                    EngineKind::Docker => "docker daemon answers",
+                    EngineKind::Podman => "podman answers",
+                },
+                ok: answers,
+                fix: match kind {
+                    EngineKind::Docker => format!(
+                        "start it: `systemctl start docker`, or without systemd: `dockerd {} >{DOCKERD_LOG} 2>&1 &`",
+                        DOCKERD_ARGS.join(" ")
+                    ),
+                    EngineKind::Podman => format!(
+                        "write {PODMAN_DROPIN} (`cargo xtask sandbox setup --yes` does) and check `podman info`"
+                    ),
+                },
+            });
+        }
+        if kind == EngineKind::Podman {
+            out.push(Check {
+                what: "podman configured for this host (runc, ulimits)",
+                ok: std::fs::read_to_string(PODMAN_DROPIN).is_ok_and(|s| s == PODMAN_CONF),
+                fix: format!("write {PODMAN_DROPIN}:\n{PODMAN_CONF}"),
+            });
+        }
+    }
+    out
+}
+
+pub fn consent(yes: bool) -> bool {
+    yes || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Installs and configures what `engines` need, starting dockerd when nothing manages it.
+pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
+    let mut missing: Vec<&str> = Vec::new();
+    if !has("mmdebstrap") {
+        missing.push("mmdebstrap");
+    }
+    for &k in engines {
+        if !engine_installed(k) {
+            missing.extend(packages_for(k));
+        }
+    }
+    apt_install(sh, &missing, yes)?;
+    for &k in engines {
+        match k {
+            EngineKind::Podman => configure_podman()?,
+            EngineKind::Docker => start_dockerd(sh)?,
+        }
+    }
+    for &k in engines {
+        let e = Engine::detect(sh, Some(k))?;
+        ui::status("Ready", format!("{k} {}", e.server_version(sh).unwrap_or_default()));
+    }
+    Ok(())
+}
+
+/// Installs Debian packages with consent (--yes or CI=true); a no-op for an empty list.
+pub fn apt_install(sh: &Shell, packages: &[&str], yes: bool) -> Result<()> {
+    if packages.is_empty() {
+        return Ok(());
+    }
+    if !is_debian() {
+        bail!(
+            "missing: {}. This is not a Debian/Ubuntu host: install them with your package manager (see `cargo xtask sandbox doctor`)",
+            packages.join(" ")
+        );
+    }
+    if !consent(yes) {
+        bail!("this would install: {}. Re-run with --yes to consent (CI=true implies it)", packages.join(" "));
+    }
+    ui::status("Installing", packages.join(" "));
+    // Without root, sudo asks; `env` carries the frontend setting through it.
+    let runner = if is_root() { "env" } else { "sudo" };
+    let pre: &[&str] = if is_root() { &[] } else { &["env"] };
+    cmd!(sh, "{runner} {pre...} apt-get update -qq").run().context("apt-get update")?;
+    cmd!(
+        sh,
+        "{runner} {pre...} DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {packages...}"
+    )
+    .run()
+    .context("apt-get install")?;
+    Ok(())
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+}
+
+fn configure_podman() -> Result<()> {
+    if std::fs::read_to_string(PODMAN_DROPIN).is_ok_and(|s| s == PODMAN_CONF) {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!("configuring podman needs root: write {PODMAN_DROPIN} with:\n{PODMAN_CONF}");
+    }
+    std::fs::create_dir_all(Path::new(PODMAN_DROPIN).parent().expect("has parent"))?;
+    std::fs::write(PODMAN_DROPIN, PODMAN_CONF).with_context(|| format!("writing {PODMAN_DROPIN}"))?;
+    ui::status("Configured", format!("podman: {PODMAN_DROPIN} (runtime runc, ulimits)"));
+    Ok(())
+}
+
+fn start_dockerd(sh: &Shell) -> Result<()> {
+    let engine = Engine::find(EngineKind::Docker)?;
+    if engine.raw(sh, &["info"])?.ok() {
+        return Ok(());
+    }
+    if has("systemctl")
+        && cmd!(sh, "systemctl is-system-running").quiet().ignore_status().read().is_ok_and(|s| !s.contains("offline"))
+    {
+        cmd!(sh, "systemctl start docker").run().context("systemctl start docker")?;
+    } else {
+        if !is_root() {
+            bail!(
+                "dockerd is not running and there is no systemd: start it as root: dockerd {} &",
+                DOCKERD_ARGS.join(" ")
+            );
+        }
+        ui::status("Starting", format!("dockerd {} (log: {DOCKERD_LOG})", DOCKERD_ARGS.join(" ")));
+        let log = std::fs::File::create(DOCKERD_LOG).context("creating the dockerd log")?;
+        let err = log.try_clone()?;
+        std::process::Command::new("dockerd")
+            .args(DOCKERD_ARGS)
+            .stdout(log)
+            .stderr(err)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .context("starting dockerd")?;
+    }
+    crate::sandbox::readiness::poll("dockerd", Duration::from_secs(30), || {
+        let out = engine.raw(sh, &["info"])?;
+        if !out.ok() {
+            bail!("{}", out.combined().lines().last().unwrap_or_default());
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn podman_dropin_sets_runc_and_both_ulimits() {
+        let v: toml::Value = toml::from_str(PODMAN_CONF).unwrap();
+        assert_eq!(v["engine"]["runtime"].as_str(), Some("runc"));
+        let limits: Vec<&str> =
+            v["containers"]["default_ulimits"].as_array().unwrap().iter().filter_map(|x| x.as_str()).collect();
+        assert!(limits.iter().any(|l| l.starts_with("nofile=")) && limits.iter().any(|l| l.starts_with("nproc=")));
+    }
+
+    #[test]
+    fn consent_comes_from_flag_or_ci() {
+        assert!(consent(true));
+    }
+
+    #[test]
+    fn a_docker_client_alone_is_not_an_installed_engine() {
+        assert!(engine_programs(EngineKind::Docker).contains(&"dockerd"));
+        assert!(engine_programs(EngineKind::Podman).contains(&"runc"));
+    }
+
+    #[test]
+    fn podman_needs_runc_and_dns() {
+        let p = packages_for(EngineKind::Podman);
+        assert!(p.contains(&"runc") && p.contains(&"aardvark-dns"));
+    }
+}

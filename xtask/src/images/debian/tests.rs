@@ -1,0 +1,132 @@
+use super::*;
+
+fn builder(lock: &Lock) -> Builder<'_> {
+    Builder { lock, cache_dir: "/c".into(), mirrors: vec![] }
+}
+
+#[test]
+fn image_argv_pins_every_package_and_ends_with_suite_target_sources() {
+    let lock = crate::images::lock::load().unwrap();
+    let a = builder(&lock).image_argv("notary", Path::new("/m"), Path::new("/s.sources"), true).unwrap();
+    let install = a.iter().find(|s| s.contains("apt-get")).unwrap();
+    assert!(install.contains("'notary=0.7.0+ds1-2+b6'"), "{install}");
+    assert!(install.contains("'ca-certificates=20250419~deb12u2'"), "{install}");
+    assert_eq!(&a[a.len() - 3..], ["bookworm", "/m", "/s.sources"]);
+    assert!(a.contains(&"--variant=custom".to_string()));
+    assert!(a.contains(&"--skip=update".to_string()));
+    assert!(a.last_chunk::<4>().unwrap()[0].contains("/etc/trust-sandbox-image"));
+    assert!(a.contains(&"--dpkgopt=path-exclude=/usr/share/man/*".to_string()));
+}
+
+#[test]
+fn image_hooks_run_after_the_install_and_before_the_marker() {
+    let lock = crate::images::lock::load().unwrap();
+    let a = builder(&lock).image_argv("registry", Path::new("/m"), Path::new("/s"), false).unwrap();
+    let at = |needle: &str| a.iter().position(|s| s.contains(needle)).unwrap();
+    assert!(at("apt-get") < at("/run -mindepth 1"));
+    assert!(at("/run -mindepth 1") < at("/usr/local/bin/registry"));
+    assert!(at("/usr/local/bin/registry") < at("trust-sandbox-image"));
+    assert!(!a.contains(&"--skip=update".to_string()), "without shared lists the image updates its own");
+}
+
+#[test]
+fn base_argv_filters_paths_without_mmdebstraps_tar_filter() {
+    let lock = crate::images::lock::load().unwrap();
+    let a = builder(&lock).base_argv(Path::new("/b"), Path::new("/s"));
+    assert!(a.contains(&"--variant=minbase".to_string()));
+    // A --dpkgopt filter would send every essential package through mmtarfilter.
+    assert!(!a.iter().any(|s| s.starts_with("--dpkgopt")), "{a:?}");
+    assert!(a
+        .iter()
+        .any(|s| s.starts_with("--extract-hook=printf") && s.contains("path-include=/usr/share/doc/*/copyright")));
+    assert_eq!(&a[a.len() - 3..], ["bookworm", "/b", "/s"]);
+}
+
+#[test]
+fn the_base_tag_follows_suite_variant_and_recipe_only() {
+    let lock = crate::images::lock::load().unwrap();
+    let mut other = lock.clone();
+    other.images.get_mut("notary").unwrap().packages.insert("notary".into(), "9".into());
+    assert_eq!(builder(&lock).base_tag(), builder(&other).base_tag());
+    other.debian.variant = "essential".into();
+    assert_ne!(builder(&lock).base_tag(), builder(&other).base_tag());
+    assert_eq!(builder(&lock).base_tag().len(), 12);
+}
+
+#[test]
+fn quoting_survives_quotes() {
+    assert_eq!(sh_quote("a'b"), r"'a'\''b'");
+    let out = Command::new("sh").arg("-c").arg(format!("printf %s {}", sh_quote("x'$y z"))).output().unwrap();
+    assert_eq!(out.stdout, b"x'$y z");
+}
+
+#[test]
+fn a_record_needs_its_layers_on_disk() {
+    let lock = crate::images::lock::load().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let b = Builder { lock: &lock, cache_dir: dir.path().into(), mirrors: vec![] };
+    let l = RecordLayer { diff_id: format!("sha256:{}", "a".repeat(64)), created_by: "x".into() };
+    b.store_record("notary", "t", &Record { layers: vec![l.clone()] }).unwrap();
+    assert_eq!(b.cached("notary", "t"), None);
+    fs::create_dir_all(b.layers_dir()).unwrap();
+    fs::write(b.layer_path(&l.diff_id), "").unwrap();
+    fs::write(b.layers_dir().join("orphan.tar"), "").unwrap();
+    assert_eq!(b.cached("notary", "t"), Some(Record { layers: vec![l.clone()] }));
+    b.collect_garbage();
+    assert!(b.layer_path(&l.diff_id).exists() && !b.layers_dir().join("orphan.tar").exists());
+    clear_cache(dir.path());
+    assert_eq!(b.cached("notary", "t"), None);
+}
+
+#[test]
+fn debs_are_linked_not_copied() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    fs::write(a.path().join("x_1_all.deb"), "x").unwrap();
+    fs::write(a.path().join("lock"), "").unwrap();
+    assert_eq!(link_debs(a.path(), b.path()).unwrap(), 1);
+    assert_eq!(link_debs(a.path(), b.path()).unwrap(), 0, "already there");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(b.path().join("x_1_all.deb")).unwrap().nlink(), 2);
+    assert!(!b.path().join("lock").exists());
+}
+
+#[test]
+fn only_builds_whose_process_is_gone_are_cleaned() {
+    let dir = tempfile::tempdir().unwrap();
+    let dead = dir.path().join(".build-999999999-abc");
+    let dead_load = dir.path().join(".load-999999999-abc.tar");
+    fs::write(&dead_load, "").unwrap();
+    let live = dir.path().join(format!(".build-{}-abc", std::process::id()));
+    for d in [&dead, &live] {
+        fs::create_dir_all(d.join("base/etc")).unwrap();
+    }
+    fs::create_dir_all(dir.path().join("debs")).unwrap();
+    clean_stale_builds(dir.path());
+    assert!(!dead.exists() && !dead_load.exists());
+    assert!(live.exists() && dir.path().join("debs").exists());
+}
+
+#[test]
+fn created_is_the_epoch() {
+    assert_eq!(created(), "2023-11-14T22:13:20Z");
+}
+
+#[test]
+fn registry_gets_the_name_the_spec_uses() {
+    assert!(customize_hooks("registry")[0].contains("/usr/local/bin/registry"));
+    assert!(customize_hooks("notary").is_empty());
+}
+
+#[test]
+fn a_vanished_pin_names_the_package_and_both_ways_out() {
+    let log = vec!["I: x".to_string(), "E: Version '0.7.0+ds1-2+b9' for 'notary' was not found".to_string()];
+    let msg = explain_failure("notary", &log).to_string();
+    assert!(msg.contains("notary=0.7.0+ds1-2+b9"), "{msg}");
+    assert!(msg.contains("images lock --update") && msg.contains("--mirror"), "{msg}");
+}
+
+#[test]
+fn other_failures_quote_the_error_lines() {
+    let msg = explain_failure("db", &["E: Unable to locate package nope".to_string()]).to_string();
+    assert!(msg.contains("Unable to locate package nope"), "{msg}");
+}

@@ -1,0 +1,184 @@
+//! `xtask/data/images.lock`: exact Debian package pins per image, and the content hash that tags
+//! each built image (so an unchanged entry is reused and a changed one rebuilt).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Bumped when the way an image is made from its entry changes, so old tags stop matching.
+pub const RECIPE_VERSION: u32 = 2;
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    pub debian: DebianBase,
+    pub images: BTreeMap<String, LockedImage>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DebianBase {
+    pub suite: String,
+    pub variant: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedImage {
+    pub packages: BTreeMap<String, String>,
+}
+
+pub fn path() -> PathBuf {
+    crate::sandbox::spec::source_root().join("xtask/data/images.lock")
+}
+
+pub fn load() -> Result<Lock> {
+    let p = path();
+    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+    parse(&text).with_context(|| format!("parsing {}", p.display()))
+}
+
+pub fn parse(text: &str) -> Result<Lock> {
+    let lock: Lock = toml::from_str(text)?;
+    for (name, image) in &lock.images {
+        if image.packages.is_empty() {
+            bail!("image `{name}` pins no packages");
+        }
+        for (pkg, version) in &image.packages {
+            if !valid_package_name(pkg) {
+                bail!("image `{name}`: `{pkg}` is not a Debian package name");
+            }
+            if version.trim().is_empty() || version.contains(char::is_whitespace) {
+                bail!("image `{name}`: package `{pkg}` needs an exact version, got `{version}`");
+            }
+        }
+    }
+    Ok(lock)
+}
+
+/// Debian policy: lowercase letters, digits, + - . ; at least two characters, starting alphanumeric.
+fn valid_package_name(name: &str) -> bool {
+    name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c))
+}
+
+impl Lock {
+    pub fn image(&self, name: &str) -> Result<&LockedImage> {
+        self.images.get(name).with_context(|| format!("images.lock has no entry for image `{name}`"))
+    }
+
+    /// The canonical text of one entry: what the tag hashes, and nothing else.
+    pub fn canonical_entry(&self, name: &str) -> Result<String> {
+        let image = self.image(name)?;
+        let mut s = format!(
+            "trust-sandbox-image recipe={RECIPE_VERSION}\nimage={name}\nsuite={}\nvariant={}\n",
+            self.debian.suite, self.debian.variant
+        );
+        for (pkg, version) in &image.packages {
+            s.push_str(&format!("{pkg}={version}\n"));
+        }
+        Ok(s)
+    }
+
+    /// Twelve hex characters of sha256 over the canonical entry.
+    pub fn tag(&self, name: &str) -> Result<String> {
+        let digest = Sha256::digest(self.canonical_entry(name)?.as_bytes());
+        Ok(crate::util::hex(&digest)[..12].to_string())
+    }
+
+    /// `pkg=version` arguments for apt.
+    pub fn apt_pins(&self, name: &str) -> Result<Vec<String>> {
+        Ok(self.image(name)?.packages.iter().map(|(p, v)| format!("{p}={v}")).collect())
+    }
+
+    pub fn render(&self) -> Result<String> {
+        let header = "# trust-sandbox image lock: the exact Debian packages of each image.\n\
+# An image is tagged by the hash of its entry, so editing an entry rebuilds that image and only that one.\n\
+# `cargo xtask sandbox images lock --update` moves every pin to what the mirror serves now.\n\n";
+        Ok(format!("{header}{}", toml::to_string(self)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"
+[debian]
+suite = "bookworm"
+variant = "minbase"
+
+[images.notary.packages]
+notary = "0.7.0+ds1-2+b6"
+ca-certificates = "20250419~deb12u2"
+
+[images.registry.packages]
+docker-registry = "2.8.2+ds1-1"
+"#;
+
+    #[test]
+    fn the_shipped_lock_parses_and_covers_every_image_of_the_spec() {
+        let lock = load().unwrap();
+        let spec = crate::sandbox::spec::load().unwrap();
+        for image in spec.images.keys() {
+            assert!(lock.images.contains_key(image), "images.lock lacks {image}");
+        }
+        assert_eq!(lock.image("notary").unwrap().packages["notary"], "0.7.0+ds1-2+b6");
+    }
+
+    #[test]
+    fn tag_is_stable_and_twelve_hex() {
+        let lock = parse(SAMPLE).unwrap();
+        let a = lock.tag("notary").unwrap();
+        assert_eq!(a, lock.tag("notary").unwrap());
+        assert_eq!(a.len(), 12);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn tag_changes_only_with_its_own_entry() {
+        let lock = parse(SAMPLE).unwrap();
+        let mut changed = lock.clone();
+        changed.images.get_mut("registry").unwrap().packages.insert("docker-registry".into(), "2.8.3".into());
+        assert_eq!(lock.tag("notary").unwrap(), changed.tag("notary").unwrap());
+        assert_ne!(lock.tag("registry").unwrap(), changed.tag("registry").unwrap());
+        let mut suite = lock.clone();
+        suite.debian.suite = "trixie".into();
+        assert_ne!(lock.tag("notary").unwrap(), suite.tag("notary").unwrap());
+    }
+
+    #[test]
+    fn tag_ignores_formatting_and_order() {
+        let reordered = SAMPLE.replace(
+            "notary = \"0.7.0+ds1-2+b6\"\nca-certificates = \"20250419~deb12u2\"",
+            "ca-certificates   =   \"20250419~deb12u2\"\n# comment\nnotary = \"0.7.0+ds1-2+b6\"",
+        );
+        assert_ne!(reordered, SAMPLE);
+        assert_eq!(parse(SAMPLE).unwrap().tag("notary").unwrap(), parse(&reordered).unwrap().tag("notary").unwrap());
+    }
+
+    #[test]
+    fn pins_are_apt_arguments() {
+        let lock = parse(SAMPLE).unwrap();
+        assert_eq!(lock.apt_pins("notary").unwrap(), ["ca-certificates=20250419~deb12u2", "notary=0.7.0+ds1-2+b6"]);
+    }
+
+    #[test]
+    fn rejects_bad_entries() {
+        assert!(parse(&SAMPLE.replace("2.8.2+ds1-1", "")).is_err());
+        assert!(parse(&SAMPLE.replace("docker-registry =", "Docker_Registry =")).is_err());
+        assert!(parse(&format!("{SAMPLE}\n[images.empty.packages]\n")).is_err());
+        assert!(parse(&SAMPLE.replace("[debian]", "[debian]\nmirror = \"x\"")).is_err());
+        assert!(load().unwrap().image("nope").unwrap_err().to_string().contains("no entry for image `nope`"));
+    }
+
+    #[test]
+    fn render_round_trips() {
+        let lock = parse(SAMPLE).unwrap();
+        assert_eq!(parse(&lock.render().unwrap()).unwrap(), lock);
+    }
+}

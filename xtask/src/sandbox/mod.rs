@@ -1,0 +1,219 @@
+//! The running sandbox: one instance of the service table on one engine, with its state
+//! directory. The `Sandbox` type names its containers, volumes and network and runs commands in
+//! them; the parts of its life live beside it.
+
+pub mod config;
+pub mod db;
+pub mod lifecycle;
+pub mod pki;
+pub mod ports;
+pub mod readiness;
+pub mod schema;
+pub mod spec;
+pub mod state;
+pub mod status;
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+use xshell::Shell;
+
+use crate::engine::{Engine, EngineKind, EnvVar, Mount, Output, RunSpec};
+use crate::images::{self, SourceKind};
+use spec::{Service, Spec};
+use state::{ClientMode, Secrets, State};
+
+pub const LABEL_INSTANCE: &str = "io.trust-sandbox.instance";
+pub const LABEL_ID: &str = "io.trust-sandbox.id";
+pub const LABEL_SERVICE: &str = "io.trust-sandbox.service";
+pub const LABEL_CONFIG: &str = "io.trust-sandbox.config-hash";
+pub const DEFAULT_NAME: &str = "trust-sandbox";
+pub const DEFAULT_SERVER_PORT: u16 = 4443;
+pub const DEFAULT_REGISTRY_PORT: u16 = 5000;
+const HOST_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+
+pub struct Sandbox {
+    pub name: String,
+    pub dir: state::Dir,
+    pub state: State,
+    pub engine: Engine,
+    pub spec: Spec,
+}
+
+#[derive(Debug, Clone)]
+pub struct Selector {
+    pub name: String,
+    pub engine: Option<EngineKind>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub images: SourceKind,
+    pub image_opts: images::Options,
+    pub server_port: Option<u16>,
+    pub registry_port: Option<u16>,
+    pub client: Option<ClientMode>,
+    pub yes: bool,
+}
+
+impl Sandbox {
+    /// The existing sandbox named by `sel`, or None when it was never created (or destroyed).
+    pub fn open(sh: &Shell, sel: &Selector) -> Result<Option<Sandbox>> {
+        let dir = state::Dir::for_name(&sel.name);
+        let Some(state) = dir.load()? else {
+            return Ok(None);
+        };
+        if let Some(kind) = sel.engine {
+            if kind != state.engine {
+                bail!(
+                    "sandbox `{}` lives on {}, not {kind}: drop --engine, pick another --name, or `destroy` it first",
+                    sel.name,
+                    state.engine
+                );
+            }
+        }
+        let engine = Engine::detect(sh, Some(state.engine))?;
+        Ok(Some(Sandbox { name: sel.name.clone(), dir, state, engine, spec: crate::sandbox::spec::load()? }))
+    }
+
+    pub fn open_required(sh: &Shell, sel: &Selector) -> Result<Sandbox> {
+        Sandbox::open(sh, sel)?.with_context(|| {
+            format!(
+                "no sandbox named `{}` (state in {}): run `cargo xtask sandbox up` first",
+                sel.name,
+                state::root_dir().display()
+            )
+        })
+    }
+
+    pub fn container(&self, service: &str) -> String {
+        format!("{}-{service}", self.name)
+    }
+
+    pub fn network(&self) -> String {
+        self.name.clone()
+    }
+
+    fn volume(&self, v: &str) -> String {
+        format!("{}-{v}", self.name)
+    }
+
+    fn labels(&self, service: Option<&str>) -> Vec<(String, String)> {
+        let mut l =
+            vec![(LABEL_INSTANCE.to_string(), self.name.clone()), (LABEL_ID.to_string(), self.state.id.clone())];
+        if let Some(s) = service {
+            l.push((LABEL_SERVICE.to_string(), s.to_string()));
+        }
+        l
+    }
+
+    pub fn published_port(&self, which: &str) -> Option<u16> {
+        match which {
+            "server_port" => Some(self.state.server_port),
+            "registry_port" => Some(self.state.registry_port),
+            _ => None,
+        }
+    }
+
+    pub fn secrets(&self) -> Result<Secrets> {
+        self.dir.secrets()
+    }
+
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.pki().join(pki::CA_CERT)
+    }
+
+    fn run_spec(&self, svc: &Service, image: &str, secrets: &Secrets) -> Result<RunSpec> {
+        let mut mounts: Vec<Mount> = svc
+            .volumes
+            .iter()
+            .map(|v| Mount::Volume { name: self.volume(&v.name), target: v.target.clone() })
+            .collect();
+        for f in &svc.files {
+            let source = self.dir.path.join(&f.from);
+            if !source.exists() {
+                bail!("{} is missing from the state directory (needed by {})", source.display(), svc.name);
+            }
+            mounts.push(Mount::Bind { source, target: f.to.clone(), readonly: true });
+        }
+        let mut env: Vec<EnvVar> =
+            svc.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: v.clone(), secret: false }).collect();
+        let secret_json = serde_json::to_value(secrets)?;
+        for (k, field) in &svc.secret_env {
+            let value =
+                secret_json[field].as_str().with_context(|| format!("unknown secret `{field}` in sandbox.json"))?;
+            env.push(EnvVar { name: k.clone(), value: value.to_string(), secret: true });
+        }
+        let publish = svc
+            .ports
+            .iter()
+            .filter_map(|p| {
+                let host = self.published_port(p.publish.as_deref()?)?;
+                Some((ports::LOOPBACK.to_string(), host, p.container))
+            })
+            .collect();
+        let mut command = svc.command.clone();
+        if svc.nested_engine && self.state.client == ClientMode::HostDaemon {
+            // The host's dockerd does the pulling and pushing; the container only holds the CLIs.
+            mounts.push(Mount::Bind {
+                source: HOST_DOCKER_SOCKET.into(),
+                target: HOST_DOCKER_SOCKET.into(),
+                readonly: false,
+            });
+            command = vec!["sleep".into(), "infinity".into()];
+        }
+        let (cap_add, security_opt) = if svc.nested_engine && self.state.client == ClientMode::OwnDaemon {
+            (vec!["SYS_ADMIN".to_string()], vec!["seccomp=unconfined".to_string()])
+        } else {
+            (vec![], vec![])
+        };
+        Ok(RunSpec {
+            name: self.container(&svc.name),
+            image: image.to_string(),
+            network: self.network(),
+            hostname: svc.aliases.first().cloned().unwrap_or_else(|| svc.name.clone()),
+            aliases: svc.aliases.clone(),
+            labels: self.labels(Some(&svc.name)),
+            env,
+            mounts,
+            publish,
+            cap_add,
+            security_opt,
+            command,
+        })
+    }
+
+    /// A hash of everything that defines the container, so `up` recreates exactly what changed.
+    fn config_hash(&self, spec: &RunSpec, secrets_fingerprint: &str) -> Result<String> {
+        let mut h = Sha256::new();
+        h.update(crate::engine::run_args(spec).join("\0").as_bytes());
+        h.update(secrets_fingerprint.as_bytes());
+        for m in &spec.mounts {
+            // Files' contents define the service; a socket (host-daemon mode) only its path, already hashed.
+            if let Mount::Bind { source, .. } = m {
+                if source.is_file() {
+                    h.update(std::fs::read(source).with_context(|| format!("reading {}", source.display()))?);
+                }
+            }
+        }
+        Ok(crate::util::hex(&h.finalize())[..16].to_string())
+    }
+
+    pub fn exec(
+        &self,
+        sh: &Shell,
+        service: &str,
+        argv: &[&str],
+        env: &[(String, String)],
+        stdin: Option<&[u8]>,
+    ) -> Result<Output> {
+        self.engine.exec(sh, &self.container(service), argv, env, stdin)
+    }
+
+    /// SQL as root over the DB's unix socket (MariaDB's `mariadb` or MySQL's `mysql` client).
+    pub fn sql(&self, sh: &Shell, sql: &str) -> Result<Output> {
+        let script = "exec \"$(command -v mariadb || command -v mysql)\" --protocol=socket -S /run/mysqld/mysqld.sock -uroot --batch --skip-column-names";
+        self.exec(sh, "db", &["sh", "-c", script], &[], Some(sql.as_bytes()))
+    }
+}

@@ -1,0 +1,195 @@
+//! Readiness: each service's probe kind from the table (the enum), one probe per kind that proves
+//! the service does its job (not just that it runs), and the waiting: `poll` retries a probe until
+//! it passes or the timeout ends, then reports the last error (the one that explains what is
+//! wrong), never just "timed out".
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use xshell::Shell;
+
+use super::spec::Service;
+use super::{db, schema, Sandbox};
+use crate::util;
+
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// How `up` and `status` decide that a service works (`readiness` in sandbox.json).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Readiness {
+    DbSchema,
+    Tcp { port: u16 },
+    Https { port: u16, path: String },
+    Http { port: u16, path: String },
+    ClientDaemon,
+}
+
+pub fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(50);
+    loop {
+        match probe() {
+            Ok(v) => return Ok(v),
+            Err(err) if started.elapsed() >= timeout => {
+                bail!("{what} not ready after {:.0} s; last error: {err:#}", timeout.as_secs_f64())
+            }
+            Err(_) => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_millis(150));
+            }
+        }
+    }
+}
+
+/// Marks a probe failure that waiting cannot fix (the container exited).
+#[derive(Debug)]
+struct Fatal(String);
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Fatal {}
+
+fn alive(sh: &Shell, sb: &Sandbox, service: &str) -> Result<()> {
+    match sb.engine.container(sh, &sb.container(service))? {
+        Some(c) if c.running => Ok(()),
+        Some(c) => Err(Fatal(format!("{service} is {} (not running)", c.status)).into()),
+        None => Err(Fatal(format!("{service} container is gone")).into()),
+    }
+}
+
+fn poll_service<T>(sh: &Shell, sb: &Sandbox, svc: &str, what: &str, mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut fatal: Option<String> = None;
+    let r = poll(what, READY_TIMEOUT, || {
+        if fatal.is_some() {
+            return Ok(None);
+        }
+        match f() {
+            Ok(v) => Ok(Some(v)),
+            Err(e) => {
+                if let Err(dead) = alive(sh, sb, svc) {
+                    if let Some(f) = dead.downcast_ref::<Fatal>() {
+                        fatal = Some(format!("{f}; last probe error: {e:#}"));
+                        return Ok(None);
+                    }
+                }
+                Err(e)
+            }
+        }
+    })?;
+    match (r, fatal) {
+        (Some(v), _) => Ok(v),
+        (None, Some(f)) => bail!("{f}"),
+        (None, None) => bail!("{what}: probe ended without a result"),
+    }
+}
+
+/// One probe per readiness kind; each proves the service does its job, not just that it runs.
+pub fn wait_ready(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
+    match &svc.readiness {
+        Readiness::DbSchema => {
+            // One exec does the readiness probe, the idempotent bootstrap and the reading of what
+            // was applied: on podman every exec costs a few hundred milliseconds.
+            let sql = schema::schema_state_sql(&sb.secrets()?);
+            let stdout = poll_service(sh, sb, &svc.name, "database", || {
+                let out = sb.sql(sh, &sql)?;
+                if !out.ok() {
+                    bail!("{}", out.combined().trim());
+                }
+                Ok(out.stdout)
+            })?;
+            schema::apply_migrations(sh, sb, &stdout)
+        }
+        // The other probes answer the same question for `status`; here they are retried.
+        _ => poll_service(sh, sb, &svc.name, &svc.name, || probe_once(sh, sb, svc)),
+    }
+}
+
+fn published_for(sb: &Sandbox, svc: &Service, container_port: u16) -> Result<u16> {
+    svc.ports
+        .iter()
+        .find(|p| p.container == container_port)
+        .and_then(|p| sb.published_port(p.publish.as_deref()?))
+        .with_context(|| format!("{} does not publish port {container_port}", svc.name))
+}
+
+/// One readiness check without waiting (and without applying anything).
+pub fn probe_once(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
+    match &svc.readiness {
+        Readiness::DbSchema => {
+            let out = sb.sql(sh, &format!("SELECT COUNT(*) FROM {}.{};", db::SERVER_DB, db::TRACKING_TABLE))?;
+            if !out.ok() {
+                bail!("{}", out.combined().trim());
+            }
+            Ok(())
+        }
+        Readiness::Tcp { port } => {
+            let out =
+                sb.exec(sh, &svc.name, &["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")], &[], None)?;
+            if !out.ok() {
+                bail!("tcp/{port}: {}", out.combined().trim());
+            }
+            Ok(())
+        }
+        Readiness::Https { port, path } => {
+            let url = format!("https://127.0.0.1:{}{path}", published_for(sb, svc, *port)?);
+            util::expect_status(&url, util::https_get(&url, &sb.ca_file())?, 200).map(|_| ())
+        }
+        Readiness::Http { port, path } => {
+            let url = format!("http://127.0.0.1:{}{path}", published_for(sb, svc, *port)?);
+            util::expect_status(&url, util::http_get(&url)?, 200).map(|_| ())
+        }
+        Readiness::ClientDaemon => {
+            let out = sb.exec(sh, &svc.name, &["docker", "info", "--format", "{{.ServerVersion}}"], &[], None)?;
+            if !out.ok() {
+                bail!("{}", out.combined().trim());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// After a service comes back, its dependents must reconnect too (notary-server's gRPC link to
+/// the signer backs off), so a restart is done when the whole stack is ready, in table order.
+pub fn wait_stack_ready(sh: &Shell, sb: &Sandbox) -> Result<()> {
+    for svc in &sb.spec.services {
+        let what = format!("{} after the restart", svc.name);
+        poll(&what, READY_TIMEOUT, || probe_once(sh, sb, svc))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_returns_first_success() {
+        let mut n = 0;
+        let v = poll("thing", Duration::from_secs(5), || {
+            n += 1;
+            if n < 3 {
+                bail!("not yet {n}")
+            }
+            Ok(n)
+        })
+        .unwrap();
+        assert_eq!(v, 3);
+    }
+
+    #[test]
+    fn poll_reports_the_last_error() {
+        let mut n = 0;
+        let err = poll::<()>("signer", Duration::from_millis(120), || {
+            n += 1;
+            bail!("connection refused #{n}")
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("signer not ready after"), "{err}");
+        assert!(err.contains(&format!("connection refused #{n}")), "{err}");
+    }
+}

@@ -1,0 +1,164 @@
+//! The service table: `xtask/data/sandbox.json`, shared with `nix/` so both image paths read one truth.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+pub use super::readiness::Readiness;
+
+pub const SPEC_JSON: &str = include_str!("../../data/sandbox.json");
+
+/// The project's source tree: where the flake, the lock and the scenarios live. A Nix-built binary
+/// has no source tree of its own, so its wrapper names one with TRUST_SANDBOX_FLAKE.
+pub fn source_root() -> std::path::PathBuf {
+    match std::env::var_os("TRUST_SANDBOX_FLAKE") {
+        Some(dir) => dir.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").into(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Spec {
+    pub project: String,
+    pub versions: Versions,
+    pub images: BTreeMap<String, ImageSpec>,
+    pub services: Vec<Service>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Versions {
+    pub notary: String,
+    pub registry: String,
+    pub docker_cli_max_major: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ImageSpec {
+    pub description: String,
+    pub cmd: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Service {
+    pub name: String,
+    pub image: String,
+    pub aliases: Vec<String>,
+    pub ports: Vec<Port>,
+    pub command: Vec<String>,
+    pub volumes: Vec<VolumeMount>,
+    pub readiness: Readiness,
+    /// State-dir files bind-mounted read-only: `from` is relative to the state dir.
+    pub files: Vec<FileMount>,
+    pub env: BTreeMap<String, String>,
+    /// Container env name -> field of the sandbox's secrets; passed without touching argv.
+    pub secret_env: BTreeMap<String, String>,
+    /// Runs its own dockerd, which needs SYS_ADMIN and no seccomp filter (not --privileged).
+    pub nested_engine: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct FileMount {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Port {
+    pub container: u16,
+    /// Which configured host port publishes it on 127.0.0.1 ("server_port", "registry_port").
+    #[serde(default)]
+    pub publish: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct VolumeMount {
+    pub name: String,
+    pub target: String,
+}
+
+pub fn load() -> Result<Spec> {
+    let spec: Spec = serde_json::from_str(SPEC_JSON).context("parsing xtask/data/sandbox.json")?;
+    spec.validate()?;
+    Ok(spec)
+}
+
+impl Spec {
+    pub fn service(&self, name: &str) -> Result<&Service> {
+        match self.services.iter().find(|s| s.name == name) {
+            Some(s) => Ok(s),
+            None => bail!("unknown service `{name}`; the services are: {}", self.service_names().join(", ")),
+        }
+    }
+
+    pub fn service_names(&self) -> Vec<&str> {
+        self.services.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    /// Image names in first-use order, each once.
+    pub fn image_names(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for s in &self.services {
+            if !out.contains(&s.image.as_str()) {
+                out.push(&s.image);
+            }
+        }
+        out
+    }
+
+    fn validate(&self) -> Result<()> {
+        let mut seen = Vec::new();
+        for s in &self.services {
+            if seen.contains(&&s.name) {
+                bail!("sandbox.json: service `{}` listed twice", s.name);
+            }
+            seen.push(&s.name);
+            if !self.images.contains_key(&s.image) {
+                bail!("sandbox.json: service `{}` uses unknown image `{}`", s.name, s.image);
+            }
+            if s.command.is_empty() {
+                bail!("sandbox.json: service `{}` has no command", s.name);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_holds_the_guides_five_parts_in_start_order() {
+        let spec = load().unwrap();
+        assert_eq!(spec.service_names(), ["db", "notarysigner", "notaryserver", "registry", "notarysandbox"]);
+        assert_eq!(spec.image_names(), ["db", "notary", "registry", "client"]);
+    }
+
+    #[test]
+    fn guide_names_are_network_aliases() {
+        let spec = load().unwrap();
+        let aliases: Vec<&str> = spec.services.iter().flat_map(|s| s.aliases.iter().map(String::as_str)).collect();
+        for name in ["notaryserver", "notarysigner", "sandboxregistry"] {
+            assert!(aliases.contains(&name), "{name} missing");
+        }
+    }
+
+    #[test]
+    fn only_server_and_registry_are_published() {
+        let spec = load().unwrap();
+        let published: Vec<(&str, u16)> = spec
+            .services
+            .iter()
+            .flat_map(|s| s.ports.iter().filter(|p| p.publish.is_some()).map(move |p| (s.name.as_str(), p.container)))
+            .collect();
+        assert_eq!(published, [("notaryserver", 4443), ("registry", 5000)]);
+    }
+
+    #[test]
+    fn unknown_service_lists_known_ones() {
+        let spec = load().unwrap();
+        let err = spec.service("nope").unwrap_err().to_string();
+        assert!(err.contains("unknown service `nope`") && err.contains("notaryserver"), "{err}");
+    }
+}

@@ -1,0 +1,239 @@
+//! The sandbox's state directory: identity, ports, secrets, PKI and rendered configs. It survives
+//! `down` (trust data and keys are never lost on restart) and is removed only by `destroy`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::EngineKind;
+use crate::util::{make_private_dir, now_rfc3339, random_hex, write_private};
+
+pub const SCHEMA: &str = "trust-sandbox/state/v1";
+const STATE_FILE: &str = "state.json";
+const SECRETS_FILE: &str = "secrets.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct State {
+    pub schema: String,
+    pub name: String,
+    /// Random per sandbox: names the CA and labels everything, so a foreign sandbox is recognised.
+    pub id: String,
+    pub engine: EngineKind,
+    pub server_port: u16,
+    pub registry_port: u16,
+    pub created_at: String,
+    /// Which daemon the client's docker CLI drives; chosen at `up`, remembered for the next.
+    #[serde(default)]
+    pub client: ClientMode,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientMode {
+    /// The client runs its own dockerd: nothing touches the host's images (both engines).
+    #[default]
+    OwnDaemon,
+    /// The client drives the host's dockerd through its socket, as the guide did (docker only).
+    HostDaemon,
+}
+
+/// Generated once per sandbox; the file is 0600 and its values are never printed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Secrets {
+    pub db_server_password: String,
+    pub db_signer_password: String,
+    pub signer_alias_passphrase: String,
+    pub trust_root_passphrase: String,
+    pub trust_repository_passphrase: String,
+}
+
+impl Secrets {
+    fn generate() -> Result<Secrets> {
+        Ok(Secrets {
+            db_server_password: random_hex(16)?,
+            db_signer_password: random_hex(16)?,
+            signer_alias_passphrase: random_hex(24)?,
+            trust_root_passphrase: random_hex(24)?,
+            trust_repository_passphrase: random_hex(24)?,
+        })
+    }
+
+    pub fn values(&self) -> Vec<String> {
+        vec![
+            self.db_server_password.clone(),
+            self.db_signer_password.clone(),
+            self.signer_alias_passphrase.clone(),
+            self.trust_root_passphrase.clone(),
+            self.trust_repository_passphrase.clone(),
+        ]
+    }
+
+    /// What the docker and notary CLIs read instead of prompting.
+    pub fn client_env(&self) -> Vec<(String, String)> {
+        let root = &self.trust_root_passphrase;
+        let repo = &self.trust_repository_passphrase;
+        [
+            ("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", root),
+            ("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", repo),
+            ("NOTARY_ROOT_PASSPHRASE", root),
+            ("NOTARY_TARGETS_PASSPHRASE", repo),
+            ("NOTARY_SNAPSHOT_PASSPHRASE", repo),
+            ("NOTARY_DELEGATION_PASSPHRASE", repo),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+    }
+}
+
+pub fn root_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("TRUST_SANDBOX_STATE") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("/var/lib"));
+    base.join("trust-sandbox")
+}
+
+pub struct Dir {
+    pub path: PathBuf,
+}
+
+impl Dir {
+    pub fn for_name(name: &str) -> Dir {
+        Dir { path: root_dir().join(name) }
+    }
+
+    pub fn pki(&self) -> PathBuf {
+        self.path.join("pki")
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path.join("config")
+    }
+
+    /// Reads the state, refusing a directory that is not ours or is damaged.
+    pub fn load(&self) -> Result<Option<State>> {
+        let file = self.path.join(STATE_FILE);
+        if !file.exists() {
+            if self.path.exists() && std::fs::read_dir(&self.path)?.next().is_some() {
+                bail!(
+                    "{} exists but holds no {STATE_FILE}: it is not a trust-sandbox state directory (or a corrupt one). Move it away, or point TRUST_SANDBOX_STATE elsewhere",
+                    self.path.display()
+                );
+            }
+            return Ok(None);
+        }
+        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+        let state: State = serde_json::from_str(&text).with_context(|| {
+            format!("corrupt state file {}: run `cargo xtask sandbox destroy` to start over", file.display())
+        })?;
+        if state.schema != SCHEMA {
+            bail!(
+                "{} has schema `{}`, this tool reads `{SCHEMA}`: use the matching version, or `destroy`",
+                file.display(),
+                state.schema
+            );
+        }
+        Ok(Some(state))
+    }
+
+    pub fn create(&self, name: &str, engine: EngineKind, server_port: u16, registry_port: u16) -> Result<State> {
+        make_private_dir(&self.path)?;
+        let state = State {
+            schema: SCHEMA.to_string(),
+            name: name.to_string(),
+            id: random_hex(6)?,
+            engine,
+            server_port,
+            registry_port,
+            created_at: now_rfc3339(),
+            client: ClientMode::default(),
+        };
+        self.save(&state)?;
+        Ok(state)
+    }
+
+    pub fn save(&self, state: &State) -> Result<()> {
+        write_private(&self.path.join(STATE_FILE), serde_json::to_string_pretty(state)?.as_bytes())
+    }
+
+    pub fn secrets(&self) -> Result<Secrets> {
+        let file = self.path.join(SECRETS_FILE);
+        if file.exists() {
+            let mode = std::fs::metadata(&file)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                bail!("{} is readable by others (mode {:o}); fix with chmod 600", file.display(), mode & 0o777);
+            }
+            let text = std::fs::read_to_string(&file)?;
+            return serde_json::from_str(&text).with_context(|| {
+                format!("corrupt {}: run `cargo xtask sandbox destroy` to start over", file.display())
+            });
+        }
+        let s = Secrets::generate()?;
+        write_private(&file, serde_json::to_string_pretty(&s)?.as_bytes())?;
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_then_load_round_trips_and_secrets_are_private_and_stable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir { path: tmp.path().join("sb") };
+        assert!(dir.load().unwrap().is_none());
+        let s = dir.create("sb", EngineKind::Podman, 4443, 5000).unwrap();
+        assert_eq!(dir.load().unwrap().unwrap(), s);
+        let a = dir.secrets().unwrap();
+        let b = dir.secrets().unwrap();
+        assert_eq!(a.trust_root_passphrase, b.trust_root_passphrase);
+        assert_ne!(a.trust_root_passphrase, a.trust_repository_passphrase);
+        let mode = std::fs::metadata(dir.path.join(SECRETS_FILE)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(&dir.path).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn foreign_and_corrupt_dirs_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
+        let err = Dir { path: tmp.path().to_path_buf() }.load().unwrap_err().to_string();
+        assert!(err.contains("not a trust-sandbox state directory"), "{err}");
+
+        std::fs::write(tmp.path().join(STATE_FILE), "{not json").unwrap();
+        let err = format!("{:#}", Dir { path: tmp.path().to_path_buf() }.load().unwrap_err());
+        assert!(err.contains("corrupt state file"), "{err}");
+    }
+
+    #[test]
+    fn world_readable_secrets_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir { path: tmp.path().to_path_buf() };
+        dir.secrets().unwrap();
+        std::fs::set_permissions(tmp.path().join(SECRETS_FILE), std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(dir.secrets().unwrap_err().to_string().contains("chmod 600"));
+    }
+
+    #[test]
+    fn client_env_never_leaves_a_prompt_unanswered() {
+        let s = Secrets::generate().unwrap();
+        let names: Vec<String> = s.client_env().into_iter().map(|(k, _)| k).collect();
+        for n in [
+            "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
+            "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+            "NOTARY_ROOT_PASSPHRASE",
+            "NOTARY_TARGETS_PASSPHRASE",
+            "NOTARY_SNAPSHOT_PASSPHRASE",
+        ] {
+            assert!(names.contains(&n.to_string()), "{n}");
+        }
+        assert_eq!(random_hex(8).unwrap().len(), 16);
+    }
+}

@@ -1,0 +1,80 @@
+//! `status`: what runs, and whether each service answers its readiness probe right now.
+
+use anyhow::Result;
+use serde::Serialize;
+use xshell::Shell;
+
+use super::readiness::probe_once;
+use super::Sandbox;
+use crate::engine::EngineKind;
+
+#[derive(Debug, Serialize)]
+pub struct ServiceStatus {
+    pub service: String,
+    pub container: String,
+    pub state: String,
+    pub ready: bool,
+    pub detail: String,
+    pub aliases: Vec<String>,
+    pub published: Vec<String>,
+    pub image: String,
+    pub started_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub name: String,
+    pub engine: EngineKind,
+    pub id: String,
+    pub state_dir: String,
+    pub network: bool,
+    pub services: Vec<ServiceStatus>,
+}
+
+/// One quick probe per service (no waiting): what runs, and whether it answers.
+pub fn status(sh: &Shell, sb: &Sandbox) -> Result<Status> {
+    let names: Vec<String> = sb.spec.services.iter().map(|s| sb.container(&s.name)).collect();
+    let found = sb.engine.inspect(sh, &names)?;
+    let mut services = Vec::new();
+    for svc in &sb.spec.services {
+        let c = found.iter().find(|c| c.name == sb.container(&svc.name));
+        let (state, ready, detail) = match c {
+            None => ("missing".to_string(), false, String::new()),
+            Some(c) if !c.running => (c.status.clone(), false, String::new()),
+            Some(c) => match probe_once(sh, sb, svc) {
+                Ok(()) => (c.status.clone(), true, String::new()),
+                Err(e) => (c.status.clone(), false, format!("{e:#}")),
+            },
+        };
+        services.push(ServiceStatus {
+            service: svc.name.clone(),
+            container: sb.container(&svc.name),
+            state,
+            ready,
+            detail,
+            aliases: svc.aliases.clone(),
+            published: svc
+                .ports
+                .iter()
+                .filter_map(|p| {
+                    Some(format!("127.0.0.1:{}->{}", sb.published_port(p.publish.as_deref()?)?, p.container))
+                })
+                .collect(),
+            image: c.map(|c| c.image.clone()).unwrap_or_default(),
+            started_at: c.map(|c| c.started_at.clone()).unwrap_or_default(),
+        });
+    }
+    Ok(Status {
+        name: sb.name.clone(),
+        engine: sb.engine.kind,
+        id: sb.state.id.clone(),
+        state_dir: sb.dir.path.display().to_string(),
+        network: sb.engine.network_exists(sh, &sb.network())?,
+        services,
+    })
+}
+
+/// Is every service running and answering? (For `play`, which brings the sandbox up only if not.)
+pub fn all_ready(sh: &Shell, sb: &Sandbox) -> bool {
+    status(sh, sb).map(|s| s.services.iter().all(|x| x.ready)).unwrap_or(false)
+}

@@ -1,0 +1,208 @@
+//! The scenario runner wired to a live sandbox: `SandboxExecutor` runs each step's command in its
+//! container (or its action on the engine), and `run_scenarios` plays scenarios and writes reports.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use xshell::Shell;
+
+use super::{Action, Executor, Output, Runner, Scenario, Service, StepMode, Target};
+use crate::cli::RunArgs;
+use crate::sandbox::readiness;
+use crate::sandbox::state::Secrets;
+use crate::sandbox::Sandbox;
+use crate::ui;
+use crate::util;
+
+/// Second client identities keep their trust data on the client's trust volume, so they survive `down`.
+const IDENTITIES_DIR: &str = "/root/.docker/trust/identities";
+
+pub struct SandboxExecutor<'a> {
+    sh: &'a Shell,
+    sb: &'a Sandbox,
+    secrets: Secrets,
+}
+
+/// The container (service) a step's `on` names.
+pub fn container_of(target: Target) -> Result<&'static str> {
+    Ok(match target {
+        Target::Client => "notarysandbox",
+        Target::Registry => "registry",
+        Target::Db => "db",
+        Target::Notaryserver => "notaryserver",
+        Target::Notarysigner => "notarysigner",
+        Target::Engine => bail!("steps on the engine take an `action`, not a command"),
+    })
+}
+
+fn service_of(s: Service) -> &'static str {
+    match s {
+        Service::Client => "notarysandbox",
+        Service::Registry => "registry",
+        Service::Db => "db",
+        Service::Notaryserver => "notaryserver",
+        Service::Notarysigner => "notarysigner",
+    }
+}
+
+/// The script a step runs, with a second identity's config dir prepared and a clock shift applied.
+pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<&str>) -> String {
+    let mut s = String::new();
+    if let Some(id) = identity {
+        s.push_str(&format!(
+            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG/tls/notaryserver:4443\" && cp /etc/sandbox/ca.crt \"$DOCKER_CONFIG/tls/notaryserver:4443/ca.crt\"\n"
+        ));
+    }
+    match clock {
+        // libfaketime shifts what libc reports; `-f` takes a relative offset such as +400d.
+        Some(offset) => s.push_str(&format!("exec faketime -f '{offset}' sh -c '{}'", script.replace('\'', r"'\''"))),
+        None => s.push_str(script),
+    }
+    s
+}
+
+impl Executor for SandboxExecutor<'_> {
+    fn run(
+        &mut self,
+        on: &Target,
+        identity: Option<&str>,
+        script: &str,
+        env: &[(String, String)],
+        clock: Option<&str>,
+    ) -> Result<Output> {
+        let container = container_of(*on)?;
+        let mut all_env = if *on == Target::Client { self.secrets.client_env() } else { Vec::new() };
+        all_env.extend(env.iter().cloned());
+        let wrapped = wrap_script(script, identity, clock);
+        let out = self.sb.exec(self.sh, container, &["sh", "-c", &wrapped], &all_env, None)?;
+        Ok(out)
+    }
+
+    fn action(&mut self, action: &Action) -> Result<Output> {
+        let (sh, sb) = (self.sh, self.sb);
+        let done = |msg: String| Ok(Output { code: 0, stdout: msg, stderr: String::new() });
+        match action {
+            Action::Stop(s) => {
+                sb.engine.stop(sh, &sb.container(service_of(*s)))?;
+                done(format!("stopped {s}\n"))
+            }
+            Action::Start(s) => {
+                sb.engine.start(sh, &sb.container(service_of(*s)))?;
+                readiness::wait_stack_ready(sh, sb)?;
+                done(format!("started {s}; ready\n"))
+            }
+            Action::Restart(s) => {
+                let name = sb.container(service_of(*s));
+                sb.engine.stop(sh, &name)?;
+                sb.engine.start(sh, &name)?;
+                readiness::wait_stack_ready(sh, sb)?;
+                done(format!("restarted {s}; ready\n"))
+            }
+            Action::DbSnapshot(name) => {
+                let dump = "exec \"$(command -v mariadb-dump || command -v mysqldump)\" --protocol=socket -S /run/mysqld/mysqld.sock -uroot --single-transaction --databases notaryserver notarysigner";
+                let out = sb.exec(sh, "db", &["sh", "-c", dump], &[], None)?;
+                if !out.ok() {
+                    bail!("snapshot of the trust database failed: {}", out.stderr.trim());
+                }
+                let dir = sb.dir.path.join("snapshots");
+                util::make_private_dir(&dir)?;
+                util::write_private(&dir.join(format!("{name}.sql")), out.stdout.as_bytes())?;
+                done(format!("saved snapshot {name} ({} bytes)\n", out.stdout.len()))
+            }
+            Action::DbRestore(name) => {
+                let file = sb.dir.path.join("snapshots").join(format!("{name}.sql"));
+                let sql =
+                    std::fs::read(&file).with_context(|| format!("no snapshot named {name} ({})", file.display()))?;
+                let out = sb.sql(sh, &String::from_utf8_lossy(&sql))?;
+                if !out.ok() {
+                    bail!("restoring snapshot {name} failed: {}", out.combined().trim());
+                }
+                done(format!("restored snapshot {name}\n"))
+            }
+        }
+    }
+}
+
+fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
+    for cap in &s.requires {
+        if cap == "faketime" {
+            let out = sb.exec(sh, "notarysandbox", &["sh", "-c", "command -v faketime"], &[], None)?;
+            if !out.ok() {
+                bail!("scenario {} needs faketime in the client image, which this image lacks", s.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `scenarios` against `sb` and writes the reports; the exit code says whether all passed.
+pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &RunArgs) -> Result<ExitCode> {
+    run_scenarios_logged(sh, sb, scenarios, args, Box::new(std::io::stderr()))
+}
+
+/// `run_scenarios` with the human progress sent to `log` (`bench` silences it with a sink).
+pub fn run_scenarios_logged(
+    sh: &Shell,
+    sb: &Sandbox,
+    scenarios: &[Scenario],
+    args: &RunArgs,
+    log: Box<dyn std::io::Write>,
+) -> Result<ExitCode> {
+    for s in scenarios {
+        check_requirements(sh, sb, s)?;
+    }
+    let secrets = sb.secrets()?;
+    let step = args.step.then(|| StepMode {
+        input: Box::new(std::io::BufReader::new(std::io::stdin())),
+        prompt: Box::new(std::io::stderr()),
+    });
+    if args.step && !std::io::stdin().is_terminal() {
+        ui::info("Step mode", "reading answers from standard input (Enter runs, s skips, q quits)");
+    }
+    let opts = super::Options {
+        keep_going: args.keep_going,
+        secrets: secrets.values(),
+        step,
+        engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
+        log,
+        ..Default::default()
+    };
+    let exec = SandboxExecutor { sh, sb, secrets };
+    let mut runner = Runner::new(exec, opts);
+    let report = runner.run_all(scenarios);
+    match args.json.as_deref() {
+        Some("-") => print!("{}", report.to_json()),
+        Some(path) => report.write_json(std::path::Path::new(path))?,
+        None => {}
+    }
+    if let Some(path) = &args.junit {
+        super::junit::write(&report, path)?;
+    }
+    Ok(if report.summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_gets_its_own_config_dir_with_the_ca() {
+        let s = wrap_script("docker push x", Some("alice"), None);
+        assert!(s.starts_with("export DOCKER_CONFIG=/root/.docker/trust/identities/alice\n"), "{s}");
+        assert!(s.contains("tls/notaryserver:4443/ca.crt"));
+        assert!(s.ends_with("docker push x"));
+    }
+
+    #[test]
+    fn clock_shift_wraps_with_faketime_and_keeps_quotes() {
+        let s = wrap_script("echo 'hi'", None, Some("+400d"));
+        assert_eq!(s, r#"exec faketime -f '+400d' sh -c 'echo '\''hi'\'''"#);
+    }
+
+    #[test]
+    fn engine_steps_are_refused_as_commands() {
+        assert!(container_of(Target::Engine).is_err());
+        assert_eq!(container_of(Target::Registry).unwrap(), "registry");
+    }
+}

@@ -1,0 +1,73 @@
+use std::collections::VecDeque;
+
+use anyhow::{anyhow, Result};
+
+use super::{Executor, Output};
+use crate::scenario::model::{Action, Target};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    Run { on: Target, identity: Option<String>, script: String, env: Vec<(String, String)>, clock: Option<String> },
+    Action(Action),
+}
+
+#[derive(Default)]
+pub struct FakeExecutor {
+    pub results: VecDeque<Result<Output>>,
+    pub calls: Vec<Call>,
+}
+
+impl FakeExecutor {
+    pub fn new() -> FakeExecutor {
+        FakeExecutor::default()
+    }
+
+    pub fn then(mut self, code: i32, stdout: &str, stderr: &str) -> FakeExecutor {
+        self.results.push_back(Ok(Output { code, stdout: stdout.to_string(), stderr: stderr.to_string() }));
+        self
+    }
+
+    pub fn then_err(mut self, message: &str) -> FakeExecutor {
+        self.results.push_back(Err(anyhow!("{message}")));
+        self
+    }
+
+    fn next(&mut self) -> Result<Output> {
+        self.results.pop_front().unwrap_or_else(|| Err(anyhow!("fake executor: no scripted result left")))
+    }
+
+    pub fn scripts(&self) -> Vec<String> {
+        self.calls
+            .iter()
+            .map(|c| match c {
+                Call::Run { script, .. } => script.clone(),
+                Call::Action(a) => a.to_string(),
+            })
+            .collect()
+    }
+}
+
+impl Executor for FakeExecutor {
+    fn run(
+        &mut self,
+        on: &Target,
+        identity: Option<&str>,
+        script: &str,
+        env: &[(String, String)],
+        clock: Option<&str>,
+    ) -> Result<Output> {
+        self.calls.push(Call::Run {
+            on: *on,
+            identity: identity.map(str::to_string),
+            script: script.to_string(),
+            env: env.to_vec(),
+            clock: clock.map(str::to_string),
+        });
+        self.next()
+    }
+
+    fn action(&mut self, action: &Action) -> Result<Output> {
+        self.calls.push(Call::Action(action.clone()));
+        self.next()
+    }
+}

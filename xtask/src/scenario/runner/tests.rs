@@ -1,0 +1,499 @@
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
+
+use super::fake::{Call, FakeExecutor};
+use super::*;
+use crate::scenario::junit;
+use crate::scenario::model::Service;
+use crate::scenario::report::Summary;
+
+/// A log sink the test can read after the runner wrote to it.
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Shared {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+fn options(log: &Shared) -> Options {
+    Options {
+        color: false,
+        log: Box::new(log.clone()),
+        engine: "fake 1.0".into(),
+        run_id: Some("0123abcd".into()),
+        ..Options::default()
+    }
+}
+
+fn scenario(toml: &str) -> Scenario {
+    let text = format!("name = \"t\"\nsummary = \"test\"\ndescription = \"teaches testing\"\n{toml}");
+    Scenario::from_toml(&text, "test").unwrap()
+}
+
+const THREE_STEPS: &str = r#"
+[[steps]]
+title = "push"
+explain = "pushes"
+run = "docker push {{registry}}/t:{{run_id}}"
+expect = { contains = ["Successfully signed"] }
+capture = [{ name = "digest", regex = 'digest: (sha256:[0-9a-f]+)' }]
+
+[[steps]]
+title = "pull"
+explain = "pulls"
+run = "docker pull x@{{digest}}"
+env = { WANT = "{{digest}}" }
+expect = { contains = ["Pull (1 of 1): x@{{digest}}"] }
+
+[[steps]]
+title = "last"
+explain = "ends"
+run = "true"
+"#;
+
+fn statuses(r: &ScenarioReport) -> Vec<StepStatus> {
+    r.steps.iter().map(|s| s.status).collect()
+}
+
+#[test]
+fn captures_flow_into_later_steps() {
+    let log = Shared::default();
+    let exec = FakeExecutor::new()
+        .then(0, "latest: digest: sha256:beef size: 1\n", "Successfully signed t\n")
+        .then(0, "Pull (1 of 1): x@sha256:beef\n", "")
+        .then(0, "", "");
+    let mut runner = Runner::new(exec, options(&log));
+    let report = runner.run(&scenario(THREE_STEPS));
+    assert!(report.passed, "{}", log.text());
+    assert_eq!(statuses(&report), vec![StepStatus::Passed; 3]);
+    assert_eq!(report.steps[0].captures["digest"], "sha256:beef");
+    assert_eq!(report.steps[1].command, "docker pull x@sha256:beef");
+    let exec = runner.into_executor();
+    assert_eq!(
+        exec.scripts(),
+        vec!["docker push sandboxregistry:5000/t:0123abcd", "docker pull x@sha256:beef", "true"]
+    );
+    match &exec.calls[1] {
+        Call::Run { env, on, .. } => {
+            assert_eq!(env, &vec![("WANT".to_string(), "sha256:beef".to_string())]);
+            assert_eq!(*on, Target::Client);
+        }
+        other => panic!("unexpected call {other:?}"),
+    }
+    let text = log.text();
+    assert!(text.contains("== t: test"), "{text}");
+    assert!(text.contains("[1/3] push\n    $ docker push sandboxregistry:5000/t:0123abcd"), "{text}");
+    assert!(text.contains("  ✓ succeeded as expected ("), "{text}");
+    assert!(text.contains("t: 3 passed, 0 failed\n"), "{text}");
+}
+
+#[test]
+fn unmet_expectation_fails_and_later_steps_are_not_run() {
+    let log = Shared::default();
+    let exec = FakeExecutor::new().then(0, "no signing here\nsecond line", "");
+    let mut runner = Runner::new(exec, options(&log));
+    let report = runner.run(&scenario(THREE_STEPS));
+    assert!(!report.passed);
+    assert_eq!(statuses(&report), vec![StepStatus::Failed, StepStatus::NotRun, StepStatus::NotRun]);
+    assert_eq!(report.steps[1].note.as_deref(), Some("not run: step 1 failed"));
+    // The not-run step cannot show a value that was never captured.
+    assert_eq!(report.steps[1].command, "docker pull x@{{digest}}");
+    assert_eq!(runner.into_executor().calls.len(), 1);
+    let text = log.text();
+    assert!(text.contains("✗ output does not contain \"Successfully signed\""), "{text}");
+    assert!(text.contains("· capture `digest`"), "{text}");
+    assert!(text.contains("│ no signing here\n    │ second line"), "{text}");
+    assert!(text.contains("[2/3] pull — not run"), "{text}");
+    assert!(text.contains("t: 0 passed, 1 failed, 2 not run"), "{text}");
+}
+
+#[test]
+fn wrong_exit_status_headline() {
+    let log = Shared::default();
+    let s = scenario(
+        r#"
+[[steps]]
+title = "pull before signing"
+explain = "refused"
+run = "docker pull x"
+expect = { outcome = "failure", contains = ["does not have trust data"] }
+"#,
+    );
+    let exec = FakeExecutor::new().then(0, "pulled fine", "");
+    let report = Runner::new(exec, options(&log)).run(&s);
+    let text = log.text();
+    assert!(text.contains("  ✗ expected failure containing \"does not have trust data\", got exit 0 ("), "{text}");
+    assert!(text.contains("    · output does not contain \"does not have trust data\""), "{text}");
+    assert_eq!(
+        report.steps[0].message.as_deref(),
+        Some("expected failure containing \"does not have trust data\", got exit 0")
+    );
+    assert_eq!(report.steps[0].exit_code, Some(0));
+}
+
+#[test]
+fn expected_failure_passes() {
+    let log = Shared::default();
+    let s = scenario(
+        r#"
+[[steps]]
+title = "refused"
+explain = "refused"
+run = "docker pull x"
+expect = { outcome = "failure", matches = ['No (valid )?trust data for latest'] }
+"#,
+    );
+    let exec = FakeExecutor::new().then(1, "", "Error: No valid trust data for latest");
+    let report = Runner::new(exec, options(&log)).run(&s);
+    assert!(report.passed, "{}", log.text());
+    assert!(log.text().contains("✓ failed as expected, exit 1"));
+}
+
+#[test]
+fn keep_going_runs_every_step() {
+    let log = Shared::default();
+    let exec = FakeExecutor::new().then(1, "", "boom").then(0, "", "").then(0, "", "");
+    let mut opts = options(&log);
+    opts.keep_going = true;
+    let s = scenario(
+        r#"
+[[steps]]
+title = "a"
+explain = "a"
+run = "false"
+[[steps]]
+title = "b"
+explain = "b"
+run = "true"
+[[steps]]
+title = "c"
+explain = "c"
+run = "true"
+"#,
+    );
+    let mut runner = Runner::new(exec, opts);
+    let report = runner.run(&s);
+    assert!(!report.passed);
+    assert_eq!(statuses(&report), vec![StepStatus::Failed, StepStatus::Passed, StepStatus::Passed]);
+    assert_eq!(runner.into_executor().calls.len(), 3);
+}
+
+#[test]
+fn skipped_capture_makes_a_later_use_fail_clearly() {
+    let log = Shared::default();
+    let mut opts = options(&log);
+    opts.keep_going = true;
+    opts.step = Some(StepMode { input: Box::new(Cursor::new("s\n\n\n")), prompt: Box::new(log.clone()) });
+    let report = Runner::new(FakeExecutor::new().then(0, "", ""), opts).run(&scenario(THREE_STEPS));
+    assert_eq!(statuses(&report), vec![StepStatus::Skipped, StepStatus::Failed, StepStatus::Passed]);
+    let f = &report.steps[1].failures[0];
+    assert_eq!(f.kind, FailureKind::Interpolation);
+    assert!(f.message.contains("unknown variable `{{digest}}`"), "{}", f.message);
+}
+
+#[test]
+fn executor_error_fails_the_step() {
+    let log = Shared::default();
+    let exec = FakeExecutor::new().then_err("container notarysandbox is not running");
+    let report = Runner::new(exec, options(&log)).run(&scenario(THREE_STEPS));
+    let step = &report.steps[0];
+    assert_eq!(step.status, StepStatus::Failed);
+    assert_eq!(step.exit_code, None);
+    assert_eq!(step.failures[0].kind, FailureKind::Executor);
+    assert!(log.text().contains("could not run the step: container notarysandbox is not running"));
+}
+
+#[test]
+fn engine_actions_and_run_parameters_reach_the_executor() {
+    let log = Shared::default();
+    let s = scenario(
+        r#"
+requires = ["faketime"]
+[[steps]]
+title = "stop the signer"
+explain = "signing must fail"
+on = "engine"
+action = { stop = "notarysigner" }
+[[steps]]
+title = "sign as alice in the future"
+explain = "expired"
+identity = "alice"
+clock = "+400d"
+run = "docker trust sign x"
+expect = { outcome = "any" }
+[[steps]]
+title = "look at the blob"
+explain = "registry side"
+on = "registry"
+run = "ls"
+"#,
+    );
+    let exec = FakeExecutor::new().then(0, "", "").then(5, "", "").then(0, "", "");
+    let mut runner = Runner::new(exec, options(&log));
+    let report = runner.run(&s);
+    assert!(report.passed, "{}", log.text());
+    assert_eq!(report.steps[0].command, "stop notarysigner");
+    let calls = runner.into_executor().calls;
+    assert_eq!(calls[0], Call::Action(Action::Stop(Service::Notarysigner)));
+    assert_eq!(
+        calls[1],
+        Call::Run {
+            on: Target::Client,
+            identity: Some("alice".into()),
+            script: "docker trust sign x".into(),
+            env: vec![],
+            clock: Some("+400d".into()),
+        }
+    );
+    assert!(matches!(&calls[2], Call::Run { on: Target::Registry, .. }));
+    let text = log.text();
+    assert!(text.contains("(as alice, clock +400d)"), "{text}");
+    assert!(text.contains("(on registry)"), "{text}");
+    assert!(text.contains("✓ finished, exit 5"), "{text}");
+}
+
+const SECRET: &str = "s3cr3t-passphrase";
+
+fn leaky_run(log: &Shared) -> Report {
+    let mut opts = options(log);
+    opts.secrets = vec![SECRET.into(), String::new()];
+    let s = scenario(&format!(
+        r#"
+[[steps]]
+title = "echo"
+explain = "leaks"
+run = "echo {SECRET}"
+env = {{ PASS = "{SECRET}" }}
+expect = {{ contains = ["nothing"] }}
+capture = [{{ name = "pw", regex = 'pw=(\S+)' }}]
+"#
+    ));
+    let exec = FakeExecutor::new().then(0, &format!("pw={SECRET}\n"), &format!("using {SECRET}"));
+    let mut runner = Runner::new(exec, opts);
+    let scen = runner.run(&s);
+    runner.report(vec![scen])
+}
+
+#[test]
+fn secrets_are_masked_in_log_json_and_junit() {
+    let log = Shared::default();
+    let report = leaky_run(&log);
+    let text = log.text();
+    let json = report.to_json();
+    let xml = junit::render(&report);
+    for (what, out) in [("log", &text), ("json", &json), ("junit", &xml)] {
+        assert!(!out.contains(SECRET), "{what} leaks the secret:\n{out}");
+        assert!(out.contains("***"), "{what} shows no mask:\n{out}");
+    }
+    let step = &report.scenarios[0].steps[0];
+    assert_eq!(step.command, "echo ***");
+    assert_eq!(step.env["PASS"], "***");
+    assert_eq!(step.captures["pw"], "***");
+    assert_eq!(step.output_tail, vec!["pw=***", "using ***"]);
+}
+
+#[test]
+fn masker_prefers_the_longest_secret() {
+    let m = Masker::new(&["abc".into(), "abcdef".into(), String::new()]);
+    assert_eq!(m.mask("x abcdef abc y"), "x *** *** y");
+    assert_eq!(m.mask("nothing"), "nothing");
+}
+
+#[test]
+fn report_round_trips_with_schema() {
+    let log = Shared::default();
+    let exec = FakeExecutor::new().then(0, "latest: digest: sha256:beef\n", "Successfully signed\n").then(
+        1,
+        "",
+        "<&\"> broke",
+    );
+    let mut runner = Runner::new(exec, options(&log));
+    let report = runner.run_all(&[scenario(THREE_STEPS)]);
+    assert_eq!(report.schema, "trust-sandbox/scenario-report/v1");
+    assert_eq!(report.engine, "fake 1.0");
+    assert_eq!(report.run_id, "0123abcd");
+    let re = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$").unwrap();
+    assert!(re.is_match(&report.started_at), "{}", report.started_at);
+    assert_eq!(report.summary, Summary { passed: 0, failed: 1 });
+
+    let json = report.to_json();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["schema"], "trust-sandbox/scenario-report/v1");
+    assert_eq!(value["scenarios"][0]["steps"][0]["status"], "passed");
+    assert_eq!(value["scenarios"][0]["steps"][1]["status"], "failed");
+    assert_eq!(value["scenarios"][0]["steps"][2]["status"], "not-run");
+    assert_eq!(value["scenarios"][0]["steps"][0]["expected"]["outcome"], "success");
+    assert_eq!(value["summary"]["failed"], 1);
+    assert_eq!(Report::from_json(&json).unwrap(), report);
+
+    let other = json.replace("scenario-report/v1", "scenario-report/v9");
+    assert!(Report::from_json(&other).unwrap_err().to_string().contains("v9"));
+    assert!(log.text().ends_with("\n0 passed, 1 failed\n"), "{}", log.text());
+}
+
+#[test]
+fn junit_has_suites_cases_failures_and_skips() {
+    let log = Shared::default();
+    let exec = FakeExecutor::new().then(0, "latest: digest: sha256:beef\n", "Successfully signed\n").then(
+        1,
+        "",
+        "<&\"> broke",
+    );
+    let mut runner = Runner::new(exec, options(&log));
+    let mut s = scenario(THREE_STEPS);
+    s.steps[1].title = "pull <&\"'>".into();
+    let report = runner.run_all(&[s]);
+    let xml = junit::render(&report);
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites "), "{xml}");
+    assert!(xml.contains("<testsuite name=\"t\" tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "{xml}");
+    assert!(
+        xml.contains("<testcase name=\"02 pull &lt;&amp;&quot;&apos;&gt;\" classname=\"trust-sandbox.t\""),
+        "{xml}"
+    );
+    assert!(
+        xml.contains(
+            "<failure message=\"expected success containing &quot;Pull (1 of 1): x@sha256:beef&quot;, \
+                 got exit 1\" type=\"exit_status\">"
+        ),
+        "{xml}"
+    );
+    assert!(xml.contains("&lt;&amp;&quot;&gt; broke"), "{xml}");
+    assert!(xml.contains("<skipped message=\"not run: step 2 failed\"/>"), "{xml}");
+    assert!(!xml.contains("<&"), "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 3);
+    assert_eq!(xml.matches("</testcase>").count(), 3);
+}
+
+fn step_mode_run(input: &str) -> (ScenarioReport, Vec<String>, String, bool) {
+    let log = Shared::default();
+    let prompt = Shared::default();
+    let mut opts = options(&log);
+    opts.step = Some(StepMode { input: Box::new(Cursor::new(input.to_string())), prompt: Box::new(prompt.clone()) });
+    let s = scenario(
+        r#"
+[[steps]]
+title = "one"
+explain = "First we do one thing."
+run = "echo one"
+[[steps]]
+title = "two"
+explain = "Then another."
+run = "echo two"
+[[steps]]
+title = "three"
+explain = "And a third."
+run = "echo three"
+"#,
+    );
+    let exec = FakeExecutor::new().then(0, "one\n", "").then(0, "two\n", "").then(0, "three\n", "");
+    let mut runner = Runner::new(exec, opts);
+    let report = runner.run(&s);
+    let aborted = runner.aborted();
+    let scripts = runner.into_executor().scripts();
+    (report, scripts, prompt.text() + "\n--- log ---\n" + &log.text(), aborted)
+}
+
+#[test]
+fn step_mode_enter_runs_each_step() {
+    let (report, scripts, text, aborted) = step_mode_run("\n\n\n");
+    assert!(report.passed);
+    assert!(!aborted);
+    assert_eq!(scripts, vec!["echo one", "echo two", "echo three"]);
+    assert!(text.contains("teaches testing"), "{text}");
+    assert!(
+        text.contains("[2/3] two\n   Then another.\n    $ echo two\n  [Enter] run, [s] skip, [q] quit: "),
+        "{text}"
+    );
+    // In step mode a passing step's output is shown too.
+    assert!(text.contains("    │ two"), "{text}");
+}
+
+#[test]
+fn step_mode_s_skips() {
+    let (report, scripts, text, _) = step_mode_run("\ns\n\n");
+    assert!(report.passed);
+    assert_eq!(statuses(&report), vec![StepStatus::Passed, StepStatus::Skipped, StepStatus::Passed]);
+    assert_eq!(scripts, vec!["echo one", "echo three"]);
+    assert!(text.contains("  - skipped"), "{text}");
+    assert!(text.contains("t: 2 passed, 0 failed, 1 skipped"), "{text}");
+}
+
+#[test]
+fn step_mode_q_aborts_the_rest() {
+    let (report, scripts, text, aborted) = step_mode_run("\nq\n");
+    assert!(aborted);
+    assert!(report.aborted);
+    assert!(!report.passed);
+    assert_eq!(scripts, vec!["echo one"]);
+    assert_eq!(statuses(&report), vec![StepStatus::Passed, StepStatus::NotRun, StepStatus::NotRun]);
+    assert_eq!(report.steps[1].note.as_deref(), Some("not run: aborted at the prompt"));
+    assert!(text.contains("t: 1 passed, 0 failed, 2 not run (aborted)"), "{text}");
+}
+
+#[test]
+fn step_mode_eof_aborts() {
+    let (report, scripts, _, aborted) = step_mode_run("");
+    assert!(aborted);
+    assert!(scripts.is_empty());
+    assert_eq!(statuses(&report), vec![StepStatus::NotRun; 3]);
+}
+
+#[test]
+fn step_mode_reprompts_on_unknown_answer() {
+    let (report, scripts, text, _) = step_mode_run("what\n\nS\nQUIT\n");
+    assert_eq!(scripts, vec!["echo one"]);
+    assert_eq!(statuses(&report), vec![StepStatus::Passed, StepStatus::Skipped, StepStatus::NotRun]);
+    assert!(text.contains("unknown answer \"what\""), "{text}");
+}
+
+#[test]
+fn abort_leaves_later_scenarios_not_run() {
+    let log = Shared::default();
+    let mut opts = options(&log);
+    opts.step = Some(StepMode { input: Box::new(Cursor::new("q\n")), prompt: Box::new(log.clone()) });
+    let s = scenario(THREE_STEPS);
+    let mut runner = Runner::new(FakeExecutor::new(), opts);
+    let report = runner.run_all(&[s.clone(), s]);
+    assert_eq!(report.summary, Summary { passed: 0, failed: 2 });
+    assert!(report.scenarios[1].aborted);
+    assert_eq!(statuses(&report.scenarios[1]), vec![StepStatus::NotRun; 3]);
+    assert!(runner.into_executor().calls.is_empty());
+}
+
+#[test]
+fn colour_only_when_asked() {
+    let log = Shared::default();
+    let mut opts = options(&log);
+    opts.color = true;
+    let s = scenario(THREE_STEPS);
+    let exec = FakeExecutor::new().then(0, "", "");
+    Runner::new(exec, opts).run(&s);
+    assert!(log.text().contains("\x1b[31m✗\x1b[0m"), "{}", log.text());
+
+    let plain = Shared::default();
+    Runner::new(FakeExecutor::new().then(0, "", ""), options(&plain)).run(&s);
+    assert!(!plain.text().contains('\x1b'));
+}
+
+#[test]
+fn run_ids_are_eight_lowercase_hex_digits() {
+    let a = new_run_id();
+    assert_eq!(a.len(), 8);
+    assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    let runner = Runner::new(FakeExecutor::new(), Options { run_id: None, ..Options::default() });
+    assert_eq!(runner.run_id().len(), 8);
+    assert_eq!(runner.builtins()["registry"], "sandboxregistry:5000");
+    assert_eq!(runner.builtins()["server"], "https://notaryserver:4443");
+}
