@@ -99,7 +99,7 @@ impl Sandbox {
         format!("{}-{v}", self.name)
     }
 
-    fn labels(&self, service: Option<&str>) -> Vec<(String, String)> {
+    pub(crate) fn labels(&self, service: Option<&str>) -> Vec<(String, String)> {
         let mut l =
             vec![(LABEL_INSTANCE.to_string(), self.name.clone()), (LABEL_ID.to_string(), self.state.id.clone())];
         if let Some(s) = service {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{Action, Executor, Output, Runner, Scenario, Service, StepMode, Target};
+use super::{clock, containers, Action, Executor, Output, Runner, Scenario, Service, StepMode, Target};
 use crate::cli::RunArgs;
 use crate::sandbox::readiness;
 use crate::sandbox::state::Secrets;
@@ -22,16 +22,19 @@ pub struct SandboxExecutor<'a> {
     sh: &'a Shell,
     sb: &'a Sandbox,
     secrets: Secrets,
+    /// The scenario containers `begin` started, removed again by `end`.
+    started: Vec<String>,
 }
 
-/// The container (service) a step's `on` names.
-pub fn container_of(target: Target) -> Result<&'static str> {
+/// The container (service) a step's `on` names; a scenario's own container by its name.
+pub fn container_of(target: &Target) -> Result<&str> {
     Ok(match target {
         Target::Client => "notarysandbox",
         Target::Registry => "registry",
         Target::Db => "db",
         Target::Notaryserver => "notaryserver",
         Target::Notarysigner => "notarysigner",
+        Target::Container(name) => name,
         Target::Engine => bail!("steps on the engine take an `action`, not a command"),
     })
 }
@@ -46,8 +49,9 @@ fn service_of(s: Service) -> &'static str {
     }
 }
 
-/// The script a step runs, with a second identity's config dir prepared and a clock shift applied.
-pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<&str>) -> String {
+/// The script a step runs, with a second identity's config dir prepared and a clock shift applied
+/// (the shift reaches Go programs too: see [`clock::wrap`]).
+pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<(&str, clock::Arch)>) -> String {
     let mut s = String::new();
     if let Some(id) = identity {
         s.push_str(&format!(
@@ -55,8 +59,7 @@ pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<&str>) ->
         ));
     }
     match clock {
-        // libfaketime shifts what libc reports; `-f` takes a relative offset such as +400d.
-        Some(offset) => s.push_str(&format!("exec faketime -f '{offset}' sh -c '{}'", script.replace('\'', r"'\''"))),
+        Some((offset, arch)) => s.push_str(&clock::wrap(script, offset, arch, clock::GO_PROGRAMS)),
         None => s.push_str(script),
     }
     s
@@ -71,9 +74,13 @@ impl Executor for SandboxExecutor<'_> {
         env: &[(String, String)],
         clock: Option<&str>,
     ) -> Result<Output> {
-        let container = container_of(*on)?;
+        let container = container_of(on)?;
         let mut all_env = if *on == Target::Client { self.secrets.client_env() } else { Vec::new() };
         all_env.extend(env.iter().cloned());
+        let clock = match clock {
+            Some(offset) => Some((offset, clock::Arch::host()?)),
+            None => None,
+        };
         let wrapped = wrap_script(script, identity, clock);
         let out = self.sb.exec(self.sh, container, &["sh", "-c", &wrapped], &all_env, None)?;
         Ok(out)
@@ -122,14 +129,33 @@ impl Executor for SandboxExecutor<'_> {
             }
         }
     }
+
+    fn begin(&mut self, scenario: &Scenario) -> Result<()> {
+        for decl in &scenario.containers {
+            let name = containers::start(self.sh, self.sb, &scenario.name, decl)?;
+            self.started.push(name);
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, _scenario: &Scenario) -> Result<()> {
+        let names = std::mem::take(&mut self.started);
+        containers::remove(self.sh, self.sb, &names)
+    }
 }
 
 fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
     for cap in &s.requires {
         if cap == "faketime" {
-            let out = sb.exec(sh, "notarysandbox", &["sh", "-c", "command -v faketime"], &[], None)?;
+            // A shifted clock needs libfaketime and the host architecture's qemu in the client.
+            let probe = clock::probe_script(clock::Arch::host()?);
+            let out = sb.exec(sh, "notarysandbox", &["sh", "-c", &probe], &[], None)?;
             if !out.ok() {
-                bail!("scenario {} needs faketime in the client image, which this image lacks", s.name);
+                bail!(
+                    "scenario {} shifts the clock, which this client image cannot: {} (rebuild the images: `cargo xtask sandbox up`)",
+                    s.name,
+                    out.combined().trim()
+                );
             }
         }
     }
@@ -168,7 +194,7 @@ pub fn run_scenarios_logged(
         log,
         ..Default::default()
     };
-    let exec = SandboxExecutor { sh, sb, secrets };
+    let exec = SandboxExecutor { sh, sb, secrets, started: Vec::new() };
     let mut runner = Runner::new(exec, opts);
     let report = runner.run_all(scenarios);
     match args.json.as_deref() {
@@ -195,14 +221,19 @@ mod tests {
     }
 
     #[test]
-    fn clock_shift_wraps_with_faketime_and_keeps_quotes() {
-        let s = wrap_script("echo 'hi'", None, Some("+400d"));
-        assert_eq!(s, r#"exec faketime -f '+400d' sh -c 'echo '\''hi'\'''"#);
+    fn clock_shift_wraps_the_whole_step_after_the_identity() {
+        let s = wrap_script("docker pull x", Some("bob"), Some(("+15d", clock::Arch::X86_64)));
+        assert!(s.starts_with("export DOCKER_CONFIG=/root/.docker/trust/identities/bob\n"), "{s}");
+        let clock_at = s.find("# clock +15d").expect("the clock comes after the identity");
+        assert!(s[clock_at..].contains("for ts_p in docker notary; do"), "{s}");
+        assert!(s.ends_with("sh -c 'docker pull x'"), "{s}");
+        assert_eq!(wrap_script("docker pull x", None, None), "docker pull x");
     }
 
     #[test]
     fn engine_steps_are_refused_as_commands() {
-        assert!(container_of(Target::Engine).is_err());
-        assert_eq!(container_of(Target::Registry).unwrap(), "registry");
+        assert!(container_of(&Target::Engine).is_err());
+        assert_eq!(container_of(&Target::Registry).unwrap(), "registry");
+        assert_eq!(container_of(&Target::Container("impostor".into())).unwrap(), "impostor");
     }
 }

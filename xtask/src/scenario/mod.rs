@@ -7,6 +7,8 @@
 // to be complete, not trimmed to today's callers.
 #![allow(dead_code)]
 
+pub mod clock;
+pub mod containers;
 pub mod executor;
 pub mod expect;
 pub mod interpolate;

@@ -23,6 +23,9 @@ pub struct Scenario {
     pub description: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
+    /// Containers this scenario runs beside the stack, for its steps only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<Container>,
     pub steps: Vec<Step>,
 }
 
@@ -43,7 +46,7 @@ pub struct Step {
     pub action: Option<Action>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
-    /// A faketime offset such as "+400d" for this one command.
+    /// A libfaketime offset such as "+15d" for this one command; Go programs see it too (see `clock`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clock: Option<String>,
     #[serde(default)]
@@ -52,9 +55,9 @@ pub struct Step {
     pub capture: Vec<Capture>,
 }
 
-/// Where a step runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// Where a step runs: a service of the stack, the engine, or a container the scenario declares.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(from = "String", into = "String")]
 pub enum Target {
     #[default]
     Client,
@@ -64,10 +67,16 @@ pub enum Target {
     Notarysigner,
     /// The container engine itself: only `action` steps run here.
     Engine,
+    /// One of the scenario's own `[[containers]]`, by name.
+    Container(String),
 }
 
 impl Target {
-    pub fn as_str(self) -> &'static str {
+    /// The names `on` takes for the stack's services and the engine.
+    pub const BUILTIN: &'static [&'static str] =
+        &["client", "registry", "db", "notaryserver", "notarysigner", "engine"];
+
+    pub fn as_str(&self) -> &str {
         match self {
             Target::Client => "client",
             Target::Registry => "registry",
@@ -75,19 +84,40 @@ impl Target {
             Target::Notaryserver => "notaryserver",
             Target::Notarysigner => "notarysigner",
             Target::Engine => "engine",
+            Target::Container(name) => name,
         }
     }
 
-    /// The service a target names; `None` for the engine.
-    pub fn service(self) -> Option<Service> {
+    /// The service a target names; `None` for the engine and declared containers.
+    pub fn service(&self) -> Option<Service> {
         match self {
             Target::Client => Some(Service::Client),
             Target::Registry => Some(Service::Registry),
             Target::Db => Some(Service::Db),
             Target::Notaryserver => Some(Service::Notaryserver),
             Target::Notarysigner => Some(Service::Notarysigner),
-            Target::Engine => None,
+            Target::Engine | Target::Container(_) => None,
         }
+    }
+}
+
+impl From<String> for Target {
+    fn from(s: String) -> Target {
+        match s.as_str() {
+            "client" => Target::Client,
+            "registry" => Target::Registry,
+            "db" => Target::Db,
+            "notaryserver" => Target::Notaryserver,
+            "notarysigner" => Target::Notarysigner,
+            "engine" => Target::Engine,
+            _ => Target::Container(s),
+        }
+    }
+}
+
+impl From<Target> for String {
+    fn from(t: Target) -> String {
+        t.as_str().to_string()
     }
 }
 
@@ -95,6 +125,36 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A container a scenario runs beside the stack (an impostor server, say): started on the
+/// sandbox network before the first step, labelled like the stack (so `down` and `destroy` remove
+/// it too), and removed after the last step whatever happened. Steps run in it with `on = NAME`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Container {
+    pub name: String,
+    /// One of the sandbox's images, by its name in sandbox.json (`client`, `notary`, `registry`, `db`).
+    pub image: String,
+    /// Names it answers to on the sandbox network, besides its own name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// Replaces the image's command.
+    pub command: Vec<String>,
+    /// Files mounted read-only into it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<ContainerFile>,
+    /// A shell command run in it until it exits 0 (up to a minute) before the first step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerFile {
+    /// Absolute path in the container.
+    pub path: String,
+    pub content: String,
 }
 
 /// A container of the stack, as named in engine actions.
@@ -280,6 +340,40 @@ impl Scenario {
             }
         }
 
+        let mut declared: BTreeMap<&str, &Container> = BTreeMap::new();
+        for c in &self.containers {
+            let mut cerr = |msg: String| errors.push(format!("scenario `{name}`, container `{}`: {msg}", c.name));
+            if !is_slug(&c.name) {
+                cerr("name must be lowercase letters, digits and `-` (steps name it in `on`)".into());
+            }
+            if Target::BUILTIN.contains(&c.name.as_str()) {
+                cerr(format!("`{}` is a service of the sandbox; give the container a name of its own", c.name));
+            }
+            if declared.insert(&c.name, c).is_some() {
+                cerr("is declared twice".into());
+            }
+            if c.image.trim().is_empty() {
+                cerr("needs an `image` (one of the sandbox's: client, notary, registry, db)".into());
+            }
+            if c.command.is_empty() {
+                cerr("`command` is empty".into());
+            }
+            for a in &c.aliases {
+                if !is_slug(a) {
+                    cerr(format!("alias `{a}` must be lowercase letters, digits and `-`"));
+                }
+            }
+            let mut paths = BTreeSet::new();
+            for f in &c.files {
+                if !f.path.starts_with('/') {
+                    cerr(format!("file path `{}` must be absolute", f.path));
+                }
+                if !paths.insert(&f.path) {
+                    cerr(format!("file `{}` is declared twice", f.path));
+                }
+            }
+        }
+
         // Names visible so far, with the step that defined them (0 = builtin).
         let mut defined: BTreeMap<String, usize> = BUILTINS.iter().map(|b| (b.to_string(), 0)).collect();
         let mut snapshots: BTreeSet<&str> = BTreeSet::new();
@@ -330,6 +424,17 @@ impl Scenario {
                 }
             }
 
+            if let Target::Container(c) = &step.on {
+                if !declared.contains_key(c.as_str()) {
+                    let mut known: Vec<&str> = Target::BUILTIN.to_vec();
+                    known.extend(declared.keys());
+                    err(format!(
+                        "on = \"{c}\" names no service and no container of this scenario (known: {})",
+                        known.join(", ")
+                    ));
+                }
+            }
+
             if let Some(id) = &step.identity {
                 if step.on != Target::Client {
                     err(format!("`identity` only applies on \"client\", not on \"{}\"", step.on));
@@ -346,6 +451,17 @@ impl Scenario {
                 if !is_clock(clock) {
                     err(format!(
                         "clock `{clock}` is not a faketime offset like \"+400d\", \"-2h\" or \"@2030-01-01 00:00:00\""
+                    ));
+                }
+                let carries_clock = match &step.on {
+                    Target::Client => true,
+                    Target::Container(c) => declared.get(c.as_str()).is_some_and(|d| d.image == "client"),
+                    _ => false,
+                };
+                if !carries_clock {
+                    err(format!(
+                        "`clock` needs the emulator and libfaketime, which only the client image carries; on = \"{}\" cannot shift it",
+                        step.on
                     ));
                 }
                 if !self.requires.iter().any(|r| r == "faketime") {

@@ -35,6 +35,17 @@ pub trait Executor {
     ) -> Result<Output>;
 
     fn action(&mut self, action: &Action) -> Result<Output>;
+
+    /// Before a scenario's first step: start what it declares (its `containers`). An `Err`
+    /// leaves every step not run; `end` is called all the same.
+    fn begin(&mut self, _scenario: &Scenario) -> Result<()> {
+        Ok(())
+    }
+
+    /// After a scenario's last step, whatever happened: remove what `begin` started.
+    fn end(&mut self, _scenario: &Scenario) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<T: Executor + ?Sized> Executor for &mut T {
@@ -52,6 +63,14 @@ impl<T: Executor + ?Sized> Executor for &mut T {
     fn action(&mut self, action: &Action) -> Result<Output> {
         (**self).action(action)
     }
+
+    fn begin(&mut self, scenario: &Scenario) -> Result<()> {
+        (**self).begin(scenario)
+    }
+
+    fn end(&mut self, scenario: &Scenario) -> Result<()> {
+        (**self).end(scenario)
+    }
 }
 
 impl<T: Executor + ?Sized> Executor for Box<T> {
@@ -68,6 +87,14 @@ impl<T: Executor + ?Sized> Executor for Box<T> {
 
     fn action(&mut self, action: &Action) -> Result<Output> {
         (**self).action(action)
+    }
+
+    fn begin(&mut self, scenario: &Scenario) -> Result<()> {
+        (**self).begin(scenario)
+    }
+
+    fn end(&mut self, scenario: &Scenario) -> Result<()> {
+        (**self).end(scenario)
     }
 }
 
@@ -262,6 +289,16 @@ impl<E: Executor> Runner<E> {
             }
         }
 
+        let begun = stop_note.is_none();
+        if begun {
+            if let Err(e) = self.exec.begin(scenario) {
+                let message = self.masker.mask(&format!("{e:#}"));
+                let line = format!("  {} could not start the scenario's containers: {message}", self.paint("✗", RED));
+                self.log_line(&line);
+                stop_note = Some(format!("not run: could not start the scenario's containers: {message}"));
+            }
+        }
+
         for (i, step) in scenario.steps.iter().enumerate() {
             let index = i + 1;
             if let Some(note) = &stop_note {
@@ -281,6 +318,14 @@ impl<E: Executor> Runner<E> {
                 stop_note = Some(format!("not run: step {index} failed"));
             }
             steps.push(report);
+        }
+
+        if begun {
+            if let Err(e) = self.exec.end(scenario) {
+                let line = format!("  warning: cleaning up after {}: {e:#}", scenario.name);
+                let line = self.paint(&line, YELLOW);
+                self.log_line(&line);
+            }
         }
 
         let passed = steps.iter().all(|s| matches!(s.status, StepStatus::Passed | StepStatus::Skipped));
@@ -440,7 +485,7 @@ impl<E: Executor> Runner<E> {
         StepReport {
             index,
             title: step.title.clone(),
-            on: step.on,
+            on: step.on.clone(),
             identity: step.identity.clone(),
             command: self.masker.mask(&command),
             env: env.into_iter().map(|(k, v)| (k, self.masker.mask(&v))).collect(),

@@ -255,3 +255,98 @@ fn effective_outcome() {
     assert_eq!(e(None, Some(3)).effective_outcome(), Outcome::Failure);
     assert_eq!(e(Some(Outcome::Any), None).effective_outcome(), Outcome::Any);
 }
+
+const IMPOSTOR: &str = r#"
+requires = ["faketime"]
+
+[[containers]]
+name = "impostor"
+image = "client"
+aliases = ["notary-impostor"]
+command = ["notary-server", "-config", "/etc/impostor/server.json"]
+ready = "curl -fsk https://localhost:4443/_notary_server/health"
+files = [{ path = "/etc/impostor/server.json", content = "{}" }]
+
+[[steps]]
+title = "sign on the impostor"
+explain = "x"
+on = "impostor"
+clock = "+1d"
+run = "notary list x"
+"#;
+
+#[test]
+fn declared_containers_parse_and_steps_run_in_them() {
+    let s = parse(IMPOSTOR).unwrap();
+    assert_eq!(s.containers.len(), 1);
+    let c = &s.containers[0];
+    assert_eq!((c.name.as_str(), c.image.as_str()), ("impostor", "client"));
+    assert_eq!(c.aliases, vec!["notary-impostor"]);
+    assert_eq!(c.files[0].path, "/etc/impostor/server.json");
+    assert_eq!(s.steps[0].on, Target::Container("impostor".into()));
+    assert_eq!(s.steps[0].on.to_string(), "impostor");
+    assert_eq!(s.steps[0].on.service(), None);
+}
+
+#[test]
+fn a_step_on_an_undeclared_container_is_refused_with_the_known_names() {
+    let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"imposter\"\nrun = \"true\"\n");
+    assert!(
+        e.contains("on = \"imposter\" names no service and no container of this scenario (known: client, registry, db, notaryserver, notarysigner, engine)"),
+        "{e}"
+    );
+    let e = error(&IMPOSTOR.replace("on = \"impostor\"", "on = \"imposter\""));
+    assert!(e.contains("(known: client, registry, db, notaryserver, notarysigner, engine, impostor)"), "{e}");
+}
+
+#[test]
+fn container_declarations_are_checked() {
+    let e = error(
+        r#"
+[[containers]]
+name = "db"
+image = ""
+command = []
+aliases = ["Not A Name"]
+files = [{ path = "relative/x", content = "" }, { path = "relative/x", content = "" }]
+
+[[containers]]
+name = "twice"
+image = "notary"
+command = ["true"]
+
+[[containers]]
+name = "twice"
+image = "notary"
+command = ["true"]
+
+[[steps]]
+title = "a"
+explain = "x"
+run = "true"
+"#,
+    );
+    assert!(e.contains("container `db`: `db` is a service of the sandbox"), "{e}");
+    assert!(e.contains("container `db`: needs an `image`"), "{e}");
+    assert!(e.contains("container `db`: `command` is empty"), "{e}");
+    assert!(e.contains("alias `Not A Name` must be lowercase"), "{e}");
+    assert!(e.contains("file path `relative/x` must be absolute"), "{e}");
+    assert!(e.contains("file `relative/x` is declared twice"), "{e}");
+    assert!(e.contains("container `twice`: is declared twice"), "{e}");
+}
+
+#[test]
+fn clock_runs_only_where_the_client_image_carries_the_emulator() {
+    let e = error(
+        "requires = [\"faketime\"]\n[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"registry\"\nclock = \"+15d\"\nrun = \"true\"\n",
+    );
+    assert!(
+        e.contains(
+            "`clock` needs the emulator and libfaketime, which only the client image carries; on = \"registry\""
+        ),
+        "{e}"
+    );
+    let e = error(&IMPOSTOR.replace("image = \"client\"", "image = \"notary\""));
+    assert!(e.contains("on = \"impostor\" cannot shift it"), "{e}");
+    assert!(parse(IMPOSTOR).is_ok());
+}

@@ -3,7 +3,7 @@ use std::collections::VecDeque;
 use anyhow::{anyhow, Result};
 
 use super::{Executor, Output};
-use crate::scenario::model::{Action, Target};
+use crate::scenario::model::{Action, Scenario, Target};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
@@ -15,6 +15,10 @@ pub enum Call {
 pub struct FakeExecutor {
     pub results: VecDeque<Result<Output>>,
     pub calls: Vec<Call>,
+    /// `begin` fails with this message when set.
+    pub begin_error: Option<String>,
+    /// "begin NAME" / "end NAME", in call order.
+    pub lifecycle: Vec<String>,
 }
 
 impl FakeExecutor {
@@ -57,7 +61,7 @@ impl Executor for FakeExecutor {
         clock: Option<&str>,
     ) -> Result<Output> {
         self.calls.push(Call::Run {
-            on: *on,
+            on: on.clone(),
             identity: identity.map(str::to_string),
             script: script.to_string(),
             env: env.to_vec(),
@@ -69,5 +73,18 @@ impl Executor for FakeExecutor {
     fn action(&mut self, action: &Action) -> Result<Output> {
         self.calls.push(Call::Action(action.clone()));
         self.next()
+    }
+
+    fn begin(&mut self, scenario: &Scenario) -> Result<()> {
+        self.lifecycle.push(format!("begin {}", scenario.name));
+        match &self.begin_error {
+            Some(message) => Err(anyhow!("{message}")),
+            None => Ok(()),
+        }
+    }
+
+    fn end(&mut self, scenario: &Scenario) -> Result<()> {
+        self.lifecycle.push(format!("end {}", scenario.name));
+        Ok(())
     }
 }

@@ -497,3 +497,35 @@ fn run_ids_are_eight_lowercase_hex_digits() {
     assert_eq!(runner.builtins()["registry"], "sandboxregistry:5000");
     assert_eq!(runner.builtins()["server"], "https://notaryserver:4443");
 }
+
+#[test]
+fn a_scenario_is_begun_and_ended_around_its_steps() {
+    let log = Shared::default();
+    let exec = FakeExecutor::new().then(1, "", "boom");
+    let mut runner = Runner::new(exec, options(&log));
+    let report = runner.run(&scenario(THREE_STEPS));
+    assert!(!report.passed);
+    assert_eq!(runner.executor_mut().lifecycle, vec!["begin t", "end t"]);
+}
+
+#[test]
+fn a_failed_begin_runs_no_step_and_still_ends() {
+    let log = Shared::default();
+    let mut exec = FakeExecutor::new();
+    exec.begin_error = Some("image `nix` is not one the sandbox runs".into());
+    let mut runner = Runner::new(exec, options(&log));
+    let report = runner.run(&scenario(THREE_STEPS));
+    assert!(!report.passed);
+    assert_eq!(statuses(&report), vec![StepStatus::NotRun; 3]);
+    assert!(report.steps[0]
+        .note
+        .as_deref()
+        .unwrap()
+        .contains("could not start the scenario's containers: image `nix`"));
+    let exec = runner.into_executor();
+    assert!(exec.calls.is_empty());
+    assert_eq!(exec.lifecycle, vec!["begin t", "end t"]);
+    assert!(log
+        .text()
+        .contains("✗ could not start the scenario's containers: image `nix` is not one the sandbox runs"));
+}
