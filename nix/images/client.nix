@@ -9,6 +9,10 @@
   libfaketime,
   gnutar,
   gzip,
+  time,
+  util-linux,
+  getent,
+  openssl,
   ...
 }:
 mkSandboxImage {
@@ -20,6 +24,12 @@ mkSandboxImage {
     libfaketime
     gnutar
     gzip
+    # Scenarios: peak memory (endless-data), a private /etc/hosts for one command (unshare,
+    # mount, getent) and an impostor Notary server with a self-signed certificate (openssl).
+    time
+    util-linux
+    getent
+    openssl
   ];
   dirs = [
     "etc/docker"

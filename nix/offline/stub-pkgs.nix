@@ -112,6 +112,13 @@ let
     libfaketime = pkg "libfaketime" "0.9.12" [ "faketime" ];
     gnutar = pkg "gnutar" "1.35" [ "tar" ];
     gzip = pkg "gzip" "1.14" [ "gzip" ];
+    time = pkg "time" "1.9" [ "time" ];
+    util-linux = pkg "util-linux" "2.41.1" [
+      "unshare"
+      "mount"
+    ];
+    getent = pkg "getent" "2.40-66" [ "getent" ];
+    openssl = pkg "openssl" "3.5.4" [ "openssl" ];
     cargo = pkg "cargo" "1.91.1" [ "cargo" ];
     rustc = pkg "rustc" "1.91.1" [ "rustc" ];
     clippy = pkg "clippy" "1.91.1" [ "cargo-clippy" ];
