@@ -29,6 +29,7 @@ fn end_to_end(engine: &str) {
 
     all_scenarios_pass_with_reports(&sb);
     guide_passes_twice_in_a_row(&sb);
+    new_scenarios_pass_a_second_time(&sb);
     runner_fails_when_an_expectation_is_not_met(&sb);
     step_mode_follows_scripted_answers(&sb);
 
@@ -158,7 +159,14 @@ fn all_scenarios_pass_with_reports(sb: &Sandbox) {
             "untrusted-ca",
             "delegation",
             "key-rotation",
-            "trust-pinning"
+            "trust-pinning",
+            "expiry",
+            "freeze",
+            "mix-and-match",
+            "too-few-signatures",
+            "endless-data",
+            "cached-trust",
+            "impostor-server"
         ]
     );
     for s in report["scenarios"].as_array().unwrap() {
@@ -167,7 +175,7 @@ fn all_scenarios_pass_with_reports(sb: &Sandbox) {
         }
     }
     assert_eq!(report["summary"]["failed"], 0);
-    assert!(r.stderr.lines().any(|l| l.trim() == "9 passed, 0 failed"), "{}", r.stderr);
+    assert!(r.stderr.lines().any(|l| l.trim() == "16 passed, 0 failed"), "{}", r.stderr);
     let xml = std::fs::read_to_string(&junit).expect("JUnit report written");
     assert!(xml.contains("<testsuite name=\"guide\""), "{xml}");
 
@@ -189,6 +197,79 @@ fn all_scenarios_pass_with_reports(sb: &Sandbox) {
     assert!(refused["output_tail"].to_string().contains("No valid trust data for latest"), "{refused}");
     let rollback = report["scenarios"][3]["steps"].as_array().unwrap().last().unwrap().clone();
     assert!(rollback["output_tail"].to_string().contains("trust data version is lower than expected"), "{rollback}");
+    time_and_metadata_attacks_show_what_they_teach(&report);
+    no_scenario_container_is_left(sb);
+}
+
+/// The time and metadata scenarios (issue 10), read from the report: the clock reached the Go
+/// CLIs, the named role is what failed, memory stayed bounded, the impostor's digest was pulled
+/// only by the client that skipped TLS on first contact.
+fn time_and_metadata_attacks_show_what_they_teach(report: &serde_json::Value) {
+    let scenario = |name: &str| -> Vec<serde_json::Value> {
+        let s = report["scenarios"].as_array().unwrap().iter().find(|s| s["name"] == name).expect(name);
+        s["steps"].as_array().unwrap().clone()
+    };
+    let step = |steps: &[serde_json::Value], title_part: &str| -> serde_json::Value {
+        steps.iter().find(|s| s["title"].as_str().unwrap().contains(title_part)).expect(title_part).clone()
+    };
+    let tail = |s: &serde_json::Value| s["output_tail"].to_string();
+
+    let expiry = scenario("expiry");
+    let ahead = step(&expiry, "Fifteen days ahead");
+    assert_eq!(ahead["clock"], "+15d");
+    assert!(tail(&ahead).contains("out-of-date: timestamp expired at"), "{ahead}");
+    let targets = step(&expiry, "targets has expired");
+    assert!(tail(&targets).contains("out-of-date: targets expired at"), "{targets}");
+    assert!(!tail(&targets).contains("timestamp expired"), "{targets}");
+    assert!(tail(&step(&expiry, "3 years")).contains("publisher clock: "), "the libc clock moved too");
+
+    let freeze = scenario("freeze");
+    let v1 = step(&freeze, "signs version 1")["captures"]["v1"].as_str().unwrap().to_string();
+    assert!(tail(&step(&freeze, "cannot tell")).contains(&v1));
+    assert!(tail(&step(&freeze, "refuses the frozen data")).contains("timestamp expired at"));
+
+    let mix = scenario("mix-and-match");
+    assert!(tail(mix.last().unwrap()).contains("sha256 checksum for targets did not match"));
+    let sigs = scenario("too-few-signatures");
+    assert!(tail(&step(&sigs, "first-time client")).contains("valid signatures did not meet threshold for timestamp"));
+    assert!(tail(sigs.last().unwrap()).contains("tuf: data has no signatures"));
+
+    let endless = scenario("endless-data");
+    let refused = step(&endless, "declared length");
+    assert!(tail(&refused).contains("memory bounded: within 8 MiB of a normal pull"), "{refused}");
+
+    let cached = scenario("cached-trust");
+    assert!(tail(&step(&cached, "from his cache")).contains("using cached timestamp"));
+    assert!(tail(&step(&cached, "first-time client")).contains("error contacting notary server"));
+
+    let impostor = scenario("impostor-server");
+    let evil = step(&impostor, "uploads her image")["captures"]["evil"].as_str().unwrap().to_string();
+    let real = step(&impostor, "signs the real image")["captures"]["real"].as_str().unwrap().to_string();
+    assert_ne!(evil, real);
+    assert_eq!(step(&impostor, "Mallory signs")["on"], "impostor");
+    assert!(tail(&step(&impostor, "(a)")).contains("x509: certificate signed by unknown authority"));
+    assert!(tail(&step(&impostor, "(b)")).contains(&format!("@{evil}")), "TOFU pulled the impostor's digest");
+    assert!(tail(&step(&impostor, "holding the real root")).contains("could not rotate trust to a new trusted root"));
+    assert!(tail(&step(&impostor, "pinned")).contains("unable to match any certificates to trust_pinning config"));
+    assert!(tail(impostor.last().unwrap()).contains(&format!("@{real}")));
+}
+
+/// A scenario's own containers go when it ends.
+fn no_scenario_container_is_left(sb: &Sandbox) {
+    let names = sb.labelled("container");
+    assert!(!names.contains(&sb.container("impostor")), "{names:?}");
+    assert_eq!(names.len(), 5, "only the stack's five services: {names:?}");
+}
+
+fn new_scenarios_pass_a_second_time(sb: &Sandbox) {
+    let names =
+        ["expiry", "freeze", "mix-and-match", "too-few-signatures", "endless-data", "cached-trust", "impostor-server"];
+    let mut args = vec!["scenario", "run"];
+    args.extend(names);
+    args.extend(["--json", "-"]);
+    let r = sb.x(&args);
+    r.assert_ok("the time and metadata scenarios, second round");
+    assert_eq!(r.json()["summary"]["passed"], names.len());
 }
 
 fn guide_passes_twice_in_a_row(sb: &Sandbox) {

@@ -41,6 +41,13 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("delegation", include_str!("../../scenarios/delegation.toml")),
     ("key-rotation", include_str!("../../scenarios/key-rotation.toml")),
     ("trust-pinning", include_str!("../../scenarios/trust-pinning.toml")),
+    ("expiry", include_str!("../../scenarios/expiry.toml")),
+    ("freeze", include_str!("../../scenarios/freeze.toml")),
+    ("mix-and-match", include_str!("../../scenarios/mix-and-match.toml")),
+    ("too-few-signatures", include_str!("../../scenarios/too-few-signatures.toml")),
+    ("endless-data", include_str!("../../scenarios/endless-data.toml")),
+    ("cached-trust", include_str!("../../scenarios/cached-trust.toml")),
+    ("impostor-server", include_str!("../../scenarios/impostor-server.toml")),
 ];
 
 /// The names of the embedded scenarios, in catalogue order.
@@ -123,7 +130,14 @@ mod tests {
                 "untrusted-ca",
                 "delegation",
                 "key-rotation",
-                "trust-pinning"
+                "trust-pinning",
+                "expiry",
+                "freeze",
+                "mix-and-match",
+                "too-few-signatures",
+                "endless-data",
+                "cached-trust",
+                "impostor-server"
             ]
         );
     }
