@@ -255,6 +255,7 @@ fn time_and_metadata_attacks_show_what_they_teach(report: &serde_json::Value) {
     assert!(tail(&step(&impostor, "(b)")).contains(&format!("@{evil}")), "TOFU pulled the impostor's digest");
     assert!(tail(&step(&impostor, "holding the real root")).contains("could not rotate trust to a new trusted root"));
     assert!(tail(&step(&impostor, "pinned")).contains("unable to match any certificates to trust_pinning config"));
+    assert!(tail(&step(&impostor, "notary CLI first")).contains("could not rotate trust to a new trusted root"));
     assert!(tail(impostor.last().unwrap()).contains(&format!("@{real}")));
 }
 
