@@ -54,8 +54,9 @@ fn list(json: bool) -> Result<()> {
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
+        let width = all.iter().map(|s| s.name.len()).max().unwrap_or(0);
         for s in &all {
-            println!("{:<14} {:>2} steps  {}", s.name, s.steps.len(), s.summary);
+            println!("{:<width$} {:>2} steps  {}", s.name, s.steps.len(), s.summary);
         }
     }
     Ok(())

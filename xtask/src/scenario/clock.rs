@@ -5,7 +5,7 @@
 //! guest no vDSO (qemu 7.2), so an emulated Go program asks the kernel through qemu, and qemu asks
 //! libc: preloading libfaketime into qemu itself shifts the guest's time. `-U LD_PRELOAD` keeps the
 //! preload out of the guest's environment. The emulator runs the host's own architecture, so it is
-//! slow only by the translation (a trusted pull under it took ~0.8 s instead of ~0.15 s).
+//! slow only by the translation (a step with a trusted pull took 1.3–5 s instead of ~0.2 s here).
 //!
 //! Runtime contract, the same for the Debian and the Nix client image:
 //! - `qemu-x86_64` or `qemu-aarch64` (the host's architecture) on PATH, dynamically linked, so that

@@ -22,7 +22,11 @@ pub fn start(sh: &Shell, sb: &Sandbox, scenario: &str, decl: &Container) -> Resu
     let spec = run_spec(sh, sb, scenario, decl)?;
     // A run that was killed half-way may have left it; it is ours (same sandbox, same name).
     sb.engine.remove_containers(sh, std::slice::from_ref(&name))?;
-    sb.engine.run(sh, &spec).with_context(|| format!("starting the scenario's container `{}`", decl.name))?;
+    if let Err(e) = sb.engine.run(sh, &spec) {
+        // The engine may have created it before failing to start it.
+        let _ = sb.engine.remove_containers(sh, std::slice::from_ref(&name));
+        return Err(e.context(format!("starting the scenario's container `{}`", decl.name)));
+    }
     if let Some(ready) = &decl.ready {
         if let Err(e) = wait_ready(sh, sb, &decl.name, ready) {
             let tail = sb.engine.logs_tail(sh, &name, 15).unwrap_or_default();
