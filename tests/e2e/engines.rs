@@ -42,7 +42,7 @@ fn every_service_is_ready(sb: &Sandbox) {
     let v = st.json();
     let services = v["services"].as_array().expect("services");
     let names: Vec<&str> = services.iter().map(|s| s["service"].as_str().unwrap()).collect();
-    assert_eq!(names, ["db", "notarysigner", "notaryserver", "registry", "notarysandbox"]);
+    assert_eq!(names, ["db", "notarysigner", "notaryserver", "registry", "client"]);
     for s in services {
         assert_eq!(s["ready"], true, "{s}");
         assert_eq!(s["state"], "running", "{s}");
@@ -68,7 +68,7 @@ fn server_health_is_verified_with_our_ca_only(sb: &Sandbox) {
     assert!(format!("{err}").to_lowercase().contains("certificate"), "{err}");
 
     // The client container trusts it through the CA the docker CLI reads.
-    let r = sb.exec("notarysandbox", "curl -fsS --cacert '/root/.docker/tls/notaryserver:4443/ca.crt' https://notaryserver:4443/_notary_server/health");
+    let r = sb.exec("client", "curl -fsS --cacert '/root/.docker/tls/notaryserver:4443/ca.crt' https://notaryserver:4443/_notary_server/health");
     r.assert_ok("health from the client by name");
     assert_eq!(r.stdout.trim(), "{}");
 }
@@ -78,7 +78,7 @@ fn signer_refuses_a_client_without_certificate(sb: &Sandbox) {
     // (with 1.3 the server's verdict arrives after curl considers the handshake done).
     let probe = |extra: &str| {
         sb.exec(
-            "notarysandbox",
+            "client",
             &format!("curl -sS -o /dev/null --tls-max 1.2 --cacert /etc/sandbox/ca.crt {extra} https://notarysigner:7899/ 2>&1; echo \"exit=$?\""),
         )
         .stdout
@@ -92,13 +92,13 @@ fn signer_refuses_a_client_without_certificate(sb: &Sandbox) {
     // Control: the same request with a certificate from our CA gets through the handshake and
     // fails only at the HTTP/2 level (curl is not a gRPC client).
     let pki = sb.state_dir().join("pki");
-    let target = sb.container("notarysandbox");
+    let target = sb.container("client");
     for f in ["notaryserver.crt", "notaryserver.key"] {
         let dst = format!("{target}:/tmp/e2e-{f}");
         sb.engine_cli(&["cp", pki.join(f).to_str().unwrap(), &dst]).assert_ok("copying a client certificate");
     }
     let with = probe("--cert /tmp/e2e-notaryserver.crt --key /tmp/e2e-notaryserver.key");
-    sb.exec("notarysandbox", "rm -f /tmp/e2e-notaryserver.*").assert_ok("removing the copied key");
+    sb.exec("client", "rm -f /tmp/e2e-notaryserver.*").assert_ok("removing the copied key");
     assert!(!with.contains("alert") && !with.contains("exit=35"), "a client with our certificate was refused:\n{with}");
 
     // The server holds such a certificate; its health check covers the signer.
@@ -301,12 +301,12 @@ fn trust_data_survives_down_and_up(sb: &Sandbox) {
     };
     let before = rows(sb);
     assert_ne!(before.0, "0", "the scenarios signed something");
-    let keys = |sb: &Sandbox| sb.exec("notarysandbox", "ls /root/.docker/trust/private | sort").stdout;
+    let keys = |sb: &Sandbox| sb.exec("client", "ls /root/.docker/trust/private | sort").stdout;
     let keys_before = keys(sb);
     assert!(!keys_before.trim().is_empty(), "the client holds root/repository keys");
     let ca_before = std::fs::read(sb.state_dir().join("pki/ca.crt")).unwrap();
     let signed = |sb: &Sandbox| {
-        let r = sb.exec("notarysandbox", "docker trust inspect sandboxregistry:5000/test/tagswap:latest");
+        let r = sb.exec("client", "docker trust inspect sandboxregistry:5000/test/tagswap:latest");
         r.assert_ok("trust inspect");
         r.stdout
     };

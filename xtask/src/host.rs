@@ -143,8 +143,8 @@ pub fn apt_install(sh: &Shell, packages: &[&str], yes: bool) -> Result<()> {
     }
     ui::status("Installing", packages.join(" "));
     // Without root, sudo asks; `env` carries the frontend setting through it.
-    let runner = if is_root() { "env" } else { "sudo" };
-    let pre: &[&str] = if is_root() { &[] } else { &["env"] };
+    let runner = if crate::util::is_root() { "env" } else { "sudo" };
+    let pre: &[&str] = if crate::util::is_root() { &[] } else { &["env"] };
     cmd!(sh, "{runner} {pre...} apt-get update -qq").run().context("apt-get update")?;
     cmd!(
         sh,
@@ -155,15 +155,11 @@ pub fn apt_install(sh: &Shell, packages: &[&str], yes: bool) -> Result<()> {
     Ok(())
 }
 
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
-}
-
 fn configure_podman() -> Result<()> {
     if std::fs::read_to_string(PODMAN_DROPIN).is_ok_and(|s| s == PODMAN_CONF) {
         return Ok(());
     }
-    if !is_root() {
+    if !crate::util::is_root() {
         bail!("configuring podman needs root: write {PODMAN_DROPIN} with:\n{PODMAN_CONF}");
     }
     std::fs::create_dir_all(Path::new(PODMAN_DROPIN).parent().expect("has parent"))?;
@@ -182,7 +178,7 @@ fn start_dockerd(sh: &Shell) -> Result<()> {
     {
         cmd!(sh, "systemctl start docker").run().context("systemctl start docker")?;
     } else {
-        if !is_root() {
+        if !crate::util::is_root() {
             bail!(
                 "dockerd is not running and there is no systemd: start it as root: dockerd {} &",
                 DOCKERD_ARGS.join(" ")

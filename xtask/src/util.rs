@@ -122,6 +122,16 @@ pub fn expect_status(url: &str, got: (u16, String), want: u16) -> Result<String>
     Ok(got.1)
 }
 
+/// Single-quotes a word for sh: `a'b` becomes `'a'\''b'`.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Are we root? (Image builds and /etc edits need it; apt then runs without sudo.)
+pub fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +140,17 @@ mod tests {
     fn status_mismatch_quotes_body() {
         let err = expect_status("u", (503, "down".into()), 200).unwrap_err().to_string();
         assert!(err.contains("503") && err.contains("down"));
+    }
+
+    #[test]
+    fn shell_quote_round_trips_through_sh() {
+        for word in ["plain", "a'b", "it's 'quoted'", "$HOME `x` \\ \"q\"", ""] {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", shell_quote(word)))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), word);
+        }
     }
 }

@@ -12,7 +12,7 @@ use super::{checked, secs_since, PLAIN_POLL, READY_TIMEOUT};
 use crate::engine::{self, Engine, RunSpec};
 use crate::sandbox::spec::Readiness;
 use crate::sandbox::{self, Sandbox};
-use crate::scenario::{self, Outcome, Scenario, Target};
+use crate::scenario::{Outcome, Scenario, Target};
 use crate::util;
 
 /// The same containers as `up` starts, started with the plain engine CLI.
@@ -144,8 +144,8 @@ pub(super) fn fill(text: &str, vars: &[(String, String)]) -> String {
 pub(super) fn guide_plain(engine: &Engine, sb: &Sandbox, guide: &Scenario) -> Result<()> {
     let client_env = sb.secrets()?.client_env();
     let mut vars: Vec<(String, String)> = vec![
-        ("registry".into(), scenario::runner::DEFAULT_REGISTRY.into()),
-        ("server".into(), scenario::runner::DEFAULT_SERVER.into()),
+        ("registry".into(), sb.spec.registry_address()?),
+        ("server".into(), sb.spec.server_url()?),
         ("run_id".into(), util::random_hex(4)?),
     ];
     for (n, step) in guide.steps.iter().enumerate() {
@@ -160,7 +160,11 @@ pub(super) fn guide_plain(engine: &Engine, sb: &Sandbox, guide: &Scenario) -> Re
             // Values through the environment, as the stack does: passphrases stay off argv.
             c.args(["--env", k]).env(k, v);
         }
-        c.arg(sb.container(crate::scenario::executor::container_of(step.on)?)).args(["sh", "-c", &fill(script, &vars)]);
+        c.arg(sb.container(crate::scenario::executor::container_of(&sb.spec, step.on)?)).args([
+            "sh",
+            "-c",
+            &fill(script, &vars),
+        ]);
         let out = c.stdin(Stdio::null()).output().with_context(|| format!("exec for step {}", n + 1))?;
         let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         let as_expected = match step.expect.effective_outcome() {

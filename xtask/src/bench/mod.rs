@@ -298,7 +298,7 @@ fn guide_through_runner(sh: &Shell, sb: &Sandbox, guide: &Scenario) -> Result<()
     let args = RunArgs { step: false, keep_going: false, json: Some(report.path().display().to_string()), junit: None };
     executor::run_scenarios_logged(sh, sb, std::slice::from_ref(guide), &args, Box::new(std::io::sink()))?;
     let text = std::fs::read_to_string(report.path()).context("reading the runner's report")?;
-    let report: scenario::Report = serde_json::from_str(&text).context("parsing the runner's report")?;
+    let report = scenario::Report::from_json(&text).context("parsing the runner's report")?;
     if report.summary.failed == 0 {
         return Ok(());
     }

@@ -46,7 +46,7 @@ const DESTROY_HINT: &str = "run `cargo xtask sandbox destroy` to start over";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leaf {
-    pub name: &'static str,
+    pub name: String,
     pub cert: PathBuf,
     pub key: PathBuf,
 }
@@ -70,7 +70,7 @@ pub struct Pki {
 /// With an existing CA, missing or soon-to-expire leaves are re-issued from it.
 /// A half-present CA, unreadable files, or a CA from another sandbox are
 /// errors: recovering from those would mean replacing the trust anchor.
-pub fn ensure(dir: &Path, sandbox_id: &str, names: &[&'static str]) -> Result<Pki> {
+pub fn ensure(dir: &Path, sandbox_id: &str, names: &[&str]) -> Result<Pki> {
     validate_names(names)?;
     create_private_dir(dir)?;
     let now = OffsetDateTime::now_utc();
@@ -223,8 +223,8 @@ fn subject_of(params: &CertificateParams, key: &KeyPair) -> Result<Vec<u8>> {
     Ok(parse_cert(probe.der()).context("re-reading the expected CA subject")?.subject)
 }
 
-fn ensure_leaf(dir: &Path, ca: &Ca, name: &'static str, now: OffsetDateTime) -> Result<Leaf> {
-    let leaf = Leaf { name, cert: leaf_cert_path(dir, name), key: leaf_key_path(dir, name) };
+fn ensure_leaf(dir: &Path, ca: &Ca, name: &str, now: OffsetDateTime) -> Result<Leaf> {
+    let leaf = Leaf { name: name.to_string(), cert: leaf_cert_path(dir, name), key: leaf_key_path(dir, name) };
     // A half-written leaf (crash between the two renames) is simply re-issued:
     // unlike the CA, nothing else depends on a particular leaf.
     let complete = exists(&leaf.cert)? && exists(&leaf.key)?;
@@ -249,7 +249,7 @@ fn leaf_still_valid(leaf: &Leaf, ca: &Ca, now: OffsetDateTime) -> Result<bool> {
 
 fn issue_leaf(dir: &Path, ca: &Ca, leaf: &Leaf, now: OffsetDateTime) -> Result<()> {
     let key = generate_key()?;
-    let params = leaf_params(leaf.name, ca.cert.not_after, now)?;
+    let params = leaf_params(&leaf.name, ca.cert.not_after, now)?;
     let cert = params.signed_by(&key, &ca.issuer).with_context(|| format!("signing the {} certificate", leaf.name))?;
     write_pair(dir, (&leaf.cert, &cert.pem()), (&leaf.key, &key.serialize_pem()))
 }

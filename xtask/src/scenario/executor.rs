@@ -10,6 +10,7 @@ use xshell::Shell;
 use super::{Action, Executor, Output, Runner, Scenario, Service, StepMode, Target};
 use crate::cli::RunArgs;
 use crate::sandbox::readiness;
+use crate::sandbox::spec::Spec;
 use crate::sandbox::state::Secrets;
 use crate::sandbox::Sandbox;
 use crate::ui;
@@ -22,41 +23,36 @@ pub struct SandboxExecutor<'a> {
     sh: &'a Shell,
     sb: &'a Sandbox,
     secrets: Secrets,
+    /// The notary server's `host:port` as the client sees it.
+    server: String,
 }
 
-/// The container (service) a step's `on` names.
-pub fn container_of(target: Target) -> Result<&'static str> {
-    Ok(match target {
-        Target::Client => "notarysandbox",
-        Target::Registry => "registry",
-        Target::Db => "db",
-        Target::Notaryserver => "notaryserver",
-        Target::Notarysigner => "notarysigner",
-        Target::Engine => bail!("steps on the engine take an `action`, not a command"),
-    })
-}
-
-fn service_of(s: Service) -> &'static str {
-    match s {
-        Service::Client => "notarysandbox",
-        Service::Registry => "registry",
-        Service::Db => "db",
-        Service::Notaryserver => "notaryserver",
-        Service::Notarysigner => "notarysigner",
+/// The service a step's `on` or an action names, as the table spells it.
+pub fn service_name(spec: &Spec, service: Service) -> Result<&str> {
+    match service {
+        Service::Client => Ok(&spec.client()?.name),
+        other => Ok(&spec.service(other.as_str())?.name),
     }
 }
 
-/// The script a step runs, with a second identity's config dir prepared and a clock shift applied.
-pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<&str>) -> String {
+/// The service whose container runs a step's command.
+pub fn container_of(spec: &Spec, target: Target) -> Result<&str> {
+    let service = target.service().context("steps on the engine take an `action`, not a command")?;
+    service_name(spec, service)
+}
+
+/// The script a step runs, with a second identity's config dir prepared (trusting the sandbox CA
+/// for `server`, the notary server's `host:port`) and a clock shift applied.
+pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<&str>, server: &str) -> String {
     let mut s = String::new();
     if let Some(id) = identity {
         s.push_str(&format!(
-            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG/tls/notaryserver:4443\" && cp /etc/sandbox/ca.crt \"$DOCKER_CONFIG/tls/notaryserver:4443/ca.crt\"\n"
+            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG/tls/{server}\" && cp /etc/sandbox/ca.crt \"$DOCKER_CONFIG/tls/{server}/ca.crt\"\n"
         ));
     }
     match clock {
         // libfaketime shifts what libc reports; `-f` takes a relative offset such as +400d.
-        Some(offset) => s.push_str(&format!("exec faketime -f '{offset}' sh -c '{}'", script.replace('\'', r"'\''"))),
+        Some(offset) => s.push_str(&format!("exec faketime -f '{offset}' sh -c {}", util::shell_quote(script))),
         None => s.push_str(script),
     }
     s
@@ -71,10 +67,10 @@ impl Executor for SandboxExecutor<'_> {
         env: &[(String, String)],
         clock: Option<&str>,
     ) -> Result<Output> {
-        let container = container_of(*on)?;
+        let container = container_of(&self.sb.spec, *on)?;
         let mut all_env = if *on == Target::Client { self.secrets.client_env() } else { Vec::new() };
         all_env.extend(env.iter().cloned());
-        let wrapped = wrap_script(script, identity, clock);
+        let wrapped = wrap_script(script, identity, clock, &self.server);
         let out = self.sb.exec(self.sh, container, &["sh", "-c", &wrapped], &all_env, None)?;
         Ok(out)
     }
@@ -84,16 +80,16 @@ impl Executor for SandboxExecutor<'_> {
         let done = |msg: String| Ok(Output { code: 0, stdout: msg, stderr: String::new() });
         match action {
             Action::Stop(s) => {
-                sb.engine.stop(sh, &sb.container(service_of(*s)))?;
+                sb.engine.stop(sh, &sb.container(service_name(&sb.spec, *s)?))?;
                 done(format!("stopped {s}\n"))
             }
             Action::Start(s) => {
-                sb.engine.start(sh, &sb.container(service_of(*s)))?;
+                sb.engine.start(sh, &sb.container(service_name(&sb.spec, *s)?))?;
                 readiness::wait_stack_ready(sh, sb)?;
                 done(format!("started {s}; ready\n"))
             }
             Action::Restart(s) => {
-                let name = sb.container(service_of(*s));
+                let name = sb.container(service_name(&sb.spec, *s)?);
                 sb.engine.stop(sh, &name)?;
                 sb.engine.start(sh, &name)?;
                 readiness::wait_stack_ready(sh, sb)?;
@@ -127,7 +123,7 @@ impl Executor for SandboxExecutor<'_> {
 fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
     for cap in &s.requires {
         if cap == "faketime" {
-            let out = sb.exec(sh, "notarysandbox", &["sh", "-c", "command -v faketime"], &[], None)?;
+            let out = sb.exec(sh, &sb.spec.client()?.name, &["sh", "-c", "command -v faketime"], &[], None)?;
             if !out.ok() {
                 bail!("scenario {} needs faketime in the client image, which this image lacks", s.name);
             }
@@ -153,6 +149,7 @@ pub fn run_scenarios_logged(
         check_requirements(sh, sb, s)?;
     }
     let secrets = sb.secrets()?;
+    let server_url = sb.spec.server_url()?;
     let step = args.step.then(|| StepMode {
         input: Box::new(std::io::BufReader::new(std::io::stdin())),
         prompt: Box::new(std::io::stderr()),
@@ -166,9 +163,12 @@ pub fn run_scenarios_logged(
         step,
         engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
         log,
+        registry: sb.spec.registry_address()?,
+        server: server_url.clone(),
         ..Default::default()
     };
-    let exec = SandboxExecutor { sh, sb, secrets };
+    let server = server_url.trim_start_matches("https://").to_string();
+    let exec = SandboxExecutor { sh, sb, secrets, server };
     let mut runner = Runner::new(exec, opts);
     let report = runner.run_all(scenarios);
     match args.json.as_deref() {
@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn identity_gets_its_own_config_dir_with_the_ca() {
-        let s = wrap_script("docker push x", Some("alice"), None);
+        let s = wrap_script("docker push x", Some("alice"), None, "notaryserver:4443");
         assert!(s.starts_with("export DOCKER_CONFIG=/root/.docker/trust/identities/alice\n"), "{s}");
         assert!(s.contains("tls/notaryserver:4443/ca.crt"));
         assert!(s.ends_with("docker push x"));
@@ -196,13 +196,15 @@ mod tests {
 
     #[test]
     fn clock_shift_wraps_with_faketime_and_keeps_quotes() {
-        let s = wrap_script("echo 'hi'", None, Some("+400d"));
+        let s = wrap_script("echo 'hi'", None, Some("+400d"), "notaryserver:4443");
         assert_eq!(s, r#"exec faketime -f '+400d' sh -c 'echo '\''hi'\'''"#);
     }
 
     #[test]
     fn engine_steps_are_refused_as_commands() {
-        assert!(container_of(Target::Engine).is_err());
-        assert_eq!(container_of(Target::Registry).unwrap(), "registry");
+        let spec = crate::sandbox::spec::load().unwrap();
+        assert!(container_of(&spec, Target::Engine).is_err());
+        assert_eq!(container_of(&spec, Target::Registry).unwrap(), "registry");
+        assert_eq!(container_of(&spec, Target::Client).unwrap(), "client");
     }
 }

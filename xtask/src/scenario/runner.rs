@@ -11,12 +11,9 @@ use super::interpolate::{self, Vars};
 use super::model::{Action, Capture, Expect, Outcome, Scenario, Step, Target};
 use super::report::{self, Report, ScenarioReport, StepReport, StepStatus};
 
-pub const DEFAULT_REGISTRY: &str = "sandboxregistry:5000";
-pub const DEFAULT_SERVER: &str = "https://notaryserver:4443";
-
 /// Lines of output kept in reports and shown under a failed step.
 const TAIL_LINES: usize = 15;
-/// Upper bound on output echoed after a step in --step/verbose mode.
+/// Upper bound on output echoed after a step in --step mode.
 const ECHO_LINES: usize = 200;
 
 /// What one command produced: the same type the engine returns.
@@ -37,40 +34,6 @@ pub trait Executor {
     fn action(&mut self, action: &Action) -> Result<Output>;
 }
 
-impl<T: Executor + ?Sized> Executor for &mut T {
-    fn run(
-        &mut self,
-        on: &Target,
-        identity: Option<&str>,
-        script: &str,
-        env: &[(String, String)],
-        clock: Option<&str>,
-    ) -> Result<Output> {
-        (**self).run(on, identity, script, env, clock)
-    }
-
-    fn action(&mut self, action: &Action) -> Result<Output> {
-        (**self).action(action)
-    }
-}
-
-impl<T: Executor + ?Sized> Executor for Box<T> {
-    fn run(
-        &mut self,
-        on: &Target,
-        identity: Option<&str>,
-        script: &str,
-        env: &[(String, String)],
-        clock: Option<&str>,
-    ) -> Result<Output> {
-        (**self).run(on, identity, script, env, clock)
-    }
-
-    fn action(&mut self, action: &Action) -> Result<Output> {
-        (**self).action(action)
-    }
-}
-
 /// `--step` mode: a person confirms each step. Prompts (with the explanation
 /// and the command) go to `prompt`; results still go to the runner's log.
 pub struct StepMode {
@@ -85,8 +48,6 @@ pub struct Options {
     /// Values (passphrases) replaced by `***` in everything printed or reported.
     pub secrets: Vec<String>,
     pub step: Option<StepMode>,
-    /// Echo each command's output even when it passed.
-    pub verbose: bool,
     pub color: bool,
     /// Human-readable progress; stderr in the CLI.
     pub log: Box<dyn Write>,
@@ -94,7 +55,9 @@ pub struct Options {
     pub engine: String,
     /// `None` picks a fresh random one.
     pub run_id: Option<String>,
+    /// What `{{registry}}` stands for: the registry's `host:port` from the service table.
     pub registry: String,
+    /// What `{{server}}` stands for: the notary server's URL from the service table.
     pub server: String,
 }
 
@@ -104,13 +67,12 @@ impl Default for Options {
             keep_going: false,
             secrets: Vec::new(),
             step: None,
-            verbose: false,
             color: color_auto(),
             log: Box::new(std::io::stderr()),
             engine: String::new(),
             run_id: None,
-            registry: DEFAULT_REGISTRY.to_string(),
-            server: DEFAULT_SERVER.to_string(),
+            registry: String::new(),
+            server: String::new(),
         }
     }
 }
@@ -203,19 +165,18 @@ impl<E: Executor> Runner<E> {
         }
     }
 
+    #[cfg(test)]
     pub fn run_id(&self) -> &str {
         &self.run_id
     }
 
     /// True once the person at the --step prompt quit.
+    #[cfg(test)]
     pub fn aborted(&self) -> bool {
         self.aborted
     }
 
-    pub fn executor_mut(&mut self) -> &mut E {
-        &mut self.exec
-    }
-
+    #[cfg(test)]
     pub fn into_executor(self) -> E {
         self.exec
     }
@@ -373,7 +334,7 @@ impl<E: Executor> Runner<E> {
             };
             let line = format!("  {} {verdict} ({})", self.paint("✓", GREEN), secs(elapsed));
             self.log_line(&line);
-            if self.opts.verbose || self.opts.step.is_some() {
+            if self.opts.step.is_some() {
                 self.echo_output(&out);
             }
             report

@@ -58,7 +58,7 @@ fn leaves_carry_name_localhost_and_loopback_sans() {
             }
             (dns, ips)
         });
-        assert_eq!(dns, [leaf.name, "localhost"]);
+        assert_eq!(dns, [leaf.name.as_str(), "localhost"]);
         assert!(ips.contains(&vec![127, 0, 0, 1]), "{ips:?}");
         assert!(ips.contains(&Ipv6Addr::LOCALHOST.octets().to_vec()), "{ips:?}");
     }
@@ -246,7 +246,7 @@ fn leaf_near_expiry_is_reissued() {
     let ca = load_ca(&pki.ca_cert, &pki.dir.join(CA_KEY), "expiry", now).unwrap();
     let server = &pki.leaves[0];
     let key = generate_key().unwrap();
-    let mut params = leaf_params(server.name, ca.cert.not_after, now).unwrap();
+    let mut params = leaf_params(&server.name, ca.cert.not_after, now).unwrap();
     params.not_after = now + Duration::days(10);
     let short = params.signed_by(&key, &ca.issuer).unwrap();
     write_pair(&pki.dir, (&server.cert, &short.pem()), (&server.key, &key.serialize_pem())).unwrap();

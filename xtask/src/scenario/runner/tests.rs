@@ -33,6 +33,8 @@ fn options(log: &Shared) -> Options {
         log: Box::new(log.clone()),
         engine: "fake 1.0".into(),
         run_id: Some("0123abcd".into()),
+        registry: "sandboxregistry:5000".into(),
+        server: "https://notaryserver:4443".into(),
         ..Options::default()
     }
 }
@@ -492,8 +494,10 @@ fn run_ids_are_eight_lowercase_hex_digits() {
     let a = new_run_id();
     assert_eq!(a.len(), 8);
     assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-    let runner = Runner::new(FakeExecutor::new(), Options { run_id: None, ..Options::default() });
+    let opts = Options { run_id: None, registry: "r:1".into(), server: "https://s:2".into(), ..Options::default() };
+    let runner = Runner::new(FakeExecutor::new(), opts);
     assert_eq!(runner.run_id().len(), 8);
-    assert_eq!(runner.builtins()["registry"], "sandboxregistry:5000");
-    assert_eq!(runner.builtins()["server"], "https://notaryserver:4443");
+    assert_eq!(runner.builtins()["registry"], "r:1");
+    assert_eq!(runner.builtins()["server"], "https://s:2");
+    assert_eq!(runner.builtins()["run_id"], runner.run_id());
 }
