@@ -122,7 +122,7 @@ pub fn load_debian(
     sh: &Shell,
     engine: &Engine,
     spec: &Spec,
-    builder: &debian::Builder,
+    builder: &debian::Builder<'_>,
     missing: &[(&str, String)],
     rebuild: bool,
     repo_prefix: &str,
