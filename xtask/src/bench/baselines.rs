@@ -3,8 +3,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
@@ -91,13 +90,13 @@ impl<'a> Plain<'a> {
             }
             Readiness::Https { port, path } => {
                 let url = format!("https://127.0.0.1:{}{path}", host_port(*port)?);
-                let agent = http_agent(Some(&self.ca_pem))?;
-                until(&spec.name, || agent.get(&url).call().is_ok())
+                let agent = util::http_agent(Some(&self.ca_pem))?;
+                until(&spec.name, || agent.get(&url).call().is_ok_and(|r| r.status() == 200))
             }
             Readiness::Http { port, path } => {
                 let url = format!("http://127.0.0.1:{}{path}", host_port(*port)?);
-                let agent = http_agent(None)?;
-                until(&spec.name, || agent.get(&url).call().is_ok())
+                let agent = util::http_agent(None)?;
+                until(&spec.name, || agent.get(&url).call().is_ok_and(|r| r.status() == 200))
             }
             Readiness::ClientDaemon => {
                 until(&spec.name, || exec(&["docker", "version", "--format", "{{.Server.Version}}"]))
@@ -122,17 +121,6 @@ pub(super) fn until(what: &str, mut probe: impl FnMut() -> bool) -> Result<()> {
         std::thread::sleep(PLAIN_POLL);
     }
     Ok(())
-}
-
-/// A 200 is all the baseline asks for; anything else (503 while starting) is an error to ureq.
-pub(super) fn http_agent(ca_pem: Option<&[u8]>) -> Result<ureq::Agent> {
-    let mut config = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(3)));
-    if let Some(pem) = ca_pem {
-        let cert = ureq::tls::Certificate::from_pem(pem).context("parsing the sandbox CA")?.to_owned();
-        let roots = ureq::tls::RootCerts::Specific(Arc::new(vec![cert]));
-        config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
-    }
-    Ok(config.build().into())
 }
 
 pub(super) fn fill(text: &str, vars: &[(String, String)]) -> String {

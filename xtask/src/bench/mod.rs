@@ -88,14 +88,6 @@ fn secs_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64()
 }
 
-/// The image source `up` would pick by default, so the bench runs the images people run.
-fn image_source() -> SourceKind {
-    std::env::var("TRUST_SANDBOX_IMAGES")
-        .ok()
-        .and_then(|v| <SourceKind as clap::ValueEnum>::from_str(&v, true).ok())
-        .unwrap_or(SourceKind::Debian)
-}
-
 fn two_free_ports() -> Result<(u16, u16)> {
     let a = ports::ephemeral()?;
     // The kernel may hand the just-released port out again.
@@ -129,7 +121,8 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
 
     let up_opts = match two_free_ports() {
         Ok((server, registry)) => UpOptions {
-            images: image_source(),
+            // What a plain `up` picks, so the bench runs the images people run.
+            images: SourceKind::default_for_up(),
             image_opts: images::Options::default(),
             server_port: Some(server),
             registry_port: Some(registry),

@@ -55,7 +55,8 @@ pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCod
                 if changes.is_empty() {
                     ui::info("Unchanged", "every pin is what the mirror serves");
                 } else {
-                    std::fs::write(crate::images::lock::path(), lock.render()?).context("writing images.lock")?;
+                    crate::util::write_mode(&images::lock::path(), lock.render()?.as_bytes(), 0o644)
+                        .context("writing images.lock")?;
                     for c in changes {
                         ui::status("Updated", c);
                     }

@@ -236,10 +236,7 @@ impl Builder<'_> {
     }
 
     fn store_record(&self, image: &str, tag: &str, record: &Record) -> Result<()> {
-        let path = self.record_path(image, tag);
-        let tmp = path.with_extension("json.tmp");
-        fs::write(&tmp, serde_json::to_vec_pretty(record)?).with_context(|| format!("writing {}", tmp.display()))?;
-        fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+        crate::util::write_mode(&self.record_path(image, tag), &serde_json::to_vec_pretty(record)?, 0o644)
     }
 
     fn sources(&self) -> Result<Vec<Source>> {

@@ -182,17 +182,3 @@ impl Report {
         std::fs::write(path, self.to_json()).with_context(|| format!("cannot write JSON report {}", path.display()))
     }
 }
-
-/// Now, as RFC 3339 UTC with second precision (`2025-01-31T12:00:00Z`).
-pub fn now_rfc3339() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}

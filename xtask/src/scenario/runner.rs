@@ -9,7 +9,7 @@ use anyhow::Result;
 use super::expect::{self, Failure, FailureKind};
 use super::interpolate::{self, Vars};
 use super::model::{Action, Capture, Expect, Outcome, Scenario, Step, Target};
-use super::report::{self, Report, ScenarioReport, StepReport, StepStatus};
+use super::report::{Report, ScenarioReport, StepReport, StepStatus};
 
 /// Lines of output kept in reports and shown under a failed step.
 const TAIL_LINES: usize = 15;
@@ -83,16 +83,9 @@ pub fn color_auto() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// A fresh 8-hex-digit id. std's RandomState is seeded from the OS, which is
-/// random enough to keep two runs' GUN contents and nonces apart.
+/// A fresh 8-hex-digit id, to keep two runs' repositories and nonces apart.
 pub fn new_run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default(),
-    );
-    h.write_u32(std::process::id());
-    format!("{:08x}", h.finish() as u32)
+    crate::util::random_hex(4).expect("the kernel's random source is readable")
 }
 
 /// Replaces secret values with `***`.
@@ -160,7 +153,7 @@ impl<E: Executor> Runner<E> {
             masker: Masker::new(&opts.secrets),
             opts,
             run_id,
-            started_at: report::now_rfc3339(),
+            started_at: crate::util::now_rfc3339(),
             aborted: false,
         }
     }

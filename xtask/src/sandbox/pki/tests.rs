@@ -323,27 +323,3 @@ fn unsafe_names_are_rejected() {
         assert!(ensure(&tmp.path().join("pki"), "n", bad).is_err(), "{bad:?}");
     }
 }
-
-#[test]
-fn der_reader_agrees_with_x509_parser() {
-    let (_tmp, pki) = fresh("der");
-    for leaf in &pki.leaves {
-        let mine = read_cert(&leaf.cert).unwrap();
-        with_cert(&leaf.cert, |c| {
-            assert_eq!(mine.issuer, c.issuer().as_raw());
-            assert_eq!(mine.subject, c.subject().as_raw());
-            assert_eq!(mine.spki, c.public_key().raw);
-            assert_eq!(mine.not_after.unix_timestamp(), c.validity().not_after.timestamp());
-        });
-    }
-}
-
-#[test]
-fn der_time_handles_both_encodings() {
-    let utc = der::Tlv { tag: der::Tag::UTC_TIME, body: b"491231235959Z", whole: &[] };
-    let generalized = der::Tlv { tag: der::Tag::GENERALIZED_TIME, body: b"20500101000000Z", whole: &[] };
-    let t = |tlv| der::time(tlv).unwrap().unix_timestamp();
-    assert_eq!(t(&utc) + 1, t(&generalized));
-    let bad = der::Tlv { tag: der::Tag::UTC_TIME, body: b"4912312359+9Z", whole: &[] };
-    assert!(der::time(&bad).is_none());
-}
