@@ -36,6 +36,20 @@ fn engine_installed(kind: EngineKind) -> bool {
     engine_programs(kind).iter().all(|b| has(b))
 }
 
+/// The Debian packages `setup` installs for `engines`, given which programs `has`.
+fn missing_packages(engines: &[EngineKind], has: impl Fn(&str) -> bool) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if !has("mmdebstrap") {
+        missing.push("mmdebstrap");
+    }
+    for &k in engines {
+        if !engine_programs(k).iter().all(|b| has(b)) {
+            missing.extend(packages_for(k));
+        }
+    }
+    missing
+}
+
 fn has(bin: &str) -> bool {
     which::which(bin).is_ok()
 }
@@ -98,22 +112,18 @@ pub fn checks(sh: &Shell, engines: &[EngineKind]) -> Vec<Check> {
     out
 }
 
+/// Consent to changing the machine: `--yes`, or CI=true (or 1) in the environment.
 pub fn consent(yes: bool) -> bool {
-    yes || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+    consent_from(yes, std::env::var("CI").ok().as_deref())
+}
+
+fn consent_from(yes: bool, ci: Option<&str>) -> bool {
+    yes || matches!(ci, Some("true" | "1"))
 }
 
 /// Installs and configures what `engines` need, starting dockerd when nothing manages it.
 pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
-    let mut missing: Vec<&str> = Vec::new();
-    if !has("mmdebstrap") {
-        missing.push("mmdebstrap");
-    }
-    for &k in engines {
-        if !engine_installed(k) {
-            missing.extend(packages_for(k));
-        }
-    }
-    apt_install(sh, &missing, yes)?;
+    apt_install(sh, &missing_packages(engines, has), yes)?;
     for &k in engines {
         match k {
             EngineKind::Podman => configure_podman()?,
@@ -219,18 +229,27 @@ mod tests {
 
     #[test]
     fn consent_comes_from_flag_or_ci() {
-        assert!(consent(true));
+        assert!(consent_from(true, None));
+        assert!(consent_from(false, Some("true")));
+        assert!(consent_from(false, Some("1")));
+        assert!(!consent_from(false, None));
+        assert!(!consent_from(false, Some("false")));
+        assert!(!consent_from(false, Some("")));
     }
 
     #[test]
     fn a_docker_client_alone_is_not_an_installed_engine() {
-        assert!(engine_programs(EngineKind::Docker).contains(&"dockerd"));
-        assert!(engine_programs(EngineKind::Podman).contains(&"runc"));
+        let only = |present: &'static [&'static str]| move |bin: &str| present.contains(&bin);
+        let docker = [EngineKind::Docker];
+        assert_eq!(missing_packages(&docker, only(&["mmdebstrap", "docker"])), ["docker.io"]);
+        assert!(missing_packages(&docker, only(&["mmdebstrap", "docker", "dockerd"])).is_empty());
+        assert_eq!(missing_packages(&docker, only(&["docker", "dockerd"])), ["mmdebstrap"]);
     }
 
     #[test]
-    fn podman_needs_runc_and_dns() {
-        let p = packages_for(EngineKind::Podman);
-        assert!(p.contains(&"runc") && p.contains(&"aardvark-dns"));
+    fn podman_without_runc_gets_the_whole_podman_set() {
+        let has = |bin: &str| ["mmdebstrap", "podman", "docker", "dockerd"].contains(&bin);
+        let plan = missing_packages(&[EngineKind::Docker, EngineKind::Podman], has);
+        assert_eq!(plan, ["podman", "runc", "netavark", "aardvark-dns", "uidmap", "slirp4netns"]);
     }
 }
