@@ -21,7 +21,8 @@ use crate::sandbox::spec::Spec;
 use crate::sandbox::{lifecycle, ports, Sandbox, Selector, UpOptions};
 use crate::scenario::executor;
 use crate::scenario::{self, Scenario};
-use crate::{ui, util};
+use crate::ui::{self, Printer};
+use crate::util;
 use baselines::{guide_plain, Plain};
 use cold_build::cold_build_row;
 use report::{fail_rows, render_table, Facts, Goal, Row, Stats};
@@ -289,7 +290,7 @@ fn guide_through_runner(sh: &Shell, sb: &Sandbox, guide: &Scenario) -> Result<()
     // The exit code says only pass or fail; the report also says which step failed.
     let report = tempfile::NamedTempFile::new().context("creating a report file")?;
     let args = RunArgs { step: false, keep_going: false, json: Some(report.path().display().to_string()), junit: None };
-    executor::run_scenarios_logged(sh, sb, std::slice::from_ref(guide), &args, Box::new(std::io::sink()))?;
+    executor::run_scenarios_with(sh, sb, std::slice::from_ref(guide), &args, Printer::sink())?;
     let text = std::fs::read_to_string(report.path()).context("reading the runner's report")?;
     let report = scenario::Report::from_json(&text).context("parsing the runner's report")?;
     if report.summary.failed == 0 {

@@ -13,7 +13,7 @@ use crate::sandbox::readiness;
 use crate::sandbox::spec::Spec;
 use crate::sandbox::state::Secrets;
 use crate::sandbox::Sandbox;
-use crate::ui;
+use crate::ui::{self, Printer};
 use crate::util;
 
 /// Second client identities keep their trust data on the client's trust volume, so they survive `down`.
@@ -134,16 +134,16 @@ fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
 
 /// Runs `scenarios` against `sb` and writes the reports; the exit code says whether all passed.
 pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &RunArgs) -> Result<ExitCode> {
-    run_scenarios_logged(sh, sb, scenarios, args, Box::new(std::io::stderr()))
+    run_scenarios_with(sh, sb, scenarios, args, ui::printer())
 }
 
-/// `run_scenarios` with the human progress sent to `log` (`bench` silences it with a sink).
-pub fn run_scenarios_logged(
+/// `run_scenarios` with the human progress sent to `printer` (`bench` silences it with a sink).
+pub fn run_scenarios_with(
     sh: &Shell,
     sb: &Sandbox,
     scenarios: &[Scenario],
     args: &RunArgs,
-    log: Box<dyn std::io::Write>,
+    printer: Printer,
 ) -> Result<ExitCode> {
     for s in scenarios {
         check_requirements(sh, sb, s)?;
@@ -162,7 +162,7 @@ pub fn run_scenarios_logged(
         secrets: secrets.values(),
         step,
         engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
-        log,
+        printer,
         registry: sb.spec.registry_address()?,
         server: server_url.clone(),
         ..Default::default()

@@ -1,10 +1,12 @@
 //! Plays scenarios step by step through an [`Executor`].
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+
+use crate::ui::{Printer, Style};
 
 use super::expect::{self, Failure, FailureKind};
 use super::interpolate::{self, Vars};
@@ -48,9 +50,8 @@ pub struct Options {
     /// Values (passphrases) replaced by `***` in everything printed or reported.
     pub secrets: Vec<String>,
     pub step: Option<StepMode>,
-    pub color: bool,
-    /// Human-readable progress; stderr in the CLI.
-    pub log: Box<dyn Write>,
+    /// Human-readable progress: the CLI's printer on stderr, a sink in `bench`.
+    pub printer: Printer,
     /// Recorded in the report.
     pub engine: String,
     /// `None` picks a fresh random one.
@@ -67,20 +68,13 @@ impl Default for Options {
             keep_going: false,
             secrets: Vec::new(),
             step: None,
-            color: color_auto(),
-            log: Box::new(std::io::stderr()),
+            printer: Printer::stderr(),
             engine: String::new(),
             run_id: None,
             registry: String::new(),
             server: String::new(),
         }
     }
-}
-
-/// Colour only for a person watching stderr, and never against NO_COLOR
-/// (<https://no-color.org>: set and non-empty disables colour).
-pub fn color_auto() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// A fresh 8-hex-digit id, to keep two runs' repositories and nonces apart.
@@ -502,24 +496,19 @@ impl<E: Executor> Runner<E> {
     }
 
     fn log_line(&mut self, line: &str) {
-        // A log that cannot be written to must not stop the run.
-        let _ = writeln!(self.opts.log, "{line}");
+        self.opts.printer.line(line);
     }
 
-    fn paint(&self, text: &str, code: &str) -> String {
-        if self.opts.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+    fn paint(&self, text: &str, style: Style) -> String {
+        self.opts.printer.paint(text, style)
     }
 }
 
-const BOLD: &str = "1";
-const DIM: &str = "2";
-const RED: &str = "31";
-const GREEN: &str = "32";
-const YELLOW: &str = "33";
+const BOLD: Style = Style::Bold;
+const DIM: Style = Style::Dim;
+const RED: Style = Style::Red;
+const GREEN: Style = Style::Green;
+const YELLOW: Style = Style::Yellow;
 
 fn resolve(step: &Step, vars: &Vars) -> Result<Resolved> {
     let command = match &step.run {

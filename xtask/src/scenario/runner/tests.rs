@@ -1,36 +1,18 @@
 use std::io::Cursor;
-use std::sync::{Arc, Mutex};
 
 use super::fake::{Call, FakeExecutor};
 use super::*;
 use crate::scenario::junit;
 use crate::scenario::model::Service;
 use crate::scenario::report::Summary;
+use crate::ui::Printer;
 
-/// A log sink the test can read after the runner wrote to it.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
+/// What the runner printed, read back by the test.
+type Shared = crate::ui::Buffer;
 
 fn options(log: &Shared) -> Options {
     Options {
-        color: false,
-        log: Box::new(log.clone()),
+        printer: Printer::new(Box::new(log.clone()), false),
         engine: "fake 1.0".into(),
         run_id: Some("0123abcd".into()),
         registry: "sandboxregistry:5000".into(),
@@ -478,7 +460,7 @@ fn abort_leaves_later_scenarios_not_run() {
 fn colour_only_when_asked() {
     let log = Shared::default();
     let mut opts = options(&log);
-    opts.color = true;
+    opts.printer = Printer::new(Box::new(log.clone()), true);
     let s = scenario(THREE_STEPS);
     let exec = FakeExecutor::new().then(0, "", "");
     Runner::new(exec, opts).run(&s);
