@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use crate::cli::{BenchArgs, RunArgs};
+use crate::cli::{BenchArgs, JsonFlag, RunArgs};
 use crate::engine::Engine;
 use crate::images::{self, SourceKind};
 use crate::sandbox::spec::Spec;
@@ -53,12 +53,12 @@ pub fn run(sh: &Shell, sel: &Selector, args: &BenchArgs) -> Result<()> {
     }
 
     let facts = Facts::collect(sh, &engine, runs, started_at, args.cold_build);
-    print!("{}", render_table(&rows, &facts));
-    if let Some(path) = &args.json {
-        let doc = serde_json::json!({ "schema": SCHEMA, "facts": facts, "measurements": rows });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
-        ui::status("Wrote", path.display().to_string());
+    let doc = serde_json::json!({ "schema": SCHEMA, "facts": facts, "measurements": rows });
+    if !args.json.write(&doc)? {
+        print!("{}", render_table(&rows, &facts));
+    }
+    if let Some(path) = args.json.json.as_deref().filter(|p| *p != "-") {
+        ui::status("Wrote", path);
     }
     if rows.iter().all(|r| r.ours.is_none()) {
         bail!("no measurement could be taken (see the errors above)");
@@ -289,7 +289,8 @@ fn guide(sh: &Shell, engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) 
 fn guide_through_runner(sh: &Shell, sb: &Sandbox, guide: &Scenario) -> Result<()> {
     // The exit code says only pass or fail; the report also says which step failed.
     let report = tempfile::NamedTempFile::new().context("creating a report file")?;
-    let args = RunArgs { step: false, keep_going: false, json: Some(report.path().display().to_string()), junit: None };
+    let json = JsonFlag { json: Some(report.path().display().to_string()) };
+    let args = RunArgs { step: false, keep_going: false, json, junit: None };
     executor::run_scenarios_with(sh, sb, std::slice::from_ref(guide), &args, Printer::sink())?;
     let text = std::fs::read_to_string(report.path()).context("reading the runner's report")?;
     let report = scenario::Report::from_json(&text).context("parsing the runner's report")?;

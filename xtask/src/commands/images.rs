@@ -30,9 +30,7 @@ pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCod
         }
         ImagesCommand::List(j) => {
             let list = images::list(sh, &engine_for(sh)?)?;
-            if j.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
+            if !j.write(&list)? {
                 for l in list {
                     println!(
                         "{:<10} {:<52} {:<10} {}",

@@ -7,14 +7,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 use xshell::Shell;
 
+use crate::cli::JsonFlag;
 use crate::sandbox::{Sandbox, Selector};
 
-pub fn run(sh: &Shell, sel: &Selector, json: bool) -> Result<ExitCode> {
+pub fn run(sh: &Shell, sel: &Selector, json: &JsonFlag) -> Result<ExitCode> {
     let sb = Sandbox::open_required(sh, sel)?;
     let v = collect(sh, &sb)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
+    if !json.write(&v)? {
         for (k, val) in &v {
             println!("{k:<16} {val}");
         }

@@ -171,11 +171,7 @@ pub fn run_scenarios_with(
     let exec = SandboxExecutor { sh, sb, secrets, server };
     let mut runner = Runner::new(exec, opts);
     let report = runner.run_all(scenarios);
-    match args.json.as_deref() {
-        Some("-") => print!("{}", report.to_json()),
-        Some(path) => report.write_json(std::path::Path::new(path))?,
-        None => {}
-    }
+    args.json.write(&report)?;
     if let Some(path) = &args.junit {
         super::junit::write(&report, path)?;
     }

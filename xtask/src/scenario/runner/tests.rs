@@ -275,7 +275,7 @@ fn secrets_are_masked_in_log_json_and_junit() {
     let log = Shared::default();
     let report = leaky_run(&log);
     let text = log.text();
-    let json = report.to_json();
+    let json = serde_json::to_string_pretty(&report).unwrap();
     let xml = junit::render(&report);
     for (what, out) in [("log", &text), ("json", &json), ("junit", &xml)] {
         assert!(!out.contains(SECRET), "{what} leaks the secret:\n{out}");
@@ -312,7 +312,7 @@ fn report_round_trips_with_schema() {
     assert!(re.is_match(&report.started_at), "{}", report.started_at);
     assert_eq!(report.summary, Summary { passed: 0, failed: 1 });
 
-    let json = report.to_json();
+    let json = serde_json::to_string_pretty(&report).unwrap();
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(value["schema"], "trust-sandbox/scenario-report/v1");
     assert_eq!(value["scenarios"][0]["steps"][0]["status"], "passed");
