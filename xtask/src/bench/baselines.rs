@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 
 use super::{checked, secs_since, PLAIN_POLL, READY_TIMEOUT};
 use crate::engine::{self, Engine, RunSpec};
-use crate::sandbox::spec::Readiness;
+use crate::sandbox::readiness::{PlainCheck, Readiness};
 use crate::sandbox::{self, Sandbox};
 use crate::scenario::{Outcome, Scenario, Target};
 use crate::util;
@@ -63,7 +63,7 @@ impl<'a> Plain<'a> {
     }
 
     fn wait(&self, spec: &RunSpec, readiness: &Readiness) -> Result<()> {
-        let exec = |argv: &[&str]| {
+        let exec = |argv: &[String]| {
             Command::new(self.bin)
                 .arg("exec")
                 .arg(&spec.name)
@@ -80,26 +80,13 @@ impl<'a> Plain<'a> {
                 .map(|p| p.1)
                 .with_context(|| format!("{} publishes no port {port}", spec.name))
         };
-        match readiness {
-            Readiness::DbSchema => {
-                until(&spec.name, || exec(&["mysql", "-S", "/run/mysqld/mysqld.sock", "-uroot", "-e", "select 1"]))
-            }
-            Readiness::Tcp { port } => {
-                let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
-                until(&spec.name, || exec(&["bash", "-c", &script]))
-            }
-            Readiness::Https { port, path } => {
-                let url = format!("https://127.0.0.1:{}{path}", host_port(*port)?);
-                let agent = util::http_agent(Some(&self.ca_pem))?;
+        match readiness.plain_check() {
+            PlainCheck::Exec(argv) => until(&spec.name, || exec(&argv)),
+            PlainCheck::Get { port, path, tls } => {
+                let scheme = if tls { "https" } else { "http" };
+                let url = format!("{scheme}://127.0.0.1:{}{path}", host_port(port)?);
+                let agent = util::http_agent(tls.then_some(self.ca_pem.as_slice()))?;
                 until(&spec.name, || agent.get(&url).call().is_ok_and(|r| r.status() == 200))
-            }
-            Readiness::Http { port, path } => {
-                let url = format!("http://127.0.0.1:{}{path}", host_port(*port)?);
-                let agent = util::http_agent(None)?;
-                until(&spec.name, || agent.get(&url).call().is_ok_and(|r| r.status() == 200))
-            }
-            Readiness::ClientDaemon => {
-                until(&spec.name, || exec(&["docker", "version", "--format", "{{.Server.Version}}"]))
             }
         }
     }

@@ -261,7 +261,7 @@ fn warm_cycles(
 
 /// Alternates which side goes first, so neither always meets the colder client daemon.
 fn guide(sh: &Shell, engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) {
-    let guide = match scenario::find(crate::commands::play::DEFAULT_SCENARIO) {
+    let guide = match scenario::find(scenario::GUIDE) {
         Ok(g) => g,
         Err(e) => return row.fail(&e),
     };

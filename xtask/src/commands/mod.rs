@@ -8,13 +8,13 @@ mod env;
 mod hosts;
 mod images;
 mod logs;
-pub mod play;
+mod play;
 mod scenario;
 mod setup;
 mod shell;
 mod status;
 mod test;
-pub mod up;
+mod up;
 mod versions;
 
 use std::process::ExitCode;

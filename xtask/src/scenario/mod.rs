@@ -16,6 +16,9 @@ pub use model::{Action, Outcome, Scenario, Service, Target};
 pub use report::{Report, StepStatus};
 pub use runner::{Executor, Options, Output, Runner, StepMode};
 
+/// The scenario `play` runs: the guide's.
+pub const GUIDE: &str = "guide";
+
 /// The scenario files compiled into the binary, by name. A scenario's `name`
 /// must equal its key here, so that `--scenario NAME` and file names agree.
 const EMBEDDED: &[(&str, &str)] = &[
