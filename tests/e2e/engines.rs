@@ -33,6 +33,7 @@ fn end_to_end(engine: &str) {
     step_mode_follows_scripted_answers(&sb);
 
     second_up_changes_nothing(&sb);
+    up_removes_the_container_of_a_retired_service(&sb);
     trust_data_survives_down_and_up(&sb);
 }
 
@@ -289,6 +290,41 @@ fn second_up_changes_nothing(sb: &Sandbox) {
     b.sort();
     a.sort();
     assert_eq!(a, b, "containers were replaced");
+}
+
+/// A sandbox created before the client service was renamed has a `<name>-notarysandbox`
+/// container on the client's trust volume; `up` removes it and keeps the volume.
+fn up_removes_the_container_of_a_retired_service(sb: &Sandbox) {
+    let keys = sb.exec("client", "ls /root/.docker/trust/private | sort").stdout;
+    let status = sb.x(&["status", "--json"]).json();
+    let services = status["services"].as_array().expect("services");
+    let client = services.iter().find(|s| s["service"] == "client").expect("a client service");
+    let client_image = client["image"].as_str().expect("the client's image").to_string();
+    let leftover = sb.container("notarysandbox");
+    sb.engine_cli(&[
+        "run",
+        "--detach",
+        "--name",
+        &leftover,
+        "--label",
+        &format!("io.trust-sandbox.instance={}", sb.name),
+        "--label",
+        "io.trust-sandbox.service=notarysandbox",
+        "--mount",
+        &format!("type=volume,source={}-client-trust,target=/root/.docker/trust", sb.name),
+        &client_image,
+        "sleep",
+        "infinity",
+    ])
+    .assert_ok("starting a leftover of the old client service");
+
+    let r = sb.up();
+    r.assert_ok("up with a leftover container");
+    assert!(r.stderr.contains(&format!("container {leftover}")), "{}", r.stderr);
+    assert!(!sb.labelled("container").contains(&leftover), "the leftover is still there");
+    assert_eq!(sb.labelled("container").len(), 5);
+    assert_eq!(sb.labelled("volume").len(), 3, "volumes are trust data and stay");
+    assert_eq!(sb.exec("client", "ls /root/.docker/trust/private | sort").stdout, keys, "client keys changed");
 }
 
 fn trust_data_survives_down_and_up(sb: &Sandbox) {
