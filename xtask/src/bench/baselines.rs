@@ -135,11 +135,7 @@ pub(super) fn guide_plain(engine: &Engine, sb: &Sandbox, guide: &Scenario) -> Re
             // Values through the environment, as the stack does: passphrases stay off argv.
             c.args(["--env", k]).env(k, v);
         }
-        c.arg(sb.container(crate::scenario::executor::container_of(&sb.spec, step.on)?)).args([
-            "sh",
-            "-c",
-            &fill(script, &vars),
-        ]);
+        c.arg(sb.container(crate::scenario::executor::container_of(step.on)?)).args(["sh", "-c", &fill(script, &vars)]);
         let out = c.stdin(Stdio::null()).output().with_context(|| format!("exec for step {}", n + 1))?;
         let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         let as_expected = match step.expect.effective_outcome() {

@@ -18,36 +18,34 @@ use crate::util;
 
 /// Second client identities keep their trust data on the client's trust volume, so they survive `down`.
 const IDENTITIES_DIR: &str = "/root/.docker/trust/identities";
+/// The client's own docker TLS directory; sandbox.json mounts the CA there for the server.
+const CLIENT_TLS_DIR: &str = "/root/.docker/tls";
 
 pub struct SandboxExecutor<'a> {
     sh: &'a Shell,
     sb: &'a Sandbox,
     secrets: Secrets,
-    /// The notary server's `host:port` as the client sees it.
-    server: String,
 }
 
-/// The service a step's `on` or an action names, as the table spells it.
-pub fn service_name(spec: &Spec, service: Service) -> Result<&str> {
-    match service {
-        Service::Client => Ok(&spec.client()?.name),
-        other => Ok(&spec.service(other.as_str())?.name),
-    }
-}
-
-/// The service whose container runs a step's command.
-pub fn container_of(spec: &Spec, target: Target) -> Result<&str> {
+/// The service (container) a step's `on` names: scenarios use the service table's names.
+pub fn container_of(target: Target) -> Result<&'static str> {
     let service = target.service().context("steps on the engine take an `action`, not a command")?;
-    service_name(spec, service)
+    Ok(service.as_str())
 }
 
-/// The script a step runs, with a second identity's config dir prepared (trusting the sandbox CA
-/// for `server`, the notary server's `host:port`) and a clock shift applied.
-pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<&str>, server: &str) -> String {
+/// The table's service for a scenario's service name; an error if the table has no such service.
+fn service_name(spec: &Spec, service: Service) -> Result<&str> {
+    Ok(&spec.service(service.as_str())?.name)
+}
+
+/// The script a step runs, with a second identity's config dir prepared (with the client's
+/// `tls/` directory, which holds the sandbox CA for the notary server as sandbox.json mounts it)
+/// and a clock shift applied.
+pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<&str>) -> String {
     let mut s = String::new();
     if let Some(id) = identity {
         s.push_str(&format!(
-            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG/tls/{server}\" && cp /etc/sandbox/ca.crt \"$DOCKER_CONFIG/tls/{server}/ca.crt\"\n"
+            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG\" && cp -R {CLIENT_TLS_DIR} \"$DOCKER_CONFIG/\"\n"
         ));
     }
     match clock {
@@ -67,10 +65,10 @@ impl Executor for SandboxExecutor<'_> {
         env: &[(String, String)],
         clock: Option<&str>,
     ) -> Result<Output> {
-        let container = container_of(&self.sb.spec, *on)?;
+        let container = service_name(&self.sb.spec, on.service().context("steps on the engine take an `action`")?)?;
         let mut all_env = if *on == Target::Client { self.secrets.client_env() } else { Vec::new() };
         all_env.extend(env.iter().cloned());
-        let wrapped = wrap_script(script, identity, clock, &self.server);
+        let wrapped = wrap_script(script, identity, clock);
         let out = self.sb.exec(self.sh, container, &["sh", "-c", &wrapped], &all_env, None)?;
         Ok(out)
     }
@@ -149,7 +147,6 @@ pub fn run_scenarios_with(
         check_requirements(sh, sb, s)?;
     }
     let secrets = sb.secrets()?;
-    let server_url = sb.spec.server_url()?;
     let step = args.step.then(|| StepMode {
         input: Box::new(std::io::BufReader::new(std::io::stdin())),
         prompt: Box::new(std::io::stderr()),
@@ -164,11 +161,10 @@ pub fn run_scenarios_with(
         engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
         printer,
         registry: sb.spec.registry_address()?,
-        server: server_url.clone(),
+        server: sb.spec.server_url()?,
         ..Default::default()
     };
-    let server = server_url.trim_start_matches("https://").to_string();
-    let exec = SandboxExecutor { sh, sb, secrets, server };
+    let exec = SandboxExecutor { sh, sb, secrets };
     let mut runner = Runner::new(exec, opts);
     let report = runner.run_all(scenarios);
     args.json.write(&report)?;
@@ -184,23 +180,30 @@ mod tests {
 
     #[test]
     fn identity_gets_its_own_config_dir_with_the_ca() {
-        let s = wrap_script("docker push x", Some("alice"), None, "notaryserver:4443");
+        let s = wrap_script("docker push x", Some("alice"), None);
         assert!(s.starts_with("export DOCKER_CONFIG=/root/.docker/trust/identities/alice\n"), "{s}");
-        assert!(s.contains("tls/notaryserver:4443/ca.crt"));
+        assert!(s.contains("cp -R /root/.docker/tls \"$DOCKER_CONFIG/\""), "{s}");
+        // The directory copied is where sandbox.json mounts the CA for the client.
+        let spec = crate::sandbox::spec::load().unwrap();
+        let client = spec.client().unwrap();
+        assert!(client.files.iter().any(|f| f.from == "pki/ca.crt" && f.to.starts_with(CLIENT_TLS_DIR)));
         assert!(s.ends_with("docker push x"));
     }
 
     #[test]
     fn clock_shift_wraps_with_faketime_and_keeps_quotes() {
-        let s = wrap_script("echo 'hi'", None, Some("+400d"), "notaryserver:4443");
+        let s = wrap_script("echo 'hi'", None, Some("+400d"));
         assert_eq!(s, r#"exec faketime -f '+400d' sh -c 'echo '\''hi'\'''"#);
     }
 
     #[test]
     fn engine_steps_are_refused_as_commands() {
+        assert!(container_of(Target::Engine).is_err());
+        assert_eq!(container_of(Target::Registry).unwrap(), "registry");
+        // Every container a step can name is a service of the table.
         let spec = crate::sandbox::spec::load().unwrap();
-        assert!(container_of(&spec, Target::Engine).is_err());
-        assert_eq!(container_of(&spec, Target::Registry).unwrap(), "registry");
-        assert_eq!(container_of(&spec, Target::Client).unwrap(), "client");
+        for t in [Target::Client, Target::Registry, Target::Db, Target::Notaryserver, Target::Notarysigner] {
+            assert!(spec.service(container_of(t).unwrap()).is_ok(), "{t:?}");
+        }
     }
 }
