@@ -8,13 +8,13 @@ mod env;
 mod hosts;
 mod images;
 mod logs;
-pub mod play;
+mod play;
 mod scenario;
 mod setup;
 mod shell;
 mod status;
 mod test;
-pub mod up;
+mod up;
 mod versions;
 
 use std::process::ExitCode;
@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::cli::{Cli, Command, PlayArgs, RunArgs, Task};
+use crate::cli::{Cli, Command, JsonFlag, PlayArgs, RunArgs, Task};
 use crate::sandbox::Selector;
 
 pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
@@ -34,16 +34,16 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
     let command = args.command.unwrap_or_else(|| {
         Command::Play(PlayArgs {
             up: up::default_args(),
-            run: RunArgs { step: false, keep_going: false, json: None, junit: None },
+            run: RunArgs { step: false, keep_going: false, json: JsonFlag::default(), junit: None },
         })
     });
     match command {
         Command::Up(a) => up::run(sh, &sel, &a),
         Command::Down => down::run(sh, &sel),
         Command::Destroy => destroy::run(sh, &sel),
-        Command::Status(j) => status::run(sh, &sel, j.json),
+        Command::Status(j) => status::run(sh, &sel, &j),
         Command::Logs(a) => logs::run(sh, &sel, &a),
-        Command::Versions(j) => versions::run(sh, &sel, j.json),
+        Command::Versions(j) => versions::run(sh, &sel, &j),
         Command::Images(a) => images::run(sh, &sel, a.command),
         Command::Setup(a) => setup::run(sh, &sel, &a),
         Command::Doctor => doctor::run(sh),

@@ -8,11 +8,11 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use xshell::Shell;
 
-use super::spec::Service;
+use super::spec::{Service, Spec};
 use super::state::{self, ClientMode};
 use super::{config, pki, ports, readiness, Sandbox, Selector, UpOptions};
-use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_INSTANCE};
-use crate::engine::{Engine, EngineKind, RunSpec};
+use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_INSTANCE, LABEL_SERVICE};
+use crate::engine::{ContainerState, Engine, EngineKind, RunSpec};
 use crate::{images, ui, util};
 
 /// `up`: everything in table order, each really ready before the next starts.
@@ -50,17 +50,14 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     }
 
     // Ports are checked before anything is created, unless our own running container holds them.
-    let running: Vec<String> = engine
-        .inspect(sh, &[format!("{}-notaryserver", sel.name), format!("{}-registry", sel.name)])?
-        .into_iter()
-        .filter(|c| c.running)
-        .map(|c| c.name)
-        .collect();
-    if !running.contains(&format!("{}-notaryserver", sel.name)) {
-        ports::check_free(server_port, "notaryserver")?;
-    }
-    if !running.contains(&format!("{}-registry", sel.name)) {
-        ports::check_free(registry_port, "sandboxregistry")?;
+    let published =
+        [(spec.published("server_port")?.0, server_port), (spec.published("registry_port")?.0, registry_port)];
+    let ours: Vec<String> = published.iter().map(|(svc, _)| format!("{}-{}", sel.name, svc.name)).collect();
+    let running: Vec<String> = engine.inspect(sh, &ours)?.into_iter().filter(|c| c.running).map(|c| c.name).collect();
+    for ((svc, port), name) in published.iter().zip(&ours) {
+        if !running.contains(name) {
+            ports::check_free(*port, svc.network_name())?;
+        }
     }
     if client == ClientMode::HostDaemon {
         ensure_hosts_alias(opts.yes)?;
@@ -128,16 +125,16 @@ fn ensure_hosts_alias(yes: bool) -> Result<()> {
 
 fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>) -> Result<()> {
     let secrets = sb.secrets()?;
-    let names: Vec<&'static str> = vec!["notaryserver", "notarysigner"];
-    pki::ensure(&sb.dir.pki(), &sb.state.id, &names).context("preparing the sandbox PKI")?;
+    pki::ensure(&sb.dir.pki(), &sb.state.id, &sb.spec.pki_leaves()).context("preparing the sandbox PKI")?;
     pki::check_key_modes(&sb.dir.pki())?;
     util::make_private_dir(&sb.dir.config())?;
-    for r in config::all(&secrets) {
+    for r in config::all(&secrets, &sb.spec)? {
         let mode = if r.secret { 0o600 } else { 0o644 };
         util::write_mode(&sb.dir.config().join(r.file), r.content.as_bytes(), mode)
             .with_context(|| format!("writing {}", r.file))?;
     }
 
+    remove_retired(sh, sb)?;
     if !sb.engine.network_exists(sh, &sb.network())? {
         sb.engine.network_create(sh, &sb.network(), &sb.labels(None)).context("creating the sandbox network")?;
     }
@@ -172,6 +169,28 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>) -> Resul
         ui::status(verb, format!("{:<14} {:>6.2} s  {}", svc.name, started.elapsed().as_secs_f64(), describe(sb, svc)));
     }
     Ok(())
+}
+
+/// Containers of this sandbox whose service the table no longer has (the client was
+/// `notarysandbox` before it was `client`): removed so an existing sandbox upgrades cleanly. Their
+/// named volumes stay; volume names do not depend on the service's name.
+fn remove_retired(sh: &Shell, sb: &Sandbox) -> Result<()> {
+    let names = sb.engine.containers_labelled(sh, &format!("{LABEL_INSTANCE}={}", sb.name))?;
+    let retired = retired(&sb.engine.inspect(sh, &names)?, &sb.spec);
+    sb.engine.remove_containers(sh, &retired).context("removing containers of retired services")?;
+    for c in &retired {
+        ui::status("Removed", format!("container {c} (its service is no longer in sandbox.json)"));
+    }
+    Ok(())
+}
+
+/// The containers among `found` whose service label names no service of `spec`.
+fn retired(found: &[ContainerState], spec: &Spec) -> Vec<String> {
+    found
+        .iter()
+        .filter(|c| c.labels.get(LABEL_SERVICE).is_some_and(|s| spec.service(s).is_err()))
+        .map(|c| c.name.clone())
+        .collect()
 }
 
 /// The containers `up` starts, in start order, with their config-hash label: what `up` runs and
@@ -258,4 +277,34 @@ pub fn destroy(sh: &Shell, sel: &Selector) -> Result<()> {
         ui::status("Removed", format!("state {}", dir.path.display()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(name: &str, service: Option<&str>) -> ContainerState {
+        ContainerState {
+            name: name.into(),
+            id: String::new(),
+            image: String::new(),
+            status: "running".into(),
+            running: true,
+            started_at: String::new(),
+            labels: service.map(|s| (LABEL_SERVICE.to_string(), s.to_string())).into_iter().collect(),
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn only_containers_of_services_gone_from_the_table_are_retired() {
+        let spec = crate::sandbox::spec::load().unwrap();
+        let found = [
+            container("ts-db", Some("db")),
+            container("ts-client", Some("client")),
+            container("ts-notarysandbox", Some("notarysandbox")),
+            container("ts-unlabelled", None),
+        ];
+        assert_eq!(retired(&found, &spec), ["ts-notarysandbox"]);
+    }
 }

@@ -10,13 +10,16 @@ use xshell::Shell;
 use super::{clock, containers, Action, Executor, Output, Runner, Scenario, Service, StepMode, Target};
 use crate::cli::RunArgs;
 use crate::sandbox::readiness;
+use crate::sandbox::spec::Spec;
 use crate::sandbox::state::Secrets;
 use crate::sandbox::Sandbox;
-use crate::ui;
+use crate::ui::{self, Printer};
 use crate::util;
 
 /// Second client identities keep their trust data on the client's trust volume, so they survive `down`.
 const IDENTITIES_DIR: &str = "/root/.docker/trust/identities";
+/// The client's own docker TLS directory; sandbox.json mounts the CA there for the server.
+const CLIENT_TLS_DIR: &str = "/root/.docker/tls";
 
 pub struct SandboxExecutor<'a> {
     sh: &'a Shell,
@@ -26,36 +29,29 @@ pub struct SandboxExecutor<'a> {
     started: Vec<String>,
 }
 
-/// The container (service) a step's `on` names; a scenario's own container by its name.
+/// The service (container) a step's `on` names: scenarios use the service table's names, and a
+/// scenario's own container its declared name.
 pub fn container_of(target: &Target) -> Result<&str> {
-    Ok(match target {
-        Target::Client => "notarysandbox",
-        Target::Registry => "registry",
-        Target::Db => "db",
-        Target::Notaryserver => "notaryserver",
-        Target::Notarysigner => "notarysigner",
-        Target::Container(name) => name,
-        Target::Engine => bail!("steps on the engine take an `action`, not a command"),
-    })
-}
-
-fn service_of(s: Service) -> &'static str {
-    match s {
-        Service::Client => "notarysandbox",
-        Service::Registry => "registry",
-        Service::Db => "db",
-        Service::Notaryserver => "notaryserver",
-        Service::Notarysigner => "notarysigner",
+    if let Target::Container(name) = target {
+        return Ok(name);
     }
+    let service = target.service().context("steps on the engine take an `action`, not a command")?;
+    Ok(service.as_str())
 }
 
-/// The script a step runs, with a second identity's config dir prepared and a clock shift applied
-/// (the shift reaches Go programs too: see [`clock::wrap`]).
+/// The table's service for a scenario's service name; an error if the table has no such service.
+fn service_name(spec: &Spec, service: Service) -> Result<&str> {
+    Ok(&spec.service(service.as_str())?.name)
+}
+
+/// The script a step runs, with a second identity's config dir prepared (with the client's
+/// `tls/` directory, which holds the sandbox CA for the notary server as sandbox.json mounts it)
+/// and a clock shift applied (the shift reaches Go programs too: see [`clock::wrap`]).
 pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<(&str, clock::Arch)>) -> String {
     let mut s = String::new();
     if let Some(id) = identity {
         s.push_str(&format!(
-            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG/tls/notaryserver:4443\" && cp /etc/sandbox/ca.crt \"$DOCKER_CONFIG/tls/notaryserver:4443/ca.crt\"\n"
+            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG\" && cp -R {CLIENT_TLS_DIR} \"$DOCKER_CONFIG/\"\n"
         ));
     }
     match clock {
@@ -74,7 +70,10 @@ impl Executor for SandboxExecutor<'_> {
         env: &[(String, String)],
         clock: Option<&str>,
     ) -> Result<Output> {
-        let container = container_of(on)?;
+        let container = match on {
+            Target::Container(name) => name.as_str(),
+            _ => service_name(&self.sb.spec, on.service().context("steps on the engine take an `action`")?)?,
+        };
         let mut all_env = if *on == Target::Client { self.secrets.client_env() } else { Vec::new() };
         all_env.extend(env.iter().cloned());
         let clock = match clock {
@@ -91,16 +90,16 @@ impl Executor for SandboxExecutor<'_> {
         let done = |msg: String| Ok(Output { code: 0, stdout: msg, stderr: String::new() });
         match action {
             Action::Stop(s) => {
-                sb.engine.stop(sh, &sb.container(service_of(*s)))?;
+                sb.engine.stop(sh, &sb.container(service_name(&sb.spec, *s)?))?;
                 done(format!("stopped {s}\n"))
             }
             Action::Start(s) => {
-                sb.engine.start(sh, &sb.container(service_of(*s)))?;
+                sb.engine.start(sh, &sb.container(service_name(&sb.spec, *s)?))?;
                 readiness::wait_stack_ready(sh, sb)?;
                 done(format!("started {s}; ready\n"))
             }
             Action::Restart(s) => {
-                let name = sb.container(service_of(*s));
+                let name = sb.container(service_name(&sb.spec, *s)?);
                 sb.engine.stop(sh, &name)?;
                 sb.engine.start(sh, &name)?;
                 readiness::wait_stack_ready(sh, sb)?;
@@ -149,7 +148,7 @@ fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
         if cap == "faketime" {
             // A shifted clock needs libfaketime and the host architecture's qemu in the client.
             let probe = clock::probe_script(clock::Arch::host()?);
-            let out = sb.exec(sh, "notarysandbox", &["sh", "-c", &probe], &[], None)?;
+            let out = sb.exec(sh, &sb.spec.client()?.name, &["sh", "-c", &probe], &[], None)?;
             if !out.ok() {
                 bail!(
                     "scenario {} shifts the clock, which this client image cannot: {} (rebuild the images: `cargo xtask sandbox up`)",
@@ -164,16 +163,16 @@ fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
 
 /// Runs `scenarios` against `sb` and writes the reports; the exit code says whether all passed.
 pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &RunArgs) -> Result<ExitCode> {
-    run_scenarios_logged(sh, sb, scenarios, args, Box::new(std::io::stderr()))
+    run_scenarios_with(sh, sb, scenarios, args, ui::printer())
 }
 
-/// `run_scenarios` with the human progress sent to `log` (`bench` silences it with a sink).
-pub fn run_scenarios_logged(
+/// `run_scenarios` with the human progress sent to `printer` (`bench` silences it with a sink).
+pub fn run_scenarios_with(
     sh: &Shell,
     sb: &Sandbox,
     scenarios: &[Scenario],
     args: &RunArgs,
-    log: Box<dyn std::io::Write>,
+    printer: Printer,
 ) -> Result<ExitCode> {
     for s in scenarios {
         check_requirements(sh, sb, s)?;
@@ -191,17 +190,15 @@ pub fn run_scenarios_logged(
         secrets: secrets.values(),
         step,
         engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
-        log,
+        printer,
+        registry: sb.spec.registry_address()?,
+        server: sb.spec.server_url()?,
         ..Default::default()
     };
     let exec = SandboxExecutor { sh, sb, secrets, started: Vec::new() };
     let mut runner = Runner::new(exec, opts);
     let report = runner.run_all(scenarios);
-    match args.json.as_deref() {
-        Some("-") => print!("{}", report.to_json()),
-        Some(path) => report.write_json(std::path::Path::new(path))?,
-        None => {}
-    }
+    args.json.write(&report)?;
     if let Some(path) = &args.junit {
         super::junit::write(&report, path)?;
     }
@@ -216,7 +213,11 @@ mod tests {
     fn identity_gets_its_own_config_dir_with_the_ca() {
         let s = wrap_script("docker push x", Some("alice"), None);
         assert!(s.starts_with("export DOCKER_CONFIG=/root/.docker/trust/identities/alice\n"), "{s}");
-        assert!(s.contains("tls/notaryserver:4443/ca.crt"));
+        assert!(s.contains("cp -R /root/.docker/tls \"$DOCKER_CONFIG/\""), "{s}");
+        // The directory copied is where sandbox.json mounts the CA for the client.
+        let spec = crate::sandbox::spec::load().unwrap();
+        let client = spec.client().unwrap();
+        assert!(client.files.iter().any(|f| f.from == "pki/ca.crt" && f.to.starts_with(CLIENT_TLS_DIR)));
         assert!(s.ends_with("docker push x"));
     }
 
@@ -235,5 +236,10 @@ mod tests {
         assert!(container_of(&Target::Engine).is_err());
         assert_eq!(container_of(&Target::Registry).unwrap(), "registry");
         assert_eq!(container_of(&Target::Container("impostor".into())).unwrap(), "impostor");
+        // Every container a step can name is a service of the table.
+        let spec = crate::sandbox::spec::load().unwrap();
+        for t in [Target::Client, Target::Registry, Target::Db, Target::Notaryserver, Target::Notarysigner] {
+            assert!(spec.service(container_of(&t).unwrap()).is_ok(), "{t:?}");
+        }
     }
 }
