@@ -505,7 +505,7 @@ fn a_scenario_is_begun_and_ended_around_its_steps() {
     let mut runner = Runner::new(exec, options(&log));
     let report = runner.run(&scenario(THREE_STEPS));
     assert!(!report.passed);
-    assert_eq!(runner.executor_mut().lifecycle, vec!["begin t", "end t"]);
+    assert_eq!(runner.into_executor().lifecycle, vec!["begin t", "end t"]);
 }
 
 #[test]
