@@ -96,6 +96,7 @@ impl Executor for SandboxExecutor<'_> {
             Action::Start(s) => {
                 sb.engine.start(sh, &sb.container(service_name(&sb.spec, *s)?))?;
                 readiness::wait_stack_ready(sh, sb)?;
+                wait_client_reaches(sh, sb, service_name(&sb.spec, *s)?)?;
                 done(format!("started {s}; ready\n"))
             }
             Action::Restart(s) => {
@@ -103,6 +104,7 @@ impl Executor for SandboxExecutor<'_> {
                 sb.engine.stop(sh, &name)?;
                 sb.engine.start(sh, &name)?;
                 readiness::wait_stack_ready(sh, sb)?;
+                wait_client_reaches(sh, sb, service_name(&sb.spec, *s)?)?;
                 done(format!("restarted {s}; ready\n"))
             }
             Action::DbSnapshot(name) => {
@@ -141,6 +143,35 @@ impl Executor for SandboxExecutor<'_> {
         let names = std::mem::take(&mut self.started);
         containers::remove(self.sh, self.sb, &names)
     }
+}
+
+/// After a restart the service may have a new address (podman hands out another IP, and a random
+/// MAC): until the client's neighbour cache lets go of the old entry, connections from the client
+/// time out although the host-side readiness probes pass. Measured: the next scenario's first
+/// notary call in the client failed with `Client.Timeout exceeded` on podman. So a restart is done
+/// when the client connects to each of the service's ports by its name.
+fn wait_client_reaches(sh: &Shell, sb: &Sandbox, service: &str) -> Result<()> {
+    let svc = sb.spec.service(service)?;
+    let client = &sb.spec.client()?.name;
+    let Some(host) = svc.aliases.first() else { return Ok(()) };
+    if svc.name == *client {
+        return Ok(());
+    }
+    for port in &svc.ports {
+        let script = client_connect_script(host, port.container);
+        let out = sb.exec(sh, client, &["bash", "-c", &script], &[], None)?;
+        if !out.ok() {
+            bail!("the client cannot reach {host}:{} after the restart: {}", port.container, out.combined().trim());
+        }
+    }
+    Ok(())
+}
+
+/// A bash loop in the client: connect to host:port (bash's /dev/tcp) for up to a minute.
+fn client_connect_script(host: &str, port: u16) -> String {
+    format!(
+        "for i in $(seq 1 120); do timeout 2 bash -c '</dev/tcp/{host}/{port}' 2>/dev/null && exit 0; sleep 0.5; done; echo 'no connection to {host}:{port} within a minute'; exit 1"
+    )
 }
 
 fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
@@ -229,6 +260,15 @@ mod tests {
         assert!(s[clock_at..].contains("for ts_p in docker notary; do"), "{s}");
         assert!(s.ends_with("sh -c 'docker pull x'"), "{s}");
         assert_eq!(wrap_script("docker pull x", None, None), "docker pull x");
+    }
+
+    #[test]
+    fn a_restart_waits_for_the_client_to_connect_by_name() {
+        let s = client_connect_script("notaryserver", 4443);
+        assert!(s.contains("timeout 2 bash -c '</dev/tcp/notaryserver/4443'"), "{s}");
+        assert!(s.ends_with("exit 1"), "{s}");
+        let status = std::process::Command::new("bash").args(["-n", "-c", &s]).status().unwrap();
+        assert!(status.success(), "{s}");
     }
 
     #[test]
