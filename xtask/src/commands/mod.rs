@@ -1,6 +1,7 @@
 //! One file per user-facing command; `dispatch` maps the parsed command line to them.
 
 mod bench;
+mod compare;
 mod destroy;
 mod doctor;
 mod down;
@@ -8,6 +9,7 @@ mod env;
 mod hosts;
 mod images;
 mod logs;
+mod migrate;
 mod play;
 mod scenario;
 mod setup;
@@ -53,5 +55,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
         Command::Hosts(a) => hosts::run(&a),
         Command::Env => env::run(sh, &sel),
         Command::Bench(a) => bench::run(sh, &sel, &a),
+        Command::Migrate(a) => migrate::run(sh, &sel, &a),
+        Command::Compare(a) => compare::run(sh, &sel, &a),
     }
 }
