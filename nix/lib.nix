@@ -27,15 +27,7 @@ let
 
   # Programs that no command in sandbox.json names but that run inside the container:
   # db-start.sh initialises and starts the server; the guide's scenario runs in the client.
-  # signers: `migrate` and `compare` run cosign, notation and crane; `compare` shifts their clock
-  # with faketime and qemu-<arch> (the host's architecture, so not listed here).
   scriptTools = {
-    signers = [
-      "cosign"
-      "notation"
-      "crane"
-      "faketime"
-    ];
     db = [
       "mysqld"
       "mysql"
