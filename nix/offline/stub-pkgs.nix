@@ -1,23 +1,57 @@
-# A stand-in for `import nixpkgs { system, config }`: the attributes the flake uses, as
-# fake derivations that remember their arguments, so the offline check can look at the
-# image names, commands and wiring the real flake would build. It also applies the
+# A stand-in for `import nixpkgs { system, config }`: the attributes the flake uses, as real
+# derivations (instantiable, never buildable: their builder only fails) that also keep their
+# arguments, so a current Nix can check and instantiate every output offline and the drift
+# check (xtask/src/nixcheck/) can read each image's configuration. It also applies the
 # flake's insecure-package policy to docker the way nixpkgs' meta check would.
-# `bins` lists the programs each real package puts in bin/ (those the images rely on),
-# so the offline check can tell whether sandbox.json's commands exist in an image.
-{ system, config }:
+# `bins` lists the programs each real package puts in bin/ (those the images rely on), so
+# the drift check can tell which programs an image has on its PATH; for the real nixpkgs
+# the flake's image-<name>-commands checks prove the same at build time.
+{
+  system,
+  config ? { },
+  ...
+}:
 let
   lib = import ./stub-lib.nix;
+
+  # What a derivation attribute can hold: functions dropped, derivations as their paths.
+  plain =
+    v:
+    if builtins.isFunction v then
+      null
+    else if builtins.isAttrs v then
+      (if v ? outPath then v.outPath else builtins.mapAttrs (_: plain) v)
+    else if builtins.isList v then
+      map plain v
+    else
+      v;
 
   mkDrv =
     name: args:
     let
+      drv = derivation {
+        inherit name system;
+        builder = "/bin/sh";
+        args = [
+          "-c"
+          "echo 'the stand-in nixpkgs (nix/offline) cannot build anything' >&2; exit 1"
+        ];
+        # Every argument reaches the .drv, so a change to any of them changes the drvPath and
+        # every derivation this one names is instantiated with it.
+        stubArgs = builtins.toJSON (plain args);
+      };
       self =
         args
         // (args.passthru or { })
         // {
-          type = "derivation";
           inherit name system;
-          outPath = "/nix/store/00000000000000000000000000000000-${name}";
+          inherit (drv)
+            type
+            drvPath
+            outPath
+            outputName
+            drvAttrs
+            ;
           nativeBuildInputs = args.nativeBuildInputs or [ ];
           overrideAttrs = f: mkDrv name (args // f self);
           override = more: mkDrv name (args // more);
@@ -95,11 +129,24 @@ let
     coreutils = pkg "coreutils" "9.8" [
       "cat"
       "chown"
+      "cut"
+      "dd"
       "env"
+      "head"
       "mkdir"
-      "sleep"
+      "mktemp"
+      "rm"
       "sha256sum"
+      "sleep"
+      "sort"
+      "wc"
     ];
+    gnugrep = pkg "gnugrep" "3.12" [
+      "grep"
+      "egrep"
+      "fgrep"
+    ];
+    gnused = pkg "gnused" "4.9" [ "sed" ];
     cacert = pkg "nss-cacert" "3.115" [ ];
     # meta.mainProgram of nixpkgs' distribution is "registry".
     distribution = pkg "distribution" "3.0.0" [ "registry" ];
@@ -107,9 +154,12 @@ let
       "mysqld"
       "mysql"
       "mysqladmin"
+      "mysqldump"
     ];
     curl = pkg "curl" "8.16.0" [ "curl" ];
-    libfaketime = pkg "libfaketime" "0.9.12" [ "faketime" ];
+    libfaketime = (pkg "libfaketime" "0.9.12" [ "faketime" ]) // {
+      libs = [ "libfaketime.so.1" ];
+    };
     gnutar = pkg "gnutar" "1.35" [ "tar" ];
     gzip = pkg "gzip" "1.14" [ "gzip" ];
     cargo = pkg "cargo" "1.91.1" [ "cargo" ];

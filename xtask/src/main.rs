@@ -11,6 +11,7 @@ mod host;
 mod hosts_file;
 mod images;
 mod migrate;
+mod nixcheck;
 mod sandbox;
 mod scenario;
 mod ui;

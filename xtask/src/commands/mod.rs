@@ -10,6 +10,7 @@ mod hosts;
 mod images;
 mod logs;
 mod migrate;
+mod nix_check;
 mod play;
 mod scenario;
 mod setup;
@@ -31,6 +32,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
     let args = match cli.task {
         Task::Sandbox(args) => args,
         Task::Test(t) => return test::run(sh, t.yes, t.unit),
+        Task::NixCheck(a) => return nix_check::run(sh, a),
     };
     let sel = Selector { name: args.name.clone(), engine: args.engine };
     let command = args.command.unwrap_or_else(|| {
