@@ -44,6 +44,12 @@ let
       "dd"
       "sha256sum"
     ];
+    # Issue 11's signing tools (the emulator is per system: qemu-x86_64 or qemu-aarch64).
+    signers = [
+      "cosign"
+      "notation"
+      "crane"
+    ];
     client = [
       "docker"
       "notary"

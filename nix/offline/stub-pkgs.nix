@@ -40,18 +40,17 @@ let
         # every derivation this one names is instantiated with it.
         stubArgs = builtins.toJSON (plain args);
       };
+      # nixpkgs refuses an insecure package when it is instantiated, not when it is named.
+      permitted = !(args.insecure or false) || (config.allowInsecurePredicate or (_: false)) self;
+      refuse = throw "stand-in nixpkgs: ${name} is insecure and not permitted by the flake's policy";
       self =
         args
         // (args.passthru or { })
         // {
           inherit name system;
-          inherit (drv)
-            type
-            drvPath
-            outPath
-            outputName
-            drvAttrs
-            ;
+          inherit (drv) type outputName drvAttrs;
+          drvPath = if permitted then drv.drvPath else refuse;
+          outPath = if permitted then drv.outPath else refuse;
           nativeBuildInputs = args.nativeBuildInputs or [ ];
           overrideAttrs = f: mkDrv name (args // f self);
           override = more: mkDrv name (args // more);
@@ -63,22 +62,20 @@ let
     pname: version: bins:
     mkDrv "${pname}-${version}" { inherit pname version bins; };
 
-  # The version a public nixos-25.11 configuration had to permit as insecure.
-  docker_28 =
-    let
-      # dockerd is a symlink to the daemon in the non-clientOnly build.
-      docker = pkg "docker" "28.5.2" [
-        "docker"
-        "dockerd"
-      ];
-    in
-    if config.allowInsecurePredicate docker then
-      docker
-    else
-      throw "stub nixpkgs: docker ${docker.version} is insecure and not permitted";
+  # The version a public nixos-25.11 configuration had to permit as insecure; dockerd is a
+  # symlink to the daemon in the non-clientOnly build.
+  docker_28 = mkDrv "docker-28.5.2" {
+    pname = "docker";
+    version = "28.5.2";
+    bins = [
+      "docker"
+      "dockerd"
+    ];
+    insecure = true;
+  };
 
   pkgs = {
-    inherit lib docker_28;
+    inherit lib docker_28 pkgs;
 
     callPackage =
       fn: args:
@@ -160,6 +157,19 @@ let
     libfaketime = (pkg "libfaketime" "0.9.12" [ "faketime" ]) // {
       libs = [ "libfaketime.so.1" ];
     };
+    # nixpkgs' qemu-user: qemu.override { userOnly = true; }, one emulator per target.
+    qemu-user = pkg "qemu-user" "10.1.2" [
+      "qemu-x86_64"
+      "qemu-aarch64"
+      "qemu-i386"
+      "qemu-arm"
+    ];
+    cosign = pkg "cosign" "2.6.1" [ "cosign" ];
+    notation = pkg "notation" "1.3.2" [ "notation" ];
+    go-containerregistry = pkg "go-containerregistry" "0.20.6" [
+      "crane"
+      "gcrane"
+    ];
     gnutar = pkg "gnutar" "1.35" [ "tar" ];
     gzip = pkg "gzip" "1.14" [ "gzip" ];
     cargo = pkg "cargo" "1.91.1" [ "cargo" ];

@@ -14,10 +14,23 @@ use crate::sandbox::spec::Spec;
 /// Both systems the flake serves; each is compared on its own.
 pub const SYSTEMS: [&str; 2] = ["x86_64-linux", "aarch64-linux"];
 
-/// Environment entries only the Nix images set, and why the Debian images need no equivalent:
-/// the engines set HOME from /etc/passwd when the config has none (root: /root), and Debian's
-/// curl, OpenSSL and Go find /etc/ssl/certs by default while Nix's look for SSL_CERT_FILE.
-const NIX_ONLY_ENV: [(&str, &str); 2] = [("HOME", "/root"), ("SSL_CERT_FILE", "/etc/ssl/certs/ca-bundle.crt")];
+/// Environment entries only the Nix images set (name and value, or `*` and the suffix of a store
+/// path), and why the Debian images need no equivalent: the engines set
+/// HOME from /etc/passwd when the config has none (root: /root); Debian's curl, OpenSSL and Go
+/// find /etc/ssl/certs by default while Nix's look for SSL_CERT_FILE; a step's `clock` finds
+/// Debian's libfaketime at its fixed path, Nix's in the store through TRUST_SANDBOX_LIBFAKETIME.
+const NIX_ONLY_ENV: [(&str, &str); 3] = [
+    ("HOME", "/root"),
+    ("SSL_CERT_FILE", "/etc/ssl/certs/ca-bundle.crt"),
+    ("TRUST_SANDBOX_LIBFAKETIME", "*/lib/libfaketime.so.1"),
+];
+
+fn nix_only_value_ok(pattern: &str, value: &str) -> bool {
+    match pattern.strip_prefix('*') {
+        Some(suffix) => value.starts_with("/nix/store/") && value.ends_with(suffix),
+        None => value == pattern,
+    }
+}
 
 /// Every difference, one line each; empty when the two paths agree.
 pub fn compare(spec: &Spec, debian: &Images, nix: &NixFacts) -> Vec<String> {
@@ -150,7 +163,7 @@ pub fn config_differences(at: &str, nix: &Map<String, Value>, debian: &Map<Strin
     ne.remove("PATH");
     de.remove("PATH");
     for (name, value) in NIX_ONLY_ENV {
-        if !de.contains_key(name) && ne.get(name).map(String::as_str) == Some(value) {
+        if !de.contains_key(name) && ne.get(name).is_some_and(|v| nix_only_value_ok(value, v)) {
             ne.remove(name);
         }
     }
@@ -178,7 +191,8 @@ mod tests {
     #[test]
     fn equal_configs_and_the_known_env_differences_pass() {
         let nix = map(json!({"Cmd": ["dockerd"], "WorkingDir": "/",
-            "Env": ["PATH=/bin:/usr/bin", "HOME=/root", "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"]}));
+            "Env": ["PATH=/bin:/usr/bin", "HOME=/root", "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt",
+                "TRUST_SANDBOX_LIBFAKETIME=/nix/store/0c7kq8h1x2z9mmv2y5pb3a9ajw2q4l4f-libfaketime-0.9.12/lib/libfaketime.so.1"]}));
         let debian = map(json!({"Cmd": ["dockerd"], "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]}));
         assert_eq!(config_differences("client", &nix, &debian), Vec::<String>::new());
     }
@@ -192,6 +206,7 @@ mod tests {
             json!({"Cmd": ["dockerd"], "ExposedPorts": {"4443/tcp": {}}, "Env": ["PATH=/bin"]}),
             json!({"Cmd": ["dockerd"], "Env": ["PATH=/bin", "DOCKER_CONTENT_TRUST=1"]}),
             json!({"Cmd": ["dockerd"], "Env": ["PATH=/bin", "HOME=/home/x"]}),
+            json!({"Cmd": ["dockerd"], "Env": ["PATH=/bin", "TRUST_SANDBOX_LIBFAKETIME=/opt/libfaketime.so.1"]}),
             json!({"Cmd": ["dockerd"], "WorkingDir": "/srv", "Env": ["PATH=/bin"]}),
             json!({"Cmd": ["dockerd"], "User": "nobody", "Env": ["PATH=/bin"]}),
         ];

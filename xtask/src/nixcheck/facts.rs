@@ -90,7 +90,8 @@ pub fn debian(spec: &Spec, libraries: &BTreeSet<String>) -> Result<Images> {
     let lock = crate::images::lock::load()?;
     let builder = debian::Builder { lock: &lock, cache_dir: images::cache_dir().join("debian"), mirrors: Vec::new() };
     let _guard = builder.lock_cache()?;
-    let names = spec.image_names();
+    // Every image sandbox.json declares, services' or not (issue 11's signers is started on demand).
+    let names: Vec<&str> = spec.images.keys().map(String::as_str).collect();
     let tags: Vec<(&str, String)> =
         names.iter().map(|i| Ok((*i, lock.tag(i)?))).collect::<Result<_>>().context("tagging the Debian images")?;
     let wanted: Vec<(&str, &str)> = tags.iter().map(|(i, t)| (*i, t.as_str())).collect();
