@@ -88,7 +88,13 @@ pub fn ensure(sh: &Shell, cache: &Path, mirror: Option<&str>, yes: bool) -> Resu
         std::fs::create_dir_all(work.join(d)).with_context(|| format!("creating {d} in the Nix root"))?;
     }
     std::fs::write(work.join("etc/nix/nix.conf"), NIX_CONF).context("writing nix.conf in the Nix root")?;
-    std::fs::rename(&work, &dir).with_context(|| format!("moving the Nix root to {}", dir.display()))?;
+    if let Err(err) = std::fs::rename(&work, &dir) {
+        let _ = std::fs::remove_dir_all(&work);
+        // Another run (a parallel test, say) finished the same root first: use that one.
+        if !dir.join("etc/nix/nix.conf").is_file() {
+            return Err(err).with_context(|| format!("moving the Nix root to {}", dir.display()));
+        }
+    }
     ui::status("Created", format!("Nix root in {:.1} s: {}", started.elapsed().as_secs_f64(), dir.display()));
     let root = NixRoot { dir };
     let version = root.nix(Path::new("/"), None, &["nix", "--version"])?;
