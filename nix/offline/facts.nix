@@ -42,6 +42,8 @@ let
         }) (filter isImage (attrNames packages))
       );
       docker = packages.docker.version;
+      # The VM test's driver script (checked for Python syntax by tests/e2e/nix_drift.rs).
+      e2eTestScript = outputs.checks.${system}.e2e.testScript or null;
     };
 in
 mapAttrs (system: _: perSystem system) outputs.packages

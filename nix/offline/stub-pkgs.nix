@@ -74,6 +74,45 @@ let
     insecure = true;
   };
 
+  # The NixOS options the VM test (nix/checks/e2e.nix) may set, each with a check of its
+  # value. The real module system refuses an unknown option or a wrong type; so does this,
+  # for the few it knows. `imports`, `config` and friends are not supported.
+  nixosOptions = {
+    "virtualisation.podman.enable" = builtins.isBool;
+    "virtualisation.docker.enable" = builtins.isBool;
+    "virtualisation.memorySize" = builtins.isInt;
+    "virtualisation.diskSize" = builtins.isInt;
+    "virtualisation.cores" = builtins.isInt;
+    "environment.systemPackages" = v: builtins.isList v && builtins.all (p: p ? outPath) v;
+    "environment.variables.TRUST_SANDBOX_NIX_IMAGES" = builtins.isString;
+  };
+
+  # A module's settings as dotted option paths; derivations and lists are values.
+  leaves =
+    path: v:
+    if builtins.isAttrs v && !(v ? outPath) then
+      builtins.concatMap (n: leaves (path ++ [ n ]) v.${n}) (builtins.attrNames v)
+    else
+      [
+        {
+          name = builtins.concatStringsSep "." path;
+          value = v;
+        }
+      ];
+
+  nixosNode =
+    name: module:
+    let
+      settings = if builtins.isFunction module then module { inherit pkgs lib; } else module;
+      bad = builtins.filter (l: !(nixosOptions ? ${l.name}) || !(nixosOptions.${l.name} l.value)) (
+        leaves [ ] settings
+      );
+    in
+    if bad == [ ] then
+      settings
+    else
+      throw "stand-in NixOS: node ${name}: unknown option or wrong type: ${toString (map (l: l.name) bad)}";
+
   pkgs = {
     inherit lib docker_28 pkgs;
 
@@ -107,6 +146,25 @@ let
       name: env: script:
       mkDrv name (env // { inherit script; });
     mkShell = args: mkDrv "nix-shell" args;
+    linkFarm = name: entries: mkDrv name { inherit entries; };
+
+    # The test driver's Python is not checked here; that every node is driven by the
+    # script is.
+    testers.runNixOSTest =
+      args:
+      let
+        nodes = builtins.mapAttrs nixosNode args.nodes;
+        undriven = builtins.filter (n: builtins.match ".*[(]${n}, .*" args.testScript == null) (
+          builtins.attrNames nodes
+        );
+      in
+      if undriven == [ ] then
+        mkDrv "vm-test-run-${args.name}" {
+          inherit nodes;
+          inherit (args) testScript;
+        }
+      else
+        throw "stand-in testers.runNixOSTest: the test script never drives ${toString undriven}";
 
     dockerTools = {
       usrBinEnv = pkg "usr-bin-env" "1" [ ];

@@ -164,6 +164,33 @@ fn a_change_to_the_debian_images_alone_fails_the_drift_check() {
 }
 
 #[test]
+fn the_vm_test_evaluates_for_both_engines_and_its_script_is_python() {
+    let (_dir, nix, _) = facts();
+    for system in ["x86_64-linux", "aarch64-linux"] {
+        let drv = nix[system]["checks"]["e2e"].as_str().unwrap_or_else(|| panic!("{system}: no checks.e2e"));
+        assert!(drv.ends_with("-vm-test-run-trust-sandbox-e2e.drv"), "{drv}");
+        let script = nix[system]["e2eTestScript"].as_str().unwrap();
+        for needle in
+            ["(podman, \"podman\")", "(docker, \"docker\")", "up --images nix", " play\"", "scenario run --all"]
+        {
+            assert!(script.contains(needle), "{system}: the VM test script lacks {needle}:\n{script}");
+        }
+        let compiled = run(
+            Command::new("python3").args(["-c", "import sys; compile(sys.stdin.read(), 'testScript', 'exec')"]),
+            Some(script),
+        );
+        compiled.assert_ok("compiling the VM test script");
+    }
+    // A mistyped NixOS option fails evaluation, as it would against the real nixpkgs.
+    let copy = flake_copy();
+    edit(copy.path(), "nix/checks/e2e.nix", "memorySize = 4096;", "memorySise = 4096;");
+    nix_check(&["--flake", copy.path().to_str().unwrap()]).assert_fails_with(
+        "nix-check with a mistyped VM option",
+        "unknown option or wrong type: virtualisation.memorySise",
+    );
+}
+
+#[test]
 fn errors_only_a_current_nix_reports_fail_the_check() {
     // Nix 2.8's parse-only check passed this; `nix flake check` refuses it.
     let copy = flake_copy();

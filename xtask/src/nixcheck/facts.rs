@@ -38,6 +38,9 @@ pub struct NixSystem {
     pub checks: BTreeMap<String, String>,
     pub images: BTreeMap<String, NixImage>,
     pub docker: String,
+    /// checks.<system>.e2e's Python driver script, as the stand-in keeps it.
+    #[serde(rename = "e2eTestScript", default)]
+    pub e2e_test_script: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
