@@ -200,6 +200,19 @@ fn errors_only_a_current_nix_reports_fail_the_check() {
 }
 
 #[test]
+fn unused_nix_code_fails_the_check() {
+    let copy = flake_copy();
+    edit(
+        copy.path(),
+        "nix/images/notary.nix",
+        "{ mkSandboxImage, notary, ... }:",
+        "{ mkSandboxImage, notary, curl, ... }:",
+    );
+    nix_check(&["--flake", copy.path().to_str().unwrap()])
+        .assert_fails_with("nix-check with an unused argument", "deadnix");
+}
+
+#[test]
 fn a_future_pin_without_docker_28_or_with_a_newer_one_names_the_fix() {
     let cases = [
         (

@@ -1,7 +1,7 @@
 //! `cargo xtask nix-check`: the flake checked by a current Nix that the xtask installs itself
 //! (root.rs), against the stand-in nixpkgs (nix/offline/), since our machines cannot fetch the real
-//! one: `nix flake show`, `nix flake check --no-build --all-systems`, and every package, app,
-//! devShell and check of both systems instantiated. Then the drift check (drift.rs) compares the
+//! one: `deadnix`, `nix flake show`, `nix flake check --no-build --all-systems`, and every
+//! package, app, devShell and check of both systems instantiated. Then the drift check (drift.rs) compares the
 //! Nix images with the Debian ones.
 
 pub mod drift;
@@ -42,6 +42,7 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
     let out = tempfile::tempdir().context("creating a directory for the evaluation's results")?;
     let started = Instant::now();
 
+    deadnix(sh, src.path(), opts.yes)?;
     let version = in_root(&root, src.path(), None, &["nix", "--version"], "nix --version")?;
     ui::status("Checking", format!("{} ({files} files) with {}", flake.display(), version.trim()));
     let mut show = vec!["nix", "flake", "show", "--all-systems"];
@@ -109,6 +110,28 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
             drift::SYSTEMS.len()
         ),
     );
+    Ok(())
+}
+
+/// No unused bindings or arguments in the Nix code (the flake's own deadnix check, which needs
+/// nixpkgs, does the same where it can run). deadnix comes from crates.io, with consent.
+fn deadnix(sh: &Shell, src: &Path, yes: bool) -> Result<()> {
+    if which::which("deadnix").is_err() {
+        if !crate::host::consent(yes) {
+            bail!("deadnix is missing: `cargo install --locked deadnix`, or re-run with --yes");
+        }
+        ui::status("Installing", "deadnix (cargo install --locked deadnix)");
+        cmd!(sh, "cargo install --locked --quiet deadnix").run().context("cargo install deadnix")?;
+    }
+    // Files, not the directory: deadnix skips hidden directories, and temporary ones are.
+    let mut files = Vec::new();
+    walk(src, Path::new(""), &mut files)?;
+    let files: Vec<PathBuf> =
+        files.into_iter().filter(|f| f.extension().is_some_and(|e| e == "nix")).map(|f| src.join(f)).collect();
+    let out = cmd!(sh, "deadnix --fail {files...}").quiet().ignore_status().output().context("running deadnix")?;
+    if !out.status.success() {
+        bail!("deadnix found unused Nix code:\n{}", String::from_utf8_lossy(&out.stdout).trim_end());
+    }
     Ok(())
 }
 
