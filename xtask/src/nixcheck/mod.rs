@@ -1,12 +1,13 @@
 //! `cargo xtask nix-check`: the flake checked by a current Nix that the xtask installs itself
 //! (root.rs), against the stand-in nixpkgs (nix/offline/), since our machines cannot fetch the real
-//! one: `deadnix`, `nix flake show`, `nix flake check --no-build --all-systems`, and every
+//! one: `deadnix`, flake.lock against flake.nix's inputs, `nix flake show`, `nix flake check --no-build --all-systems`, and every
 //! package, app, devShell and check of both systems instantiated. Then the drift check (drift.rs) compares the
 //! Nix images with the Debian ones.
 
 pub mod drift;
 pub mod expected;
 pub mod facts;
+pub mod flake_lock;
 pub mod root;
 
 use std::path::{Path, PathBuf};
@@ -45,6 +46,20 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
     deadnix(sh, src.path(), opts.yes)?;
     let version = in_root(&root, src.path(), None, &["nix", "--version"], "nix --version")?;
     ui::status("Checking", format!("{} ({files} files) with {}", flake.display(), version.trim()));
+    let inputs = in_root(
+        &root,
+        src.path(),
+        None,
+        &["nix", "eval", "--json", "--file", "/src/flake.nix", "inputs"],
+        "reading flake.nix's inputs",
+    )?;
+    let inputs: serde_json::Value = serde_json::from_str(&inputs).context("parsing flake.nix's inputs")?;
+    let lock_text = std::fs::read_to_string(src.path().join("flake.lock")).context("reading flake.lock")?;
+    let lock: serde_json::Value = serde_json::from_str(&lock_text).context("parsing flake.lock")?;
+    let lock_problems = flake_lock::problems(&lock, &inputs);
+    if !lock_problems.is_empty() {
+        bail!("flake.lock does not lock flake.nix's inputs:\n  {}", lock_problems.join("\n  "));
+    }
     let mut show = vec!["nix", "flake", "show", "--all-systems"];
     show.extend(OFFLINE);
     show.push(FLAKE);
