@@ -77,7 +77,8 @@ pub fn compare(spec: &Spec, debian: &Images, nix: &NixFacts) -> Vec<String> {
                 }
             }
             problems.extend(config_differences(&at, &nix_facts.config, &deb_facts.config));
-            problems.extend(requirements(&at, spec, image, &nix_facts, deb_facts));
+            problems.extend(requirements(&at, spec, image, ("Nix", system, &nix_facts)));
+            problems.extend(requirements(&at, spec, image, ("Debian", &expected::host_system(), deb_facts)));
             for alts in expected::programs(spec, image) {
                 if !alts.iter().any(|p| nix_image.required_commands.contains(p)) {
                     problems.push(format!(
@@ -91,22 +92,22 @@ pub fn compare(spec: &Spec, debian: &Images, nix: &NixFacts) -> Vec<String> {
     problems
 }
 
-fn requirements(at: &str, spec: &Spec, image: &str, nix: &ImageFacts, debian: &ImageFacts) -> Vec<String> {
+/// What `side`'s image for `system` lacks of what the xtask runs there.
+fn requirements(at: &str, spec: &Spec, image: &str, (side, system, facts): (&str, &str, &ImageFacts)) -> Vec<String> {
     let mut problems = Vec::new();
-    for (side, facts) in [("Nix", nix), ("Debian", debian)] {
-        for alts in expected::programs(spec, image) {
-            if !alts.iter().any(|p| facts.programs.contains(p)) {
-                problems.push(format!(
-                    "{at}: the {side} image has no {} on its PATH ({})",
-                    alts.join(" or "),
-                    path_dirs(&facts.config).join(":")
-                ));
-            }
+    let emulator = expected::emulator(image, system).map(|e| vec![e]);
+    for alts in expected::programs(spec, image).into_iter().chain(emulator) {
+        if !alts.iter().any(|p| facts.programs.contains(p)) {
+            problems.push(format!(
+                "{at}: the {side} image has no {} on its PATH ({})",
+                alts.join(" or "),
+                path_dirs(&facts.config).join(":")
+            ));
         }
-        for lib in expected::libraries(image) {
-            if !facts.libraries.contains(&lib) {
-                problems.push(format!("{at}: the {side} image has no {lib}"));
-            }
+    }
+    for lib in expected::libraries(image) {
+        if !facts.libraries.contains(&lib) {
+            problems.push(format!("{at}: the {side} image has no {lib}"));
         }
     }
     problems

@@ -56,6 +56,22 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     ("signers", &[&["cosign"], &["notation"], &["crane"], &["sleep"]]),
 ];
 
+/// Images where a step's `clock` runs Go programs under qemu's user-mode emulator for the
+/// machine's own architecture (issue 10: libfaketime preloaded into the emulator). The signers
+/// image (issue 11) ships it; the client joins when issue 10's clock lands.
+const EMULATED: &[&str] = &["signers"];
+
+/// The emulator `image` needs on `system` ("x86_64-linux", "aarch64-linux"), if any.
+pub fn emulator(image: &str, system: &str) -> Option<String> {
+    let arch = system.split('-').next()?;
+    EMULATED.contains(&image).then(|| format!("qemu-{arch}"))
+}
+
+/// The system the Debian images are built for: the machine's own.
+pub fn host_system() -> String {
+    format!("{}-linux", std::env::consts::ARCH)
+}
+
 /// Shared libraries the xtask preloads in an image (by file name, anywhere under a lib dir).
 const LIBRARIES: &[(&str, &[&str])] = &[("client", &["libfaketime.so.1"]), ("signers", &["libfaketime.so.1"])];
 
@@ -115,6 +131,13 @@ mod tests {
         assert!(db.contains(&vec!["mariadb".to_string(), "mysql".to_string()]));
         // An image listed here but not (yet) in sandbox.json is simply not compared.
         assert!(programs(&spec, "no-such-image").iter().all(|alts| EVERY_IMAGE.iter().any(|e| alts == e)));
+    }
+
+    #[test]
+    fn the_emulator_matches_the_system() {
+        assert_eq!(emulator("signers", "x86_64-linux").as_deref(), Some("qemu-x86_64"));
+        assert_eq!(emulator("signers", "aarch64-linux").as_deref(), Some("qemu-aarch64"));
+        assert_eq!(emulator("notary", "x86_64-linux"), None);
     }
 
     #[test]
