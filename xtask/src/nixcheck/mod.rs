@@ -143,7 +143,12 @@ fn deadnix(sh: &Shell, src: &Path, yes: bool) -> Result<()> {
     walk(src, Path::new(""), &mut files)?;
     let files: Vec<PathBuf> =
         files.into_iter().filter(|f| f.extension().is_some_and(|e| e == "nix")).map(|f| src.join(f)).collect();
-    let out = cmd!(sh, "deadnix --fail {files...}").quiet().ignore_status().output().context("running deadnix")?;
+    let out = cmd!(sh, "deadnix --fail {files...}")
+        .env("NO_COLOR", "1")
+        .quiet()
+        .ignore_status()
+        .output()
+        .context("running deadnix")?;
     if !out.status.success() {
         bail!("deadnix found unused Nix code:\n{}", String::from_utf8_lossy(&out.stdout).trim_end());
     }
