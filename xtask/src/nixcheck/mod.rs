@@ -40,59 +40,12 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
     let flake = opts.flake.clone().unwrap_or_else(spec::source_root);
     let src = tempfile::tempdir().context("creating a directory for the flake's files")?;
     let files = copy_flake(sh, &flake, src.path())?;
-    let out = tempfile::tempdir().context("creating a directory for the evaluation's results")?;
-    let started = Instant::now();
-
     deadnix(sh, src.path(), opts.yes)?;
+    let started = Instant::now();
     let version = in_root(&root, src.path(), None, &["nix", "--version"], "nix --version")?;
     ui::status("Checking", format!("{} ({files} files) with {}", flake.display(), version.trim()));
-    let inputs = in_root(
-        &root,
-        src.path(),
-        None,
-        &["nix", "eval", "--json", "--file", "/src/flake.nix", "inputs"],
-        "reading flake.nix's inputs",
-    )?;
-    let inputs: serde_json::Value = serde_json::from_str(&inputs).context("parsing flake.nix's inputs")?;
-    let lock_text = std::fs::read_to_string(src.path().join("flake.lock")).context("reading flake.lock")?;
-    let lock: serde_json::Value = serde_json::from_str(&lock_text).context("parsing flake.lock")?;
-    let lock_problems = flake_lock::problems(&lock, &inputs);
-    if !lock_problems.is_empty() {
-        bail!("flake.lock does not lock flake.nix's inputs:\n  {}", lock_problems.join("\n  "));
-    }
-    let mut show = vec!["nix", "flake", "show", "--all-systems"];
-    show.extend(OFFLINE);
-    show.push(FLAKE);
-    in_root(&root, src.path(), None, &show, "nix flake show")?;
-
-    let mut check = vec!["nix", "flake", "check", "--no-build", "--all-systems"];
-    check.extend(OFFLINE);
-    check.push(FLAKE);
-    let checked = in_root_stderr(&root, src.path(), &check, "nix flake check --no-build --all-systems")?;
-    let checked_drvs = checked.lines().filter(|l| l.contains("derivation evaluated to")).count();
-
-    // Forces every output's drvPath (instantiating everything it names) and collects the
-    // images' facts, in one namespace so the store can be counted afterwards.
-    let script = format!(
-        "set -e; nix eval --json {} '{FLAKE}#.' --apply \"$(cat /src/nix/offline/facts.nix)\" >/out/facts.json; \
-         ls /nix/store | grep -c '\\.drv$' >/out/drvs",
-        OFFLINE.join(" ")
-    );
-    in_root(&root, src.path(), Some(out.path()), &["sh", "-c", &script], "nix eval (every output)")?;
-    let text = std::fs::read_to_string(out.path().join("facts.json")).context("reading the evaluated facts")?;
-    let nix: facts::NixFacts = serde_json::from_str(&text).context("parsing the evaluated facts")?;
-    let drvs = std::fs::read_to_string(out.path().join("drvs")).unwrap_or_default().trim().to_string();
-    let outputs: usize =
-        nix.values().map(|s| s.packages.len() + s.apps.len() + s.dev_shells.len() + s.checks.len()).sum();
-    ui::status(
-        "Evaluated",
-        format!(
-            "flake show, flake check ({checked_drvs} derivations), {outputs} outputs of {} systems forced \
-             ({drvs} derivations instantiated) in {:.1} s",
-            nix.len(),
-            started.elapsed().as_secs_f64()
-        ),
-    );
+    check_lock(&root, src.path())?;
+    let nix = evaluate(&root, src.path(), started)?;
 
     let spec = spec::load()?;
     let debian = match &opts.debian_facts {
@@ -126,6 +79,60 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
         ),
     );
     Ok(())
+}
+
+/// flake.lock against the inputs flake.nix declares (the stand-in replaces the locked nixpkgs,
+/// so nothing else looks at the lock).
+fn check_lock(root: &root::NixRoot, src: &Path) -> Result<()> {
+    let argv = ["nix", "eval", "--json", "--file", "/src/flake.nix", "inputs"];
+    let inputs = in_root(root, src, None, &argv, "reading flake.nix's inputs")?;
+    let inputs: serde_json::Value = serde_json::from_str(&inputs).context("parsing flake.nix's inputs")?;
+    let text = std::fs::read_to_string(src.join("flake.lock")).context("reading flake.lock")?;
+    let lock: serde_json::Value = serde_json::from_str(&text).context("parsing flake.lock")?;
+    let problems = flake_lock::problems(&lock, &inputs);
+    if !problems.is_empty() {
+        bail!("flake.lock does not lock flake.nix's inputs:\n  {}", problems.join("\n  "));
+    }
+    Ok(())
+}
+
+/// `nix flake show`, `nix flake check --no-build`, then every output of both systems forced
+/// through nix/offline/facts.nix, which also reports what the images are made of.
+fn evaluate(root: &root::NixRoot, src: &Path, started: Instant) -> Result<facts::NixFacts> {
+    let mut show = vec!["nix", "flake", "show", "--all-systems"];
+    show.extend(OFFLINE);
+    show.push(FLAKE);
+    in_root(root, src, None, &show, "nix flake show")?;
+
+    let mut check = vec!["nix", "flake", "check", "--no-build", "--all-systems"];
+    check.extend(OFFLINE);
+    check.push(FLAKE);
+    let checked = in_root_stderr(root, src, &check, "nix flake check --no-build --all-systems")?;
+    let checked_drvs = checked.lines().filter(|l| l.contains("derivation evaluated to")).count();
+
+    // One namespace for the evaluation and the count of what it instantiated.
+    let out = tempfile::tempdir().context("creating a directory for the evaluation's results")?;
+    let script = format!(
+        "set -e; nix eval --json {} '{FLAKE}#.' --apply \"$(cat /src/nix/offline/facts.nix)\" >/out/facts.json; \
+         ls /nix/store | grep -c '\\.drv$' >/out/drvs",
+        OFFLINE.join(" ")
+    );
+    in_root(root, src, Some(out.path()), &["sh", "-c", &script], "nix eval (every output)")?;
+    let text = std::fs::read_to_string(out.path().join("facts.json")).context("reading the evaluated facts")?;
+    let nix: facts::NixFacts = serde_json::from_str(&text).context("parsing the evaluated facts")?;
+    let drvs = std::fs::read_to_string(out.path().join("drvs")).unwrap_or_default().trim().to_string();
+    let outputs: usize =
+        nix.values().map(|s| s.packages.len() + s.apps.len() + s.dev_shells.len() + s.checks.len()).sum();
+    ui::status(
+        "Evaluated",
+        format!(
+            "flake show, flake check ({checked_drvs} derivations), {outputs} outputs of {} systems forced \
+             ({drvs} derivations instantiated) in {:.1} s",
+            nix.len(),
+            started.elapsed().as_secs_f64()
+        ),
+    );
+    Ok(nix)
 }
 
 /// No unused bindings or arguments in the Nix code (the flake's own deadnix check, which needs
