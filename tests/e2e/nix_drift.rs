@@ -59,6 +59,9 @@ fn a_current_nix_checks_the_flake_and_the_two_image_paths_agree() {
     // The Nix the xtask installed, not Debian bookworm's 2.8 (nixpkgs 25.11 needs 2.18).
     assert!(r.stderr.contains("nix (Nix) 2.26.3"), "{}", r.stderr);
     assert!(r.stderr.contains("Nix and Debian images agree"), "{}", r.stderr);
+    // Every mount (store, /tmp, /proc, the flake) lived in the command's own namespace.
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains("/nix-root/"), "the Nix root is still mounted:\n{mounts}");
 
     let nix: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("nix-facts.json")).unwrap()).unwrap();
