@@ -44,11 +44,13 @@ let
       "dd"
       "sha256sum"
     ];
-    # Issue 11's signing tools (the emulator is per system: qemu-x86_64 or qemu-aarch64).
+    # Issue 11's signing tools and the clock shift's faketime (the emulator is per system,
+    # qemu-x86_64 or qemu-aarch64: the drift check, xtask/src/nixcheck, holds each image to its own).
     signers = [
       "cosign"
       "notation"
       "crane"
+      "faketime"
     ];
     client = [
       "docker"
