@@ -28,7 +28,7 @@ pub fn run(sh: &Shell, sel: &Selector, a: &ExportArgs) -> Result<ExitCode> {
     let manifest = match a.format {
         ExportFormat::Compose => (compose::FILE, compose::render(&plan)?),
         ExportFormat::Kube => {
-            plan.files.extend(kube::extra_files(&plan));
+            kube::prepare(&mut plan)?;
             (kube::FILE, kube::render(&plan, &out)?)
         }
     };

@@ -10,8 +10,15 @@ use crate::engine::EngineKind;
 use crate::{host, ui};
 
 /// Host tools the tests use from outside the sandbox: curl and notary (the guide's host-side
-/// commands), nix-instantiate (the Nix drift check).
-const HOST_TOOLS: [(&str, &str); 3] = [("curl", "curl"), ("notary", "notary"), ("nix-instantiate", "nix-bin")];
+/// commands), nix-instantiate (the Nix drift check), docker-compose (runs the exported Compose
+/// file) and catatonit (podman builds the pause image of `kube play`'s pods from it; no pull).
+const HOST_TOOLS: [(&str, &str); 5] = [
+    ("curl", "curl"),
+    ("notary", "notary"),
+    ("nix-instantiate", "nix-bin"),
+    ("docker-compose", "docker-compose"),
+    ("catatonit", "catatonit"),
+];
 
 pub fn run(sh: &Shell, yes: bool, unit_only: bool) -> Result<ExitCode> {
     let root = crate::sandbox::spec::source_root();

@@ -14,10 +14,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use super::{Part, Plan};
+use super::{FileMount, OutFile, Part, Plan};
 
 pub const FILE: &str = "sandbox.yaml";
 const ENV_TARGET: &str = "/run/trust-sandbox/export-env";
@@ -205,22 +205,22 @@ fn container(part: &Part, sandbox: &str, out: &Path, volumes: &mut Vec<Volume>) 
         }
         mounts.push(VolumeMount { name: vname, mount_path: target.clone(), read_only: false });
     }
-    let mut files: Vec<(std::path::PathBuf, String)> =
-        part.files.iter().map(|f| (f.rel.clone(), f.target.clone())).collect();
+    let mut files: Vec<(std::path::PathBuf, String, bool)> =
+        part.files.iter().map(|f| (f.rel.clone(), f.target.clone(), f.dir)).collect();
     let mut args = spec.command.clone();
     if !part.secret_env.is_empty() {
-        files.push((env_script_rel(&part.service), ENV_TARGET.to_string()));
+        files.push((env_script_rel(&part.service), ENV_TARGET.to_string(), false));
         let wrapper = format!(". {ENV_TARGET} && exec \"$@\"");
         args = ["sh".to_string(), "-c".into(), wrapper, "sh".into()].into_iter().chain(args).collect();
     }
-    for (rel, target) in files {
+    for (rel, target, dir) in files {
         let vname = volume_name("file", &rel);
         if !volumes.iter().any(|v| v.name == vname) {
             let path = out.join(&rel).display().to_string();
             volumes.push(Volume {
                 name: vname.clone(),
                 persistent_volume_claim: None,
-                host_path: Some(HostPath { path, kind: "File" }),
+                host_path: Some(HostPath { path, kind: if dir { "Directory" } else { "File" } }),
             });
         }
         mounts.push(VolumeMount { name: vname, mount_path: target, read_only: true });
@@ -333,15 +333,46 @@ pub fn render(plan: &Plan, out: &Path) -> Result<String> {
     ))
 }
 
-/// Files only the Kubernetes form needs: each service's secret env as shell exports.
-pub fn extra_files(plan: &Plan) -> Vec<super::OutFile> {
-    plan.parts
-        .iter()
-        .filter(|p| !p.secret_env.is_empty())
-        .map(|p| super::OutFile {
-            rel: env_script_rel(&p.service),
-            bytes: env_script(&p.secret_env).into_bytes(),
-            secret: true,
-        })
-        .collect()
+/// What only the Kubernetes form needs, added to the plan: each service's secret env as shell
+/// exports, and a directory mount for every file whose target path holds a `:` (the client's
+/// `~/.docker/tls/notaryserver:4443/ca.crt`): podman 4.3 splits mount specs at colons (measured:
+/// `invalid option type "4443/ca.crt"`), so the nearest parent without one is mounted instead.
+pub fn prepare(plan: &mut Plan) -> Result<()> {
+    let mut extra = Vec::new();
+    for part in &mut plan.parts {
+        if !part.secret_env.is_empty() {
+            extra.push(OutFile {
+                rel: env_script_rel(&part.service),
+                bytes: env_script(&part.secret_env).into_bytes(),
+                secret: true,
+            });
+        }
+        let mut mounts: Vec<FileMount> = Vec::new();
+        for f in std::mem::take(&mut part.files) {
+            let Some((dir, inner)) = split_at_colon(&f.target) else {
+                mounts.push(f);
+                continue;
+            };
+            if dir.is_empty() {
+                bail!("{}: cannot mount {} without a colon in the mount path", part.service, f.target);
+            }
+            let top = if f.secret { super::SECRETS_DIR } else { super::FILES_DIR };
+            let dir_rel = Path::new(top).join("dirs").join(format!("{}{}", part.service, dir.replace('/', "-")));
+            let source = plan.files.iter().find(|o| o.rel == f.rel).context("a mounted file the plan does not hold")?;
+            extra.push(OutFile { rel: dir_rel.join(inner), bytes: source.bytes.clone(), secret: f.secret });
+            if !mounts.iter().any(|m| m.target == dir) {
+                mounts.push(FileMount { rel: dir_rel, target: dir.to_string(), secret: f.secret, dir: true });
+            }
+        }
+        part.files = mounts;
+    }
+    plan.files.extend(extra);
+    Ok(())
+}
+
+/// `/a/b:c/d` -> (`/a`, `b:c/d`): the path up to the first component holding a colon.
+fn split_at_colon(target: &str) -> Option<(&str, &str)> {
+    let colon = target.find(':')?;
+    let slash = target[..colon].rfind('/')?;
+    Some((&target[..slash], &target[slash + 1..]))
 }

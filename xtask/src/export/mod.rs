@@ -49,6 +49,8 @@ pub struct FileMount {
     pub rel: PathBuf,
     pub target: String,
     pub secret: bool,
+    /// A directory of files rather than one file (see `kube::prepare`).
+    pub dir: bool,
 }
 
 /// A file the export writes beside its manifest.
@@ -143,7 +145,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
                         let bytes = std::fs::read(&source).with_context(|| format!("reading {}", source.display()))?;
                         files.insert(out_rel.clone(), OutFile { rel: out_rel.clone(), bytes, secret });
                     }
-                    part_files.push(FileMount { rel: out_rel, target, secret });
+                    part_files.push(FileMount { rel: out_rel, target, secret, dir: false });
                 }
             }
         }
@@ -167,7 +169,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
             ] {
                 let rel = Path::new(if secret { SECRETS_DIR } else { FILES_DIR }).join("export").join(rel);
                 files.insert(rel.clone(), OutFile { rel: rel.clone(), bytes: bytes.into_bytes(), secret });
-                part_files.push(FileMount { rel, target: target.to_string(), secret });
+                part_files.push(FileMount { rel, target: target.to_string(), secret, dir: false });
             }
             spec.command =
                 ["sh".to_string(), db_init::ENTRY_TARGET.to_string()].into_iter().chain(spec.command).collect();
