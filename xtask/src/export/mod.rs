@@ -272,3 +272,6 @@ pub fn images_note(plan: &Plan, engine: crate::engine::EngineKind) -> String {
         list = plan.images.iter().map(|r| format!("- `{r}`\n")).collect::<String>(),
     )
 }
+
+#[cfg(test)]
+mod tests;

@@ -63,7 +63,12 @@ mod tests {
         ] {
             let argv = command(&r, None, &EXPECTED);
             assert_eq!(argv[..2], ["bash", "-c"], "{r:?}");
-            assert!(!argv[2].contains("{{port}}"), "{r:?}");
+            if let Readiness::Tcp { port } | Readiness::Https { port, .. } | Readiness::Http { port, .. } = &r {
+                assert!(
+                    argv[2].contains(&format!("127.0.0.1:{port}")) || argv[2].contains(&format!("127.0.0.1/{port}")),
+                    "{r:?}"
+                );
+            }
         }
     }
 
