@@ -29,7 +29,7 @@ pub fn command(readiness: &Readiness, ca: Option<&str>, expected: &Expected) -> 
         ),
         Readiness::Tcp { port } => format!("exec 3<>/dev/tcp/127.0.0.1/{port}"),
         // TLS verified against the sandbox CA when the container holds it, then the status line.
-        Readiness::Https { port, path } => {
+        Readiness::Https { port, path, .. } => {
             let verify = ca.map(|ca| format!(" -CAfile {ca} -verify_return_error")).unwrap_or_default();
             format!(
                 "printf 'GET {path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' \
@@ -37,7 +37,7 @@ pub fn command(readiness: &Readiness, ca: Option<&str>, expected: &Expected) -> 
                  | head -n 1 | grep -q ' 200 '"
             )
         }
-        Readiness::Http { port, path } => format!(
+        Readiness::Http { port, path, .. } => format!(
             "exec 3<>/dev/tcp/127.0.0.1/{port} && printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' >&3 \
              && head -n 1 <&3 | grep -q ' 200 '"
         ),
@@ -52,13 +52,18 @@ mod tests {
 
     const EXPECTED: Expected = Expected { server_migrations: 2, signer_migrations: 1 };
 
+    /// As the table spells it (optional fields stay optional).
+    fn readiness(json: &str) -> Readiness {
+        serde_json::from_str(json).unwrap()
+    }
+
     #[test]
     fn every_kind_probes_inside_with_bash() {
         for r in [
             Readiness::DbSchema,
             Readiness::Tcp { port: 7899 },
-            Readiness::Https { port: 4443, path: "/_notary_server/health".into() },
-            Readiness::Http { port: 5000, path: "/v2/".into() },
+            readiness(r#"{"kind": "https", "port": 4443, "path": "/_notary_server/health"}"#),
+            readiness(r#"{"kind": "http", "port": 5000, "path": "/v2/"}"#),
             Readiness::ClientDaemon,
         ] {
             let argv = command(&r, None, &EXPECTED);
@@ -74,7 +79,7 @@ mod tests {
 
     #[test]
     fn https_verifies_with_the_ca_when_the_container_has_it() {
-        let r = Readiness::Https { port: 4443, path: "/_notary_server/health".into() };
+        let r = readiness(r#"{"kind": "https", "port": 4443, "path": "/_notary_server/health"}"#);
         let with = command(&r, Some("/etc/sandbox/ca.crt"), &EXPECTED)[2].clone();
         assert!(with.contains("-CAfile /etc/sandbox/ca.crt -verify_return_error"), "{with}");
         assert!(with.contains("127.0.0.1:4443") && with.contains("GET /_notary_server/health"), "{with}");

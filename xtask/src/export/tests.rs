@@ -15,7 +15,15 @@ const NAME: &str = "exp";
 fn sandbox(tmp: &Path) -> Sandbox {
     let dir = state::Dir { path: tmp.join(NAME) };
     let st = dir.create(NAME, EngineKind::Docker, 14443, 15000).unwrap();
-    let secrets = dir.secrets().unwrap();
+    let secrets = state::Secrets {
+        db_server_password: "db-server-pw-0001".into(),
+        db_signer_password: "db-signer-pw-0002".into(),
+        signer_alias_passphrase: "alias-passphrase-0003".into(),
+        trust_root_passphrase: "root-passphrase-0004".into(),
+        trust_repository_passphrase: "repo-passphrase-0005".into(),
+    };
+    crate::util::write_private(&dir.path.join("secrets.json"), serde_json::to_string(&secrets).unwrap().as_bytes())
+        .unwrap();
     pki::ensure(&dir.pki(), &st.id, &["notaryserver", "notarysigner"]).unwrap();
     crate::util::make_private_dir(&dir.config()).unwrap();
     for r in config::all(&secrets) {
