@@ -3,8 +3,9 @@
 //!
 //! In a pod every container shares one network namespace, so the guide's names are mapped to
 //! 127.0.0.1 with `hostAliases` instead of network aliases (the certificates name localhost and
-//! 127.0.0.1 too). There is no start order: notary's services retry or are restarted
-//! (`restartPolicy: Always`) until the DB is up, and readiness probes tell when each works.
+//! 127.0.0.1 too). A pod has no start order: each container waits for the previous service's port
+//! before its command (restarts, `restartPolicy: Always`, cover the rest), and readiness probes
+//! tell when each works.
 //!
 //! Files are `hostPath` mounts of the export directory's own files, because podman 4.3's
 //! `kube play` (Debian bookworm) can mount neither Secret volumes correctly (measured: the file
@@ -191,7 +192,13 @@ fn is_label_value(v: &str) -> bool {
     v.len() <= 63 && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn container(part: &Part, sandbox: &str, out: &Path, volumes: &mut Vec<Volume>) -> Result<Container> {
+fn container(
+    part: &Part,
+    prev: Option<&Part>,
+    sandbox: &str,
+    out: &Path,
+    volumes: &mut Vec<Volume>,
+) -> Result<Container> {
     let spec = &part.spec;
     let mut mounts = Vec::new();
     for (name, target) in &part.volumes {
@@ -212,6 +219,12 @@ fn container(part: &Part, sandbox: &str, out: &Path, volumes: &mut Vec<Volume>) 
         files.push((env_script_rel(&part.service), ENV_TARGET.to_string(), false));
         let wrapper = format!(". {ENV_TARGET} && exec \"$@\"");
         args = ["sh".to_string(), "-c".into(), wrapper, "sh".into()].into_iter().chain(args).collect();
+    }
+    if let Some(port) = prev.and_then(|p| p.port) {
+        // No start order in a pod: wait for the previous service's port (all share localhost),
+        // so a cluster does not put the service into CrashLoopBackOff while the DB starts.
+        let wait = format!("until (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; do sleep 0.2; done; exec \"$@\"");
+        args = ["bash".to_string(), "-c".into(), wait, "bash".into()].into_iter().chain(args).collect();
     }
     for (rel, target, dir) in files {
         let vname = volume_name("file", &rel);
@@ -275,7 +288,7 @@ pub fn render(plan: &Plan, out: &Path) -> Result<String> {
     let mut volumes = Vec::new();
     let mut containers = Vec::new();
     let mut hostnames = Vec::new();
-    for part in &plan.parts {
+    for (i, part) in plan.parts.iter().enumerate() {
         if part.spec.name != format!("{}-{}", plan.sandbox, part.service) {
             bail!("container {} is not named <sandbox>-<service>, which the pod's naming relies on", part.spec.name);
         }
@@ -291,7 +304,8 @@ pub fn render(plan: &Plan, out: &Path) -> Result<String> {
                 hostnames.push(a.clone());
             }
         }
-        containers.push(container(part, &plan.sandbox, out, &mut volumes)?);
+        let prev = i.checked_sub(1).map(|j| &plan.parts[j]);
+        containers.push(container(part, prev, &plan.sandbox, out, &mut volumes)?);
     }
     let mut docs = Vec::new();
     for v in &plan.volumes {

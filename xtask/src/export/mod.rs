@@ -41,6 +41,8 @@ pub struct Part {
     pub probe: Vec<String>,
     /// The service started before this one: `up` waits for it to be ready first.
     pub after: Option<String>,
+    /// The service's own port in the table (what a later service reaches it on), if it has one.
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +187,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
             files: part_files,
             secret_env,
             after: after.replace(svc.name.clone()),
+            port: svc.ports.first().map(|p| p.container),
         });
     }
     let labels = parts

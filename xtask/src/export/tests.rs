@@ -213,9 +213,14 @@ fn kube_is_one_pod_named_for_the_sandbox_with_aliases_on_localhost() {
     assert_eq!(tls_vol["hostPath"]["type"], "Directory");
     let dir = tls_vol["hostPath"]["path"].as_str().unwrap().strip_prefix("/srv/export/").unwrap();
     assert!(f.plan.files.iter().any(|o| o.rel == Path::new(dir).join("notaryserver:4443/ca.crt")), "{dir}");
-    // The signer's passphrase reaches it through a sourced 0600 file, not the manifest.
+    // Each waits for the previous service's port; the signer's passphrase comes from a sourced
+    // 0600 file, not the manifest.
+    assert_eq!(containers[0]["args"][0], "sh", "the DB waits for nothing");
     let signer = &containers[1];
-    assert_eq!(signer["args"][0], "sh");
+    assert!(signer["args"][2].as_str().unwrap().contains("/dev/tcp/127.0.0.1/3306"), "{signer}");
+    assert_eq!(signer["args"][4], "sh");
+    assert!(signer["args"][6].as_str().unwrap().starts_with(". /run/trust-sandbox/export-env"), "{signer}");
+    assert!(containers[4]["args"][2].as_str().unwrap().contains("/dev/tcp/127.0.0.1/5000"));
     assert!(f.plan.files.iter().any(|o| o.secret && o.rel == kube::env_script_rel("notarysigner")));
     for v in volumes {
         if let Some(p) = v["hostPath"]["path"].as_str() {
