@@ -355,6 +355,9 @@ pub fn prepare(plan: &mut Plan) -> Result<()> {
     let mut extra = Vec::new();
     for part in &mut plan.parts {
         if !part.secret_env.is_empty() {
+            // Instead of Compose's env_file: a pod cannot read one.
+            let env_file = Plan::secret_env_rel(&part.service);
+            plan.files.retain(|o| o.rel != env_file);
             extra.push(OutFile {
                 rel: env_script_rel(&part.service),
                 bytes: env_script(&part.secret_env).into_bytes(),

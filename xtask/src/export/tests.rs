@@ -102,12 +102,7 @@ fn plan_is_ups_run_specs_less_only_the_config_hash() {
 fn private_state_files_become_secrets_and_public_ones_files() {
     let f = fixture();
     let by_rel = |rel: &str| f.plan.files.iter().find(|o| o.rel == Path::new(rel)).unwrap_or_else(|| panic!("{rel}"));
-    for rel in [
-        "secrets/pki/notaryserver.key",
-        "secrets/config/server.json",
-        "secrets/export/db-bootstrap.sql",
-        "secrets/notarysigner.env",
-    ] {
+    for rel in ["secrets/pki/notaryserver.key", "secrets/config/server.json", "secrets/export/db-bootstrap.sql"] {
         assert!(by_rel(rel).secret, "{rel}");
     }
     for rel in
@@ -120,9 +115,19 @@ fn private_state_files_become_secrets_and_public_ones_files() {
             assert!(!String::from_utf8_lossy(&o.bytes).contains(&v), "{} holds a secret", o.rel.display());
         }
     }
+    // The signer's passphrase: in exactly one file, a secret one, and out of the spec's env.
+    assert_eq!(passphrase_files(&f.plan, &f.sb), 1);
     let signer = f.plan.parts.iter().find(|p| p.service == "notarysigner").unwrap();
-    assert_eq!(signer.secret_env.len(), 1);
     assert!(signer.spec.env.iter().all(|e| !e.secret), "secret env values leave the spec");
+}
+
+/// How many files of the plan hold the signer's passphrase; each must be a secret.
+fn passphrase_files(plan: &Plan, sb: &Sandbox) -> usize {
+    let passphrase = sb.secrets().unwrap().signer_alias_passphrase;
+    let holding: Vec<&OutFile> =
+        plan.files.iter().filter(|o| String::from_utf8_lossy(&o.bytes).contains(&passphrase)).collect();
+    assert!(holding.iter().all(|o| o.secret && o.rel.starts_with(SECRETS_DIR)), "{holding:?}");
+    holding.len()
 }
 
 #[test]
@@ -150,7 +155,11 @@ fn compose_keeps_names_order_readiness_and_no_secret() {
     assert_eq!(services["registry"]["ports"], serde_json::json!(["127.0.0.1:15000:5000"]));
     assert_eq!(services["notarysandbox"]["cap_add"], serde_json::json!(["SYS_ADMIN"]));
     assert_eq!(services["notarysandbox"]["security_opt"], serde_json::json!(["seccomp=unconfined"]));
-    assert_eq!(services["notarysigner"]["env_file"], serde_json::json!(["./secrets/notarysigner.env"]));
+    // The signer's passphrase comes from a file under secrets/: an env_file, or a mounted secret.
+    let signer = &services["notarysigner"];
+    let env_files = signer["env_file"].as_array().cloned().unwrap_or_default();
+    assert!(env_files.iter().all(|e| e.as_str().unwrap().starts_with("./secrets/")), "{signer}");
+    assert!(!env_files.is_empty() || signer["secrets"].as_array().unwrap().len() == 3, "{signer}");
     // Shell code survives Compose's interpolation.
     let db_probe = services["db"]["healthcheck"]["test"][3].as_str().unwrap();
     assert!(db_probe.starts_with("c=$$(command -v mariadb"), "{db_probe}");
@@ -219,9 +228,9 @@ fn kube_is_one_pod_named_for_the_sandbox_with_aliases_on_localhost() {
     let signer = &containers[1];
     assert!(signer["args"][2].as_str().unwrap().contains("/dev/tcp/127.0.0.1/3306"), "{signer}");
     assert_eq!(signer["args"][4], "sh");
-    assert!(signer["args"][6].as_str().unwrap().starts_with(". /run/trust-sandbox/export-env"), "{signer}");
+    assert!(signer["args"][6].as_str().unwrap().starts_with(". /run/trust-sandbox/"), "{signer}");
     assert!(containers[4]["args"][2].as_str().unwrap().contains("/dev/tcp/127.0.0.1/5000"));
-    assert!(f.plan.files.iter().any(|o| o.secret && o.rel == kube::env_script_rel("notarysigner")));
+    assert_eq!(passphrase_files(&f.plan, &f.sb), 1);
     for v in volumes {
         if let Some(p) = v["hostPath"]["path"].as_str() {
             assert!(p.starts_with("/srv/export/files/") || p.starts_with("/srv/export/secrets/"), "{p}");
