@@ -23,14 +23,14 @@ fn docker_compose_export_plays_the_guide() {
     let project = format!("label=com.docker.compose.project={}", sb.name);
     compose(&["up", "-d"]).assert_ok("docker-compose up -d");
     wait_ready(&sb);
-    for service in ["db", "notarysigner", "notaryserver", "registry", "notarysandbox"] {
+    for service in ["db", "notarysigner", "notaryserver", "registry", "client"] {
         let c = sb.container(service);
         let r = sb.engine_cli(&["inspect", "--format", "{{index .Config.Labels \"com.docker.compose.project\"}}", &c]);
         assert_eq!(r.stdout.trim(), sb.name, "{c} must be the Compose stack's, not up's");
     }
     plays_the_guide(&sb);
     // The readiness the file declares is what made Compose start each service after the last.
-    for service in ["db", "notarysigner", "notaryserver", "registry", "notarysandbox"] {
+    for service in ["db", "notarysigner", "notaryserver", "registry", "client"] {
         let c = sb.container(service);
         let r = sb.engine_cli(&["inspect", "--format", "{{.State.Health.Status}}", &c]);
         assert_eq!(r.stdout.trim(), "healthy", "{c}: its exported healthcheck must pass:\n{}", r.stderr);
@@ -61,7 +61,7 @@ fn podman_kube_export_plays_the_guide() {
     let play = run(Command::new("podman").args(["kube", "play", manifest.to_str().unwrap()]), None);
     play.assert_ok("podman kube play");
     wait_ready(&sb);
-    let pod = sb.engine_cli(&["inspect", "--format", "{{.Pod}}", &sb.container("notarysandbox")]);
+    let pod = sb.engine_cli(&["inspect", "--format", "{{.Pod}}", &sb.container("client")]);
     assert_ne!(pod.stdout.trim(), "", "the client must run in the exported pod, not as up's container");
     plays_the_guide(&sb);
 

@@ -83,6 +83,7 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct ExportArgs {
+    /// What to write: a Compose file, or Kubernetes manifests.
     #[arg(value_enum)]
     pub format: ExportFormat,
     /// Directory to write into (default: `export/<format>` in the sandbox's state directory).

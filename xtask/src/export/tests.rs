@@ -24,9 +24,10 @@ fn sandbox(tmp: &Path) -> Sandbox {
     };
     crate::util::write_private(&dir.path.join("secrets.json"), serde_json::to_string(&secrets).unwrap().as_bytes())
         .unwrap();
-    pki::ensure(&dir.pki(), &st.id, &["notaryserver", "notarysigner"]).unwrap();
+    let table = spec::load().unwrap();
+    pki::ensure(&dir.pki(), &st.id, &table.pki_leaves()).unwrap();
     crate::util::make_private_dir(&dir.config()).unwrap();
-    for r in config::all(&secrets) {
+    for r in config::all(&secrets, &table).unwrap() {
         let mode = if r.secret { 0o600 } else { 0o644 };
         crate::util::write_mode(&dir.config().join(r.file), r.content.as_bytes(), mode).unwrap();
     }
@@ -153,8 +154,8 @@ fn compose_keeps_names_order_readiness_and_no_secret() {
     }
     assert_eq!(services["notaryserver"]["ports"], serde_json::json!(["127.0.0.1:14443:4443"]));
     assert_eq!(services["registry"]["ports"], serde_json::json!(["127.0.0.1:15000:5000"]));
-    assert_eq!(services["notarysandbox"]["cap_add"], serde_json::json!(["SYS_ADMIN"]));
-    assert_eq!(services["notarysandbox"]["security_opt"], serde_json::json!(["seccomp=unconfined"]));
+    assert_eq!(services["client"]["cap_add"], serde_json::json!(["SYS_ADMIN"]));
+    assert_eq!(services["client"]["security_opt"], serde_json::json!(["seccomp=unconfined"]));
     // The signer's passphrase comes from a file under secrets/: an env_file, or a mounted secret.
     let signer = &services["notarysigner"];
     let env_files = signer["env_file"].as_array().cloned().unwrap_or_default();
@@ -189,17 +190,14 @@ fn kube_is_one_pod_named_for_the_sandbox_with_aliases_on_localhost() {
     assert_eq!(docs[0]["metadata"]["name"], format!("{NAME}-kube-db"));
     let pod = &docs[3];
     assert_eq!(pod["metadata"]["name"], NAME);
-    assert_eq!(
-        pod["metadata"]["annotations"]["container.seccomp.security.alpha.kubernetes.io/notarysandbox"],
-        "unconfined"
-    );
+    assert_eq!(pod["metadata"]["annotations"]["container.seccomp.security.alpha.kubernetes.io/client"], "unconfined");
     let hosts = pod["spec"]["hostAliases"][0]["hostnames"].as_array().unwrap();
     for name in ["db", "notarysigner", "notaryserver", "sandboxregistry"] {
         assert!(hosts.contains(&Value::from(name)), "{name}");
     }
     let containers = pod["spec"]["containers"].as_array().unwrap();
     let names: Vec<&str> = containers.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["db", "notarysigner", "notaryserver", "registry", "notarysandbox"]);
+    assert_eq!(names, ["db", "notarysigner", "notaryserver", "registry", "client"]);
     let client = &containers[4];
     assert_eq!(client["securityContext"]["capabilities"]["add"], serde_json::json!(["SYS_ADMIN"]));
     assert_eq!(client["securityContext"]["seccompProfile"]["type"], "Unconfined");
