@@ -11,6 +11,7 @@ mod export;
 mod host;
 mod hosts_file;
 mod images;
+mod migrate;
 mod sandbox;
 mod scenario;
 mod ui;

@@ -1,6 +1,7 @@
 //! One file per user-facing command; `dispatch` maps the parsed command line to them.
 
 mod bench;
+mod compare;
 mod destroy;
 mod doctor;
 mod down;
@@ -9,6 +10,7 @@ mod export;
 mod hosts;
 mod images;
 mod logs;
+mod migrate;
 mod play;
 mod scenario;
 mod setup;
@@ -55,5 +57,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
         Command::Env => env::run(sh, &sel),
         Command::Bench(a) => bench::run(sh, &sel, &a),
         Command::Export(a) => export::run(sh, &sel, &a),
+        Command::Migrate(a) => migrate::run(sh, &sel, &a),
+        Command::Compare(a) => compare::run(sh, &sel, &a),
     }
 }
