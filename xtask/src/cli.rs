@@ -104,6 +104,26 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Measure DCT, cosign and Notation side by side on the same tag under six attacks.
     Compare(CompareArgs),
+    /// Write the running sandbox as a Compose file or Kubernetes manifests (secrets as 0600 files).
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// What to write: a Compose file, or Kubernetes manifests.
+    #[arg(value_enum)]
+    pub format: ExportFormat,
+    /// Directory to write into (default: `export/<format>` in the sandbox's state directory).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// A Compose file (docker-compose, podman-compose, Compose v2).
+    Compose,
+    /// Kubernetes manifests: one Pod, PersistentVolumeClaims (podman kube play, a cluster).
+    Kube,
 }
 
 // `--json [FILE]`, the same on every command that has it. (A `//` comment: clap would show a

@@ -7,6 +7,7 @@ mod bench;
 mod cli;
 mod commands;
 mod engine;
+mod export;
 mod host;
 mod hosts_file;
 mod images;

@@ -6,6 +6,7 @@ mod destroy;
 mod doctor;
 mod down;
 mod env;
+mod export;
 mod hosts;
 mod images;
 mod logs;
@@ -57,6 +58,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
         Command::Hosts(a) => hosts::run(&a),
         Command::Env => env::run(sh, &sel),
         Command::Bench(a) => bench::run(sh, &sel, &a),
+        Command::Export(a) => export::run(sh, &sel, &a),
         Command::Migrate(a) => migrate::run(sh, &sel, &a),
         Command::Compare(a) => compare::run(sh, &sel, &a),
     }
