@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use super::{checked, secs_since, PLAIN_POLL, READY_TIMEOUT};
 use crate::engine::{self, Engine, RunSpec};
 use crate::sandbox::spec::Readiness;
-use crate::sandbox::{self, Sandbox};
+use crate::sandbox::Sandbox;
 use crate::scenario::{self, Outcome, Scenario, Target};
 use crate::util;
 
@@ -31,10 +31,7 @@ impl<'a> Plain<'a> {
             bin: &engine.bin,
             network: sb.network(),
             // The labels let `destroy` find the network even if a baseline dies half-way.
-            network_labels: vec![
-                format!("{}={}", sandbox::LABEL_INSTANCE, sb.name),
-                format!("{}={}", sandbox::LABEL_ID, sb.state.id),
-            ],
+            network_labels: sb.labels(None).into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
             services,
             ca_pem: std::fs::read(sb.ca_file()).context("reading the sandbox CA")?,
         })
@@ -89,7 +86,7 @@ impl<'a> Plain<'a> {
                 let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
                 until(&spec.name, || exec(&["bash", "-c", &script]))
             }
-            Readiness::Https { port, path } => {
+            Readiness::Https { port, path, .. } => {
                 let url = format!("https://127.0.0.1:{}{path}", host_port(*port)?);
                 let agent = http_agent(Some(&self.ca_pem))?;
                 until(&spec.name, || agent.get(&url).call().is_ok())

@@ -15,6 +15,7 @@ use crate::ui;
 pub const DEFAULT_SCENARIO: &str = "guide";
 
 pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
+    executor::check_report_paths(&args.run)?;
     let up = super::up::options(&args.up);
     let scenario = scenario::find(DEFAULT_SCENARIO)?;
     let sb = match Sandbox::open(sh, sel)? {

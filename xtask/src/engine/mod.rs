@@ -3,6 +3,7 @@
 
 mod argv;
 mod inspect;
+pub mod objects;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -168,13 +169,6 @@ impl Engine {
         Ok(self.inspect(sh, &[name.to_string()])?.into_iter().next())
     }
 
-    /// Names of containers (any state) carrying a label `key=value`.
-    pub fn containers_labelled(&self, sh: &Shell, label: &str) -> Result<Vec<String>> {
-        let filter = format!("label={label}");
-        let out = self.checked(sh, &["ps", "--all", "--filter", &filter, "--format", "{{.Names}}"])?;
-        Ok(lines(&out))
-    }
-
     pub fn remove_containers(&self, sh: &Shell, names: &[String]) -> Result<()> {
         if names.is_empty() {
             return Ok(());
@@ -186,12 +180,6 @@ impl Engine {
             bail!("removing containers {}: {}", names.join(", "), out.combined().trim());
         }
         Ok(())
-    }
-
-    pub fn networks_labelled(&self, sh: &Shell, label: &str) -> Result<Vec<String>> {
-        let filter = format!("label={label}");
-        let out = self.checked(sh, &["network", "ls", "--filter", &filter, "--format", "{{.Name}}"])?;
-        Ok(lines(&out))
     }
 
     pub fn network_exists(&self, sh: &Shell, name: &str) -> Result<bool> {
@@ -208,12 +196,6 @@ impl Engine {
             bail!("removing network {name}: {}", out.combined().trim());
         }
         Ok(())
-    }
-
-    pub fn volumes_labelled(&self, sh: &Shell, label: &str) -> Result<Vec<String>> {
-        let filter = format!("label={label}");
-        let out = self.checked(sh, &["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"])?;
-        Ok(lines(&out))
     }
 
     pub fn volume_exists(&self, sh: &Shell, name: &str) -> Result<bool> {

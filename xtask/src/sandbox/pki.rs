@@ -227,8 +227,18 @@ fn ensure_leaf(dir: &Path, ca: &Ca, name: &'static str, now: OffsetDateTime) -> 
     let leaf = Leaf { name, cert: leaf_cert_path(dir, name), key: leaf_key_path(dir, name) };
     // A half-written leaf (crash between the two renames) is simply re-issued:
     // unlike the CA, nothing else depends on a particular leaf.
+    // So is a damaged (truncated, mismatched) or foreign one: re-issuing it from the CA is the
+    // whole repair, and no trust data is lost by it.
     let complete = exists(&leaf.cert)? && exists(&leaf.key)?;
-    if !complete || !leaf_still_valid(&leaf, ca, now)? {
+    let keep = match complete.then(|| leaf_still_valid(&leaf, ca, now)) {
+        None => false,
+        Some(Ok(valid)) => valid,
+        Some(Err(e)) => {
+            crate::ui::warn(format!("{e:#}: re-issuing the {} certificate and key from the sandbox CA", leaf.name));
+            false
+        }
+    };
+    if !keep {
         issue_leaf(dir, ca, &leaf, now)?;
     }
     Ok(leaf)

@@ -10,7 +10,7 @@ use xshell::Shell;
 use super::{Action, Executor, Output, Runner, Scenario, Service, StepMode, Target};
 use crate::cli::RunArgs;
 use crate::sandbox::readiness;
-use crate::sandbox::state::Secrets;
+use crate::sandbox::state::{ClientMode, Secrets};
 use crate::sandbox::Sandbox;
 use crate::ui;
 use crate::util;
@@ -22,6 +22,11 @@ pub struct SandboxExecutor<'a> {
     sh: &'a Shell,
     sb: &'a Sandbox,
     secrets: Secrets,
+    /// The current step's time limit (the runner sets it before each `run`).
+    limit: std::time::Duration,
+    masker: super::Masker,
+    /// Stream long steps' output to stderr (off when the progress goes elsewhere, as in `bench`).
+    stream: bool,
 }
 
 /// The container (service) a step's `on` names.
@@ -75,8 +80,12 @@ impl Executor for SandboxExecutor<'_> {
         let mut all_env = if *on == Target::Client { self.secrets.client_env() } else { Vec::new() };
         all_env.extend(env.iter().cloned());
         let wrapped = wrap_script(script, identity, clock);
-        let out = self.sb.exec(self.sh, container, &["sh", "-c", &wrapped], &all_env, None)?;
-        Ok(out)
+        let name = self.sb.container(container);
+        super::step_process::run(&self.sb.engine.bin, &name, &wrapped, &all_env, self.limit, &self.masker, self.stream)
+    }
+
+    fn set_time_limit(&mut self, limit: std::time::Duration) {
+        self.limit = limit;
     }
 
     fn action(&mut self, action: &Action) -> Result<Output> {
@@ -137,8 +146,21 @@ fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
 }
 
 /// Runs `scenarios` against `sb` and writes the reports; the exit code says whether all passed.
+/// Ctrl-C kills the running step's processes in its container (see `step_process`), the
+/// remaining steps fail at once, and the exit code is 130; a second Ctrl-C exits immediately.
 pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &RunArgs) -> Result<ExitCode> {
-    run_scenarios_logged(sh, sb, scenarios, args, Box::new(std::io::stderr()))
+    use std::sync::atomic::Ordering;
+    let _ = ctrlc::set_handler(|| {
+        if super::step_process::INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    let code = run_with(sh, sb, scenarios, args, Box::new(std::io::stderr()), true)?;
+    if super::step_process::INTERRUPTED.load(Ordering::SeqCst) {
+        ui::warn("interrupted: the running step's processes were killed");
+        return Ok(ExitCode::from(130));
+    }
+    Ok(code)
 }
 
 /// `run_scenarios` with the human progress sent to `log` (`bench` silences it with a sink).
@@ -149,6 +171,34 @@ pub fn run_scenarios_logged(
     args: &RunArgs,
     log: Box<dyn std::io::Write>,
 ) -> Result<ExitCode> {
+    run_with(sh, sb, scenarios, args, log, false)
+}
+
+/// A report file must be writable where it was asked for: checked before the run, not after it.
+pub fn check_report_paths(args: &RunArgs) -> Result<()> {
+    let json = args.json.as_deref().filter(|p| *p != "-").map(std::path::Path::new);
+    for path in json.into_iter().chain(args.junit.as_deref()) {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        if !parent.is_dir() {
+            bail!(
+                "cannot write the report {}: the directory {} does not exist (create it first)",
+                path.display(),
+                parent.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_with(
+    sh: &Shell,
+    sb: &Sandbox,
+    scenarios: &[Scenario],
+    args: &RunArgs,
+    log: Box<dyn std::io::Write>,
+    stream: bool,
+) -> Result<ExitCode> {
+    check_report_paths(args)?;
     for s in scenarios {
         check_requirements(sh, sb, s)?;
     }
@@ -160,15 +210,23 @@ pub fn run_scenarios_logged(
     if args.step && !std::io::stdin().is_terminal() {
         ui::info("Step mode", "reading answers from standard input (Enter runs, s skips, q quits)");
     }
+    // In host-daemon mode the host's dockerd reaches the registry by its published port.
+    let registry = match sb.state.client {
+        ClientMode::OwnDaemon => super::runner::DEFAULT_REGISTRY.to_string(),
+        ClientMode::HostDaemon => format!("sandboxregistry:{}", sb.state.registry_port),
+    };
     let opts = super::Options {
         keep_going: args.keep_going,
         secrets: secrets.values(),
         step,
         engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
         log,
+        registry,
         ..Default::default()
     };
-    let exec = SandboxExecutor { sh, sb, secrets };
+    let masker = super::Masker::new(&secrets.values());
+    let limit = super::model::DEFAULT_STEP_TIMEOUT;
+    let exec = SandboxExecutor { sh, sb, secrets, limit, masker, stream };
     let mut runner = Runner::new(exec, opts);
     let report = runner.run_all(scenarios);
     match args.json.as_deref() {

@@ -35,6 +35,10 @@ pub trait Executor {
     ) -> Result<Output>;
 
     fn action(&mut self, action: &Action) -> Result<Output>;
+
+    /// The time limit of the next `run` (the step's `timeout`); an executor that can kill a
+    /// step's processes enforces it, others may ignore it.
+    fn set_time_limit(&mut self, _limit: Duration) {}
 }
 
 impl<T: Executor + ?Sized> Executor for &mut T {
@@ -52,6 +56,10 @@ impl<T: Executor + ?Sized> Executor for &mut T {
     fn action(&mut self, action: &Action) -> Result<Output> {
         (**self).action(action)
     }
+
+    fn set_time_limit(&mut self, limit: Duration) {
+        (**self).set_time_limit(limit)
+    }
 }
 
 impl<T: Executor + ?Sized> Executor for Box<T> {
@@ -68,6 +76,10 @@ impl<T: Executor + ?Sized> Executor for Box<T> {
 
     fn action(&mut self, action: &Action) -> Result<Output> {
         (**self).action(action)
+    }
+
+    fn set_time_limit(&mut self, limit: Duration) {
+        (**self).set_time_limit(limit)
     }
 }
 
@@ -133,31 +145,9 @@ pub fn new_run_id() -> String {
     format!("{:08x}", h.finish() as u32)
 }
 
-/// Replaces secret values with `***`.
-#[derive(Debug, Clone, Default)]
-pub struct Masker {
-    secrets: Vec<String>,
-}
+pub use super::mask::Masker;
 
 impl Masker {
-    pub fn new(secrets: &[String]) -> Masker {
-        let mut secrets: Vec<String> = secrets.iter().filter(|s| !s.is_empty()).cloned().collect();
-        // Longest first, so a secret that contains another is masked whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Masker { secrets }
-    }
-
-    pub fn mask(&self, s: &str) -> String {
-        let mut out = s.to_string();
-        for secret in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "***");
-            }
-        }
-        out
-    }
-
     fn mask_all(&self, v: &[String]) -> Vec<String> {
         v.iter().map(|s| self.mask(s)).collect()
     }
@@ -334,13 +324,16 @@ impl<E: Executor> Runner<E> {
         let started = Instant::now();
         let result = match &step.action {
             Some(action) => self.exec.action(action),
-            None => self.exec.run(
-                &step.on,
-                step.identity.as_deref(),
-                &resolved.command,
-                &resolved.env,
-                step.clock.as_deref(),
-            ),
+            None => {
+                self.exec.set_time_limit(step.time_limit());
+                self.exec.run(
+                    &step.on,
+                    step.identity.as_deref(),
+                    &resolved.command,
+                    &resolved.env,
+                    step.clock.as_deref(),
+                )
+            }
         };
         let elapsed = started.elapsed();
         report.duration_ms = millis(elapsed);

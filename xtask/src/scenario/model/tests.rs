@@ -255,3 +255,18 @@ fn effective_outcome() {
     assert_eq!(e(None, Some(3)).effective_outcome(), Outcome::Failure);
     assert_eq!(e(Some(Outcome::Any), None).effective_outcome(), Outcome::Any);
 }
+
+#[test]
+fn step_timeouts_parse_default_and_refuse_nonsense() {
+    let s = parse("[[steps]]\ntitle = \"t\"\nexplain = \"e\"\nrun = \"true\"\ntimeout = \"90s\"\n").unwrap();
+    assert_eq!(s.steps[0].time_limit(), std::time::Duration::from_secs(90));
+    let s = parse("[[steps]]\ntitle = \"t\"\nexplain = \"e\"\nrun = \"true\"\n").unwrap();
+    assert_eq!(s.steps[0].time_limit(), DEFAULT_STEP_TIMEOUT);
+    assert_eq!(parse_timeout("5m").unwrap().as_secs(), 300);
+    assert_eq!(parse_timeout("2").unwrap().as_secs(), 2);
+    for bad in ["0s", "5d", "s", "-1s", "1.5s"] {
+        assert!(parse_timeout(bad).is_err(), "{bad}");
+    }
+    let e = error("[[steps]]\ntitle = \"t\"\nexplain = \"e\"\nrun = \"true\"\ntimeout = \"soon\"\n");
+    assert!(e.contains("timeout `soon`"), "{e}");
+}
