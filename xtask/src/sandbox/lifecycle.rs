@@ -310,6 +310,21 @@ fn remove(sh: &Shell, engine: &Engine, objects: &[Object], volumes: bool) -> Res
     Ok(())
 }
 
+/// For a command that found no state here: refuses if any engine that answers holds objects of
+/// this name (they belong to another state directory, which the error names).
+pub fn refuse_foreign_objects(sh: &Shell, sel: &Selector) -> Result<()> {
+    let dir = state::Dir::for_name(&sel.name)?;
+    let spec = crate::sandbox::spec::load()?;
+    let claim = ownership::Claim { name: &sel.name, id: None, dir: &dir.path };
+    let kinds = sel.engine.map(|k| vec![k]).unwrap_or_else(|| vec![EngineKind::Docker, EngineKind::Podman]);
+    for kind in kinds {
+        if let Ok(engine) = Engine::detect(sh, Some(kind)) {
+            ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, true)?, &claim, false)?;
+        }
+    }
+    Ok(())
+}
+
 /// `destroy`: `down`, then the volumes and the state directory (trust data, keys, PKI).
 ///
 /// It refuses, removing nothing, when the sandbox's engine does not answer (the keys would go

@@ -234,7 +234,10 @@ fn ensure_leaf(dir: &Path, ca: &Ca, name: &'static str, now: OffsetDateTime) -> 
         None => false,
         Some(Ok(valid)) => valid,
         Some(Err(e)) => {
-            crate::ui::warn(format!("{e:#}: re-issuing the {} certificate and key from the sandbox CA", leaf.name));
+            // The reason, without `corrupt`'s advice to destroy: for a leaf that is not the fix.
+            let reason = format!("{e:#}");
+            let reason = reason.split(": the sandbox PKI in").next().unwrap_or(&reason);
+            crate::ui::warn(format!("{reason}: re-issuing the {} certificate and key from the sandbox CA", leaf.name));
             false
         }
     };
