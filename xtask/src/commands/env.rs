@@ -29,9 +29,10 @@ pub fn exports(sb: &Sandbox) -> String {
     for (k, v) in [
         ("DOCKER_CONTENT_TRUST", "1".to_string()),
         ("DOCKER_CONTENT_TRUST_SERVER", server.clone()),
-        ("TRUST_SANDBOX_CA", ca.clone()),
+        ("TRUST_SANDBOX_CA", ca),
+        // Not CURL_CA_BUNDLE: it would replace curl's trust store for every other HTTPS host in
+        // the shell; `curl --cacert "$TRUST_SANDBOX_CA"` trusts the sandbox CA for one call.
         ("NOTARY_SERVER", server),
-        ("CURL_CA_BUNDLE", ca),
     ] {
         s.push_str(&format!("export {k}={}\n", quote(&v)));
     }
