@@ -190,11 +190,20 @@ impl Sandbox {
             let wrapper = format!(". {SECRET_ENV_TARGET} && exec \"$@\"");
             command = ["sh".to_string(), "-c".into(), wrapper, "sh".into()].into_iter().chain(command).collect();
         }
+        let mut env = env;
         let publish = svc
             .ports
             .iter()
             .filter_map(|p| {
-                let host = self.published_port(p.publish.as_deref()?)?;
+                let which = p.publish.as_deref()?;
+                let host = self.published_port(which)?;
+                if which == "registry_port" && self.state.client == ClientMode::HostDaemon && host != p.container {
+                    // The host's daemon and the client container must reach the registry by one
+                    // name and port (`sandboxregistry:<port>` is in the image names they share):
+                    // the registry listens inside on the port it is published on.
+                    env.push(EnvVar { name: "REGISTRY_HTTP_ADDR".into(), value: format!(":{host}"), secret: false });
+                    return Some((ports::LOOPBACK.to_string(), host, host));
+                }
                 Some((ports::LOOPBACK.to_string(), host, p.container))
             })
             .collect();
