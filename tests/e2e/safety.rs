@@ -275,6 +275,13 @@ fn services_come_back_and_steps_time_out(engine: &str) {
     assert!(st.stdout.contains("logs registry"), "status hints at the log:\n{}", st.stdout);
     sb.up().assert_ok("up again");
 
+    // Images belong to an engine: `--engine` lists the other engine's, whatever this sandbox's is.
+    let other = if engine == "docker" { "podman" } else { "docker" };
+    let mut c = Command::new(xtask_bin());
+    c.args(["sandbox", "--name", &sb.name, "--engine", other, "images", "list"]);
+    c.env("TRUST_SANDBOX_STATE", sb.state.path()).env("NO_COLOR", "1");
+    run(&mut c, None).assert_ok(&format!("images list --engine {other} beside a {engine} sandbox"));
+
     step_timeout_kills_the_step_and_long_steps_stream(&sb);
     a_report_into_a_missing_directory_fails_before_the_run(&sb);
     env_leaves_other_https_hosts_alone(&sb);
@@ -305,6 +312,9 @@ docker push sandboxregistry:5000/test/safety:latest"#;
 fn exec_passes_the_exit_code_and_presets_the_trust_env(sb: &Sandbox) {
     let r = sb.x(&["exec", "--", "sh", "-c", "exit 7"]);
     assert_eq!(r.code, 7, "exit code passed through: {}", r.stderr);
+    let r = sb.x(&["exec", "--", "sh", "-c", "kill -9 $$"]);
+    assert_eq!(r.code, 137, "{}", r.stderr);
+    assert!(r.stderr.contains("killed by SIGKILL"), "a killed command is explained:\n{}", r.stderr);
     let r = sb.x(&[
         "exec",
         "--",
@@ -376,4 +386,47 @@ fn env_leaves_other_https_hosts_alone(sb: &Sandbox) {
     r.assert_ok("env");
     assert!(!r.stdout.contains("CURL_CA_BUNDLE"), "{}", r.stdout);
     assert!(r.stdout.contains("TRUST_SANDBOX_CA"), "{}", r.stdout);
+}
+
+#[test]
+fn docker_an_interrupted_first_db_initialisation_is_redone() {
+    interrupted_first_db_initialisation_is_redone("docker");
+}
+
+#[test]
+fn podman_an_interrupted_first_db_initialisation_is_redone() {
+    interrupted_first_db_initialisation_is_redone("podman");
+}
+
+/// Item 5: a DB killed during its first initialisation leaves `mysql/` but no complete datadir.
+/// The next `up` initialises it again instead of failing on InnoDB corruption for good.
+fn interrupted_first_db_initialisation_is_redone(engine: &str) {
+    require_engine(engine);
+    let sb = Sandbox::new(engine, "dbinit");
+    sb.up().assert_ok("up");
+    let image = sb.engine_cli(&["inspect", "--format", "{{.Config.Image}}", &sb.container("db")]);
+    image.assert_ok("db image");
+    sb.x(&["down"]).assert_ok("down");
+    // What a start killed in the middle of mariadb-install-db leaves: the system schema's
+    // directory, a truncated tablespace, no notary databases, no completion marker.
+    let volume = format!("{}-db", sb.name);
+    let wreck = "rm -rf /var/lib/mysql/* /var/lib/mysql/.[!.]* && mkdir /var/lib/mysql/mysql && head -c 12345 /dev/urandom > /var/lib/mysql/ibdata1 && chown -R mysql:mysql /var/lib/mysql";
+    sb.engine_cli(&[
+        "run",
+        "--rm",
+        "--mount",
+        &format!("type=volume,source={volume},target=/var/lib/mysql"),
+        "--entrypoint",
+        "sh",
+        image.stdout.trim(),
+        "-c",
+        wreck,
+    ])
+    .assert_ok("leaving a half-initialised datadir");
+    let up = sb.up();
+    up.assert_ok("up over a half-initialised datadir");
+    let log = sb.engine_cli(&["logs", &sb.container("db")]);
+    let log = format!("{}{}", log.stdout, log.stderr);
+    assert!(log.contains("never finished"), "the DB log says why it initialised again:\n{log}");
+    signed_push(&sb, "after the DB was initialised again");
 }
