@@ -6,10 +6,8 @@ let
 
   unique = builtins.foldl' (seen: x: if builtins.elem x seen then seen else seen ++ [ x ]) [ ];
 
-  # The test image exists only to be pushed and signed; it is not a service.
-  extraImages = [ "testimage" ];
   serviceImages = builtins.attrNames data.images;
-  allImages = serviceImages ++ extraImages;
+  allImages = serviceImages;
 
   servicesOf = image: builtins.filter (service: service.image == image) data.services;
 
@@ -48,15 +46,12 @@ let
 
   requiredCommands =
     image:
-    if builtins.elem image extraImages then
-      [ ]
-    else
-      unique (
-        shellTools
-        ++ map (service: builtins.head service.command) (servicesOf image)
-        ++ (if imageCmd image == [ ] then [ ] else [ (builtins.head (imageCmd image)) ])
-        ++ (scriptTools.${image} or [ ])
-      );
+    unique (
+      shellTools
+      ++ map (service: builtins.head service.command) (servicesOf image)
+      ++ (if imageCmd image == [ ] then [ ] else [ (builtins.head (imageCmd image)) ])
+      ++ (scriptTools.${image} or [ ])
+    );
 
   imageName = image: "trust-sandbox/${image}";
 
@@ -71,7 +66,6 @@ in
     data
     allImages
     serviceImages
-    extraImages
     imageCmd
     imageName
     imageTag

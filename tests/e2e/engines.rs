@@ -33,6 +33,7 @@ fn end_to_end(engine: &str) {
     step_mode_follows_scripted_answers(&sb);
 
     second_up_changes_nothing(&sb);
+    up_removes_the_container_of_a_retired_service(&sb);
     trust_data_survives_down_and_up(&sb);
 }
 
@@ -42,7 +43,7 @@ fn every_service_is_ready(sb: &Sandbox) {
     let v = st.json();
     let services = v["services"].as_array().expect("services");
     let names: Vec<&str> = services.iter().map(|s| s["service"].as_str().unwrap()).collect();
-    assert_eq!(names, ["db", "notarysigner", "notaryserver", "registry", "notarysandbox"]);
+    assert_eq!(names, ["db", "notarysigner", "notaryserver", "registry", "client"]);
     for s in services {
         assert_eq!(s["ready"], true, "{s}");
         assert_eq!(s["state"], "running", "{s}");
@@ -68,7 +69,7 @@ fn server_health_is_verified_with_our_ca_only(sb: &Sandbox) {
     assert!(format!("{err}").to_lowercase().contains("certificate"), "{err}");
 
     // The client container trusts it through the CA the docker CLI reads.
-    let r = sb.exec("notarysandbox", "curl -fsS --cacert '/root/.docker/tls/notaryserver:4443/ca.crt' https://notaryserver:4443/_notary_server/health");
+    let r = sb.exec("client", "curl -fsS --cacert '/root/.docker/tls/notaryserver:4443/ca.crt' https://notaryserver:4443/_notary_server/health");
     r.assert_ok("health from the client by name");
     assert_eq!(r.stdout.trim(), "{}");
 }
@@ -78,7 +79,7 @@ fn signer_refuses_a_client_without_certificate(sb: &Sandbox) {
     // (with 1.3 the server's verdict arrives after curl considers the handshake done).
     let probe = |extra: &str| {
         sb.exec(
-            "notarysandbox",
+            "client",
             &format!("curl -sS -o /dev/null --tls-max 1.2 --cacert /etc/sandbox/ca.crt {extra} https://notarysigner:7899/ 2>&1; echo \"exit=$?\""),
         )
         .stdout
@@ -92,13 +93,13 @@ fn signer_refuses_a_client_without_certificate(sb: &Sandbox) {
     // Control: the same request with a certificate from our CA gets through the handshake and
     // fails only at the HTTP/2 level (curl is not a gRPC client).
     let pki = sb.state_dir().join("pki");
-    let target = sb.container("notarysandbox");
+    let target = sb.container("client");
     for f in ["notaryserver.crt", "notaryserver.key"] {
         let dst = format!("{target}:/tmp/e2e-{f}");
         sb.engine_cli(&["cp", pki.join(f).to_str().unwrap(), &dst]).assert_ok("copying a client certificate");
     }
     let with = probe("--cert /tmp/e2e-notaryserver.crt --key /tmp/e2e-notaryserver.key");
-    sb.exec("notarysandbox", "rm -f /tmp/e2e-notaryserver.*").assert_ok("removing the copied key");
+    sb.exec("client", "rm -f /tmp/e2e-notaryserver.*").assert_ok("removing the copied key");
     assert!(!with.contains("alert") && !with.contains("exit=35"), "a client with our certificate was refused:\n{with}");
 
     // The server holds such a certificate; its health check covers the signer.
@@ -291,6 +292,51 @@ fn second_up_changes_nothing(sb: &Sandbox) {
     assert_eq!(a, b, "containers were replaced");
 }
 
+/// A sandbox created before the client service was renamed has a `<name>-notarysandbox`
+/// container on the client's trust volume; `up` removes it and keeps the volume.
+fn up_removes_the_container_of_a_retired_service(sb: &Sandbox) {
+    let keys = sb.exec("client", "ls /root/.docker/trust/private | sort").stdout;
+    let status = sb.x(&["status", "--json"]).json();
+    let services = status["services"].as_array().expect("services");
+    let client = services.iter().find(|s| s["service"] == "client").expect("a client service");
+    let client_image = client["image"].as_str().expect("the client's image").to_string();
+    let leftover = sb.container("notarysandbox");
+    sb.engine_cli(&[
+        "run",
+        "--detach",
+        "--name",
+        &leftover,
+        "--label",
+        &format!("io.trust-sandbox.instance={}", sb.name),
+        "--label",
+        "io.trust-sandbox.service=notarysandbox",
+        // As the old tool labelled it: with this sandbox's id (the state's), so it is this
+        // sandbox's and not another state's (which `up` would refuse to touch).
+        "--label",
+        &format!("io.trust-sandbox.id={}", state_id(sb)),
+        "--mount",
+        &format!("type=volume,source={}-client-trust,target=/root/.docker/trust", sb.name),
+        &client_image,
+        "sleep",
+        "infinity",
+    ])
+    .assert_ok("starting a leftover of the old client service");
+
+    let r = sb.up();
+    r.assert_ok("up with a leftover container");
+    assert!(r.stderr.contains(&format!("container {leftover}")), "{}", r.stderr);
+    assert!(!sb.labelled("container").contains(&leftover), "the leftover is still there");
+    assert_eq!(sb.labelled("container").len(), 5);
+    assert_eq!(sb.labelled("volume").len(), 3, "volumes are trust data and stay");
+    assert_eq!(sb.exec("client", "ls /root/.docker/trust/private | sort").stdout, keys, "client keys changed");
+}
+
+fn state_id(sb: &Sandbox) -> String {
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.state_dir().join("state.json")).unwrap()).unwrap();
+    state["id"].as_str().expect("an id in state.json").to_string()
+}
+
 fn trust_data_survives_down_and_up(sb: &Sandbox) {
     let rows = |sb: &Sandbox| {
         (
@@ -301,12 +347,12 @@ fn trust_data_survives_down_and_up(sb: &Sandbox) {
     };
     let before = rows(sb);
     assert_ne!(before.0, "0", "the scenarios signed something");
-    let keys = |sb: &Sandbox| sb.exec("notarysandbox", "ls /root/.docker/trust/private | sort").stdout;
+    let keys = |sb: &Sandbox| sb.exec("client", "ls /root/.docker/trust/private | sort").stdout;
     let keys_before = keys(sb);
     assert!(!keys_before.trim().is_empty(), "the client holds root/repository keys");
     let ca_before = std::fs::read(sb.state_dir().join("pki/ca.crt")).unwrap();
     let signed = |sb: &Sandbox| {
-        let r = sb.exec("notarysandbox", "docker trust inspect sandboxregistry:5000/test/tagswap:latest");
+        let r = sb.exec("client", "docker trust inspect sandboxregistry:5000/test/tagswap:latest");
         r.assert_ok("trust inspect");
         r.stdout
     };

@@ -150,7 +150,7 @@ fn host_daemon_mode_plays_the_guide_through_the_hosts_dockerd() {
 
     // The client's CLI talks to the host's daemon, not one of its own.
     let host_id = run(Command::new("docker").args(["info", "--format", "{{.ID}}"]), None);
-    let client_id = sb.exec("notarysandbox", "docker info --format '{{.ID}}'");
+    let client_id = sb.exec("client", "docker info --format '{{.ID}}'");
     client_id.assert_ok("docker info in the client");
     assert_eq!(client_id.stdout.trim(), host_id.stdout.trim(), "client does not drive the host daemon");
 

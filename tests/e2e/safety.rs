@@ -330,7 +330,7 @@ fn exec_passes_the_exit_code_and_presets_the_trust_env(sb: &Sandbox) {
     let secrets: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(sb.state_dir().join("secrets.json")).unwrap()).unwrap();
     let pass = secrets["trust_root_passphrase"].as_str().unwrap();
-    let ps = sb.engine_cli(&["top", &sb.container("notarysandbox")]);
+    let ps = sb.engine_cli(&["top", &sb.container("client")]);
     assert!(!ps.stdout.contains(pass), "a passphrase on argv");
 }
 
@@ -369,8 +369,7 @@ run = "echo started; sleep 1234"
     let hung = &report["scenarios"][0]["steps"][1];
     assert_eq!(hung["status"], "failed", "{hung}");
     assert!(hung.to_string().contains("timed out after 3 s"), "{hung}");
-    let ps =
-        sb.exec("notarysandbox", "for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done");
+    let ps = sb.exec("client", "for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done");
     assert!(!ps.stdout.contains("sleep 1234"), "the step's processes survived its timeout:\n{}", ps.stdout);
 }
 

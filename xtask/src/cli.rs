@@ -116,11 +116,31 @@ impl Command {
     }
 }
 
-#[derive(Args, Debug, Clone)]
+// `--json [FILE]`, the same on every command that has it. (A `//` comment: clap would show a
+// doc comment as the about text of subcommands that take only this.)
+#[derive(Args, Debug, Clone, Default)]
 pub struct JsonFlag {
-    /// Machine-readable output on stdout.
-    #[arg(long)]
-    pub json: bool,
+    /// Write the result as JSON to FILE; without FILE (or with `-`), to stdout instead of the text.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    pub json: Option<String>,
+}
+
+impl JsonFlag {
+    /// Writes `value` where `--json` says. True when the JSON went to stdout, so the caller prints
+    /// no text there.
+    pub fn write(&self, value: &impl serde::Serialize) -> anyhow::Result<bool> {
+        use anyhow::Context;
+        let Some(target) = self.json.as_deref() else {
+            return Ok(false);
+        };
+        let text = serde_json::to_string_pretty(value)? + "\n";
+        if target == "-" {
+            print!("{text}");
+            return Ok(true);
+        }
+        std::fs::write(target, text).with_context(|| format!("writing {target}"))?;
+        Ok(false)
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -153,9 +173,12 @@ pub struct UpArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct LogsArgs {
+    /// The service, as sandbox.json names it (db, notarysigner, notaryserver, registry, client).
     pub service: String,
+    /// How many of the last lines to print.
     #[arg(long, default_value_t = 200)]
     pub tail: usize,
+    /// Keep printing new lines as they come.
     #[arg(long, short)]
     pub follow: bool,
 }
@@ -186,6 +209,7 @@ pub enum ImagesCommand {
     },
     /// Show the lock, or move every pin to what the mirror serves now.
     Lock {
+        /// Ask the mirror for each package's current version and rewrite images.lock.
         #[arg(long)]
         update: bool,
     },
@@ -209,9 +233,8 @@ pub struct RunArgs {
     /// Keep running a scenario's later steps after one fails.
     #[arg(long)]
     pub keep_going: bool,
-    /// Write the JSON report to FILE, or to stdout with `--json -`.
-    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
-    pub json: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
     /// Write a JUnit XML report.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
@@ -237,7 +260,9 @@ pub enum ScenarioCommand {
     List(JsonFlag),
     /// Run scenarios by name (or all) against the running sandbox.
     Run {
+        /// Scenarios by name (see `scenario list`).
         names: Vec<String>,
+        /// Every scenario of the catalogue, in order.
         #[arg(long)]
         all: bool,
         /// A scenario of your own, from a TOML file (same format as xtask/scenarios/).
@@ -262,6 +287,7 @@ pub struct ExecArgs {
 pub struct HostsArgs {
     #[command(subcommand)]
     pub command: HostsCommand,
+    /// The hosts file to edit or read.
     #[arg(long, global = true, default_value = crate::hosts_file::DEFAULT_HOSTS_FILE)]
     pub hosts_file: PathBuf,
     /// Show the change as a diff; write nothing.
@@ -271,8 +297,11 @@ pub struct HostsArgs {
 
 #[derive(Subcommand, Debug, Clone)]
 pub enum HostsCommand {
+    /// Add the block (idempotent; refuses to override another mapping of either name).
     Add,
+    /// Remove the block, restoring the file byte for byte.
     Remove,
+    /// Whether the block is there, stale, or contradicted by other lines.
     Show(JsonFlag),
 }
 
@@ -284,7 +313,50 @@ pub struct BenchArgs {
     /// Also time a cold build of every image (removes and rebuilds them).
     #[arg(long)]
     pub cold_build: bool,
-    /// Write the figures as JSON here.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every command, subcommand and argument says what it is for in `--help`.
+    #[test]
+    fn every_help_line_is_filled() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && arg.get_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(sub_path.clone());
+                }
+                walk(sub, &sub_path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "cargo xtask", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
+
+    #[test]
+    fn json_means_the_same_everywhere() {
+        let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap();
+        let Task::Sandbox(a) = parse(&["cargo xtask", "sandbox", "status", "--json"]).task else { panic!() };
+        let Some(Command::Status(j)) = a.command else { panic!() };
+        assert_eq!(j.json.as_deref(), Some("-"));
+        let Task::Sandbox(a) = parse(&["cargo xtask", "sandbox", "bench", "--json", "out.json"]).task else { panic!() };
+        let Some(Command::Bench(b)) = a.command else { panic!() };
+        assert_eq!(b.json.json.as_deref(), Some("out.json"));
+        let Task::Sandbox(a) = parse(&["cargo xtask", "sandbox", "versions"]).task else { panic!() };
+        let Some(Command::Versions(j)) = a.command else { panic!() };
+        assert_eq!(j.json, None);
+    }
 }

@@ -36,6 +36,20 @@ fn engine_installed(kind: EngineKind) -> bool {
     engine_programs(kind).iter().all(|b| has(b))
 }
 
+/// The Debian packages `setup` installs for `engines`, given which programs `has`.
+fn missing_packages(engines: &[EngineKind], has: impl Fn(&str) -> bool) -> Vec<&'static str> {
+    let mut missing = Vec::new();
+    if !has("mmdebstrap") {
+        missing.push("mmdebstrap");
+    }
+    for &k in engines {
+        if !engine_programs(k).iter().all(|b| has(b)) {
+            missing.extend(packages_for(k));
+        }
+    }
+    missing
+}
+
 fn has(bin: &str) -> bool {
     which::which(bin).is_ok()
 }
@@ -98,22 +112,18 @@ pub fn checks(sh: &Shell, engines: &[EngineKind]) -> Vec<Check> {
     out
 }
 
+/// Consent to changing the machine: `--yes`, or CI=true (or 1) in the environment.
 pub fn consent(yes: bool) -> bool {
-    yes || std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+    consent_from(yes, std::env::var("CI").ok().as_deref())
+}
+
+fn consent_from(yes: bool, ci: Option<&str>) -> bool {
+    yes || matches!(ci, Some("true" | "1"))
 }
 
 /// Installs and configures what `engines` need, starting dockerd when nothing manages it.
 pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
-    let mut missing: Vec<&str> = Vec::new();
-    if !has("mmdebstrap") {
-        missing.push("mmdebstrap");
-    }
-    for &k in engines {
-        if !engine_installed(k) {
-            missing.extend(packages_for(k));
-        }
-    }
-    apt_install(sh, &missing, yes)?;
+    apt_install(sh, &missing_packages(engines, has), yes)?;
     for &k in engines {
         match k {
             EngineKind::Podman => configure_podman()?,
@@ -143,8 +153,8 @@ pub fn apt_install(sh: &Shell, packages: &[&str], yes: bool) -> Result<()> {
     }
     ui::status("Installing", packages.join(" "));
     // Without root, sudo asks; `env` carries the frontend setting through it.
-    let runner = if is_root() { "env" } else { "sudo" };
-    let pre: &[&str] = if is_root() { &[] } else { &["env"] };
+    let runner = if crate::util::is_root() { "env" } else { "sudo" };
+    let pre: &[&str] = if crate::util::is_root() { &[] } else { &["env"] };
     cmd!(sh, "{runner} {pre...} apt-get update -qq").run().context("apt-get update")?;
     cmd!(
         sh,
@@ -155,15 +165,11 @@ pub fn apt_install(sh: &Shell, packages: &[&str], yes: bool) -> Result<()> {
     Ok(())
 }
 
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
-}
-
 fn configure_podman() -> Result<()> {
     if std::fs::read_to_string(PODMAN_DROPIN).is_ok_and(|s| s == PODMAN_CONF) {
         return Ok(());
     }
-    if !is_root() {
+    if !crate::util::is_root() {
         bail!("configuring podman needs root: write {PODMAN_DROPIN} with:\n{PODMAN_CONF}");
     }
     std::fs::create_dir_all(Path::new(PODMAN_DROPIN).parent().expect("has parent"))?;
@@ -182,7 +188,7 @@ fn start_dockerd(sh: &Shell) -> Result<()> {
     {
         cmd!(sh, "systemctl start docker").run().context("systemctl start docker")?;
     } else {
-        if !is_root() {
+        if !crate::util::is_root() {
             bail!(
                 "dockerd is not running and there is no systemd: start it as root: dockerd {} &",
                 DOCKERD_ARGS.join(" ")
@@ -223,18 +229,27 @@ mod tests {
 
     #[test]
     fn consent_comes_from_flag_or_ci() {
-        assert!(consent(true));
+        assert!(consent_from(true, None));
+        assert!(consent_from(false, Some("true")));
+        assert!(consent_from(false, Some("1")));
+        assert!(!consent_from(false, None));
+        assert!(!consent_from(false, Some("false")));
+        assert!(!consent_from(false, Some("")));
     }
 
     #[test]
     fn a_docker_client_alone_is_not_an_installed_engine() {
-        assert!(engine_programs(EngineKind::Docker).contains(&"dockerd"));
-        assert!(engine_programs(EngineKind::Podman).contains(&"runc"));
+        let only = |present: &'static [&'static str]| move |bin: &str| present.contains(&bin);
+        let docker = [EngineKind::Docker];
+        assert_eq!(missing_packages(&docker, only(&["mmdebstrap", "docker"])), ["docker.io"]);
+        assert!(missing_packages(&docker, only(&["mmdebstrap", "docker", "dockerd"])).is_empty());
+        assert_eq!(missing_packages(&docker, only(&["docker", "dockerd"])), ["mmdebstrap"]);
     }
 
     #[test]
-    fn podman_needs_runc_and_dns() {
-        let p = packages_for(EngineKind::Podman);
-        assert!(p.contains(&"runc") && p.contains(&"aardvark-dns"));
+    fn podman_without_runc_gets_the_whole_podman_set() {
+        let has = |bin: &str| ["mmdebstrap", "podman", "docker", "dockerd"].contains(&bin);
+        let plan = missing_packages(&[EngineKind::Docker, EngineKind::Podman], has);
+        assert_eq!(plan, ["podman", "runc", "netavark", "aardvark-dns", "uidmap", "slirp4netns"]);
     }
 }

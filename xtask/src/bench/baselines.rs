@@ -3,16 +3,15 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
 use super::{checked, secs_since, PLAIN_POLL, READY_TIMEOUT};
 use crate::engine::{self, Engine, RunSpec};
-use crate::sandbox::spec::Readiness;
+use crate::sandbox::readiness::{PlainCheck, Readiness};
 use crate::sandbox::Sandbox;
-use crate::scenario::{self, Outcome, Scenario, Target};
+use crate::scenario::{Outcome, Scenario, Target};
 use crate::util;
 
 /// The same containers as `up` starts, started with the plain engine CLI.
@@ -61,7 +60,7 @@ impl<'a> Plain<'a> {
     }
 
     fn wait(&self, spec: &RunSpec, readiness: &Readiness) -> Result<()> {
-        let exec = |argv: &[&str]| {
+        let exec = |argv: &[String]| {
             Command::new(self.bin)
                 .arg("exec")
                 .arg(&spec.name)
@@ -78,26 +77,13 @@ impl<'a> Plain<'a> {
                 .map(|p| p.1)
                 .with_context(|| format!("{} publishes no port {port}", spec.name))
         };
-        match readiness {
-            Readiness::DbSchema => {
-                until(&spec.name, || exec(&["mysql", "-S", "/run/mysqld/mysqld.sock", "-uroot", "-e", "select 1"]))
-            }
-            Readiness::Tcp { port } => {
-                let script = format!("exec 3<>/dev/tcp/127.0.0.1/{port}");
-                until(&spec.name, || exec(&["bash", "-c", &script]))
-            }
-            Readiness::Https { port, path, .. } => {
-                let url = format!("https://127.0.0.1:{}{path}", host_port(*port)?);
-                let agent = http_agent(Some(&self.ca_pem))?;
-                until(&spec.name, || agent.get(&url).call().is_ok())
-            }
-            Readiness::Http { port, path } => {
-                let url = format!("http://127.0.0.1:{}{path}", host_port(*port)?);
-                let agent = http_agent(None)?;
-                until(&spec.name, || agent.get(&url).call().is_ok())
-            }
-            Readiness::ClientDaemon => {
-                until(&spec.name, || exec(&["docker", "version", "--format", "{{.Server.Version}}"]))
+        match readiness.plain_check() {
+            PlainCheck::Exec(argv) => until(&spec.name, || exec(&argv)),
+            PlainCheck::Get { port, path, tls } => {
+                let scheme = if tls { "https" } else { "http" };
+                let url = format!("{scheme}://127.0.0.1:{}{path}", host_port(port)?);
+                let agent = util::http_agent(tls.then_some(self.ca_pem.as_slice()))?;
+                until(&spec.name, || agent.get(&url).call().is_ok_and(|r| r.status() == 200))
             }
         }
     }
@@ -121,17 +107,6 @@ pub(super) fn until(what: &str, mut probe: impl FnMut() -> bool) -> Result<()> {
     Ok(())
 }
 
-/// A 200 is all the baseline asks for; anything else (503 while starting) is an error to ureq.
-pub(super) fn http_agent(ca_pem: Option<&[u8]>) -> Result<ureq::Agent> {
-    let mut config = ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(3)));
-    if let Some(pem) = ca_pem {
-        let cert = ureq::tls::Certificate::from_pem(pem).context("parsing the sandbox CA")?.to_owned();
-        let roots = ureq::tls::RootCerts::Specific(Arc::new(vec![cert]));
-        config = config.tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build());
-    }
-    Ok(config.build().into())
-}
-
 pub(super) fn fill(text: &str, vars: &[(String, String)]) -> String {
     vars.iter().fold(text.to_string(), |acc, (k, v)| acc.replace(&format!("{{{{{k}}}}}"), v))
 }
@@ -141,8 +116,8 @@ pub(super) fn fill(text: &str, vars: &[(String, String)]) -> String {
 pub(super) fn guide_plain(engine: &Engine, sb: &Sandbox, guide: &Scenario) -> Result<()> {
     let client_env = sb.secrets()?.client_env();
     let mut vars: Vec<(String, String)> = vec![
-        ("registry".into(), scenario::runner::DEFAULT_REGISTRY.into()),
-        ("server".into(), scenario::runner::DEFAULT_SERVER.into()),
+        ("registry".into(), sb.spec.registry_address()?),
+        ("server".into(), sb.spec.server_url()?),
         ("run_id".into(), util::random_hex(4)?),
     ];
     for (n, step) in guide.steps.iter().enumerate() {

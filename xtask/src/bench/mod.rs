@@ -14,14 +14,15 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use crate::cli::{BenchArgs, RunArgs};
+use crate::cli::{BenchArgs, JsonFlag, RunArgs};
 use crate::engine::Engine;
 use crate::images::{self, SourceKind};
 use crate::sandbox::spec::Spec;
 use crate::sandbox::{lifecycle, ports, Sandbox, Selector, UpOptions};
 use crate::scenario::executor;
 use crate::scenario::{self, Scenario};
-use crate::{ui, util};
+use crate::ui::{self, Printer};
+use crate::util;
 use baselines::{guide_plain, Plain};
 use cold_build::cold_build_row;
 use report::{fail_rows, render_table, Facts, Goal, Row, Stats};
@@ -52,12 +53,12 @@ pub fn run(sh: &Shell, sel: &Selector, args: &BenchArgs) -> Result<()> {
     }
 
     let facts = Facts::collect(sh, &engine, runs, started_at, args.cold_build);
-    print!("{}", render_table(&rows, &facts));
-    if let Some(path) = &args.json {
-        let doc = serde_json::json!({ "schema": SCHEMA, "facts": facts, "measurements": rows });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)? + "\n")
-            .with_context(|| format!("writing {}", path.display()))?;
-        ui::status("Wrote", path.display().to_string());
+    let doc = serde_json::json!({ "schema": SCHEMA, "facts": facts, "measurements": rows });
+    if !args.json.write(&doc)? {
+        print!("{}", render_table(&rows, &facts));
+    }
+    if let Some(path) = args.json.json.as_deref().filter(|p| *p != "-") {
+        ui::status("Wrote", path);
     }
     if rows.iter().all(|r| r.ours.is_none()) {
         bail!("no measurement could be taken (see the errors above)");
@@ -86,14 +87,6 @@ impl Drop for Teardown<'_> {
 
 fn secs_since(t: Instant) -> f64 {
     t.elapsed().as_secs_f64()
-}
-
-/// The image source `up` would pick by default, so the bench runs the images people run.
-fn image_source() -> SourceKind {
-    std::env::var("TRUST_SANDBOX_IMAGES")
-        .ok()
-        .and_then(|v| <SourceKind as clap::ValueEnum>::from_str(&v, true).ok())
-        .unwrap_or(SourceKind::Debian)
 }
 
 fn two_free_ports() -> Result<(u16, u16)> {
@@ -129,7 +122,8 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
 
     let up_opts = match two_free_ports() {
         Ok((server, registry)) => UpOptions {
-            images: image_source(),
+            // What a plain `up` picks, so the bench runs the images people run.
+            images: SourceKind::default_for_up(),
             image_opts: images::Options::default(),
             server_port: Some(server),
             registry_port: Some(registry),
@@ -267,7 +261,7 @@ fn warm_cycles(
 
 /// Alternates which side goes first, so neither always meets the colder client daemon.
 fn guide(sh: &Shell, engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) {
-    let guide = match scenario::find(crate::commands::play::DEFAULT_SCENARIO) {
+    let guide = match scenario::find(scenario::GUIDE) {
         Ok(g) => g,
         Err(e) => return row.fail(&e),
     };
@@ -295,10 +289,11 @@ fn guide(sh: &Shell, engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) 
 fn guide_through_runner(sh: &Shell, sb: &Sandbox, guide: &Scenario) -> Result<()> {
     // The exit code says only pass or fail; the report also says which step failed.
     let report = tempfile::NamedTempFile::new().context("creating a report file")?;
-    let args = RunArgs { step: false, keep_going: false, json: Some(report.path().display().to_string()), junit: None };
-    executor::run_scenarios_logged(sh, sb, std::slice::from_ref(guide), &args, Box::new(std::io::sink()))?;
+    let json = JsonFlag { json: Some(report.path().display().to_string()) };
+    let args = RunArgs { step: false, keep_going: false, json, junit: None };
+    executor::run_scenarios_with(sh, sb, std::slice::from_ref(guide), &args, Printer::sink())?;
     let text = std::fs::read_to_string(report.path()).context("reading the runner's report")?;
-    let report: scenario::Report = serde_json::from_str(&text).context("parsing the runner's report")?;
+    let report = scenario::Report::from_json(&text).context("parsing the runner's report")?;
     if report.summary.failed == 0 {
         return Ok(());
     }

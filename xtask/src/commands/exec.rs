@@ -31,7 +31,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &ExecArgs) -> Result<ExitCode> {
         cmd.arg("--env").arg(k);
         cmd.env(k, v);
     }
-    cmd.arg(sb.container("notarysandbox"));
+    cmd.arg(sb.container(&sb.spec.client()?.name));
     if let Some(id) = &args.identity {
         // The identity's config dir is prepared as for a scenario step; the command keeps its argv.
         cmd.args(["sh", "-c", &wrap_script("exec \"$@\"", Some(id), None), "sh"]);

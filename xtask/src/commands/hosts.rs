@@ -17,9 +17,7 @@ pub fn run(a: &HostsArgs) -> Result<ExitCode> {
         }
         HostsCommand::Show(ref j) => {
             let st = hosts_file::status(&a.hosts_file)?;
-            if j.json {
-                println!("{}", serde_json::to_string_pretty(&st)?);
-            } else {
+            if !j.write(&st)? {
                 println!("block present: {}{}", st.present, if st.stale { " (stale)" } else { "" });
                 for f in &st.foreign {
                     println!("foreign mapping: {f}");

@@ -35,9 +35,7 @@ pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCod
         }
         ImagesCommand::List(j) => {
             let list = images::list(sh, &engine_for(sh)?)?;
-            if j.json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
-            } else {
+            if !j.write(&list)? {
                 for l in list {
                     println!(
                         "{:<10} {:<52} {:<10} {}",
@@ -60,7 +58,8 @@ pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCod
                 if changes.is_empty() {
                     ui::info("Unchanged", "every pin is what the mirror serves");
                 } else {
-                    std::fs::write(crate::images::lock::path(), lock.render()?).context("writing images.lock")?;
+                    crate::util::write_mode(&images::lock::path(), lock.render()?.as_bytes(), 0o644)
+                        .context("writing images.lock")?;
                     for c in changes {
                         ui::status("Updated", c);
                     }

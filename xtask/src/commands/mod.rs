@@ -9,13 +9,13 @@ mod exec;
 mod hosts;
 mod images;
 mod logs;
-pub mod play;
+mod play;
 mod scenario;
 mod setup;
 mod shell;
 mod status;
 mod test;
-pub mod up;
+mod up;
 mod versions;
 
 use std::process::ExitCode;
@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::cli::{Cli, Command, PlayArgs, RunArgs, Task};
+use crate::cli::{Cli, Command, JsonFlag, PlayArgs, RunArgs, Task};
 use crate::sandbox::Selector;
 
 pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
@@ -35,7 +35,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
     let command = args.command.unwrap_or_else(|| {
         Command::Play(PlayArgs {
             up: up::default_args(),
-            run: RunArgs { step: false, keep_going: false, json: None, junit: None },
+            run: RunArgs { step: false, keep_going: false, json: JsonFlag::default(), junit: None },
         })
     });
     // Commands that change the sandbox take turns (the lock is released when `_lock` drops).
@@ -49,9 +49,9 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
         Command::Up(a) => up::run(sh, &sel, &a),
         Command::Down => down::run(sh, &sel),
         Command::Destroy => destroy::run(sh, &sel),
-        Command::Status(j) => status::run(sh, &sel, j.json),
+        Command::Status(j) => status::run(sh, &sel, &j),
         Command::Logs(a) => logs::run(sh, &sel, &a),
-        Command::Versions(j) => versions::run(sh, &sel, j.json),
+        Command::Versions(j) => versions::run(sh, &sel, &j),
         Command::Images(a) => images::run(sh, &sel, a.command),
         Command::Setup(a) => setup::run(sh, &sel, &a),
         Command::Doctor => doctor::run(sh),

@@ -11,13 +11,10 @@ use crate::sandbox::{lifecycle, status, Sandbox, Selector};
 use crate::scenario::{self, executor};
 use crate::ui;
 
-/// The scenario `play` runs: the guide's.
-pub const DEFAULT_SCENARIO: &str = "guide";
-
 pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
     executor::check_report_paths(&args.run)?;
     let up = super::up::options(&args.up);
-    let scenario = scenario::find(DEFAULT_SCENARIO)?;
+    let scenario = scenario::find(scenario::GUIDE)?;
     let sb = match Sandbox::open(sh, sel)? {
         Some(sb) if status::all_ready(sh, &sb) => {
             ui::info("Using", format!("running sandbox `{}` on {}", sb.name, sb.engine.kind));
@@ -34,6 +31,6 @@ mod tests {
 
     #[test]
     fn the_default_scenario_exists() {
-        assert!(scenario::find(DEFAULT_SCENARIO).is_ok());
+        assert_eq!(scenario::find(scenario::GUIDE).unwrap().name, "guide");
     }
 }

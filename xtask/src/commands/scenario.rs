@@ -7,13 +7,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use crate::cli::{RunArgs, ScenarioCommand};
+use crate::cli::{JsonFlag, RunArgs, ScenarioCommand};
 use crate::sandbox::{status, Sandbox, Selector};
 use crate::scenario::{self, executor, Scenario};
 
 pub fn run(sh: &Shell, sel: &Selector, command: ScenarioCommand) -> Result<ExitCode> {
     match command {
-        ScenarioCommand::List(j) => list(j.json).map(|()| ExitCode::SUCCESS),
+        ScenarioCommand::List(j) => list(&j).map(|()| ExitCode::SUCCESS),
         ScenarioCommand::Run { names, all, files, run } => run_named(sh, sel, &names, all, &files, &run),
     }
 }
@@ -46,15 +46,13 @@ fn run_named(
     executor::run_scenarios(sh, &sb, &scenarios, args)
 }
 
-fn list(json: bool) -> Result<()> {
+fn list(json: &JsonFlag) -> Result<()> {
     let all = scenario::catalogue()?;
-    if json {
-        let v: Vec<serde_json::Value> = all
-            .iter()
-            .map(|s| serde_json::json!({ "name": s.name, "summary": s.summary, "steps": s.steps.len() }))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
+    let v: Vec<serde_json::Value> = all
+        .iter()
+        .map(|s| serde_json::json!({ "name": s.name, "summary": s.summary, "steps": s.steps.len() }))
+        .collect();
+    if !json.write(&v)? {
         for s in &all {
             println!("{:<14} {:>2} steps  {}", s.name, s.steps.len(), s.summary);
         }

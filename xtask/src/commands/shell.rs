@@ -23,10 +23,14 @@ pub fn run(sh: &Shell, sel: &Selector) -> Result<ExitCode> {
         cmd.arg("--env").arg(k);
         cmd.env(k, v);
     }
-    cmd.arg(sb.container("notarysandbox")).args(["bash", "-l"]);
+    cmd.arg(sb.container(&sb.spec.client()?.name)).args(["bash", "-l"]);
     ui::info(
         "Shell",
-        "in the client: DOCKER_CONTENT_TRUST=1, server https://notaryserver:4443, registry sandboxregistry:5000; passphrases are preset (exit to leave)",
+        format!(
+            "in the client: DOCKER_CONTENT_TRUST=1, server {}, registry {}; passphrases are preset (exit to leave)",
+            sb.spec.server_url()?,
+            sb.spec.registry_address()?
+        ),
     );
     let status = cmd.status().context("starting the shell")?;
     Ok(exit_code(status, "the shell"))

@@ -5,15 +5,14 @@ use std::process::ExitCode;
 use anyhow::Result;
 use xshell::Shell;
 
+use crate::cli::JsonFlag;
 use crate::sandbox::status::{self, Status};
 use crate::sandbox::{Sandbox, Selector};
 
-pub fn run(sh: &Shell, sel: &Selector, json: bool) -> Result<ExitCode> {
+pub fn run(sh: &Shell, sel: &Selector, json: &JsonFlag) -> Result<ExitCode> {
     let sb = Sandbox::open_required(sh, sel)?;
     let st = status::status(sh, &sb)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&st)?);
-    } else {
+    if !json.write(&st)? {
         print_status(&st);
     }
     Ok(if st.services.iter().all(|s| s.ready) { ExitCode::SUCCESS } else { ExitCode::from(3) })

@@ -38,10 +38,13 @@ pub fn run(sh: &Shell, yes: bool, unit_only: bool) -> Result<ExitCode> {
     let yes_flag: &[&str] = if yes { &["--yes"] } else { &[] };
     cmd!(sh, "bash nix/check-offline.sh {yes_flag...}").run().context("nix/check-offline.sh")?;
 
-    ui::status("Testing", "unit and end-to-end tests on docker and podman");
-    let status = cmd!(sh, "cargo test --workspace").env("TRUST_SANDBOX_E2E", "required").run();
-    if status.is_err() {
-        bail!("tests failed (see above)");
+    ui::status("Testing", "unit tests (no engines)");
+    cmd!(sh, "cargo test --package xtask").run().context("unit tests")?;
+    // Named explicitly: the workspace's default members leave it out of a plain `cargo test`.
+    // Each of its tests fails when its engine does not answer.
+    ui::status("Testing", "end-to-end tests on docker and podman");
+    if cmd!(sh, "cargo test --package trust-sandbox-tests").run().is_err() {
+        bail!("end-to-end tests failed (see above)");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -23,11 +23,7 @@ pub fn default_args() -> UpArgs {
 }
 
 fn default_image_args() -> ImageSourceArgs {
-    let source = std::env::var("TRUST_SANDBOX_IMAGES")
-        .ok()
-        .and_then(|v| <images::SourceKind as clap::ValueEnum>::from_str(&v, true).ok())
-        .unwrap_or(images::SourceKind::Auto);
-    ImageSourceArgs { source, mirror: vec![] }
+    ImageSourceArgs { source: images::SourceKind::default_for_up(), mirror: vec![] }
 }
 
 pub fn options(a: &UpArgs) -> UpOptions {

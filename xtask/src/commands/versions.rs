@@ -7,14 +7,13 @@ use std::process::ExitCode;
 use anyhow::Result;
 use xshell::Shell;
 
+use crate::cli::JsonFlag;
 use crate::sandbox::{Sandbox, Selector};
 
-pub fn run(sh: &Shell, sel: &Selector, json: bool) -> Result<ExitCode> {
+pub fn run(sh: &Shell, sel: &Selector, json: &JsonFlag) -> Result<ExitCode> {
     let sb = Sandbox::open_required(sh, sel)?;
     let v = collect(sh, &sb)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
+    if !json.write(&v)? {
         for (k, val) in &v {
             println!("{k:<16} {val}");
         }
@@ -38,6 +37,7 @@ fn ask(sh: &Shell, sb: &Sandbox, service: &str, script: &str, re: &str) -> Strin
 
 fn collect(sh: &Shell, sb: &Sandbox) -> Result<BTreeMap<String, String>> {
     let mut v = BTreeMap::new();
+    let client = sb.spec.client()?.name.as_str();
     let pkg_or = |bin: &str, pkg: &str| {
         format!("{bin} 2>&1 | grep -Eo 'Version: *v?[0-9][^ ,]*' | head -1 | grep . || dpkg-query -W -f='Version: ${{Version}}' {pkg}")
     };
@@ -49,10 +49,7 @@ fn collect(sh: &Shell, sb: &Sandbox) -> Result<BTreeMap<String, String>> {
         "notary-signer".into(),
         ask(sh, sb, "notarysigner", &pkg_or("notary-signer -version", "notary"), r"Version: *(\S+)"),
     );
-    v.insert(
-        "notary (cli)".into(),
-        ask(sh, sb, "notarysandbox", &pkg_or("notary version", "notary"), r"Version: *(\S+)"),
-    );
+    v.insert("notary (cli)".into(), ask(sh, sb, client, &pkg_or("notary version", "notary"), r"Version: *(\S+)"));
     v.insert(
         "registry".into(),
         ask(
@@ -71,14 +68,8 @@ fn collect(sh: &Shell, sb: &Sandbox) -> Result<BTreeMap<String, String>> {
             Err(e) => format!("unknown ({e:#})"),
         }
     });
-    v.insert(
-        "docker (cli)".into(),
-        ask(sh, sb, "notarysandbox", "docker version --format '{{.Client.Version}}'", r"(\S+)"),
-    );
-    v.insert(
-        "dockerd (client)".into(),
-        ask(sh, sb, "notarysandbox", "docker version --format '{{.Server.Version}}'", r"(\S+)"),
-    );
+    v.insert("docker (cli)".into(), ask(sh, sb, client, "docker version --format '{{.Client.Version}}'", r"(\S+)"));
+    v.insert("dockerd (client)".into(), ask(sh, sb, client, "docker version --format '{{.Server.Version}}'", r"(\S+)"));
     v.insert(
         format!("engine ({})", sb.engine.kind),
         sb.engine.server_version(sh).unwrap_or_else(|e| format!("unknown ({e:#})")),

@@ -43,6 +43,7 @@ use super::layer;
 use super::sources::{self, Source};
 use crate::images::lock::Lock;
 use crate::ui;
+use crate::util::shell_quote;
 
 /// Every timestamp that ends up in a layer, config or archive.
 pub const SOURCE_DATE_EPOCH: u64 = 1_700_000_000;
@@ -90,15 +91,6 @@ pub fn customize_hooks(image: &str) -> Vec<String> {
         _ => {}
     }
     hooks
-}
-
-/// Single-quotes a word for sh.
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-fn is_root() -> bool {
-    fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
 }
 
 /// Runs a command that must succeed, with its stderr in the error.
@@ -244,10 +236,7 @@ impl Builder<'_> {
     }
 
     fn store_record(&self, image: &str, tag: &str, record: &Record) -> Result<()> {
-        let path = self.record_path(image, tag);
-        let tmp = path.with_extension("json.tmp");
-        fs::write(&tmp, serde_json::to_vec_pretty(record)?).with_context(|| format!("writing {}", tmp.display()))?;
-        fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))
+        crate::util::write_mode(&self.record_path(image, tag), &serde_json::to_vec_pretty(record)?, 0o644)
     }
 
     fn sources(&self) -> Result<Vec<Source>> {
@@ -262,7 +251,7 @@ impl Builder<'_> {
     /// mmdebstrap arguments for the base, into `target` (a directory whose apt cache and lists
     /// are bind mounts made by the caller).
     pub fn base_argv(&self, target: &Path, sources_file: &Path) -> Vec<String> {
-        let filter: Vec<String> = DPKG_FILTER.iter().map(|f| sh_quote(f)).collect();
+        let filter: Vec<String> = DPKG_FILTER.iter().map(|f| shell_quote(f)).collect();
         vec![
             format!("--variant={}", self.lock.debian.variant),
             "--format=directory".into(),
@@ -292,7 +281,7 @@ impl Builder<'_> {
         lists_ready: bool,
     ) -> Result<Vec<String>> {
         let pins = self.lock.apt_pins(image)?;
-        let quoted: Vec<String> = pins.iter().map(|p| sh_quote(p)).collect();
+        let quoted: Vec<String> = pins.iter().map(|p| shell_quote(p)).collect();
         let mut a: Vec<String> = vec![
             "--variant=custom".into(),
             "--format=directory".into(),
@@ -318,7 +307,7 @@ impl Builder<'_> {
         }
         a.push(format!(
             "--customize-hook=rm -f \"$1\"/var/cache/apt/*.bin && echo {} > \"$1\"/etc/trust-sandbox-image",
-            sh_quote(self.lock.canonical_entry(image)?.replace('\n', " ").trim())
+            shell_quote(self.lock.canonical_entry(image)?.replace('\n', " ").trim())
         ));
         a.push(self.lock.debian.suite.clone());
         a.push(target.display().to_string());
@@ -393,7 +382,7 @@ impl Builder<'_> {
         if which::which("mmdebstrap").is_err() {
             bail!("mmdebstrap is not installed; run `cargo xtask sandbox setup --yes` (Debian: apt-get install mmdebstrap)");
         }
-        if !is_root() {
+        if !crate::util::is_root() {
             bail!("building the Debian images needs root (mmdebstrap's root mode and overlay mounts): run with `sudo -E`, or use `--images nix`");
         }
         fs::create_dir_all(&self.cache_dir).with_context(|| format!("creating {}", self.cache_dir.display()))?;

@@ -31,6 +31,17 @@ pub enum SourceKind {
     Nix,
 }
 
+impl SourceKind {
+    /// What `up` uses when no `--images` is given: TRUST_SANDBOX_IMAGES, else `auto`.
+    pub fn default_for_up() -> SourceKind {
+        Self::from_env(std::env::var("TRUST_SANDBOX_IMAGES").ok().as_deref())
+    }
+
+    fn from_env(value: Option<&str>) -> SourceKind {
+        value.and_then(|v| <SourceKind as clap::ValueEnum>::from_str(v, true).ok()).unwrap_or(SourceKind::Auto)
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub mirrors: Vec<String>,
@@ -122,7 +133,7 @@ pub fn load_debian(
     sh: &Shell,
     engine: &Engine,
     spec: &Spec,
-    builder: &debian::Builder,
+    builder: &debian::Builder<'_>,
     missing: &[(&str, String)],
     rebuild: bool,
     repo_prefix: &str,
@@ -216,4 +227,17 @@ pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
         }
     }
     Ok(changes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn up_defaults_to_auto_unless_the_environment_names_a_source() {
+        assert_eq!(SourceKind::from_env(None), SourceKind::Auto);
+        assert_eq!(SourceKind::from_env(Some("debian")), SourceKind::Debian);
+        assert_eq!(SourceKind::from_env(Some("NIX")), SourceKind::Nix);
+        assert_eq!(SourceKind::from_env(Some("bogus")), SourceKind::Auto);
+    }
 }

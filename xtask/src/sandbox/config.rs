@@ -1,9 +1,12 @@
 //! Service configuration rendered from the state (ports, users, secrets, PKI paths). Pure: returns
-//! file names and contents; `stack` writes them and mounts each into its one service.
+//! file names and contents; `lifecycle` writes them and mounts each into its one service.
 
 use serde_json::json;
 
-use crate::sandbox::state::Secrets;
+use anyhow::Result;
+
+use super::spec::Spec;
+use super::state::Secrets;
 
 /// Where things are inside the containers.
 pub const CONF_DIR: &str = "/etc/sandbox";
@@ -11,8 +14,6 @@ pub const SIGNER_ALIAS: &str = "sandbox";
 pub const DB_HOST: &str = "db";
 pub const SERVER_DB_USER: &str = "notaryserver";
 pub const SIGNER_DB_USER: &str = "notarysigner";
-pub const REGISTRY_NAME: &str = "sandboxregistry:5000";
-pub const SERVER_URL: &str = "https://notaryserver:4443";
 
 pub struct Rendered {
     pub file: &'static str,
@@ -78,20 +79,21 @@ http:\n  addr: :5000\n  headers:\n    X-Content-Type-Options: [nosniff]\n"
         .to_string()
 }
 
-pub fn daemon_json() -> String {
-    serde_json::to_string_pretty(&json!({ "insecure-registries": [REGISTRY_NAME] })).expect("static JSON")
+/// The client's dockerd: the sandbox registry (`host:port`) speaks plain HTTP.
+pub fn daemon_json(registry: &str) -> String {
+    serde_json::to_string_pretty(&json!({ "insecure-registries": [registry] })).expect("static JSON")
 }
 
 pub const DB_START_SH: &str = include_str!("../../data/db-start.sh");
 
-pub fn all(secrets: &Secrets) -> Vec<Rendered> {
-    vec![
+pub fn all(secrets: &Secrets, spec: &Spec) -> Result<Vec<Rendered>> {
+    Ok(vec![
         Rendered { file: "server.json", content: server_json(secrets), secret: true },
         Rendered { file: "signer.json", content: signer_json(secrets), secret: true },
         Rendered { file: "registry.yml", content: registry_yml(), secret: false },
-        Rendered { file: "daemon.json", content: daemon_json(), secret: false },
+        Rendered { file: "daemon.json", content: daemon_json(&spec.registry_address()?), secret: false },
         Rendered { file: "db-start.sh", content: DB_START_SH.to_string(), secret: false },
-    ]
+    ])
 }
 
 #[cfg(test)]
@@ -132,7 +134,7 @@ mod tests {
 
     #[test]
     fn passphrases_stay_out_of_configs() {
-        for r in all(&secrets()) {
+        for r in all(&secrets(), &crate::sandbox::spec::load().unwrap()).unwrap() {
             for p in ["alias", "root", "repo"] {
                 assert!(!r.content.contains(&format!("\"{p}\"")), "{} holds {p}", r.file);
             }
@@ -141,9 +143,17 @@ mod tests {
     }
 
     #[test]
-    fn client_daemon_trusts_the_sandbox_registry_over_http() {
-        let v: serde_json::Value = serde_json::from_str(&daemon_json()).unwrap();
-        assert_eq!(v["insecure-registries"][0], "sandboxregistry:5000");
+    fn client_daemon_trusts_the_tables_registry_over_http() {
+        let mut spec = crate::sandbox::spec::load().unwrap();
+        let rendered = all(&secrets(), &spec).unwrap();
+        let daemon = rendered.iter().find(|r| r.file == "daemon.json").unwrap();
+        let v: serde_json::Value = serde_json::from_str(&daemon.content).unwrap();
+        assert_eq!(v["insecure-registries"], serde_json::json!(["sandboxregistry:5000"]));
+
+        spec.services.iter_mut().find(|s| s.name == "registry").unwrap().aliases = vec!["elsewhere".into()];
+        let rendered = all(&secrets(), &spec).unwrap();
+        let daemon = rendered.iter().find(|r| r.file == "daemon.json").unwrap();
+        assert!(daemon.content.contains("\"elsewhere:5000\""), "{}", daemon.content);
     }
 
     #[test]
@@ -152,8 +162,67 @@ mod tests {
         assert!(y.contains("rootdirectory: /var/lib/registry") && y.contains("addr: :5000"));
     }
 
+    /// Runs db-start.sh with stub server binaries (each logs its argv) on a PATH without the real
+    /// ones, and its fixed paths moved into a scratch directory. Returns the calls, one a line.
+    fn db_start(dir: &std::path::Path, flavour: &str) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let log = dir.join("calls");
+        let datadir = dir.join("data");
+        // Initialisers create the system schema directory, as the real ones do.
+        let init = r#"for a; do case $a in --datadir=*) mkdir -p "${a#--datadir=}/mysql";; esac; done"#;
+        let mut stubs = vec![("chown", String::new())];
+        match flavour {
+            "mariadb" => {
+                stubs.push(("mariadbd", String::new()));
+                stubs.push(("mariadb-install-db", init.to_string()));
+            }
+            _ => stubs.push(("mysqld", format!(r#"case "$1" in --initialize-insecure) {init};; esac"#))),
+        }
+        for (name, body) in stubs {
+            let path = bin.join(name);
+            let script = format!("#!/bin/sh\necho \"{name} $*\" >> '{}'\n{body}\n", log.display());
+            std::fs::write(&path, script).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let script = DB_START_SH
+            .replace("/var/lib/mysql", &datadir.display().to_string())
+            .replace("/run/mysqld", &dir.join("run").display().to_string());
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(script)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_to_string(&log).unwrap_or_default()
+    }
+
     #[test]
-    fn db_start_handles_both_server_flavours() {
-        assert!(DB_START_SH.contains("mariadbd") && DB_START_SH.contains("mysqld"));
+    fn db_start_initialises_mariadb_once_then_runs_it_on_the_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = db_start(dir.path(), "mariadb");
+        let calls: Vec<&str> = first.lines().map(|l| l.split(' ').next().unwrap()).collect();
+        assert_eq!(calls, ["chown", "mariadb-install-db", "mariadbd"], "{first}");
+        assert!(first.contains("--auth-root-authentication-method=socket"), "{first}");
+        assert!(first.contains(&format!("--socket={}/run/mysqld.sock", dir.path().display())), "{first}");
+
+        let second = db_start(dir.path(), "mariadb");
+        let again: Vec<&str> = second.lines().skip(3).map(|l| l.split(' ').next().unwrap()).collect();
+        assert_eq!(again, ["chown", "mariadbd"], "the datadir exists: no second initialisation\n{second}");
+    }
+
+    #[test]
+    fn db_start_without_mariadb_runs_mysql_with_native_passwords() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = db_start(dir.path(), "mysql");
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 3, "{log}");
+        assert!(lines[1].starts_with("mysqld --initialize-insecure"), "{log}");
+        assert!(
+            lines[2].starts_with("mysqld --user=mysql") && lines[2].contains("--mysql-native-password=ON"),
+            "{log}"
+        );
     }
 }

@@ -8,12 +8,12 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use xshell::Shell;
 
-use super::spec::Service;
+use super::spec::{Service, Spec};
 use super::state::{self, ClientMode};
 use super::{config, ownership, pki, ports, readiness, Sandbox, Selector, UpOptions};
-use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_ID};
+use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_ID, LABEL_SERVICE};
 use crate::engine::objects::{Kind, Object};
-use crate::engine::{Engine, EngineKind, RunSpec};
+use crate::engine::{ContainerState, Engine, EngineKind, RunSpec};
 use crate::{images, ui, util};
 
 /// `up`: everything in table order, each really ready before the next starts.
@@ -58,21 +58,18 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     // Whatever carries this sandbox's names must be this state's: a second state directory (or a
     // lost HOME) must not recreate a running sandbox with new secrets on its volumes.
     let claim = ownership::Claim { name: &sel.name, id: existing.as_ref().map(|s| s.id.as_str()), dir: &dir.path };
-    let ours = ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, true)?, &claim, false)?;
-    let has_trust_data = ours.iter().any(|o| o.kind == Kind::Volume);
+    let owned = ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, true)?, &claim, false)?;
+    let has_trust_data = owned.iter().any(|o| o.kind == Kind::Volume);
 
     // Ports are checked before anything is created, unless our own running container holds them.
-    let running: Vec<String> = engine
-        .inspect(sh, &[format!("{}-notaryserver", sel.name), format!("{}-registry", sel.name)])?
-        .into_iter()
-        .filter(|c| c.running)
-        .map(|c| c.name)
-        .collect();
-    if !running.contains(&format!("{}-notaryserver", sel.name)) {
-        ports::check_free(server_port, "notaryserver")?;
-    }
-    if !running.contains(&format!("{}-registry", sel.name)) {
-        ports::check_free(registry_port, "sandboxregistry")?;
+    let published =
+        [(spec.published("server_port")?.0, server_port), (spec.published("registry_port")?.0, registry_port)];
+    let ours: Vec<String> = published.iter().map(|(svc, _)| format!("{}-{}", sel.name, svc.name)).collect();
+    let running: Vec<String> = engine.inspect(sh, &ours)?.into_iter().filter(|c| c.running).map(|c| c.name).collect();
+    for ((svc, port), name) in published.iter().zip(&ours) {
+        if !running.contains(name) {
+            ports::check_free(*port, svc.network_name())?;
+        }
     }
     if let Some(s) = &existing {
         // An existing state's own files: refused here, before anything is touched.
@@ -80,7 +77,7 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
             // Created but never started (the old lazy generation): nothing depends on secrets yet.
             dir.generate_secrets()?;
         }
-        prepare_files(&dir, &s.id)?;
+        prepare_files(&dir, &s.id, &spec)?;
     }
     if client == ClientMode::HostDaemon {
         ensure_hosts_alias(opts.yes)?;
@@ -94,7 +91,7 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
             let s = dir
                 .create(&sel.name, engine.kind, server_port, registry_port)
                 .context("creating the state directory")?;
-            prepare_files(&dir, &s.id)?;
+            prepare_files(&dir, &s.id, &spec)?;
             s
         }
     };
@@ -159,18 +156,17 @@ impl Created {
 
 /// The state's files the containers mount: the PKI (leaves re-issued from the CA when missing,
 /// damaged or foreign) and the rendered configs. Runs before the engine changes anything.
-fn prepare_files(dir: &state::Dir, id: &str) -> Result<()> {
+fn prepare_files(dir: &state::Dir, id: &str, spec: &Spec) -> Result<()> {
     let secrets = dir.secrets()?;
-    let names: Vec<&'static str> = vec!["notaryserver", "notarysigner"];
-    pki::ensure(&dir.pki(), id, &names).context("preparing the sandbox PKI")?;
+    pki::ensure(&dir.pki(), id, &spec.pki_leaves()).context("preparing the sandbox PKI")?;
     pki::check_key_modes(&dir.pki())?;
     util::make_private_dir(&dir.config())?;
-    for r in config::all(&secrets) {
+    for r in config::all(&secrets, spec)? {
         let mode = if r.secret { 0o600 } else { 0o644 };
         util::write_mode(&dir.config().join(r.file), r.content.as_bytes(), mode)
             .with_context(|| format!("writing {}", r.file))?;
     }
-    for svc in crate::sandbox::spec::load()?.services.iter().filter(|s| !s.secret_env.is_empty()) {
+    for svc in spec.services.iter().filter(|s| !s.secret_env.is_empty()) {
         let file = dir.config().join(format!("{}.secret-env", svc.name));
         util::write_private(&file, super::secret_env_script(svc, &secrets)?.as_bytes())
             .with_context(|| format!("writing {}", file.display()))?;
@@ -210,6 +206,7 @@ fn ensure_hosts_alias(yes: bool) -> Result<()> {
 }
 
 fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created: &mut Created) -> Result<()> {
+    remove_retired(sh, sb)?;
     if !sb.engine.network_exists(sh, &sb.network())? {
         sb.engine.network_create(sh, &sb.network(), &sb.labels(None)).context("creating the sandbox network")?;
         created.network = true;
@@ -246,6 +243,30 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
         ui::status(verb, format!("{:<14} {:>6.2} s  {}", svc.name, started.elapsed().as_secs_f64(), describe(sb, svc)));
     }
     Ok(())
+}
+
+/// Containers of this sandbox whose service the table no longer has (the client was
+/// `notarysandbox` before it was `client`): removed so an existing sandbox upgrades cleanly. Their
+/// named volumes stay; volume names do not depend on the service's name.
+fn remove_retired(sh: &Shell, sb: &Sandbox) -> Result<()> {
+    // Only this state's containers, by their exact id label.
+    let ours = sb.engine.objects_labelled(sh, Kind::Container, LABEL_ID, &sb.state.id)?;
+    let names: Vec<String> = ours.into_iter().map(|o| o.name).collect();
+    let retired = retired(&sb.engine.inspect(sh, &names)?, &sb.spec);
+    sb.engine.remove_containers(sh, &retired).context("removing containers of retired services")?;
+    for c in &retired {
+        ui::status("Removed", format!("container {c} (its service is no longer in sandbox.json)"));
+    }
+    Ok(())
+}
+
+/// The containers among `found` whose service label names no service of `spec`.
+fn retired(found: &[ContainerState], spec: &Spec) -> Vec<String> {
+    found
+        .iter()
+        .filter(|c| c.labels.get(LABEL_SERVICE).is_some_and(|s| spec.service(s).is_err()))
+        .map(|c| c.name.clone())
+        .collect()
 }
 
 /// The containers `up` starts, in start order, with their config-hash label: what `up` runs and
@@ -369,4 +390,34 @@ pub fn destroy(sh: &Shell, sel: &Selector) -> Result<()> {
         ui::status("Removed", format!("state {}", dir.path.display()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(name: &str, service: Option<&str>) -> ContainerState {
+        ContainerState {
+            name: name.into(),
+            id: String::new(),
+            image: String::new(),
+            status: "running".into(),
+            running: true,
+            started_at: String::new(),
+            labels: service.map(|s| (LABEL_SERVICE.to_string(), s.to_string())).into_iter().collect(),
+            pid: 1,
+        }
+    }
+
+    #[test]
+    fn only_containers_of_services_gone_from_the_table_are_retired() {
+        let spec = crate::sandbox::spec::load().unwrap();
+        let found = [
+            container("ts-db", Some("db")),
+            container("ts-client", Some("client")),
+            container("ts-notarysandbox", Some("notarysandbox")),
+            container("ts-unlabelled", None),
+        ];
+        assert_eq!(retired(&found, &spec), ["ts-notarysandbox"]);
+    }
 }

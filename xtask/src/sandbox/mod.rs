@@ -27,6 +27,7 @@ use crate::images::{self, SourceKind};
 use spec::{Service, Spec};
 use state::{ClientMode, Secrets, State};
 
+/// Labels on everything the tool creates: how `down`, `destroy` and `up` find their own.
 pub const LABEL_INSTANCE: &str = "io.trust-sandbox.instance";
 pub const LABEL_ID: &str = "io.trust-sandbox.id";
 pub const LABEL_SERVICE: &str = "io.trust-sandbox.service";
@@ -55,6 +56,8 @@ pub fn secret_env_script(svc: &Service, secrets: &Secrets) -> Result<String> {
     Ok(script)
 }
 
+/// An existing sandbox: its name, state directory and recorded state, the engine it lives on
+/// and the service table it runs.
 pub struct Sandbox {
     pub name: String,
     pub dir: state::Dir,
@@ -63,12 +66,14 @@ pub struct Sandbox {
     pub spec: Spec,
 }
 
+/// Which sandbox a command means: `--name` and, if given, `--engine`.
 #[derive(Debug, Clone)]
 pub struct Selector {
     pub name: String,
     pub engine: Option<EngineKind>,
 }
 
+/// What `up` was asked for; ports and client mode apply when the sandbox is created.
 #[derive(Debug, Clone)]
 pub struct UpOptions {
     pub images: SourceKind,

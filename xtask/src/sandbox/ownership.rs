@@ -34,7 +34,7 @@ pub struct Claim<'a> {
     pub dir: &'a Path,
 }
 
-pub fn owner(o: &Object, claim: &Claim, state_holds: impl Fn(&str, &str) -> bool) -> Owner {
+pub fn owner(o: &Object, claim: &Claim<'_>, state_holds: impl Fn(&str, &str) -> bool) -> Owner {
     let (name, id, dir) = (o.label(LABEL_INSTANCE), o.label(LABEL_ID), o.label(LABEL_STATE));
     if name == claim.name && !id.is_empty() && claim.id == Some(id) {
         return Owner::Us;
@@ -84,7 +84,7 @@ pub fn survey(sh: &Shell, engine: &Engine, spec: &Spec, name: &str, labelled: bo
 
 /// Refuses if any object belongs to another state directory (or, unless `orphans_ok`, to one
 /// that is gone); otherwise returns the objects this command may act on (ours, and the orphans).
-pub fn check(objects: Vec<Object>, claim: &Claim, orphans_ok: bool) -> Result<Vec<Object>> {
+pub fn check(objects: Vec<Object>, claim: &Claim<'_>, orphans_ok: bool) -> Result<Vec<Object>> {
     let mut mine = Vec::new();
     for o in objects {
         match owner(&o, claim, state_holds) {

@@ -6,22 +6,20 @@
 //! under it. Leaves are cheap and nothing pins them, so they are (re)issued
 //! from the existing CA whenever they are missing or close to expiry.
 //!
-//! rcgen is built without its `x509-parser` feature here, so existing
-//! certificates are read with the minimal DER walker at the bottom of this
-//! file; it only needs the handful of fields this module checks.
+//! rcgen writes certificates; existing ones are read back with x509-parser.
 
-use std::fs::{self, DirBuilder, File, Permissions};
-use std::io::{ErrorKind, Read, Write};
+use std::fs::{self, DirBuilder, Permissions};
+use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::util;
 use anyhow::{anyhow, bail, Context, Result};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, PublicKeyData, SanType, SerialNumber, PKCS_ECDSA_P256_SHA256,
 };
-use tempfile::NamedTempFile;
 use time::{Duration, OffsetDateTime};
 
 pub const CA_CERT: &str = "ca.crt";
@@ -46,7 +44,7 @@ const DESTROY_HINT: &str = "run `cargo xtask sandbox destroy` to start over";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Leaf {
-    pub name: &'static str,
+    pub name: String,
     pub cert: PathBuf,
     pub key: PathBuf,
 }
@@ -70,7 +68,7 @@ pub struct Pki {
 /// With an existing CA, missing or soon-to-expire leaves are re-issued from it.
 /// A half-present CA, unreadable files, or a CA from another sandbox are
 /// errors: recovering from those would mean replacing the trust anchor.
-pub fn ensure(dir: &Path, sandbox_id: &str, names: &[&'static str]) -> Result<Pki> {
+pub fn ensure(dir: &Path, sandbox_id: &str, names: &[&str]) -> Result<Pki> {
     validate_names(names)?;
     create_private_dir(dir)?;
     let now = OffsetDateTime::now_utc();
@@ -223,8 +221,8 @@ fn subject_of(params: &CertificateParams, key: &KeyPair) -> Result<Vec<u8>> {
     Ok(parse_cert(probe.der()).context("re-reading the expected CA subject")?.subject)
 }
 
-fn ensure_leaf(dir: &Path, ca: &Ca, name: &'static str, now: OffsetDateTime) -> Result<Leaf> {
-    let leaf = Leaf { name, cert: leaf_cert_path(dir, name), key: leaf_key_path(dir, name) };
+fn ensure_leaf(dir: &Path, ca: &Ca, name: &str, now: OffsetDateTime) -> Result<Leaf> {
+    let leaf = Leaf { name: name.to_string(), cert: leaf_cert_path(dir, name), key: leaf_key_path(dir, name) };
     // A half-written leaf (crash between the two renames) is simply re-issued:
     // unlike the CA, nothing else depends on a particular leaf.
     // So is a damaged (truncated, mismatched) or foreign one: re-issuing it from the CA is the
@@ -262,7 +260,7 @@ fn leaf_still_valid(leaf: &Leaf, ca: &Ca, now: OffsetDateTime) -> Result<bool> {
 
 fn issue_leaf(dir: &Path, ca: &Ca, leaf: &Leaf, now: OffsetDateTime) -> Result<()> {
     let key = generate_key()?;
-    let params = leaf_params(leaf.name, ca.cert.not_after, now)?;
+    let params = leaf_params(&leaf.name, ca.cert.not_after, now)?;
     let cert = params.signed_by(&key, &ca.issuer).with_context(|| format!("signing the {} certificate", leaf.name))?;
     write_pair(dir, (&leaf.cert, &cert.pem()), (&leaf.key, &key.serialize_pem()))
 }
@@ -305,10 +303,7 @@ fn generate_key() -> Result<KeyPair> {
 /// rcgen's default serial is a hash of the public key, which is deterministic;
 /// RFC 5280 wants serials unique per issuer and CAs conventionally randomise them.
 fn random_serial() -> Result<SerialNumber> {
-    let mut bytes = [0u8; SERIAL_BYTES];
-    File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .context("reading random bytes for a certificate serial")?;
+    let mut bytes = crate::util::random_bytes(SERIAL_BYTES).context("a random certificate serial")?;
     // Positive, and a fixed length so it is never shortened by DER's minimal encoding.
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
     Ok(SerialNumber::from_slice(&bytes))
@@ -337,9 +332,10 @@ fn exists(path: &Path) -> Result<bool> {
 
 fn read_cert(path: &Path) -> Result<CertInfo> {
     let text = read_text(path)?;
-    pem_decode(&text, "CERTIFICATE")
-        .as_deref()
-        .and_then(parse_cert)
+    x509_parser::pem::parse_x509_pem(text.as_bytes())
+        .ok()
+        .filter(|(_, pem)| pem.label == "CERTIFICATE")
+        .and_then(|(_, pem)| parse_cert(&pem.contents))
         .ok_or_else(|| corrupt(path, "is not a readable PEM certificate"))
 }
 
@@ -357,32 +353,11 @@ fn read_text(path: &Path) -> Result<String> {
 fn write_pair(dir: &Path, cert: (&Path, &str), key: (&Path, &str)) -> Result<()> {
     // Stage both before renaming either, so the window in which only one of
     // them exists is two renames long rather than a key generation long.
-    let staged_key = stage(dir, key.1, KEY_MODE)?;
-    let staged_cert = stage(dir, cert.1, CERT_MODE)?;
-    commit(staged_key, key.0)?;
-    commit(staged_cert, cert.0)?;
-    // Make the renames themselves durable, not just the file contents.
-    File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing {}", dir.display()))
-}
-
-fn stage(dir: &Path, contents: &str, mode: u32) -> Result<NamedTempFile> {
-    let mut file = tempfile::Builder::new()
-        .prefix(".staging-")
-        .permissions(Permissions::from_mode(mode))
-        .tempfile_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    file.write_all(contents.as_bytes())
-        .and_then(|()| file.as_file().sync_all())
-        .with_context(|| format!("writing {}", file.path().display()))?;
-    Ok(file)
-}
-
-fn commit(staged: NamedTempFile, dest: &Path) -> Result<()> {
-    staged
-        .persist(dest)
-        .map(drop)
-        .map_err(|e| e.error)
-        .with_context(|| format!("moving a new file into place as {}", dest.display()))
+    let staged_key = util::stage(dir, key.1.as_bytes(), KEY_MODE)?;
+    let staged_cert = util::stage(dir, cert.1.as_bytes(), CERT_MODE)?;
+    util::commit(staged_key, key.0)?;
+    util::commit(staged_cert, cert.0)?;
+    util::sync_dir(dir)
 }
 
 /// The few certificate fields this module inspects, as raw DER where compared bytewise.
@@ -394,144 +369,18 @@ struct CertInfo {
     not_after: OffsetDateTime,
 }
 
-fn pem_decode(text: &str, label: &str) -> Option<Vec<u8>> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = text.find(&begin)? + begin.len();
-    let stop = start + text[start..].find(&end)?;
-    base64_decode(&text[start..stop])
-}
-
-fn base64_decode(body: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    let (mut acc, mut bits, mut padding) = (0u32, 0u32, false);
-    for c in body.bytes().filter(|c| !c.is_ascii_whitespace()) {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                padding = true;
-                continue;
-            }
-            _ => return None,
-        };
-        if padding {
-            return None;
-        }
-        acc = (acc << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
+/// The fields of a DER certificate this module checks; None when it is not one certificate.
 fn parse_cert(der: &[u8]) -> Option<CertInfo> {
-    use der::{expect, next, Tag};
-    let (cert, trailing) = expect(der, Tag::SEQUENCE)?;
-    if !trailing.is_empty() {
+    let (rest, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    if !rest.is_empty() {
         return None;
     }
-    let (tbs, _) = expect(cert.body, Tag::SEQUENCE)?;
-    let (first, after_version) = next(tbs.body)?;
-    // The version field is optional (absent means v1).
-    let fields = if first.tag == Tag::VERSION { after_version } else { tbs.body };
-    let (_serial, fields) = expect(fields, Tag::INTEGER)?;
-    let (_signature_algorithm, fields) = expect(fields, Tag::SEQUENCE)?;
-    let (issuer, fields) = expect(fields, Tag::SEQUENCE)?;
-    let (validity, fields) = expect(fields, Tag::SEQUENCE)?;
-    let (subject, fields) = expect(fields, Tag::SEQUENCE)?;
-    let (spki, _) = expect(fields, Tag::SEQUENCE)?;
-    let (_not_before, rest) = next(validity.body)?;
-    let (not_after, _) = next(rest)?;
     Some(CertInfo {
-        issuer: issuer.whole.to_vec(),
-        subject: subject.whole.to_vec(),
-        spki: spki.whole.to_vec(),
-        not_after: der::time(&not_after)?,
+        issuer: cert.issuer().as_raw().to_vec(),
+        subject: cert.subject().as_raw().to_vec(),
+        spki: cert.public_key().raw.to_vec(),
+        not_after: cert.validity().not_after.to_datetime(),
     })
-}
-
-/// Just enough DER to walk to the fields of a `TBSCertificate`.
-mod der {
-    use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
-
-    pub(super) struct Tag;
-
-    impl Tag {
-        pub(super) const INTEGER: u8 = 0x02;
-        pub(super) const UTC_TIME: u8 = 0x17;
-        pub(super) const GENERALIZED_TIME: u8 = 0x18;
-        pub(super) const SEQUENCE: u8 = 0x30;
-        pub(super) const VERSION: u8 = 0xa0;
-    }
-
-    pub(super) struct Tlv<'a> {
-        pub(super) tag: u8,
-        pub(super) body: &'a [u8],
-        /// Header and body, for bytewise comparison of whole structures.
-        pub(super) whole: &'a [u8],
-    }
-
-    pub(super) fn next(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
-        let (&tag, rest) = input.split_first()?;
-        // Multi-byte tags never occur in the fields read here.
-        if tag & 0x1f == 0x1f {
-            return None;
-        }
-        let (&first, mut rest) = rest.split_first()?;
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            let count = usize::from(first & 0x7f);
-            // 0x80 is BER's indefinite length, which DER forbids.
-            if count == 0 || count > 4 || rest.len() < count {
-                return None;
-            }
-            let (len_bytes, after) = rest.split_at(count);
-            rest = after;
-            len_bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
-        };
-        if rest.len() < len {
-            return None;
-        }
-        let header = input.len() - rest.len();
-        let (body, after) = rest.split_at(len);
-        let tlv = Tlv { tag, body, whole: &input[..header + len] };
-        Some((tlv, after))
-    }
-
-    pub(super) fn expect(input: &[u8], tag: u8) -> Option<(Tlv<'_>, &[u8])> {
-        next(input).filter(|(tlv, _)| tlv.tag == tag)
-    }
-
-    /// `UTCTime` (`YYMMDDHHMMSSZ`) or `GeneralizedTime` (`YYYYMMDDHHMMSSZ`), the only
-    /// forms RFC 5280 allows in certificates.
-    pub(super) fn time(tlv: &Tlv<'_>) -> Option<OffsetDateTime> {
-        let digits = std::str::from_utf8(tlv.body).ok()?.strip_suffix('Z')?;
-        if !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        let (year, rest) = match (tlv.tag, digits.len()) {
-            (Tag::UTC_TIME, 12) => {
-                let yy: i32 = digits[..2].parse().ok()?;
-                // RFC 5280 4.1.2.5.1: two-digit years 50..99 are 19xx.
-                (if yy >= 50 { 1900 + yy } else { 2000 + yy }, &digits[2..])
-            }
-            (Tag::GENERALIZED_TIME, 14) => (digits[..4].parse().ok()?, &digits[4..]),
-            _ => return None,
-        };
-        let two = |i: usize| rest[i..i + 2].parse::<u8>().ok();
-        let date = Date::from_calendar_date(year, Month::try_from(two(0)?).ok()?, two(2)?).ok()?;
-        let time = Time::from_hms(two(4)?, two(6)?, two(8)?).ok()?;
-        Some(PrimitiveDateTime::new(date, time).assume_utc())
-    }
 }
 
 #[cfg(test)]

@@ -39,6 +39,30 @@ pub enum Readiness {
     ClientDaemon,
 }
 
+/// The same question as a person would ask it with the plain engine CLI and a loop: what
+/// `bench` times our readiness against. Deliberately simpler than our probes (no schema check,
+/// no log tail): it is the baseline, not a second implementation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlainCheck {
+    /// `engine exec <container> <argv>` succeeds.
+    Exec(Vec<String>),
+    /// GET of `path` on the host port published for container `port` answers 200.
+    Get { port: u16, path: String, tls: bool },
+}
+
+impl Readiness {
+    pub fn plain_check(&self) -> PlainCheck {
+        let argv = |a: &[&str]| PlainCheck::Exec(a.iter().map(|s| s.to_string()).collect());
+        match self {
+            Readiness::DbSchema => argv(&["mysql", "-S", "/run/mysqld/mysqld.sock", "-uroot", "-e", "select 1"]),
+            Readiness::Tcp { port } => argv(&["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]),
+            Readiness::Https { port, path, .. } => PlainCheck::Get { port: *port, path: path.clone(), tls: true },
+            Readiness::Http { port, path } => PlainCheck::Get { port: *port, path: path.clone(), tls: false },
+            Readiness::ClientDaemon => argv(&["docker", "version", "--format", "{{.Server.Version}}"]),
+        }
+    }
+}
+
 pub fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<T>) -> Result<T> {
     let started = Instant::now();
     let mut delay = Duration::from_millis(50);
@@ -208,5 +232,18 @@ mod tests {
         .to_string();
         assert!(err.starts_with("signer not ready after"), "{err}");
         assert!(err.contains(&format!("connection refused #{n}")), "{err}");
+    }
+
+    #[test]
+    fn plain_checks_ask_the_table_services_the_same_question() {
+        let spec = crate::sandbox::spec::load().unwrap();
+        let check = |name: &str| spec.service(name).unwrap().readiness.plain_check();
+        assert_eq!(check("registry"), PlainCheck::Get { port: 5000, path: "/v2/".into(), tls: false });
+        assert_eq!(
+            check("notaryserver"),
+            PlainCheck::Get { port: 4443, path: "/_notary_server/health".into(), tls: true }
+        );
+        let PlainCheck::Exec(signer) = check("notarysigner") else { panic!("the signer is probed inside") };
+        assert_eq!(signer.last().unwrap(), "exec 3<>/dev/tcp/127.0.0.1/7899");
     }
 }

@@ -57,6 +57,13 @@ pub struct Service {
     pub nested_engine: bool,
 }
 
+impl Service {
+    /// The name other containers (and, through `hosts add`, the host) reach the service by.
+    pub fn network_name(&self) -> &str {
+        self.aliases.first().unwrap_or(&self.name)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct FileMount {
     pub from: String,
@@ -106,6 +113,42 @@ impl Spec {
         out
     }
 
+    /// The client: the one service that runs its own docker engine, where scenario steps, `shell`
+    /// and the client's versions run.
+    pub fn client(&self) -> Result<&Service> {
+        self.services.iter().find(|s| s.nested_engine).context("sandbox.json has no client service (nested_engine)")
+    }
+
+    /// The services that get a leaf certificate: those that mount `pki/<their name>.crt`.
+    pub fn pki_leaves(&self) -> Vec<&str> {
+        self.services
+            .iter()
+            .filter(|s| s.files.iter().any(|f| f.from == format!("pki/{}.crt", s.name)))
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
+    /// The service whose port is published under `key` (`server_port`, `registry_port`), and
+    /// that port.
+    pub fn published(&self, key: &str) -> Result<(&Service, &Port)> {
+        self.services
+            .iter()
+            .find_map(|s| s.ports.iter().find(|p| p.publish.as_deref() == Some(key)).map(|p| (s, p)))
+            .with_context(|| format!("sandbox.json publishes no {key}"))
+    }
+
+    /// `host:port` of the registry as the client sees it (`sandboxregistry:5000`).
+    pub fn registry_address(&self) -> Result<String> {
+        let (svc, port) = self.published("registry_port")?;
+        Ok(format!("{}:{}", svc.network_name(), port.container))
+    }
+
+    /// The notary server's URL as the client sees it (`https://notaryserver:4443`).
+    pub fn server_url(&self) -> Result<String> {
+        let (svc, port) = self.published("server_port")?;
+        Ok(format!("https://{}:{}", svc.network_name(), port.container))
+    }
+
     fn validate(&self) -> Result<()> {
         let mut seen = Vec::new();
         for s in &self.services {
@@ -131,7 +174,7 @@ mod tests {
     #[test]
     fn table_holds_the_guides_five_parts_in_start_order() {
         let spec = load().unwrap();
-        assert_eq!(spec.service_names(), ["db", "notarysigner", "notaryserver", "registry", "notarysandbox"]);
+        assert_eq!(spec.service_names(), ["db", "notarysigner", "notaryserver", "registry", "client"]);
         assert_eq!(spec.image_names(), ["db", "notary", "registry", "client"]);
     }
 
@@ -160,5 +203,27 @@ mod tests {
         let spec = load().unwrap();
         let err = spec.service("nope").unwrap_err().to_string();
         assert!(err.contains("unknown service `nope`") && err.contains("notaryserver"), "{err}");
+    }
+
+    #[test]
+    fn names_the_code_needs_come_from_the_table() {
+        let spec = load().unwrap();
+        assert_eq!(spec.client().unwrap().name, "client");
+        assert_eq!(spec.pki_leaves(), ["notarysigner", "notaryserver"]);
+        assert_eq!(spec.registry_address().unwrap(), "sandboxregistry:5000");
+        assert_eq!(spec.server_url().unwrap(), "https://notaryserver:4443");
+
+        // Change the table and the derived names follow it.
+        let mut changed = spec.clone();
+        let registry = changed.services.iter_mut().find(|s| s.name == "registry").unwrap();
+        registry.aliases = vec!["otherregistry".into()];
+        registry.ports[0].container = 5001;
+        changed.services.iter_mut().for_each(|s| s.nested_engine = s.name == "db");
+        changed.services.iter_mut().find(|s| s.name == "notarysigner").unwrap().files.clear();
+        assert_eq!(changed.registry_address().unwrap(), "otherregistry:5001");
+        assert_eq!(changed.client().unwrap().name, "db");
+        assert_eq!(changed.pki_leaves(), ["notaryserver"]);
+        changed.services.iter_mut().for_each(|s| s.nested_engine = false);
+        assert!(changed.client().is_err());
     }
 }

@@ -10,13 +10,16 @@ use xshell::Shell;
 use super::{Action, Executor, Output, Runner, Scenario, Service, StepMode, Target};
 use crate::cli::RunArgs;
 use crate::sandbox::readiness;
+use crate::sandbox::spec::Spec;
 use crate::sandbox::state::{ClientMode, Secrets};
 use crate::sandbox::Sandbox;
-use crate::ui;
+use crate::ui::{self, Printer};
 use crate::util;
 
 /// Second client identities keep their trust data on the client's trust volume, so they survive `down`.
 const IDENTITIES_DIR: &str = "/root/.docker/trust/identities";
+/// The client's own docker TLS directory; sandbox.json mounts the CA there for the server.
+const CLIENT_TLS_DIR: &str = "/root/.docker/tls";
 
 pub struct SandboxExecutor<'a> {
     sh: &'a Shell,
@@ -24,44 +27,35 @@ pub struct SandboxExecutor<'a> {
     secrets: Secrets,
     /// The current step's time limit (the runner sets it before each `run`).
     limit: std::time::Duration,
-    masker: super::Masker,
+    masker: super::mask::Masker,
     /// Stream long steps' output to stderr (off when the progress goes elsewhere, as in `bench`).
     stream: bool,
 }
 
-/// The container (service) a step's `on` names.
+/// The service (container) a step's `on` names: scenarios use the service table's names.
 pub fn container_of(target: Target) -> Result<&'static str> {
-    Ok(match target {
-        Target::Client => "notarysandbox",
-        Target::Registry => "registry",
-        Target::Db => "db",
-        Target::Notaryserver => "notaryserver",
-        Target::Notarysigner => "notarysigner",
-        Target::Engine => bail!("steps on the engine take an `action`, not a command"),
-    })
+    let service = target.service().context("steps on the engine take an `action`, not a command")?;
+    Ok(service.as_str())
 }
 
-fn service_of(s: Service) -> &'static str {
-    match s {
-        Service::Client => "notarysandbox",
-        Service::Registry => "registry",
-        Service::Db => "db",
-        Service::Notaryserver => "notaryserver",
-        Service::Notarysigner => "notarysigner",
-    }
+/// The table's service for a scenario's service name; an error if the table has no such service.
+fn service_name(spec: &Spec, service: Service) -> Result<&str> {
+    Ok(&spec.service(service.as_str())?.name)
 }
 
-/// The script a step runs, with a second identity's config dir prepared and a clock shift applied.
+/// The script a step runs, with a second identity's config dir prepared (with the client's
+/// `tls/` directory, which holds the sandbox CA for the notary server as sandbox.json mounts it)
+/// and a clock shift applied.
 pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<&str>) -> String {
     let mut s = String::new();
     if let Some(id) = identity {
         s.push_str(&format!(
-            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG/tls/notaryserver:4443\" && cp /etc/sandbox/ca.crt \"$DOCKER_CONFIG/tls/notaryserver:4443/ca.crt\"\n"
+            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG\" && cp -R {CLIENT_TLS_DIR} \"$DOCKER_CONFIG/\"\n"
         ));
     }
     match clock {
         // libfaketime shifts what libc reports; `-f` takes a relative offset such as +400d.
-        Some(offset) => s.push_str(&format!("exec faketime -f '{offset}' sh -c '{}'", script.replace('\'', r"'\''"))),
+        Some(offset) => s.push_str(&format!("exec faketime -f '{offset}' sh -c {}", util::shell_quote(script))),
         None => s.push_str(script),
     }
     s
@@ -76,7 +70,7 @@ impl Executor for SandboxExecutor<'_> {
         env: &[(String, String)],
         clock: Option<&str>,
     ) -> Result<Output> {
-        let container = container_of(*on)?;
+        let container = service_name(&self.sb.spec, on.service().context("steps on the engine take an `action`")?)?;
         let mut all_env = if *on == Target::Client { self.secrets.client_env() } else { Vec::new() };
         all_env.extend(env.iter().cloned());
         let wrapped = wrap_script(script, identity, clock);
@@ -93,16 +87,16 @@ impl Executor for SandboxExecutor<'_> {
         let done = |msg: String| Ok(Output { code: 0, stdout: msg, stderr: String::new() });
         match action {
             Action::Stop(s) => {
-                sb.engine.stop(sh, &sb.container(service_of(*s)))?;
+                sb.engine.stop(sh, &sb.container(service_name(&sb.spec, *s)?))?;
                 done(format!("stopped {s}\n"))
             }
             Action::Start(s) => {
-                sb.engine.start(sh, &sb.container(service_of(*s)))?;
+                sb.engine.start(sh, &sb.container(service_name(&sb.spec, *s)?))?;
                 readiness::wait_stack_ready(sh, sb)?;
                 done(format!("started {s}; ready\n"))
             }
             Action::Restart(s) => {
-                let name = sb.container(service_of(*s));
+                let name = sb.container(service_name(&sb.spec, *s)?);
                 sb.engine.stop(sh, &name)?;
                 sb.engine.start(sh, &name)?;
                 readiness::wait_stack_ready(sh, sb)?;
@@ -136,7 +130,7 @@ impl Executor for SandboxExecutor<'_> {
 fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
     for cap in &s.requires {
         if cap == "faketime" {
-            let out = sb.exec(sh, "notarysandbox", &["sh", "-c", "command -v faketime"], &[], None)?;
+            let out = sb.exec(sh, &sb.spec.client()?.name, &["sh", "-c", "command -v faketime"], &[], None)?;
             if !out.ok() {
                 bail!("scenario {} needs faketime in the client image, which this image lacks", s.name);
             }
@@ -155,7 +149,7 @@ pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &Ru
             std::process::exit(130);
         }
     });
-    let code = run_with(sh, sb, scenarios, args, Box::new(std::io::stderr()), true)?;
+    let code = run_with(sh, sb, scenarios, args, ui::printer(), true)?;
     if super::step_process::INTERRUPTED.load(Ordering::SeqCst) {
         ui::warn("interrupted: the running step's processes were killed");
         return Ok(ExitCode::from(130));
@@ -163,20 +157,20 @@ pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &Ru
     Ok(code)
 }
 
-/// `run_scenarios` with the human progress sent to `log` (`bench` silences it with a sink).
-pub fn run_scenarios_logged(
+/// `run_scenarios` with the human progress sent to `printer` (`bench` silences it with a sink).
+pub fn run_scenarios_with(
     sh: &Shell,
     sb: &Sandbox,
     scenarios: &[Scenario],
     args: &RunArgs,
-    log: Box<dyn std::io::Write>,
+    printer: Printer,
 ) -> Result<ExitCode> {
-    run_with(sh, sb, scenarios, args, log, false)
+    run_with(sh, sb, scenarios, args, printer, false)
 }
 
 /// A report file must be writable where it was asked for: checked before the run, not after it.
 pub fn check_report_paths(args: &RunArgs) -> Result<()> {
-    let json = args.json.as_deref().filter(|p| *p != "-").map(std::path::Path::new);
+    let json = args.json.json.as_deref().filter(|p| *p != "-").map(std::path::Path::new);
     for path in json.into_iter().chain(args.junit.as_deref()) {
         let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
         if !parent.is_dir() {
@@ -195,7 +189,7 @@ fn run_with(
     sb: &Sandbox,
     scenarios: &[Scenario],
     args: &RunArgs,
-    log: Box<dyn std::io::Write>,
+    printer: Printer,
     stream: bool,
 ) -> Result<ExitCode> {
     check_report_paths(args)?;
@@ -210,30 +204,30 @@ fn run_with(
     if args.step && !std::io::stdin().is_terminal() {
         ui::info("Step mode", "reading answers from standard input (Enter runs, s skips, q quits)");
     }
-    // In host-daemon mode the host's dockerd reaches the registry by its published port.
+    // In host-daemon mode the host's dockerd reaches the registry by its published port (where
+    // the registry also listens inside its network).
     let registry = match sb.state.client {
-        ClientMode::OwnDaemon => super::runner::DEFAULT_REGISTRY.to_string(),
-        ClientMode::HostDaemon => format!("sandboxregistry:{}", sb.state.registry_port),
+        ClientMode::OwnDaemon => sb.spec.registry_address()?,
+        ClientMode::HostDaemon => {
+            format!("{}:{}", sb.spec.published("registry_port")?.0.network_name(), sb.state.registry_port)
+        }
     };
     let opts = super::Options {
         keep_going: args.keep_going,
         secrets: secrets.values(),
         step,
         engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
-        log,
+        printer,
         registry,
+        server: sb.spec.server_url()?,
         ..Default::default()
     };
-    let masker = super::Masker::new(&secrets.values());
+    let masker = super::mask::Masker::new(&secrets.values());
     let limit = super::model::DEFAULT_STEP_TIMEOUT;
     let exec = SandboxExecutor { sh, sb, secrets, limit, masker, stream };
     let mut runner = Runner::new(exec, opts);
     let report = runner.run_all(scenarios);
-    match args.json.as_deref() {
-        Some("-") => print!("{}", report.to_json()),
-        Some(path) => report.write_json(std::path::Path::new(path))?,
-        None => {}
-    }
+    args.json.write(&report)?;
     if let Some(path) = &args.junit {
         super::junit::write(&report, path)?;
     }
@@ -248,7 +242,11 @@ mod tests {
     fn identity_gets_its_own_config_dir_with_the_ca() {
         let s = wrap_script("docker push x", Some("alice"), None);
         assert!(s.starts_with("export DOCKER_CONFIG=/root/.docker/trust/identities/alice\n"), "{s}");
-        assert!(s.contains("tls/notaryserver:4443/ca.crt"));
+        assert!(s.contains("cp -R /root/.docker/tls \"$DOCKER_CONFIG/\""), "{s}");
+        // The directory copied is where sandbox.json mounts the CA for the client.
+        let spec = crate::sandbox::spec::load().unwrap();
+        let client = spec.client().unwrap();
+        assert!(client.files.iter().any(|f| f.from == "pki/ca.crt" && f.to.starts_with(CLIENT_TLS_DIR)));
         assert!(s.ends_with("docker push x"));
     }
 
@@ -262,5 +260,10 @@ mod tests {
     fn engine_steps_are_refused_as_commands() {
         assert!(container_of(Target::Engine).is_err());
         assert_eq!(container_of(Target::Registry).unwrap(), "registry");
+        // Every container a step can name is a service of the table.
+        let spec = crate::sandbox::spec::load().unwrap();
+        for t in [Target::Client, Target::Registry, Target::Db, Target::Notaryserver, Target::Notarysigner] {
+            assert!(spec.service(container_of(t).unwrap()).is_ok(), "{t:?}");
+        }
     }
 }

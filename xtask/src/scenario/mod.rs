@@ -2,11 +2,6 @@
 //! runner, and its reports. The executor that reaches into the containers
 //! lives elsewhere and plugs in through [`Executor`].
 
-// xtask is a binary crate, so rustc reports every part of this API that the
-// CLI or the executor does not call (yet) as dead code; the surface is meant
-// to be complete, not trimmed to today's callers.
-#![allow(dead_code)]
-
 pub mod executor;
 pub mod expect;
 pub mod interpolate;
@@ -19,15 +14,12 @@ pub mod step_process;
 
 use anyhow::{bail, Context, Result};
 
-// Re-exported for the CLI and the executor, whichever parts they need.
-#[allow(unused_imports)]
-pub use expect::{check, Failure, FailureKind};
-#[allow(unused_imports)]
-pub use model::{Action, Capture, Expect, Outcome, Scenario, Service, Step, Target};
-#[allow(unused_imports)]
-pub use report::{Report, ScenarioReport, StepReport, StepStatus, Summary, SCHEMA};
-#[allow(unused_imports)]
-pub use runner::{Executor, Masker, Options, Output, Runner, StepMode};
+pub use model::{Action, Outcome, Scenario, Service, Target};
+pub use report::{Report, StepStatus};
+pub use runner::{Executor, Options, Output, Runner, StepMode};
+
+/// The scenario `play` runs: the guide's.
+pub const GUIDE: &str = "guide";
 
 /// The scenario files compiled into the binary, by name. A scenario's `name`
 /// must equal its key here, so that `--scenario NAME` and file names agree.

@@ -4,7 +4,6 @@
 //! field is never removed or changes meaning without a new version.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -162,11 +161,6 @@ impl Report {
         }
     }
 
-    pub fn to_json(&self) -> String {
-        // Plain data with string keys: serialisation cannot fail.
-        serde_json::to_string_pretty(self).expect("report serialises") + "\n"
-    }
-
     /// Parses a report, refusing other schema versions rather than misreading them.
     pub fn from_json(text: &str) -> Result<Report> {
         let value: serde_json::Value = serde_json::from_str(text).context("report is not JSON")?;
@@ -177,22 +171,4 @@ impl Report {
         }
         serde_json::from_value(value).context("report does not follow its schema")
     }
-
-    pub fn write_json(&self, path: &Path) -> Result<()> {
-        std::fs::write(path, self.to_json()).with_context(|| format!("cannot write JSON report {}", path.display()))
-    }
-}
-
-/// Now, as RFC 3339 UTC with second precision (`2025-01-31T12:00:00Z`).
-pub fn now_rfc3339() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }

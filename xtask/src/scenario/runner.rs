@@ -1,22 +1,21 @@
 //! Plays scenarios step by step through an [`Executor`].
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
+use crate::ui::{Printer, Style};
+
 use super::expect::{self, Failure, FailureKind};
 use super::interpolate::{self, Vars};
 use super::model::{Action, Capture, Expect, Outcome, Scenario, Step, Target};
-use super::report::{self, Report, ScenarioReport, StepReport, StepStatus};
-
-pub const DEFAULT_REGISTRY: &str = "sandboxregistry:5000";
-pub const DEFAULT_SERVER: &str = "https://notaryserver:4443";
+use super::report::{Report, ScenarioReport, StepReport, StepStatus};
 
 /// Lines of output kept in reports and shown under a failed step.
 const TAIL_LINES: usize = 15;
-/// Upper bound on output echoed after a step in --step/verbose mode.
+/// Upper bound on output echoed after a step in --step mode.
 const ECHO_LINES: usize = 200;
 
 /// What one command produced: the same type the engine returns.
@@ -41,48 +40,6 @@ pub trait Executor {
     fn set_time_limit(&mut self, _limit: Duration) {}
 }
 
-impl<T: Executor + ?Sized> Executor for &mut T {
-    fn run(
-        &mut self,
-        on: &Target,
-        identity: Option<&str>,
-        script: &str,
-        env: &[(String, String)],
-        clock: Option<&str>,
-    ) -> Result<Output> {
-        (**self).run(on, identity, script, env, clock)
-    }
-
-    fn action(&mut self, action: &Action) -> Result<Output> {
-        (**self).action(action)
-    }
-
-    fn set_time_limit(&mut self, limit: Duration) {
-        (**self).set_time_limit(limit)
-    }
-}
-
-impl<T: Executor + ?Sized> Executor for Box<T> {
-    fn run(
-        &mut self,
-        on: &Target,
-        identity: Option<&str>,
-        script: &str,
-        env: &[(String, String)],
-        clock: Option<&str>,
-    ) -> Result<Output> {
-        (**self).run(on, identity, script, env, clock)
-    }
-
-    fn action(&mut self, action: &Action) -> Result<Output> {
-        (**self).action(action)
-    }
-
-    fn set_time_limit(&mut self, limit: Duration) {
-        (**self).set_time_limit(limit)
-    }
-}
-
 /// `--step` mode: a person confirms each step. Prompts (with the explanation
 /// and the command) go to `prompt`; results still go to the runner's log.
 pub struct StepMode {
@@ -97,16 +54,15 @@ pub struct Options {
     /// Values (passphrases) replaced by `***` in everything printed or reported.
     pub secrets: Vec<String>,
     pub step: Option<StepMode>,
-    /// Echo each command's output even when it passed.
-    pub verbose: bool,
-    pub color: bool,
-    /// Human-readable progress; stderr in the CLI.
-    pub log: Box<dyn Write>,
+    /// Human-readable progress: the CLI's printer on stderr, a sink in `bench`.
+    pub printer: Printer,
     /// Recorded in the report.
     pub engine: String,
     /// `None` picks a fresh random one.
     pub run_id: Option<String>,
+    /// What `{{registry}}` stands for: the registry's `host:port` from the service table.
     pub registry: String,
+    /// What `{{server}}` stands for: the notary server's URL from the service table.
     pub server: String,
 }
 
@@ -116,33 +72,18 @@ impl Default for Options {
             keep_going: false,
             secrets: Vec::new(),
             step: None,
-            verbose: false,
-            color: color_auto(),
-            log: Box::new(std::io::stderr()),
+            printer: Printer::stderr(),
             engine: String::new(),
             run_id: None,
-            registry: DEFAULT_REGISTRY.to_string(),
-            server: DEFAULT_SERVER.to_string(),
+            registry: String::new(),
+            server: String::new(),
         }
     }
 }
 
-/// Colour only for a person watching stderr, and never against NO_COLOR
-/// (<https://no-color.org>: set and non-empty disables colour).
-pub fn color_auto() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-}
-
-/// A fresh 8-hex-digit id. std's RandomState is seeded from the OS, which is
-/// random enough to keep two runs' GUN contents and nonces apart.
+/// A fresh 8-hex-digit id, to keep two runs' repositories and nonces apart.
 pub fn new_run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default(),
-    );
-    h.write_u32(std::process::id());
-    format!("{:08x}", h.finish() as u32)
+    crate::util::random_hex(4).expect("the kernel's random source is readable")
 }
 
 pub use super::mask::Masker;
@@ -188,24 +129,23 @@ impl<E: Executor> Runner<E> {
             masker: Masker::new(&opts.secrets),
             opts,
             run_id,
-            started_at: report::now_rfc3339(),
+            started_at: crate::util::now_rfc3339(),
             aborted: false,
         }
     }
 
+    #[cfg(test)]
     pub fn run_id(&self) -> &str {
         &self.run_id
     }
 
     /// True once the person at the --step prompt quit.
+    #[cfg(test)]
     pub fn aborted(&self) -> bool {
         self.aborted
     }
 
-    pub fn executor_mut(&mut self) -> &mut E {
-        &mut self.exec
-    }
-
+    #[cfg(test)]
     pub fn into_executor(self) -> E {
         self.exec
     }
@@ -366,7 +306,7 @@ impl<E: Executor> Runner<E> {
             };
             let line = format!("  {} {verdict} ({})", self.paint("✓", GREEN), secs(elapsed));
             self.log_line(&line);
-            if self.opts.verbose || self.opts.step.is_some() {
+            if self.opts.step.is_some() {
                 self.echo_output(&out);
             }
             report
@@ -541,24 +481,19 @@ impl<E: Executor> Runner<E> {
     }
 
     fn log_line(&mut self, line: &str) {
-        // A log that cannot be written to must not stop the run.
-        let _ = writeln!(self.opts.log, "{line}");
+        self.opts.printer.line(line);
     }
 
-    fn paint(&self, text: &str, code: &str) -> String {
-        if self.opts.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_string()
-        }
+    fn paint(&self, text: &str, style: Style) -> String {
+        self.opts.printer.paint(text, style)
     }
 }
 
-const BOLD: &str = "1";
-const DIM: &str = "2";
-const RED: &str = "31";
-const GREEN: &str = "32";
-const YELLOW: &str = "33";
+const BOLD: Style = Style::Bold;
+const DIM: Style = Style::Dim;
+const RED: Style = Style::Red;
+const GREEN: Style = Style::Green;
+const YELLOW: Style = Style::Yellow;
 
 fn resolve(step: &Step, vars: &Vars) -> Result<Resolved> {
     let command = match &step.run {

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use super::Masker;
+use super::mask::Masker;
 use crate::util::Output;
 
 /// A step still running after this long streams its output.

@@ -54,13 +54,6 @@ fn the_base_tag_follows_suite_variant_and_recipe_only() {
 }
 
 #[test]
-fn quoting_survives_quotes() {
-    assert_eq!(sh_quote("a'b"), r"'a'\''b'");
-    let out = Command::new("sh").arg("-c").arg(format!("printf %s {}", sh_quote("x'$y z"))).output().unwrap();
-    assert_eq!(out.stdout, b"x'$y z");
-}
-
-#[test]
 fn a_record_needs_its_layers_on_disk() {
     let lock = crate::images::lock::load().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -1,38 +1,22 @@
 use std::io::Cursor;
-use std::sync::{Arc, Mutex};
 
 use super::fake::{Call, FakeExecutor};
 use super::*;
 use crate::scenario::junit;
 use crate::scenario::model::Service;
 use crate::scenario::report::Summary;
+use crate::ui::Printer;
 
-/// A log sink the test can read after the runner wrote to it.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
+/// What the runner printed, read back by the test.
+type Shared = crate::ui::Buffer;
 
 fn options(log: &Shared) -> Options {
     Options {
-        color: false,
-        log: Box::new(log.clone()),
+        printer: Printer::new(Box::new(log.clone()), false),
         engine: "fake 1.0".into(),
         run_id: Some("0123abcd".into()),
+        registry: "sandboxregistry:5000".into(),
+        server: "https://notaryserver:4443".into(),
         ..Options::default()
     }
 }
@@ -291,7 +275,7 @@ fn secrets_are_masked_in_log_json_and_junit() {
     let log = Shared::default();
     let report = leaky_run(&log);
     let text = log.text();
-    let json = report.to_json();
+    let json = serde_json::to_string_pretty(&report).unwrap();
     let xml = junit::render(&report);
     for (what, out) in [("log", &text), ("json", &json), ("junit", &xml)] {
         assert!(!out.contains(SECRET), "{what} leaks the secret:\n{out}");
@@ -328,7 +312,7 @@ fn report_round_trips_with_schema() {
     assert!(re.is_match(&report.started_at), "{}", report.started_at);
     assert_eq!(report.summary, Summary { passed: 0, failed: 1 });
 
-    let json = report.to_json();
+    let json = serde_json::to_string_pretty(&report).unwrap();
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(value["schema"], "trust-sandbox/scenario-report/v1");
     assert_eq!(value["scenarios"][0]["steps"][0]["status"], "passed");
@@ -476,7 +460,7 @@ fn abort_leaves_later_scenarios_not_run() {
 fn colour_only_when_asked() {
     let log = Shared::default();
     let mut opts = options(&log);
-    opts.color = true;
+    opts.printer = Printer::new(Box::new(log.clone()), true);
     let s = scenario(THREE_STEPS);
     let exec = FakeExecutor::new().then(0, "", "");
     Runner::new(exec, opts).run(&s);
@@ -492,8 +476,10 @@ fn run_ids_are_eight_lowercase_hex_digits() {
     let a = new_run_id();
     assert_eq!(a.len(), 8);
     assert!(a.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-    let runner = Runner::new(FakeExecutor::new(), Options { run_id: None, ..Options::default() });
+    let opts = Options { run_id: None, registry: "r:1".into(), server: "https://s:2".into(), ..Options::default() };
+    let runner = Runner::new(FakeExecutor::new(), opts);
     assert_eq!(runner.run_id().len(), 8);
-    assert_eq!(runner.builtins()["registry"], "sandboxregistry:5000");
-    assert_eq!(runner.builtins()["server"], "https://notaryserver:4443");
+    assert_eq!(runner.builtins()["registry"], "r:1");
+    assert_eq!(runner.builtins()["server"], "https://s:2");
+    assert_eq!(runner.builtins()["run_id"], runner.run_id());
 }
