@@ -283,6 +283,7 @@ fn services_come_back_and_steps_time_out(engine: &str) {
     run(&mut c, None).assert_ok(&format!("images list --engine {other} beside a {engine} sandbox"));
 
     step_timeout_kills_the_step_and_long_steps_stream(&sb);
+    ctrl_c_kills_the_running_step(&sb);
     a_report_into_a_missing_directory_fails_before_the_run(&sb);
     env_leaves_other_https_hosts_alone(&sb);
 }
@@ -371,6 +372,41 @@ run = "echo started; sleep 1234"
     assert!(hung.to_string().contains("timed out after 3 s"), "{hung}");
     let ps = sb.exec("client", "for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done");
     assert!(!ps.stdout.contains("sleep 1234"), "the step's processes survived its timeout:\n{}", ps.stdout);
+}
+
+/// Ctrl-C (SIGINT to the tool, as the terminal sends it) kills the running step's processes in
+/// the container, and the run ends with 130.
+fn ctrl_c_kills_the_running_step(sb: &Sandbox) {
+    let f = scenario_file(
+        sb.state.path(),
+        "hang",
+        r#"
+name = "hang"
+summary = "a step that hangs until interrupted"
+description = "Ctrl-C must not leave it running in the client."
+[[steps]]
+title = "Hangs"
+explain = "Never finishes on its own."
+run = "sleep 4321"
+"#,
+    );
+    let mut cmd = sb.command(&["scenario", "run", "--file", f.to_str().unwrap()]);
+    cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let running = || {
+        sb.exec("client", "for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done")
+            .stdout
+            .contains("sleep 4321")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !running() {
+        assert!(std::time::Instant::now() < deadline, "the step never started");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    run(Command::new("kill").args(["-INT", &child.id().to_string()]), None).assert_ok("sending SIGINT");
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "an interrupted run exits 130");
+    assert!(!running(), "the interrupted step still runs in the client");
 }
 
 fn a_report_into_a_missing_directory_fails_before_the_run(sb: &Sandbox) {
