@@ -90,6 +90,10 @@ pub enum Command {
     Env,
     /// Measure up/down/build/scenario against plain engine baselines.
     Bench(BenchArgs),
+    /// Re-sign every DCT-signed tag by its signed digest with cosign and/or Notation, and verify.
+    Migrate(MigrateArgs),
+    /// Measure DCT, cosign and Notation side by side on the same tag under six attacks.
+    Compare(CompareArgs),
 }
 
 impl Command {
@@ -112,6 +116,8 @@ impl Command {
             Command::Hosts(_) => "hosts",
             Command::Env => "env",
             Command::Bench(_) => "bench",
+            Command::Migrate(_) => "migrate",
+            Command::Compare(_) => "compare",
         }
     }
 }
@@ -359,4 +365,36 @@ mod tests {
         let Some(Command::Versions(j)) = a.command else { panic!() };
         assert_eq!(j.json, None);
     }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MigrateArgs {
+    /// Which signatures to add.
+    #[arg(long, value_enum, default_value = "both")]
+    pub to: MigrateTo,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    #[command(flatten)]
+    pub images: ImageSourceArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MigrateTo {
+    Cosign,
+    Notation,
+    Both,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareArgs {
+    /// Only these rows of xtask/data/comparison.toml (by id); default: all.
+    #[arg(long = "row", value_name = "ID")]
+    pub rows: Vec<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
+    /// Print the recorded matrix as the README's Markdown table, measure nothing.
+    #[arg(long)]
+    pub markdown: bool,
+    #[command(flatten)]
+    pub images: ImageSourceArgs,
 }

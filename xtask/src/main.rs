@@ -10,6 +10,7 @@ mod engine;
 mod host;
 mod hosts_file;
 mod images;
+mod migrate;
 mod sandbox;
 mod scenario;
 mod ui;

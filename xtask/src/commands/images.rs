@@ -27,8 +27,10 @@ pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCod
         ImagesCommand::Build { images: src, rebuild } => {
             let engine = engine_for(sh)?;
             let spec = spec::load()?;
-            let refs =
-                images::ensure(sh, &engine, &spec, src.source, &images::Options { mirrors: src.mirror, rebuild })?;
+            // Every image, the on-demand ones (signers) included.
+            let names: Vec<&str> = spec.images.keys().map(String::as_str).collect();
+            let opts = images::Options { mirrors: src.mirror, rebuild };
+            let refs = images::ensure_only(sh, &engine, &spec, src.source, &opts, &names)?;
             for (image, reference) in refs {
                 println!("{image:<10} {reference}");
             }

@@ -1,6 +1,7 @@
 //! One file per user-facing command; `dispatch` maps the parsed command line to them.
 
 mod bench;
+mod compare;
 mod destroy;
 mod doctor;
 mod down;
@@ -9,6 +10,7 @@ mod exec;
 mod hosts;
 mod images;
 mod logs;
+mod migrate;
 mod play;
 mod scenario;
 mod setup;
@@ -41,6 +43,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
     // Commands that change the sandbox take turns (the lock is released when `_lock` drops).
     let changes = match &command {
         Command::Up(_) | Command::Down | Command::Destroy | Command::Play(_) | Command::Bench(_) => true,
+        Command::Migrate(_) | Command::Compare(_) => true,
         Command::Scenario(a) => matches!(a.command, crate::cli::ScenarioCommand::Run { .. }),
         _ => false,
     };
@@ -62,5 +65,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
         Command::Hosts(a) => hosts::run(&a),
         Command::Env => env::run(sh, &sel),
         Command::Bench(a) => bench::run(sh, &sel, &a),
+        Command::Migrate(a) => migrate::run(sh, &sel, &a),
+        Command::Compare(a) => compare::run(sh, &sel, &a),
     }
 }

@@ -88,9 +88,23 @@ pub fn customize_hooks(image: &str) -> Vec<String> {
             r#"rm -rf "$1"/var/lib/mysql/* && mkdir -p "$1"/run/mysqld && chroot "$1" chown mysql:mysql /run/mysqld"#
                 .to_string(),
         ),
+        // qemu-user carries an emulator per architecture (~100 MB); the clock shift for Go
+        // programs needs only the host's own (scenario/clock.rs). Not the client: its entry is
+        // shared with the `time` branch, and a tag names the entry only, so a new hook would not
+        // rebuild an image already in the cache.
+        "signers" => hooks.push(r#"find "$1"/usr/bin -name 'qemu-*' ! -name "qemu-$(uname -m)" -delete"#.to_string()),
         _ => {}
     }
     hooks
+}
+
+/// An apt preference that lets only exactly pinned packages come from `suite`: everything
+/// else (dependencies included) keeps the base suite's versions.
+fn low_priority_hook(suite: &str) -> String {
+    format!(
+        r#"mkdir -p "$1"/etc/apt/preferences.d && printf '%s' {} > "$1"/etc/apt/preferences.d/trust-sandbox-{suite}"#,
+        shell_quote(&sources::low_priority_preference(suite))
+    )
 }
 
 /// Runs a command that must succeed, with its stderr in the error.
@@ -289,7 +303,25 @@ impl Builder<'_> {
             "--aptopt=Acquire::Languages \"none\"".into(),
         ];
         a.extend(DPKG_FILTER.iter().map(|f| format!("--dpkgopt={f}")));
-        if lists_ready {
+        // The target already holds the base's sources, which mmdebstrap leaves as they are: an
+        // extra suite goes in beside them before apt updates, with the preference that keeps it
+        // to the exactly pinned packages.
+        let extra = &self.lock.image(image)?.extra_suites;
+        for suite in extra {
+            let stanzas = sources::for_extra_suite(&self.sources()?, &self.lock.debian.suite, suite);
+            if stanzas.is_empty() {
+                bail!(
+                    "no apt source serves Debian `{}` to derive `{suite}` from: pass --mirror URL",
+                    self.lock.debian.suite
+                );
+            }
+            a.push(format!(
+                "--setup-hook=printf '%s' {} > \"$1\"/etc/apt/sources.list.d/trust-sandbox-{suite}.sources",
+                shell_quote(&sources::render_deb822(&stanzas))
+            ));
+            a.push(format!("--setup-hook={}", low_priority_hook(suite)));
+        }
+        if lists_ready && extra.is_empty() {
             a.push("--skip=update".into());
         }
         a.push("--skip=cleanup/apt".into());
@@ -520,6 +552,8 @@ impl Builder<'_> {
         for d in [&upper, &ovl_work, &merged] {
             fs::create_dir_all(d)?;
         }
+        // An image with extra suites updates its own lists: the shared ones lack those suites.
+        let lists = lists.filter(|_| self.lock.image(image).is_ok_and(|i| i.extra_suites.is_empty()));
         let archives = dir.join("archives");
         let debs = self.cache_dir.join("debs");
         link_debs(&debs, &archives)?;

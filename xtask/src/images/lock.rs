@@ -28,6 +28,11 @@ pub struct DebianBase {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LockedImage {
+    /// Suites besides the base's that this image's pins come from (the signers' cosign and
+    /// notation exist only in forky). Every package that is not pinned, dependencies included,
+    /// still comes from the base suite: the image's apt gives these suites a low priority.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_suites: Vec<String>,
     pub packages: BTreeMap<String, String>,
 }
 
@@ -44,6 +49,11 @@ pub fn load() -> Result<Lock> {
 pub fn parse(text: &str) -> Result<Lock> {
     let lock: Lock = toml::from_str(text)?;
     for (name, image) in &lock.images {
+        for suite in &image.extra_suites {
+            if suite == &lock.debian.suite || !valid_package_name(suite) {
+                bail!("image `{name}`: extra suite `{suite}` must be a Debian suite name other than the base's");
+            }
+        }
         if image.packages.is_empty() {
             bail!("image `{name}` pins no packages");
         }
@@ -78,6 +88,10 @@ impl Lock {
             "trust-sandbox-image recipe={RECIPE_VERSION}\nimage={name}\nsuite={}\nvariant={}\n",
             self.debian.suite, self.debian.variant
         );
+        // Only images that name extra suites get the line, so every other tag stays as it was.
+        if !image.extra_suites.is_empty() {
+            s.push_str(&format!("extra_suites={}\n", image.extra_suites.join(",")));
+        }
         for (pkg, version) in &image.packages {
             s.push_str(&format!("{pkg}={version}\n"));
         }

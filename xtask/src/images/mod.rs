@@ -75,7 +75,7 @@ pub fn resolve(sh: &Shell, kind: SourceKind) -> SourceKind {
     }
 }
 
-/// Makes every image of the spec present in the engine; returns image name → reference.
+/// Makes every image the services use present in the engine; returns image name → reference.
 pub fn ensure(
     sh: &Shell,
     engine: &Engine,
@@ -83,10 +83,22 @@ pub fn ensure(
     kind: SourceKind,
     opts: &Options,
 ) -> Result<BTreeMap<String, String>> {
+    ensure_only(sh, engine, spec, kind, opts, &spec.image_names())
+}
+
+/// Makes the named images present in the engine (e.g. the on-demand `signers`).
+pub fn ensure_only(
+    sh: &Shell,
+    engine: &Engine,
+    spec: &Spec,
+    kind: SourceKind,
+    opts: &Options,
+    names: &[&str],
+) -> Result<BTreeMap<String, String>> {
     let mut refs = BTreeMap::new();
     match resolve(sh, kind) {
         SourceKind::Nix => {
-            for image in spec.image_names() {
+            for &image in names {
                 let store =
                     nix::build(sh, &flake_root(), image).with_context(|| format!("building image {image} with nix"))?;
                 let reference = reference(image, &nix::store_tag(&store)?);
@@ -105,7 +117,7 @@ pub fn ensure(
             // Two sandboxes (say, one per engine) coming up at once share the layer and .deb caches.
             let _guard = builder.lock_cache()?;
             let mut missing = Vec::new();
-            for image in spec.image_names() {
+            for &image in names {
                 let tag = lock.tag(image)?;
                 let reference = reference(image, &tag);
                 if opts.rebuild {
@@ -205,15 +217,26 @@ pub fn remove(sh: &Shell, engine: &Engine, stale_only: bool) -> Result<usize> {
     Ok(n)
 }
 
-/// Moves every pin to the candidate version the host's apt (same mirror) offers now.
+/// Moves every pin to the candidate version the host's apt (same mirror) offers now; an image with
+/// extra suites asks a private apt that knows them the way the image's own apt does.
 pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
     let mut changes = Vec::new();
+    let base_suite = lock.debian.suite.clone();
     for (name, image) in lock.images.iter_mut() {
+        let private = if image.extra_suites.is_empty() {
+            None
+        } else {
+            Some(
+                private_apt(sh, &base_suite, &image.extra_suites)
+                    .with_context(|| format!("asking apt for image {name}"))?,
+            )
+        };
         for (pkg, version) in image.packages.iter_mut() {
-            let out = xshell::cmd!(sh, "apt-cache policy {pkg}")
-                .quiet()
-                .read()
-                .with_context(|| format!("asking apt about {pkg}"))?;
+            let mut c = xshell::cmd!(sh, "apt-cache policy {pkg}").quiet();
+            if let Some(dir) = &private {
+                c = c.env("APT_CONFIG", dir.path().join("apt.conf"));
+            }
+            let out = c.read().with_context(|| format!("asking apt about {pkg}"))?;
             let candidate = out
                 .lines()
                 .find_map(|l| l.trim().strip_prefix("Candidate:"))
@@ -227,6 +250,36 @@ pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
         }
     }
     Ok(changes)
+}
+
+/// A throwaway apt configuration with the host's sources for the base suite plus `extra`, and
+/// their low priority, updated once.
+fn private_apt(sh: &Shell, base_suite: &str, extra: &[String]) -> Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new().prefix("trust-sandbox-apt-").tempdir()?;
+    let root = dir.path();
+    for d in ["etc/sources.list.d", "etc/preferences.d", "etc/apt.conf.d", "lists/partial", "cache/archives/partial"] {
+        std::fs::create_dir_all(root.join(d))?;
+    }
+    let base = sources::from_host(std::path::Path::new("/etc/apt"), base_suite)?;
+    let mut all = base.clone();
+    for suite in extra {
+        all.extend(sources::for_extra_suite(&base, base_suite, suite));
+        std::fs::write(root.join(format!("etc/preferences.d/{suite}")), sources::low_priority_preference(suite))?;
+    }
+    std::fs::write(root.join("etc/sources.list.d/trust-sandbox.sources"), sources::render_deb822(&all))?;
+    let r = root.display();
+    let conf = format!(
+        "Dir::Etc \"{r}/etc\";\nDir::Etc::sourcelist \"/dev/null\";\nDir::State::Lists \"{r}/lists\";\nDir::Cache \"{r}/cache\";\nDir::State::status \"/dev/null\";\nAcquire::Languages \"none\";\n"
+    );
+    std::fs::write(root.join("apt.conf"), conf)?;
+    ui::info("Updating", format!("a private apt with {} for the pins of {}", extra.join(", "), base_suite));
+    xshell::cmd!(sh, "apt-get update -qq")
+        .env("APT_CONFIG", root.join("apt.conf"))
+        .quiet()
+        .ignore_stdout()
+        .run()
+        .context("apt-get update with the extra suites")?;
+    Ok(dir)
 }
 
 #[cfg(test)]

@@ -11,6 +11,9 @@ pub struct Source {
     pub suites: Vec<String>,
     pub components: Vec<String>,
     pub signed_by: Option<String>,
+    /// A testing suite's Release file on a mirror or snapshot can be past its Valid-Until date;
+    /// such a source says `Check-Valid-Until: no` (only that source, not the image's others).
+    pub ignore_valid_until: bool,
 }
 
 /// Entries from one `.list` file (one-line format); `deb-src` and comments are ignored.
@@ -45,6 +48,7 @@ pub fn parse_list(text: &str) -> Vec<Source> {
             suites: vec![suite.to_string()],
             components: words.map(String::from).collect(),
             signed_by,
+            ignore_valid_until: false,
         });
     }
     out
@@ -82,6 +86,7 @@ pub fn parse_deb822(text: &str) -> Vec<Source> {
                 suites: words("suites"),
                 components: words("components"),
                 signed_by: get("signed-by"),
+                ignore_valid_until: get("check-valid-until").is_some_and(|v| v == "no"),
             });
         }
     }
@@ -110,6 +115,9 @@ pub fn render_deb822(sources: &[Source]) -> String {
         ));
         if let Some(k) = &s.signed_by {
             out.push_str(&format!("Signed-By: {k}\n"));
+        }
+        if s.ignore_valid_until {
+            out.push_str("Check-Valid-Until: no\n");
         }
         out.push('\n');
     }
@@ -153,7 +161,28 @@ pub fn from_mirror(url: &str, suite: &str) -> Source {
         suites: vec![suite.to_string(), format!("{suite}-updates")],
         components: vec!["main".into()],
         signed_by: None,
+        ignore_valid_until: false,
     }
+}
+
+/// The apt preference that lets only exactly pinned packages come from `suite`: at priority 100
+/// it never wins over the base suite's 500, but a `pkg=version` only it has still installs.
+pub fn low_priority_preference(suite: &str) -> String {
+    format!("Package: *\nPin: release n={suite}\nPin-Priority: 100\n")
+}
+
+/// The sources of an image's extra suite: the base suite's own archive(s) (not -updates or
+/// -security, which a testing suite does not have), with that suite instead, and its Release
+/// file's Valid-Until not enforced.
+pub fn for_extra_suite(base: &[Source], base_suite: &str, extra: &str) -> Vec<Source> {
+    let mut out: Vec<Source> = Vec::new();
+    for s in base.iter().filter(|s| s.suites.iter().any(|x| x == base_suite)) {
+        if out.iter().any(|o| o.uri == s.uri) {
+            continue;
+        }
+        out.push(Source { suites: vec![extra.to_string()], ignore_valid_until: true, ..s.clone() });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -199,6 +228,29 @@ mod tests {
     fn rendering_round_trips() {
         let s = parse_deb822(DEB822);
         assert_eq!(parse_deb822(&render_deb822(&s)), s);
+    }
+
+    #[test]
+    fn an_extra_suite_comes_from_the_base_archive_without_valid_until() {
+        let base = for_suite(parse_deb822(DEB822), "bookworm");
+        let extra = for_extra_suite(&base, "bookworm", "forky");
+        assert_eq!(extra.len(), 1, "security has no forky: {extra:?}");
+        assert_eq!(extra[0].uri, "http://deb.debian.org/debian");
+        assert_eq!(extra[0].suites, ["forky"]);
+        let text = render_deb822(&extra);
+        assert!(text.contains("Check-Valid-Until: no"), "{text}");
+        assert!(!render_deb822(&base).contains("Check-Valid-Until"));
+        assert_eq!(parse_deb822(&text), extra);
+        let mirror = for_extra_suite(&[from_mirror("http://snap/x/", "bookworm")], "bookworm", "forky");
+        assert_eq!(
+            (mirror[0].uri.as_str(), mirror[0].suites.as_slice()),
+            ("http://snap/x", &["forky".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn an_extra_suite_only_serves_exact_pins() {
+        assert_eq!(low_priority_preference("forky"), "Package: *\nPin: release n=forky\nPin-Priority: 100\n");
     }
 
     #[test]

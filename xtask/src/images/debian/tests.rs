@@ -123,3 +123,26 @@ fn other_failures_quote_the_error_lines() {
     let msg = explain_failure("db", &["E: Unable to locate package nope".to_string()]).to_string();
     assert!(msg.contains("Unable to locate package nope"), "{msg}");
 }
+
+#[test]
+fn an_image_with_an_extra_suite_adds_its_source_and_preference_before_apt_updates() {
+    let lock = crate::images::lock::load().unwrap();
+    let b = Builder { lock: &lock, cache_dir: "/c".into(), mirrors: vec!["http://snap/debian/".into()] };
+    let a = b.image_argv("signers", Path::new("/m"), Path::new("/s"), true).unwrap();
+    let source = a.iter().find(|s| s.contains("trust-sandbox-forky.sources")).expect("a forky source");
+    assert!(source.starts_with("--setup-hook=") && source.contains("URIs: http://snap/debian"), "{source}");
+    assert!(source.contains("Check-Valid-Until: no") && source.contains("Suites: forky\n"), "{source}");
+    assert!(a.iter().any(|s| s.starts_with("--setup-hook=") && s.contains("Pin-Priority: 100")));
+    assert!(!a.contains(&"--skip=update".to_string()), "the shared lists have no forky");
+    let install = a.iter().find(|s| s.contains("apt-get")).unwrap();
+    assert!(install.contains("'cosign=3.1.1-2'") && install.contains("'qemu-user="), "{install}");
+    let notary = b.image_argv("notary", Path::new("/m"), Path::new("/s"), true).unwrap();
+    assert!(!notary.iter().any(|s| s.contains("forky")) && notary.contains(&"--skip=update".to_string()));
+}
+
+#[test]
+fn only_images_with_extra_suites_change_their_tag_recipe() {
+    let lock = crate::images::lock::load().unwrap();
+    assert!(lock.canonical_entry("signers").unwrap().contains("extra_suites=forky\n"));
+    assert!(!lock.canonical_entry("notary").unwrap().contains("extra_suites"));
+}
