@@ -58,7 +58,8 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     // Whatever carries this sandbox's names must be this state's: a second state directory (or a
     // lost HOME) must not recreate a running sandbox with new secrets on its volumes.
     let claim = ownership::Claim { name: &sel.name, id: existing.as_ref().map(|s| s.id.as_str()), dir: &dir.path };
-    let owned = ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, true)?, &claim, false)?;
+    // By name only: that is what `up` creates or reuses (and it keeps a warm `up` cheap).
+    let owned = ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, false)?, &claim, false)?;
     let has_trust_data = owned.iter().any(|o| o.kind == Kind::Volume);
 
     // Ports are checked before anything is created, unless our own running container holds them.
