@@ -13,25 +13,44 @@ let
 
   imageCmd = image: if data.images ? ${image} then data.images.${image}.cmd else [ ];
 
-  # The xtask probes ports with `bash -c 'exec 3<>/dev/tcp/...'` and runs sh scripts in
-  # every service container.
+  # What the image-<name>-commands checks look for when the images are built. The xtask's
+  # own list of what it runs in each image is xtask/src/nixcheck/expected.rs; its drift
+  # check fails when a program listed there is missing here.
+  # Every image: sh scripts, bash TCP probes (/dev/tcp), `versions` (grep, head).
   shellTools = [
     "bash"
     "sh"
     "cat"
     "chown"
     "env"
+    "grep"
+    "head"
     "mkdir"
     "sleep"
   ];
 
   # Programs that no command in sandbox.json names but that run inside the container:
-  # db-start.sh initialises and starts the server; the guide's scenario runs in the client.
+  # db-start.sh initialises and starts the server, the rollback scenario dumps the DB; the
+  # guide tampers with a blob in the registry; the scenarios run in the client.
   scriptTools = {
     db = [
       "mysqld"
       "mysql"
       "mysqladmin"
+      "mysqldump"
+    ];
+    registry = [
+      "cut"
+      "dd"
+      "sha256sum"
+    ];
+    # Issue 11's signing tools and the clock shift's faketime (the emulator is per system,
+    # qemu-x86_64 or qemu-aarch64: the drift check, xtask/src/nixcheck, holds each image to its own).
+    signers = [
+      "cosign"
+      "notation"
+      "crane"
+      "faketime"
     ];
     client = [
       "docker"
@@ -41,6 +60,13 @@ let
       "tar"
       "gzip"
       "sha256sum"
+      "mktemp"
+      "sort"
+      "wc"
+      "cut"
+      "sed"
+      "dd"
+      "rm"
     ];
   };
 

@@ -1,5 +1,6 @@
 # `nix flake check`: the xtask builds and passes its unit tests, lints and formatting
-# hold, and every image builds with the commands sandbox.json expects on its PATH.
+# hold, every image builds with the commands sandbox.json expects on its PATH, and the
+# sandbox plays every scenario in NixOS VMs on podman and docker (e2e).
 { pkgs, packages }:
 let
   inherit (pkgs) lib;
@@ -12,6 +13,7 @@ in
   rustfmt = pkgs.callPackage ./rustfmt.nix { };
   nixfmt = pkgs.callPackage ./nixfmt.nix { };
   deadnix = pkgs.callPackage ./deadnix.nix { };
+  e2e = pkgs.callPackage ./e2e.nix { inherit packages; };
 }
 // lib.genAttrs imageAttrs (name: packages.${name})
 // lib.listToAttrs (

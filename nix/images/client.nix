@@ -7,6 +7,7 @@
   notary,
   curl,
   libfaketime,
+  qemu-user,
   gnutar,
   gzip,
   ...
@@ -18,9 +19,16 @@ mkSandboxImage {
     notary
     curl
     libfaketime
+    # A step's `clock` runs the Go programs under qemu's user-mode emulator for the host
+    # (qemu-x86_64 / qemu-aarch64) with libfaketime preloaded into the emulator: Go reads
+    # the clock through the vDSO, which libfaketime alone cannot reach. Dynamically linked,
+    # so the preload takes.
+    qemu-user
     gnutar
     gzip
   ];
+  # Debian's libfaketime sits at a fixed path the xtask knows; Nix's is in the store.
+  env = [ "TRUST_SANDBOX_LIBFAKETIME=${libfaketime}/lib/libfaketime.so.1" ];
   dirs = [
     "etc/docker"
     "var/lib/docker"

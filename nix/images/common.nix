@@ -1,11 +1,13 @@
-# What every service image shares: a shell and coreutils for the xtask's probes and
-# scripts, /etc/passwd and /etc/group, a sticky /tmp, CA certificates and one PATH.
+# What every service image shares: a shell, coreutils, grep and sed for the xtask's probes,
+# scripts and scenarios, /etc/passwd and /etc/group, a sticky /tmp, CA certificates and one PATH.
 {
   lib,
   dockerTools,
   writeTextDir,
   bashInteractive,
   coreutils,
+  gnugrep,
+  gnused,
   cacert,
 }:
 let
@@ -61,6 +63,8 @@ let
   contents = [
     bashInteractive
     coreutils
+    gnugrep
+    gnused
     cacert
     dockerTools.usrBinEnv
     (passwd users)
@@ -69,6 +73,16 @@ let
   ]
   ++ packages;
   uidOf = name: toString (lib.findFirst (u: u.name == name) null users).uid;
+  config = {
+    Cmd = sandboxLib.imageCmd image;
+    Env = [
+      "PATH=/bin:/usr/bin"
+      "HOME=/root"
+      "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"
+    ]
+    ++ env;
+    WorkingDir = "/";
+  };
   image' = dockerTools.buildLayeredImage {
     name = sandboxLib.imageName image;
     tag = sandboxLib.imageTag;
@@ -86,23 +100,16 @@ let
       '') ownedDirs
     );
 
-    config = {
-      Cmd = sandboxLib.imageCmd image;
-      Env = [
-        "PATH=/bin:/usr/bin"
-        "HOME=/root"
-        "SSL_CERT_FILE=/etc/ssl/certs/ca-bundle.crt"
-      ]
-      ++ env;
-      WorkingDir = "/";
-    };
+    inherit config;
   };
 in
 # buildLayeredImage keeps its own passthru; the image checks need to know what is on PATH
-# and what must be there.
+# and what must be there, and the drift check (xtask/src/nixcheck/) compares the config with
+# the one the Debian path writes.
 image'.overrideAttrs (old: {
   passthru = (old.passthru or { }) // {
     inherit contents;
+    imageConfig = config;
     requiredCommands = sandboxLib.requiredCommands image;
   };
 })

@@ -1,23 +1,56 @@
-# A stand-in for `import nixpkgs { system, config }`: the attributes the flake uses, as
-# fake derivations that remember their arguments, so the offline check can look at the
-# image names, commands and wiring the real flake would build. It also applies the
+# A stand-in for `import nixpkgs { system, config }`: the attributes the flake uses, as real
+# derivations (instantiable, never buildable: their builder only fails) that also keep their
+# arguments, so a current Nix can check and instantiate every output offline and the drift
+# check (xtask/src/nixcheck/) can read each image's configuration. It also applies the
 # flake's insecure-package policy to docker the way nixpkgs' meta check would.
-# `bins` lists the programs each real package puts in bin/ (those the images rely on),
-# so the offline check can tell whether sandbox.json's commands exist in an image.
-{ system, config }:
+# `bins` lists the programs each real package puts in bin/ (those the images rely on), so
+# the drift check can tell which programs an image has on its PATH; for the real nixpkgs
+# the flake's image-<name>-commands checks prove the same at build time.
+{
+  system,
+  config ? { },
+  ...
+}:
 let
   lib = import ./stub-lib.nix;
+
+  # What a derivation attribute can hold: functions dropped, derivations as their paths.
+  plain =
+    v:
+    if builtins.isFunction v then
+      null
+    else if builtins.isAttrs v then
+      (if v ? outPath then v.outPath else builtins.mapAttrs (_: plain) v)
+    else if builtins.isList v then
+      map plain v
+    else
+      v;
 
   mkDrv =
     name: args:
     let
+      drv = derivation {
+        inherit name system;
+        builder = "/bin/sh";
+        args = [
+          "-c"
+          "echo 'the stand-in nixpkgs (nix/offline) cannot build anything' >&2; exit 1"
+        ];
+        # Every argument reaches the .drv, so a change to any of them changes the drvPath and
+        # every derivation this one names is instantiated with it.
+        stubArgs = builtins.toJSON (plain args);
+      };
+      # nixpkgs refuses an insecure package when it is instantiated, not when it is named.
+      permitted = !(args.insecure or false) || (config.allowInsecurePredicate or (_: false)) self;
+      refuse = throw "stand-in nixpkgs: ${name} is insecure and not permitted by the flake's policy";
       self =
         args
         // (args.passthru or { })
         // {
-          type = "derivation";
           inherit name system;
-          outPath = "/nix/store/00000000000000000000000000000000-${name}";
+          inherit (drv) type outputName drvAttrs;
+          drvPath = if permitted then drv.drvPath else refuse;
+          outPath = if permitted then drv.outPath else refuse;
           nativeBuildInputs = args.nativeBuildInputs or [ ];
           overrideAttrs = f: mkDrv name (args // f self);
           override = more: mkDrv name (args // more);
@@ -29,22 +62,59 @@ let
     pname: version: bins:
     mkDrv "${pname}-${version}" { inherit pname version bins; };
 
-  # The version a public nixos-25.11 configuration had to permit as insecure.
-  docker_28 =
-    let
-      # dockerd is a symlink to the daemon in the non-clientOnly build.
-      docker = pkg "docker" "28.5.2" [
-        "docker"
-        "dockerd"
-      ];
-    in
-    if config.allowInsecurePredicate docker then
-      docker
+  # The version a public nixos-25.11 configuration had to permit as insecure; dockerd is a
+  # symlink to the daemon in the non-clientOnly build.
+  docker_28 = mkDrv "docker-28.5.2" {
+    pname = "docker";
+    version = "28.5.2";
+    bins = [
+      "docker"
+      "dockerd"
+    ];
+    insecure = true;
+  };
+
+  # The NixOS options the VM test (nix/checks/e2e.nix) may set, each with a check of its
+  # value. The real module system refuses an unknown option or a wrong type; so does this,
+  # for the few it knows. `imports`, `config` and friends are not supported.
+  nixosOptions = {
+    "virtualisation.podman.enable" = builtins.isBool;
+    "virtualisation.docker.enable" = builtins.isBool;
+    "virtualisation.memorySize" = builtins.isInt;
+    "virtualisation.diskSize" = builtins.isInt;
+    "virtualisation.cores" = builtins.isInt;
+    "environment.systemPackages" = v: builtins.isList v && builtins.all (p: p ? outPath) v;
+    "environment.variables.TRUST_SANDBOX_NIX_IMAGES" = builtins.isString;
+  };
+
+  # A module's settings as dotted option paths; derivations and lists are values.
+  leaves =
+    path: v:
+    if builtins.isAttrs v && !(v ? outPath) then
+      builtins.concatMap (n: leaves (path ++ [ n ]) v.${n}) (builtins.attrNames v)
     else
-      throw "stub nixpkgs: docker ${docker.version} is insecure and not permitted";
+      [
+        {
+          name = builtins.concatStringsSep "." path;
+          value = v;
+        }
+      ];
+
+  nixosNode =
+    name: module:
+    let
+      settings = if builtins.isFunction module then module { inherit pkgs lib; } else module;
+      bad = builtins.filter (l: !(nixosOptions ? ${l.name}) || !(nixosOptions.${l.name} l.value)) (
+        leaves [ ] settings
+      );
+    in
+    if bad == [ ] then
+      settings
+    else
+      throw "stand-in NixOS: node ${name}: unknown option or wrong type: ${toString (map (l: l.name) bad)}";
 
   pkgs = {
-    inherit lib docker_28;
+    inherit lib docker_28 pkgs;
 
     callPackage =
       fn: args:
@@ -76,6 +146,25 @@ let
       name: env: script:
       mkDrv name (env // { inherit script; });
     mkShell = args: mkDrv "nix-shell" args;
+    linkFarm = name: entries: mkDrv name { inherit entries; };
+
+    # The test driver's Python is not checked here; that every node is driven by the
+    # script is.
+    testers.runNixOSTest =
+      args:
+      let
+        nodes = builtins.mapAttrs nixosNode args.nodes;
+        undriven = builtins.filter (n: builtins.match ".*[(]${n}, .*" args.testScript == null) (
+          builtins.attrNames nodes
+        );
+      in
+      if undriven == [ ] then
+        mkDrv "vm-test-run-${args.name}" {
+          inherit nodes;
+          inherit (args) testScript;
+        }
+      else
+        throw "stand-in testers.runNixOSTest: the test script never drives ${toString undriven}";
 
     dockerTools = {
       usrBinEnv = pkg "usr-bin-env" "1" [ ];
@@ -95,11 +184,24 @@ let
     coreutils = pkg "coreutils" "9.8" [
       "cat"
       "chown"
+      "cut"
+      "dd"
       "env"
+      "head"
       "mkdir"
-      "sleep"
+      "mktemp"
+      "rm"
       "sha256sum"
+      "sleep"
+      "sort"
+      "wc"
     ];
+    gnugrep = pkg "gnugrep" "3.12" [
+      "grep"
+      "egrep"
+      "fgrep"
+    ];
+    gnused = pkg "gnused" "4.9" [ "sed" ];
     cacert = pkg "nss-cacert" "3.115" [ ];
     # meta.mainProgram of nixpkgs' distribution is "registry".
     distribution = pkg "distribution" "3.0.0" [ "registry" ];
@@ -107,9 +209,25 @@ let
       "mysqld"
       "mysql"
       "mysqladmin"
+      "mysqldump"
     ];
     curl = pkg "curl" "8.16.0" [ "curl" ];
-    libfaketime = pkg "libfaketime" "0.9.12" [ "faketime" ];
+    libfaketime = (pkg "libfaketime" "0.9.12" [ "faketime" ]) // {
+      libs = [ "libfaketime.so.1" ];
+    };
+    # nixpkgs' qemu-user: qemu.override { userOnly = true; }, one emulator per target.
+    qemu-user = pkg "qemu-user" "10.1.2" [
+      "qemu-x86_64"
+      "qemu-aarch64"
+      "qemu-i386"
+      "qemu-arm"
+    ];
+    cosign = pkg "cosign" "2.6.1" [ "cosign" ];
+    notation = pkg "notation" "1.3.2" [ "notation" ];
+    go-containerregistry = pkg "go-containerregistry" "0.20.6" [
+      "crane"
+      "gcrane"
+    ];
     gnutar = pkg "gnutar" "1.35" [ "tar" ];
     gzip = pkg "gzip" "1.14" [ "gzip" ];
     cargo = pkg "cargo" "1.91.1" [ "cargo" ];

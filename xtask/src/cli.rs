@@ -18,9 +18,32 @@ pub struct Cli {
 pub enum Task {
     /// A local, pinned Docker Content Trust sandbox (notary server + signer, DB, registry, client).
     Sandbox(SandboxArgs),
-    /// The whole test suite: installs what it needs (with consent), lints, offline Nix checks,
+    /// The whole test suite: installs what it needs (with consent), lints, the Nix check,
     /// unit tests and end-to-end tests on docker and podman.
     Test(TestArgs),
+    /// Check the flake with a current Nix (installed by us in a throwaway root) against the
+    /// stand-in nixpkgs, then compare the Nix images with the Debian ones.
+    NixCheck(NixCheckArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NixCheckArgs {
+    /// Consent to creating the Nix root (mmdebstrap from the host's mirror; implied by CI=true).
+    #[arg(long, short)]
+    pub yes: bool,
+    /// The flake to check (default: this checkout; in a git checkout only tracked files count).
+    #[arg(long)]
+    pub flake: Option<PathBuf>,
+    /// Take the Debian images' facts from this JSON (as --facts-out writes it) instead of the
+    /// layer cache.
+    #[arg(long)]
+    pub debian_facts: Option<PathBuf>,
+    /// Write what was compared (nix-facts.json, debian-facts.json) to this directory.
+    #[arg(long)]
+    pub facts_out: Option<PathBuf>,
+    /// Debian mirror for the Nix root (default: the host's apt sources).
+    #[arg(long)]
+    pub mirror: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -94,6 +117,26 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Measure DCT, cosign and Notation side by side on the same tag under six attacks.
     Compare(CompareArgs),
+    /// Write the running sandbox as a Compose file or Kubernetes manifests (secrets as 0600 files).
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// What to write: a Compose file, or Kubernetes manifests.
+    #[arg(value_enum)]
+    pub format: ExportFormat,
+    /// Directory to write into (default: `export/<format>` in the sandbox's state directory).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// A Compose file (docker-compose, podman-compose, Compose v2).
+    Compose,
+    /// Kubernetes manifests: one Pod, PersistentVolumeClaims (podman kube play, a cluster).
+    Kube,
 }
 
 impl Command {
@@ -118,6 +161,7 @@ impl Command {
             Command::Bench(_) => "bench",
             Command::Migrate(_) => "migrate",
             Command::Compare(_) => "compare",
+            Command::Export(_) => "export",
         }
     }
 }

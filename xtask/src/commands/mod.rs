@@ -7,10 +7,12 @@ mod doctor;
 mod down;
 mod env;
 mod exec;
+mod export;
 mod hosts;
 mod images;
 mod logs;
 mod migrate;
+mod nix_check;
 mod play;
 mod scenario;
 mod setup;
@@ -32,6 +34,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
     let args = match cli.task {
         Task::Sandbox(args) => args,
         Task::Test(t) => return test::run(sh, t.yes, t.unit),
+        Task::NixCheck(a) => return nix_check::run(sh, a),
     };
     let sel = Selector { name: args.name.clone(), engine: args.engine };
     let command = args.command.unwrap_or_else(|| {
@@ -65,6 +68,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
         Command::Hosts(a) => hosts::run(&a),
         Command::Env => env::run(sh, &sel),
         Command::Bench(a) => bench::run(sh, &sel, &a),
+        Command::Export(a) => export::run(sh, &sel, &a),
         Command::Migrate(a) => migrate::run(sh, &sel, &a),
         Command::Compare(a) => compare::run(sh, &sel, &a),
     }

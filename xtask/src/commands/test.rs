@@ -1,5 +1,5 @@
 //! `cargo xtask test`: what a fresh machine needs for the whole test suite, then the suite itself —
-//! lints, the offline Nix checks, unit tests, and the end-to-end tests on docker and podman.
+//! lints, the Nix check (crate::nixcheck), unit tests, and the end-to-end tests on docker and podman.
 
 use std::process::ExitCode;
 
@@ -10,8 +10,11 @@ use crate::engine::EngineKind;
 use crate::{host, ui};
 
 /// Host tools the tests use from outside the sandbox: curl and notary (the guide's host-side
-/// commands), nix-instantiate (the Nix drift check).
-const HOST_TOOLS: [(&str, &str); 3] = [("curl", "curl"), ("notary", "notary"), ("nix-instantiate", "nix-bin")];
+/// commands), docker-compose (runs the exported Compose file) and catatonit (podman builds the
+/// pause image of `kube play`'s pods from it; no pull). Nix is not one: the Nix check installs its
+/// own in a throwaway root.
+const HOST_TOOLS: [(&str, &str); 4] =
+    [("curl", "curl"), ("notary", "notary"), ("docker-compose", "docker-compose"), ("catatonit", "catatonit")];
 
 pub fn run(sh: &Shell, yes: bool, unit_only: bool) -> Result<ExitCode> {
     let root = crate::sandbox::spec::source_root();
@@ -34,9 +37,9 @@ pub fn run(sh: &Shell, yes: bool, unit_only: bool) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
 
-    ui::status("Checking", "Nix code offline (parse, deadnix, lock, drift)");
-    let yes_flag: &[&str] = if yes { &["--yes"] } else { &[] };
-    cmd!(sh, "bash nix/check-offline.sh {yes_flag...}").run().context("nix/check-offline.sh")?;
+    ui::status("Checking", "the flake with a current Nix, and drift between the Nix and Debian images");
+    let opts = crate::nixcheck::Options { yes, ..Default::default() };
+    crate::nixcheck::run(sh, &opts).context("the Nix check (`cargo xtask nix-check`)")?;
 
     ui::status("Testing", "unit tests (no engines)");
     cmd!(sh, "cargo test --package xtask").run().context("unit tests")?;

@@ -152,12 +152,10 @@ pub fn load_debian(
 ) -> Result<()> {
     let wanted: Vec<(&str, &str)> = missing.iter().map(|(i, t)| (*i, t.as_str())).collect();
     let records = builder.prepare(&wanted, rebuild)?;
-    let env = vec![format!("PATH={IMAGE_PATH}")];
     let mut images = Vec::new();
     for (image, tag) in missing {
         let record = records.get(*image).with_context(|| format!("no layers for image {image}"))?;
-        let cmd = &spec.images.get(*image).with_context(|| format!("unknown image {image}"))?.cmd;
-        images.push(builder.archive_image(&format!("{repo_prefix}{image}:{tag}"), record, cmd, &env));
+        images.push(debian_image(spec, builder, image, &format!("{repo_prefix}{image}:{tag}"), record)?);
     }
     let out = tempfile::Builder::new()
         .prefix(&format!(".load-{}-", std::process::id()))
@@ -174,6 +172,19 @@ pub fn load_debian(
         }
     }
     Ok(())
+}
+
+/// What the Debian path loads as `reference`: the record's layers, sandbox.json's Cmd and the
+/// PATH. The Nix check (crate::nixcheck) compares its config with the Nix images'.
+pub fn debian_image(
+    spec: &Spec,
+    builder: &debian::Builder<'_>,
+    image: &str,
+    reference: &str,
+    record: &debian::Record,
+) -> Result<archive::Image> {
+    let cmd = &spec.images.get(image).with_context(|| format!("unknown image {image}"))?.cmd;
+    Ok(builder.archive_image(reference, record, cmd, &[format!("PATH={IMAGE_PATH}")]))
 }
 
 /// PATH of every image, as Debian's login shells set it.

@@ -124,8 +124,8 @@ pub fn render_deb822(sources: &[Source]) -> String {
     out
 }
 
-/// The host's sources for `suite`, from /etc/apt.
-pub fn from_host(etc_apt: &Path, suite: &str) -> Result<Vec<Source>> {
+/// Every `deb` source in the host's apt configuration, in the order apt reads them.
+pub fn all_from_host(etc_apt: &Path) -> Vec<Source> {
     let mut all = Vec::new();
     if let Ok(text) = std::fs::read_to_string(etc_apt.join("sources.list")) {
         all.extend(parse_list(&text));
@@ -144,7 +144,12 @@ pub fn from_host(etc_apt: &Path, suite: &str) -> Result<Vec<Source>> {
             }
         }
     }
-    let picked = for_suite(all, suite);
+    all
+}
+
+/// The host's sources for `suite`, from /etc/apt.
+pub fn from_host(etc_apt: &Path, suite: &str) -> Result<Vec<Source>> {
+    let picked = for_suite(all_from_host(etc_apt), suite);
     if picked.is_empty() {
         bail!(
             "no apt source for Debian `{suite}` in {}: pass --mirror URL (e.g. http://deb.debian.org/debian or a snapshot.debian.org URL)",

@@ -164,13 +164,8 @@ fn prepare_files(dir: &state::Dir, id: &str, spec: &Spec) -> Result<()> {
     util::make_private_dir(&dir.config())?;
     for r in config::all(&secrets, spec)? {
         let mode = if r.secret { 0o600 } else { 0o644 };
-        util::write_mode(&dir.config().join(r.file), r.content.as_bytes(), mode)
+        util::write_mode(&dir.config().join(&r.file), r.content.as_bytes(), mode)
             .with_context(|| format!("writing {}", r.file))?;
-    }
-    for svc in spec.services.iter().filter(|s| !s.secret_env.is_empty()) {
-        let file = dir.config().join(format!("{}.secret-env", svc.name));
-        util::write_private(&file, super::secret_env_script(svc, &secrets)?.as_bytes())
-            .with_context(|| format!("writing {}", file.display()))?;
     }
     Ok(())
 }

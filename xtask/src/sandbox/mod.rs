@@ -45,6 +45,11 @@ const HOST_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 /// Where a service's secret environment file is mounted (read-only).
 const SECRET_ENV_TARGET: &str = "/run/trust-sandbox/secret-env";
 
+/// The name, under `config/`, of a service's secret environment file.
+pub fn secret_env_file_name(service: &str) -> String {
+    format!("{service}.secret-env")
+}
+
 /// `export NAME='value'` lines for a service's `secret_env`, read by its command's wrapper.
 pub fn secret_env_script(svc: &Service, secrets: &Secrets) -> Result<String> {
     let secret_json = serde_json::to_value(secrets)?;
@@ -157,9 +162,9 @@ impl Sandbox {
         self.dir.secrets()
     }
 
-    /// The 0600 file holding a service's `secret_env` as shell exports.
+    /// The 0600 file holding a service's `secret_env` as shell exports (rendered with the configs).
     pub fn secret_env_file(&self, service: &str) -> PathBuf {
-        self.dir.config().join(format!("{service}.secret-env"))
+        self.dir.config().join(secret_env_file_name(service))
     }
 
     pub fn ca_file(&self) -> PathBuf {

@@ -1,0 +1,2 @@
+# `import nixpkgs { system; config; }` of the stand-in.
+import ./stub-pkgs.nix

@@ -1,0 +1,152 @@
+//! What the xtask itself needs inside each image, beyond the commands sandbox.json names: the
+//! programs its probes, helpers and scenarios run there. Both image paths must provide them; the
+//! drift check (super::drift) holds each path to this list.
+
+use std::collections::BTreeSet;
+
+use crate::sandbox::spec::Spec;
+
+/// One requirement: any of these programs (MariaDB's and MySQL's names differ).
+pub type Alternatives = &'static [&'static str];
+
+/// Every image: `sh -c` runs the scenarios, `versions` and the DB helpers; `bash` the TCP
+/// readiness probes (/dev/tcp); `versions` reads version strings with grep and head.
+const EVERY_IMAGE: &[Alternatives] = &[&["sh"], &["bash"], &["grep"], &["head"]];
+
+/// Per image, from where the xtask runs them.
+const PER_IMAGE: &[(&str, &[Alternatives])] = &[
+    (
+        // data/db-start.sh (mkdir, chown, the server and its initialisation), stack.rs (SQL over
+        // the socket), play.rs (the rollback scenario's dump).
+        "db",
+        &[
+            &["mkdir"],
+            &["chown"],
+            &["mariadbd", "mysqld"],
+            &["mariadb-install-db", "mysqld"],
+            &["mariadb", "mysql"],
+            &["mariadb-dump", "mysqldump"],
+        ],
+    ),
+    // The guide's tampering step (scenarios/guide.toml) runs in the registry.
+    ("registry", &[&["cut"], &["sha256sum"], &["dd"]]),
+    (
+        // The scenarios' client steps (scenarios/*.toml), the client-daemon probe and the clock
+        // shifts (play.rs: faketime).
+        "client",
+        &[
+            &["docker"],
+            &["dockerd"],
+            &["notary"],
+            &["curl"],
+            &["faketime"],
+            &["tar"],
+            &["mktemp"],
+            &["sort"],
+            &["wc"],
+            &["cut"],
+            &["sed"],
+            &["dd"],
+            &["cat"],
+            &["rm"],
+            &["sha256sum"],
+        ],
+    ),
+    // Issue 11's `signers` image (`migrate`, `compare`): its signing tools, run with sh -c.
+    ("signers", &[&["cosign"], &["notation"], &["crane"], &["sleep"]]),
+];
+
+/// Images where a step's `clock` runs Go programs under qemu's user-mode emulator for the
+/// machine's own architecture (issue 10: libfaketime preloaded into the emulator). The signers
+/// image (issue 11) ships it; the client joins when issue 10's clock lands.
+const EMULATED: &[&str] = &["signers"];
+
+/// The emulator `image` needs on `system` ("x86_64-linux", "aarch64-linux"), if any.
+pub fn emulator(image: &str, system: &str) -> Option<String> {
+    let arch = system.split('-').next()?;
+    EMULATED.contains(&image).then(|| format!("qemu-{arch}"))
+}
+
+/// The system the Debian images are built for: the machine's own.
+pub fn host_system() -> String {
+    format!("{}-linux", std::env::consts::ARCH)
+}
+
+/// Shared libraries the xtask preloads in an image (by file name, anywhere under a lib dir).
+const LIBRARIES: &[(&str, &[&str])] = &[("client", &["libfaketime.so.1"]), ("signers", &["libfaketime.so.1"])];
+
+/// Every program requirement of `image`: the list above plus the first word of every command
+/// sandbox.json runs there (service commands and the image's Cmd).
+pub fn programs(spec: &Spec, image: &str) -> Vec<Vec<String>> {
+    let mut out: Vec<Vec<String>> = Vec::new();
+    let mut push = |alts: Vec<String>| {
+        if !out.contains(&alts) {
+            out.push(alts);
+        }
+    };
+    for alts in EVERY_IMAGE {
+        push(alts.iter().map(|s| s.to_string()).collect());
+    }
+    for (_, list) in PER_IMAGE.iter().filter(|(i, _)| *i == image) {
+        for alts in *list {
+            push(alts.iter().map(|s| s.to_string()).collect());
+        }
+    }
+    let heads = spec
+        .services
+        .iter()
+        .filter(|s| s.image == image)
+        .filter_map(|s| s.command.first())
+        .chain(spec.images.get(image).and_then(|i| i.cmd.first()));
+    for head in heads {
+        push(vec![head.clone()]);
+    }
+    out
+}
+
+pub fn libraries(image: &str) -> BTreeSet<String> {
+    LIBRARIES.iter().filter(|(i, _)| *i == image).flat_map(|(_, l)| l.iter().map(|s| s.to_string())).collect()
+}
+
+/// Every library name the list mentions, to pick out of an image's files.
+pub fn all_library_names() -> BTreeSet<String> {
+    LIBRARIES.iter().flat_map(|(_, l)| l.iter().map(|s| s.to_string())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_commands_and_cmds_are_required_where_they_run() {
+        let spec = crate::sandbox::spec::load().unwrap();
+        let client = programs(&spec, "client");
+        assert!(client.contains(&vec!["dockerd".to_string()]));
+        assert!(client.contains(&vec!["sh".to_string()]));
+        let notary = programs(&spec, "notary");
+        assert!(notary.contains(&vec!["notary-server".to_string()]));
+        assert!(notary.contains(&vec!["notary-signer".to_string()]));
+        assert!(!notary.contains(&vec!["docker".to_string()]), "client programs stay in the client");
+        let db = programs(&spec, "db");
+        assert!(db.contains(&vec!["mariadb".to_string(), "mysql".to_string()]));
+        // An image listed here but not (yet) in sandbox.json is simply not compared.
+        assert!(programs(&spec, "no-such-image").iter().all(|alts| EVERY_IMAGE.iter().any(|e| alts == e)));
+    }
+
+    #[test]
+    fn the_emulator_matches_the_system() {
+        assert_eq!(emulator("signers", "x86_64-linux").as_deref(), Some("qemu-x86_64"));
+        assert_eq!(emulator("signers", "aarch64-linux").as_deref(), Some("qemu-aarch64"));
+        assert_eq!(emulator("notary", "x86_64-linux"), None);
+    }
+
+    #[test]
+    fn no_requirement_is_listed_twice() {
+        let spec = crate::sandbox::spec::load().unwrap();
+        for image in spec.images.keys() {
+            let p = programs(&spec, image);
+            let unique: BTreeSet<_> = p.iter().collect();
+            assert_eq!(unique.len(), p.len(), "{image}");
+        }
+    }
+}
