@@ -38,6 +38,8 @@ let
       "mysql"
       "mysqladmin"
       "mysqldump"
+      # db-start.sh clears a datadir whose first initialisation never finished.
+      "rm"
     ];
     registry = [
       "cut"

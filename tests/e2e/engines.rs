@@ -396,6 +396,10 @@ fn up_removes_the_container_of_a_retired_service(sb: &Sandbox) {
         &format!("io.trust-sandbox.instance={}", sb.name),
         "--label",
         "io.trust-sandbox.service=notarysandbox",
+        // As the old tool labelled it: with this sandbox's id (the state's), so it is this
+        // sandbox's and not another state's (which `up` would refuse to touch).
+        "--label",
+        &format!("io.trust-sandbox.id={}", state_id(sb)),
         "--mount",
         &format!("type=volume,source={}-client-trust,target=/root/.docker/trust", sb.name),
         &client_image,
@@ -411,6 +415,12 @@ fn up_removes_the_container_of_a_retired_service(sb: &Sandbox) {
     assert_eq!(sb.labelled("container").len(), 5);
     assert_eq!(sb.labelled("volume").len(), 3, "volumes are trust data and stay");
     assert_eq!(sb.exec("client", "ls /root/.docker/trust/private | sort").stdout, keys, "client keys changed");
+}
+
+fn state_id(sb: &Sandbox) -> String {
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.state_dir().join("state.json")).unwrap()).unwrap();
+    state["id"].as_str().expect("an id in state.json").to_string()
 }
 
 fn trust_data_survives_down_and_up(sb: &Sandbox) {

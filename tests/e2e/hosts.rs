@@ -5,7 +5,7 @@ use std::process::Command;
 
 use std::sync::Mutex;
 
-use trust_sandbox_tests::{free_port, require_engine, run, xtask_bin, Sandbox};
+use trust_sandbox_tests::{require_engine, run, xtask_bin, Sandbox};
 
 const HOSTS: &str = "/etc/hosts";
 
@@ -30,26 +30,49 @@ fn hosts_cmd(args: &[&str]) -> trust_sandbox_tests::Run {
     run(&mut c, None)
 }
 
+/// Whether /etc/hosts already has our block (a user's `hosts add`): then the tests use it and
+/// leave it, and never remove what they did not add.
+fn block_present() -> bool {
+    let show = hosts_cmd(&["show", "--json"]);
+    show.assert_ok("hosts show");
+    show.json()["present"] == true
+}
+
 #[test]
 fn host_tools_reach_the_sandbox_by_name() {
     require_engine("docker");
     let _turn = HOSTS_FILE.lock().unwrap_or_else(|e| e.into_inner());
     let original = std::fs::read(HOSTS).expect("reading /etc/hosts");
     let _restore = Restore(original.clone());
+    let had_block = block_present();
 
     let sb = Sandbox::new("docker", "hosts");
     sb.up().assert_ok("up");
     sb.x(&["scenario", "run", "tag-swap"]).assert_ok("sign something to list");
 
-    let dry = hosts_cmd(&["add", "--dry-run"]);
+    // Add and remove, byte for byte, on a copy of this machine's hosts file without our block.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("hosts");
+    std::fs::write(&copy, &original).unwrap();
+    let c = copy.to_str().unwrap();
+    if had_block {
+        hosts_cmd(&["remove", "--hosts-file", c]).assert_ok("hosts remove on the copy");
+    }
+    let baseline = std::fs::read(&copy).unwrap();
+    let dry = hosts_cmd(&["add", "--dry-run", "--hosts-file", c]);
     dry.assert_ok("hosts add --dry-run");
     assert!(dry.stdout.contains("+127.0.0.1\tnotaryserver sandboxregistry"), "{}", dry.stdout);
-    assert_eq!(std::fs::read(HOSTS).unwrap(), original, "--dry-run wrote the file");
-
-    hosts_cmd(&["add"]).assert_ok("hosts add");
-    hosts_cmd(&["add"]).assert_ok("hosts add again");
-    let text = std::fs::read_to_string(HOSTS).unwrap();
+    assert_eq!(std::fs::read(&copy).unwrap(), baseline, "--dry-run wrote the file");
+    hosts_cmd(&["add", "--hosts-file", c]).assert_ok("hosts add");
+    hosts_cmd(&["add", "--hosts-file", c]).assert_ok("hosts add again");
+    let text = std::fs::read_to_string(&copy).unwrap();
     assert_eq!(text.matches("notaryserver sandboxregistry").count(), 1, "one block only:\n{text}");
+    hosts_cmd(&["remove", "--hosts-file", c]).assert_ok("hosts remove");
+    assert_eq!(std::fs::read(&copy).unwrap(), baseline, "hosts file not restored byte for byte");
+
+    // The real file: our block added only if it was not there, and removed only then.
+    hosts_cmd(&["add"]).assert_ok("hosts add");
+    assert!(block_present());
 
     let ca = sb.state_dir().join("pki/ca.crt");
     let ca = ca.to_str().unwrap();
@@ -81,8 +104,10 @@ fn host_tools_reach_the_sandbox_by_name() {
     assert!(env.stdout.contains("export DOCKER_CONTENT_TRUST='1'"), "{}", env.stdout);
     assert!(env.stdout.contains(&format!("export DOCKER_CONTENT_TRUST_SERVER='{server}'")), "{}", env.stdout);
 
-    hosts_cmd(&["remove"]).assert_ok("hosts remove");
-    assert_eq!(std::fs::read(HOSTS).unwrap(), original, "/etc/hosts not restored byte for byte");
+    if !had_block {
+        hosts_cmd(&["remove"]).assert_ok("hosts remove");
+    }
+    assert_eq!(std::fs::read(HOSTS).unwrap(), original, "/etc/hosts not as it was before the test");
 }
 
 #[test]
@@ -106,13 +131,22 @@ fn host_daemon_mode_plays_the_guide_through_the_hosts_dockerd() {
     let _turn = HOSTS_FILE.lock().unwrap_or_else(|e| e.into_inner());
     let original = std::fs::read(HOSTS).expect("reading /etc/hosts");
     let _restore = Restore(original.clone());
+    let had_block = block_present();
 
-    // The host's daemon reaches the registry as sandboxregistry:5000, so port 5000 it is.
-    let sb = Sandbox::with_ports("docker", "hostd", free_port(), 5000);
-    let server = sb.server_port.to_string();
-    let up = sb.x(&["up", "--server-port", &server, "--registry-port", "5000", "--client", "host-daemon", "--yes"]);
+    // Beside a user's sandbox: port 5000 (the guide's) is held during the whole test, by the
+    // user's registry or else by this listener, and the test's registry has a port of its own.
+    let _hold = std::net::TcpListener::bind(("127.0.0.1", 5000));
+    assert!(std::net::TcpListener::bind(("127.0.0.1", 5000)).is_err(), "port 5000 is held");
+    let sb = Sandbox::new("docker", "hostd");
+    let (server, registry) = (sb.server_port.to_string(), sb.registry_port.to_string());
+    let up = sb.x(&["up", "--server-port", &server, "--registry-port", &registry, "--client", "host-daemon", "--yes"]);
     up.assert_ok("up --client host-daemon");
-    assert!(up.stderr.contains("Aliased"), "up added the hosts aliasing with consent:\n{}", up.stderr);
+    assert_eq!(
+        up.stderr.contains("Aliased"),
+        !had_block,
+        "up adds the hosts aliasing (with consent) only when it is missing:\n{}",
+        up.stderr
+    );
 
     // The client's CLI talks to the host's daemon, not one of its own.
     let host_id = run(Command::new("docker").args(["info", "--format", "{{.ID}}"]), None);
@@ -123,10 +157,14 @@ fn host_daemon_mode_plays_the_guide_through_the_hosts_dockerd() {
     let guide = sb.x(&["scenario", "run", "guide", "--json", "-"]);
     guide.assert_ok("guide in host-daemon mode");
     assert_eq!(guide.json()["summary"]["passed"], 1);
+    let pushed = guide.json()["scenarios"][0]["steps"].to_string();
+    assert!(pushed.contains(&format!("sandboxregistry:{registry}/")), "the host daemon used the test's registry port");
 
     sb.x(&["destroy"]).assert_ok("destroy");
-    hosts_cmd(&["remove"]).assert_ok("hosts remove");
-    assert_eq!(std::fs::read(HOSTS).unwrap(), original, "/etc/hosts not restored byte for byte");
+    if !had_block {
+        hosts_cmd(&["remove"]).assert_ok("hosts remove");
+    }
+    assert_eq!(std::fs::read(HOSTS).unwrap(), original, "/etc/hosts not as it was before the test");
 }
 
 #[test]

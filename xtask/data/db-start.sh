@@ -5,14 +5,30 @@
 set -eu
 datadir=/var/lib/mysql
 sock=/run/mysqld/mysqld.sock
+# Written only once the first initialisation has finished: a start killed half-way through it
+# leaves a datadir that looks initialised ("mysql/" exists) but is not, and InnoDB then refuses it
+# for good. Without the marker, a datadir that has no notary database yet holds no trust data (the
+# xtask creates the databases right after the first start), so it is provably safe to initialise
+# again; one that has them is a complete datadir from before the marker existed.
+done_marker="$datadir/.trust-sandbox-initialised"
 mkdir -p "$datadir" /run/mysqld
 chown mysql:mysql "$datadir" /run/mysqld
+
+if [ -d "$datadir/mysql" ] && [ ! -f "$done_marker" ]; then
+    if [ -d "$datadir/notaryserver" ] || [ -d "$datadir/notarysigner" ]; then
+        : >"$done_marker"
+    else
+        echo "db-start: the first initialisation of this datadir never finished; initialising it again"
+        rm -rf "${datadir:?}"/* "$datadir"/.[!.]* "$datadir"/..?* 2>/dev/null || true
+    fi
+fi
 
 if command -v mariadbd >/dev/null 2>&1; then
     if [ ! -d "$datadir/mysql" ]; then
         echo "db-start: initialising MariaDB datadir"
         mariadb-install-db --user=mysql --datadir="$datadir" --skip-test-db \
             --auth-root-authentication-method=socket >/dev/null
+        : >"$done_marker"
     fi
     exec mariadbd --user=mysql --datadir="$datadir" --socket="$sock" \
         --bind-address=0.0.0.0 --skip-name-resolve \
@@ -22,6 +38,7 @@ fi
 if [ ! -d "$datadir/mysql" ]; then
     echo "db-start: initialising MySQL datadir"
     mysqld --initialize-insecure --user=mysql --datadir="$datadir"
+    : >"$done_marker"
 fi
 # The notary accounts use mysql_native_password (the one plugin every notary 0.7 build's Go driver
 # speaks), which MySQL 8.4 ships disabled.

@@ -59,7 +59,17 @@ pub struct TestArgs {
 #[derive(Args, Debug)]
 pub struct SandboxArgs {
     /// Which sandbox: names its containers, network, volumes and state directory.
-    #[arg(long, global = true, env = "TRUST_SANDBOX_NAME", default_value = crate::sandbox::DEFAULT_NAME)]
+    /// One token of lowercase letters, digits, '_', '.' and '-' (at most 63).
+    // Checked here, before any command touches the disk or an engine; a leading '-' reaches the
+    // check instead of being taken for a flag.
+    #[arg(
+        long,
+        global = true,
+        env = "TRUST_SANDBOX_NAME",
+        default_value = crate::sandbox::DEFAULT_NAME,
+        value_parser = crate::sandbox::name::parse,
+        allow_hyphen_values = true
+    )]
     pub name: String,
     /// Container engine; default: the one that is installed and answers (docker, then podman).
     #[arg(long, global = true, env = "TRUST_SANDBOX_ENGINE", value_enum)]
@@ -94,6 +104,9 @@ pub enum Command {
     Scenario(ScenarioArgs),
     /// An interactive shell in the client, with the trust environment set.
     Shell,
+    /// Run one command in the client (for scripts): trust environment and passphrases preset,
+    /// its exit code passed through. `exec [--identity NAME] -- CMD ARGS…`
+    Exec(ExecArgs),
     /// Map notaryserver and sandboxregistry to 127.0.0.1 in the hosts file.
     Hosts(HostsArgs),
     /// Print eval-able exports so host tools reach the sandbox as in the guide.
@@ -124,6 +137,33 @@ pub enum ExportFormat {
     Compose,
     /// Kubernetes manifests: one Pod, PersistentVolumeClaims (podman kube play, a cluster).
     Kube,
+}
+
+impl Command {
+    /// The command's name, as typed (for the lock's holder note).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Up(_) => "up",
+            Command::Down => "down",
+            Command::Destroy => "destroy",
+            Command::Status(_) => "status",
+            Command::Logs(_) => "logs",
+            Command::Versions(_) => "versions",
+            Command::Images(_) => "images",
+            Command::Setup(_) => "setup",
+            Command::Doctor => "doctor",
+            Command::Play(_) => "play",
+            Command::Scenario(_) => "scenario",
+            Command::Shell => "shell",
+            Command::Exec(_) => "exec",
+            Command::Hosts(_) => "hosts",
+            Command::Env => "env",
+            Command::Bench(_) => "bench",
+            Command::Migrate(_) => "migrate",
+            Command::Compare(_) => "compare",
+            Command::Export(_) => "export",
+        }
+    }
 }
 
 // `--json [FILE]`, the same on every command that has it. (A `//` comment: clap would show a
@@ -281,6 +321,16 @@ pub enum ScenarioCommand {
         #[command(flatten)]
         run: RunArgs,
     },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExecArgs {
+    /// Run as a second client identity (own docker config and trust keys), as scenario steps do.
+    #[arg(long)]
+    pub identity: Option<String>,
+    /// The command and its arguments (after `--`).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use super::{checked, secs_since, PLAIN_POLL, READY_TIMEOUT};
 use crate::engine::{self, Engine, RunSpec};
 use crate::sandbox::readiness::{PlainCheck, Readiness};
-use crate::sandbox::{self, Sandbox};
+use crate::sandbox::Sandbox;
 use crate::scenario::{Outcome, Scenario, Target};
 use crate::util;
 
@@ -30,10 +30,7 @@ impl<'a> Plain<'a> {
             bin: &engine.bin,
             network: sb.network(),
             // The labels let `destroy` find the network even if a baseline dies half-way.
-            network_labels: vec![
-                format!("{}={}", sandbox::LABEL_INSTANCE, sb.name),
-                format!("{}={}", sandbox::LABEL_ID, sb.state.id),
-            ],
+            network_labels: sb.labels(None).into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
             services,
             ca_pem: std::fs::read(sb.ca_file()).context("reading the sandbox CA")?,
         })

@@ -11,7 +11,11 @@ use crate::ui;
 pub fn run(sh: &Shell, sel: &Selector) -> Result<ExitCode> {
     match Sandbox::open(sh, sel)? {
         Some(sb) => lifecycle::down(sh, &sb)?,
-        None => ui::info("Down", format!("no sandbox named `{}`: nothing to do", sel.name)),
+        None => {
+            // Nothing here; but containers of this name owned by another state must not look absent.
+            lifecycle::refuse_foreign_objects(sh, sel)?;
+            ui::info("Down", format!("no sandbox named `{}`: nothing to do", sel.name))
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

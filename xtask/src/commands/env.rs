@@ -24,8 +24,9 @@ fn exports(ca: &str, server_name: &str, server_port: u16) -> String {
         ("DOCKER_CONTENT_TRUST", "1"),
         ("DOCKER_CONTENT_TRUST_SERVER", &server),
         ("TRUST_SANDBOX_CA", ca),
+        // Not CURL_CA_BUNDLE: it would replace curl's trust store for every other HTTPS host in
+        // the shell; `curl --cacert "$TRUST_SANDBOX_CA"` trusts the sandbox CA for one call.
         ("NOTARY_SERVER", &server),
-        ("CURL_CA_BUNDLE", ca),
     ] {
         s.push_str(&format!("export {k}={}\n", shell_quote(v)));
     }
@@ -40,12 +41,10 @@ mod tests {
     fn a_shell_that_evaluates_the_exports_gets_the_values() {
         let text = exports("/state/it's here/ca.crt", "notaryserver", 14443);
         let script = format!(
-            "{text}printf '%s|%s|%s' \"$DOCKER_CONTENT_TRUST_SERVER\" \"$TRUST_SANDBOX_CA\" \"$CURL_CA_BUNDLE\""
+            "{text}printf '%s|%s|%s' \"$DOCKER_CONTENT_TRUST_SERVER\" \"$TRUST_SANDBOX_CA\" \"${{CURL_CA_BUNDLE-unset}}\""
         );
-        let out = std::process::Command::new("sh").arg("-c").arg(script).output().unwrap();
-        assert_eq!(
-            String::from_utf8(out.stdout).unwrap(),
-            "https://notaryserver:14443|/state/it's here/ca.crt|/state/it's here/ca.crt"
-        );
+        let out = std::process::Command::new("sh").arg("-c").arg(script).env_remove("CURL_CA_BUNDLE").output().unwrap();
+        // CURL_CA_BUNDLE stays unset: it would replace curl's trust store for every other host.
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), "https://notaryserver:14443|/state/it's here/ca.crt|unset");
     }
 }

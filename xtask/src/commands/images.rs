@@ -12,10 +12,15 @@ use crate::sandbox::{spec, Sandbox, Selector};
 use crate::ui;
 
 pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCode> {
+    // Images belong to an engine, not to a sandbox: `--engine` names it; without it, the
+    // sandbox's engine if there is one (never a refusal because the sandbox lives elsewhere).
     let engine_for = |sh: &Shell| -> Result<Engine> {
+        if sel.engine.is_some() {
+            return Engine::detect(sh, sel.engine);
+        }
         match Sandbox::open(sh, sel)? {
             Some(sb) => Ok(sb.engine),
-            None => Engine::detect(sh, sel.engine),
+            None => Engine::detect(sh, None),
         }
     };
     match command {

@@ -6,6 +6,7 @@ mod destroy;
 mod doctor;
 mod down;
 mod env;
+mod exec;
 mod export;
 mod hosts;
 mod images;
@@ -42,6 +43,14 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
             run: RunArgs { step: false, keep_going: false, json: JsonFlag::default(), junit: None },
         })
     });
+    // Commands that change the sandbox take turns (the lock is released when `_lock` drops).
+    let changes = match &command {
+        Command::Up(_) | Command::Down | Command::Destroy | Command::Play(_) | Command::Bench(_) => true,
+        Command::Migrate(_) | Command::Compare(_) => true,
+        Command::Scenario(a) => matches!(a.command, crate::cli::ScenarioCommand::Run { .. }),
+        _ => false,
+    };
+    let _lock = if changes { Some(crate::sandbox::lock::acquire(&sel.name, command.verb())?) } else { None };
     match command {
         Command::Up(a) => up::run(sh, &sel, &a),
         Command::Down => down::run(sh, &sel),
@@ -55,6 +64,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
         Command::Play(a) => play::run(sh, &sel, &a),
         Command::Scenario(a) => scenario::run(sh, &sel, a.command),
         Command::Shell => shell::run(sh, &sel),
+        Command::Exec(a) => exec::run(sh, &sel, &a),
         Command::Hosts(a) => hosts::run(&a),
         Command::Env => env::run(sh, &sel),
         Command::Bench(a) => bench::run(sh, &sel, &a),

@@ -12,6 +12,7 @@ use crate::scenario::{self, executor};
 use crate::ui;
 
 pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
+    executor::check_report_paths(&args.run)?;
     let up = super::up::options(&args.up);
     let scenario = scenario::find(scenario::GUIDE)?;
     let sb = match Sandbox::open(sh, sel)? {

@@ -26,6 +26,7 @@ fn run_named(
     files: &[PathBuf],
     args: &RunArgs,
 ) -> Result<ExitCode> {
+    executor::check_report_paths(args)?;
     let mut scenarios = match (all, names.is_empty()) {
         (true, true) => scenario::catalogue()?,
         (false, _) => names.iter().map(|n| scenario::find(n)).collect::<Result<Vec<_>>>()?,

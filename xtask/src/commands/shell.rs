@@ -33,9 +33,22 @@ pub fn run(sh: &Shell, sel: &Selector) -> Result<ExitCode> {
         ),
     );
     let status = cmd.status().context("starting the shell")?;
-    Ok(if status.success() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(status.code().unwrap_or(1).clamp(1, 255) as u8)
-    })
+    Ok(exit_code(status, "the shell"))
+}
+
+/// The exit code of an `exec` in the client, passed through; a death by signal (137: SIGKILL,
+/// e.g. the container was stopped or ran out of memory) also gets a line saying so.
+pub fn exit_code(status: std::process::ExitStatus, what: &str) -> ExitCode {
+    use std::os::unix::process::ExitStatusExt;
+    let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    if code > 128 && code < 160 {
+        let signal = match code - 128 {
+            9 => "SIGKILL: the container was stopped or removed, or the process ran out of memory".to_string(),
+            15 => "SIGTERM".to_string(),
+            2 => "SIGINT".to_string(),
+            n => format!("signal {n}"),
+        };
+        ui::warn(format!("{what} was killed by {signal} (exit {code}); see `cargo xtask sandbox status`"));
+    }
+    ExitCode::from(code.clamp(0, 255) as u8)
 }

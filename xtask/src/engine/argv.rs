@@ -30,6 +30,8 @@ pub struct RunSpec {
     pub publish: Vec<(String, u16, u16)>,
     pub cap_add: Vec<String>,
     pub security_opt: Vec<String>,
+    /// `--restart` policy, if any (see `sandbox::RESTART_POLICY`).
+    pub restart: Option<String>,
     pub command: Vec<String>,
 }
 
@@ -67,6 +69,9 @@ pub fn run_args(spec: &RunSpec) -> Vec<String> {
     }
     for opt in &spec.security_opt {
         push("--security-opt", opt.clone());
+    }
+    if let Some(policy) = &spec.restart {
+        push("--restart", policy.clone());
     }
     a.push(spec.image.clone());
     a.extend(spec.command.iter().cloned());

@@ -3,13 +3,14 @@
 
 mod argv;
 mod inspect;
+pub mod objects;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -94,13 +95,42 @@ impl Engine {
 
     /// Runs the engine with argv, capturing output; never fails on a non-zero exit.
     pub fn raw(&self, sh: &Shell, args: &[&str]) -> Result<Output> {
-        let bin = &self.bin;
-        let out = cmd!(sh, "{bin} {args...}")
-            .quiet()
-            .ignore_status()
-            .output()
+        let out = self
+            .captured(sh, args, &[], None)
             .with_context(|| format!("running {} {}", self.kind, args.first().unwrap_or(&"")))?;
         Ok(Output::from_std(out))
+    }
+
+    /// One engine call with its output captured, `env` passed through its environment (never its
+    /// argv), in a process group of its own: a Ctrl-C at the terminal stops this tool, and is not
+    /// forwarded by the engine's CLI into the container it is starting or executing in.
+    fn captured(
+        &self,
+        sh: &Shell,
+        args: &[impl AsRef<std::ffi::OsStr>],
+        env: &[(&str, &str)],
+        stdin: Option<&[u8]>,
+    ) -> std::io::Result<std::process::Output> {
+        use std::process::Stdio;
+        let mut c = std::process::Command::new(&self.bin);
+        c.args(args).current_dir(sh.current_dir()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        c.envs(env.iter().copied());
+        c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        std::os::unix::process::CommandExt::process_group(&mut c, 0);
+        let mut child = c.spawn()?;
+        let writer = match (stdin, child.stdin.take()) {
+            (Some(input), Some(mut pipe)) => {
+                let input = input.to_vec();
+                Some(std::thread::spawn(move || std::io::Write::write_all(&mut pipe, &input)))
+            }
+            _ => None,
+        };
+        let out = child.wait_with_output()?;
+        if let Some(w) = writer {
+            // A command that exits without reading all its input is not an error of ours.
+            let _ = w.join();
+        }
+        Ok(out)
     }
 
     /// Runs the engine and fails with its stderr when it exits non-zero.
@@ -114,12 +144,10 @@ impl Engine {
 
     pub fn run(&self, sh: &Shell, spec: &RunSpec) -> Result<String> {
         let args = run_args(spec);
-        let bin = &self.bin;
-        let mut c = cmd!(sh, "{bin} {args...}").quiet().ignore_status();
-        for e in spec.env.iter().filter(|e| e.secret) {
-            c = c.env(&e.name, &e.value);
-        }
-        let out = Output::from_std(c.output().with_context(|| format!("starting {}", spec.name))?);
+        let env: Vec<(&str, &str)> =
+            spec.env.iter().filter(|e| e.secret).map(|e| (e.name.as_str(), e.value.as_str())).collect();
+        let out =
+            Output::from_std(self.captured(sh, &args, &env, None).with_context(|| format!("starting {}", spec.name))?);
         if !out.ok() {
             bail!("{} refused to start {}: {}", self.kind, spec.name, out.combined().trim());
         }
@@ -138,15 +166,8 @@ impl Engine {
     ) -> Result<Output> {
         let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
         let args = exec_args(container, &names, stdin.is_some(), argv);
-        let bin = &self.bin;
-        let mut c = cmd!(sh, "{bin} {args...}").quiet().ignore_status();
-        for (k, v) in env {
-            c = c.env(k, v);
-        }
-        if let Some(input) = stdin {
-            c = c.stdin(input);
-        }
-        let out = c.output().with_context(|| format!("exec in {container}"))?;
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let out = self.captured(sh, &args, &env, stdin).with_context(|| format!("exec in {container}"))?;
         Ok(Output::from_std(out))
     }
 
@@ -168,13 +189,6 @@ impl Engine {
         Ok(self.inspect(sh, &[name.to_string()])?.into_iter().next())
     }
 
-    /// Names of containers (any state) carrying a label `key=value`.
-    pub fn containers_labelled(&self, sh: &Shell, label: &str) -> Result<Vec<String>> {
-        let filter = format!("label={label}");
-        let out = self.checked(sh, &["ps", "--all", "--filter", &filter, "--format", "{{.Names}}"])?;
-        Ok(lines(&out))
-    }
-
     pub fn remove_containers(&self, sh: &Shell, names: &[String]) -> Result<()> {
         if names.is_empty() {
             return Ok(());
@@ -186,12 +200,6 @@ impl Engine {
             bail!("removing containers {}: {}", names.join(", "), out.combined().trim());
         }
         Ok(())
-    }
-
-    pub fn networks_labelled(&self, sh: &Shell, label: &str) -> Result<Vec<String>> {
-        let filter = format!("label={label}");
-        let out = self.checked(sh, &["network", "ls", "--filter", &filter, "--format", "{{.Name}}"])?;
-        Ok(lines(&out))
     }
 
     pub fn network_exists(&self, sh: &Shell, name: &str) -> Result<bool> {
@@ -208,12 +216,6 @@ impl Engine {
             bail!("removing network {name}: {}", out.combined().trim());
         }
         Ok(())
-    }
-
-    pub fn volumes_labelled(&self, sh: &Shell, label: &str) -> Result<Vec<String>> {
-        let filter = format!("label={label}");
-        let out = self.checked(sh, &["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"])?;
-        Ok(lines(&out))
     }
 
     pub fn volume_exists(&self, sh: &Shell, name: &str) -> Result<bool> {

@@ -23,6 +23,7 @@ fn spec() -> RunSpec {
         publish: vec![("127.0.0.1".into(), 14443, 4443)],
         cap_add: vec!["SYS_ADMIN".into()],
         security_opt: vec!["seccomp=unconfined".into()],
+        restart: Some("unless-stopped".into()),
         command: vec!["notary-signer".into(), "-config".into(), "/etc/sandbox/signer.json".into()],
     }
 }
@@ -43,6 +44,8 @@ fn run_args_publish_on_loopback_only_and_end_with_image_then_command() {
     let img = a.iter().position(|s| s == "localhost/trust-sandbox/notary:abc").unwrap();
     assert_eq!(&a[img + 1..], ["notary-signer", "-config", "/etc/sandbox/signer.json"]);
     assert_eq!(&a[..2], ["run", "--detach"]);
+    let r = a.iter().position(|s| s == "--restart").expect("a restart policy");
+    assert_eq!(a[r + 1], "unless-stopped");
 }
 
 #[test]

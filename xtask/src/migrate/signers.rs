@@ -25,7 +25,7 @@ use xshell::Shell;
 
 use crate::engine::{EnvVar, Mount, RunSpec};
 use crate::images::{self, SourceKind};
-use crate::sandbox::{Sandbox, LABEL_ID, LABEL_INSTANCE, LABEL_SERVICE};
+use crate::sandbox::Sandbox;
 use crate::ui;
 use crate::util::{self, Output};
 
@@ -100,11 +100,8 @@ impl<'a> Signers<'a> {
             network: self.sb.network(),
             hostname: IMAGE.into(),
             aliases: vec![],
-            labels: vec![
-                (LABEL_INSTANCE.into(), self.sb.name.clone()),
-                (LABEL_ID.into(), self.sb.state.id.clone()),
-                (LABEL_SERVICE.into(), IMAGE.into()),
-            ],
+            // Name, id and owning state directory, as every object of the sandbox carries.
+            labels: self.sb.labels(Some(IMAGE)),
             env: vec![EnvVar {
                 // Notation reads its configuration (keys, trust store, policy) from here.
                 name: "XDG_CONFIG_HOME".into(),
@@ -115,6 +112,8 @@ impl<'a> Signers<'a> {
             publish: vec![],
             cap_add: vec![],
             security_opt: vec![],
+            // A helper that only waits for `exec`: nothing to restart.
+            restart: None,
             command: vec!["sleep".into(), "infinity".into()],
         }
     }

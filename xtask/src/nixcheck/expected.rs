@@ -16,12 +16,14 @@ const EVERY_IMAGE: &[Alternatives] = &[&["sh"], &["bash"], &["grep"], &["head"]]
 /// Per image, from where the xtask runs them.
 const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     (
-        // data/db-start.sh (mkdir, chown, the server and its initialisation), stack.rs (SQL over
-        // the socket), play.rs (the rollback scenario's dump).
+        // data/db-start.sh (mkdir, chown, rm for a first initialisation that never finished, the
+        // server and its initialisation), stack.rs (SQL over the socket), play.rs (the rollback
+        // scenario's dump).
         "db",
         &[
             &["mkdir"],
             &["chown"],
+            &["rm"],
             &["mariadbd", "mysqld"],
             &["mariadb-install-db", "mysqld"],
             &["mariadb", "mysql"],

@@ -16,7 +16,7 @@ pub const SERVER_DB_USER: &str = "notaryserver";
 pub const SIGNER_DB_USER: &str = "notarysigner";
 
 pub struct Rendered {
-    pub file: &'static str,
+    pub file: String,
     pub content: String,
     /// Files carrying a secret are 0600; the rest 0644.
     pub secret: bool,
@@ -87,13 +87,20 @@ pub fn daemon_json(registry: &str) -> String {
 pub const DB_START_SH: &str = include_str!("../../data/db-start.sh");
 
 pub fn all(secrets: &Secrets, spec: &Spec) -> Result<Vec<Rendered>> {
-    Ok(vec![
-        Rendered { file: "server.json", content: server_json(secrets), secret: true },
-        Rendered { file: "signer.json", content: signer_json(secrets), secret: true },
-        Rendered { file: "registry.yml", content: registry_yml(), secret: false },
-        Rendered { file: "daemon.json", content: daemon_json(&spec.registry_address()?), secret: false },
-        Rendered { file: "db-start.sh", content: DB_START_SH.to_string(), secret: false },
-    ])
+    let r = |file: &str, content: String, secret: bool| Rendered { file: file.to_string(), content, secret };
+    let mut out = vec![
+        r("server.json", server_json(secrets), true),
+        r("signer.json", signer_json(secrets), true),
+        r("registry.yml", registry_yml(), false),
+        r("daemon.json", daemon_json(&spec.registry_address()?), false),
+        r("db-start.sh", DB_START_SH.to_string(), false),
+    ];
+    // A service's secret environment (the signer's key passphrase), as a 0600 file its command
+    // exports: passed as `-e`, it would show in `inspect`.
+    for svc in spec.services.iter().filter(|s| !s.secret_env.is_empty()) {
+        out.push(r(&super::secret_env_file_name(&svc.name), super::secret_env_script(svc, secrets)?, true));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -135,6 +142,12 @@ mod tests {
     #[test]
     fn passphrases_stay_out_of_configs() {
         for r in all(&secrets(), &crate::sandbox::spec::load().unwrap()).unwrap() {
+            if r.file.ends_with(".secret-env") {
+                // The one place the signer's passphrase is written: a 0600 file of exports.
+                assert!(r.secret, "{}", r.file);
+                assert_eq!(r.content, "export NOTARY_SIGNER_SANDBOX='alias'\n", "{}", r.file);
+                continue;
+            }
             for p in ["alias", "root", "repo"] {
                 assert!(!r.content.contains(&format!("\"{p}\"")), "{} holds {p}", r.file);
             }

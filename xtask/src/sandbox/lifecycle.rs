@@ -10,15 +10,21 @@ use xshell::Shell;
 
 use super::spec::{Service, Spec};
 use super::state::{self, ClientMode};
-use super::{config, pki, ports, readiness, Sandbox, Selector, UpOptions};
-use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_INSTANCE, LABEL_SERVICE};
+use super::{config, ownership, pki, ports, readiness, Sandbox, Selector, UpOptions};
+use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_ID, LABEL_SERVICE};
+use crate::engine::objects::{Kind, Object};
 use crate::engine::{ContainerState, Engine, EngineKind, RunSpec};
 use crate::{images, ui, util};
 
 /// `up`: everything in table order, each really ready before the next starts.
+///
+/// Every check that can refuse (ports, ownership, secrets, PKI, configs) runs before the engine
+/// is asked to change anything, and a failure afterwards removes only what this `up` created:
+/// a healthy sandbox it found running is never torn down by a check that failed.
 pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
+    ports::check_choice(opts.server_port, opts.registry_port)?;
     let spec = crate::sandbox::spec::load()?;
-    let dir = state::Dir::for_name(&sel.name);
+    let dir = state::Dir::for_name(&sel.name)?;
     let existing = dir.load()?;
     let engine = match (&existing, sel.engine) {
         (Some(s), Some(k)) if s.engine != k => bail!(
@@ -46,8 +52,15 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     // The mode's own preconditions first: they say more than a port clash would.
     let client = opts.client.or(existing.as_ref().map(|s| s.client)).unwrap_or_default();
     if client == ClientMode::HostDaemon {
-        check_host_daemon_mode(engine.kind, registry_port)?;
+        check_host_daemon_mode(engine.kind)?;
     }
+
+    // Whatever carries this sandbox's names must be this state's: a second state directory (or a
+    // lost HOME) must not recreate a running sandbox with new secrets on its volumes.
+    let claim = ownership::Claim { name: &sel.name, id: existing.as_ref().map(|s| s.id.as_str()), dir: &dir.path };
+    // By name only: that is what `up` creates or reuses (and it keeps a warm `up` cheap).
+    let owned = ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, false)?, &claim, false)?;
+    let has_trust_data = owned.iter().any(|o| o.kind == Kind::Volume);
 
     // Ports are checked before anything is created, unless our own running container holds them.
     let published =
@@ -59,6 +72,14 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
             ports::check_free(*port, svc.network_name())?;
         }
     }
+    if let Some(s) = &existing {
+        // An existing state's own files: refused here, before anything is touched.
+        if !dir.secrets_file().exists() && !has_trust_data {
+            // Created but never started (the old lazy generation): nothing depends on secrets yet.
+            dir.generate_secrets()?;
+        }
+        prepare_files(&dir, &s.id, &spec)?;
+    }
     if client == ClientMode::HostDaemon {
         ensure_hosts_alias(opts.yes)?;
     }
@@ -68,7 +89,11 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     let mut state = match existing {
         Some(s) => s,
         None => {
-            dir.create(&sel.name, engine.kind, server_port, registry_port).context("creating the state directory")?
+            let s = dir
+                .create(&sel.name, engine.kind, server_port, registry_port)
+                .context("creating the state directory")?;
+            prepare_files(&dir, &s.id, &spec)?;
+            s
         }
     };
     if state.client != client {
@@ -76,29 +101,82 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
         dir.save(&state)?;
     }
     let sb = Sandbox { name: sel.name.clone(), dir, state, engine, spec };
-    match start_all(sh, &sb, &refs) {
+    let mut created = Created::default();
+    match start_all(sh, &sb, &refs, &mut created) {
         Ok(()) => Ok(sb),
         Err(err) => {
-            ui::warn("up failed: removing what it started (trust data and keys are kept)");
-            if let Err(e) = down(sh, &sb) {
-                ui::warn(format!("cleaning up after the failure also failed: {e:#}"));
+            if !created.is_empty() {
+                ui::warn(format!(
+                    "up failed: removing what it created ({}); trust data, keys and whatever was already running are kept",
+                    created.describe()
+                ));
+                if let Err(e) = created.remove(sh, &sb) {
+                    ui::warn(format!("cleaning up after the failure also failed: {e:#}"));
+                }
             }
             Err(err)
         }
     }
 }
 
-/// The guide's host-daemon mode: the host's dockerd must reach the registry as
-/// sandboxregistry:5000, which only the hosts aliasing and the registry on port 5000 give it.
-fn check_host_daemon_mode(engine: EngineKind, registry_port: u16) -> Result<()> {
+/// What one `up` created in the engine, so that a failure removes exactly that.
+#[derive(Default)]
+struct Created {
+    network: bool,
+    containers: Vec<String>,
+}
+
+impl Created {
+    fn is_empty(&self) -> bool {
+        !self.network && self.containers.is_empty()
+    }
+
+    fn describe(&self) -> String {
+        let mut parts: Vec<String> = self.containers.iter().map(|c| format!("container {c}")).collect();
+        if self.network {
+            parts.push("the network".into());
+        }
+        parts.join(", ")
+    }
+
+    fn remove(&self, sh: &Shell, sb: &Sandbox) -> Result<()> {
+        sb.engine.remove_containers(sh, &self.containers).context("removing containers")?;
+        for c in &self.containers {
+            ui::status("Removed", format!("container {c}"));
+        }
+        if self.network {
+            // Only ours, by id: never a network of the same name that someone else made.
+            for n in sb.engine.objects_labelled(sh, Kind::Network, LABEL_ID, &sb.state.id)? {
+                sb.engine.network_rm(sh, &n.id).context("removing the network")?;
+                ui::status("Removed", format!("network {}", n.name));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The state's files the containers mount: the PKI (leaves re-issued from the CA when missing,
+/// damaged or foreign) and the rendered configs. Runs before the engine changes anything.
+fn prepare_files(dir: &state::Dir, id: &str, spec: &Spec) -> Result<()> {
+    let secrets = dir.secrets()?;
+    pki::ensure(&dir.pki(), id, &spec.pki_leaves()).context("preparing the sandbox PKI")?;
+    pki::check_key_modes(&dir.pki())?;
+    util::make_private_dir(&dir.config())?;
+    for r in config::all(&secrets, spec)? {
+        let mode = if r.secret { 0o600 } else { 0o644 };
+        util::write_mode(&dir.config().join(&r.file), r.content.as_bytes(), mode)
+            .with_context(|| format!("writing {}", r.file))?;
+    }
+    Ok(())
+}
+
+/// The guide's host-daemon mode: the host's dockerd reaches the registry as
+/// `sandboxregistry:<registry port>` through the hosts aliasing (127.0.0.0/8 is an insecure
+/// registry to dockerd by default, so any port works); only docker can sign through it.
+fn check_host_daemon_mode(engine: EngineKind) -> Result<()> {
     if engine != EngineKind::Docker {
         bail!(
             "--client host-daemon needs the docker engine: podman's docker-compatible API cannot sign a trusted push (measured: `no hashes specified for target`); use the default --client own-daemon on podman"
-        );
-    }
-    if registry_port != DEFAULT_REGISTRY_PORT {
-        bail!(
-            "--client host-daemon needs the registry on 127.0.0.1:{DEFAULT_REGISTRY_PORT}: the host's daemon resolves sandboxregistry:5000 by name and port (this sandbox uses {registry_port})"
         );
     }
     Ok(())
@@ -123,20 +201,11 @@ fn ensure_hosts_alias(yes: bool) -> Result<()> {
     Ok(())
 }
 
-fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>) -> Result<()> {
-    let secrets = sb.secrets()?;
-    pki::ensure(&sb.dir.pki(), &sb.state.id, &sb.spec.pki_leaves()).context("preparing the sandbox PKI")?;
-    pki::check_key_modes(&sb.dir.pki())?;
-    util::make_private_dir(&sb.dir.config())?;
-    for r in config::all(&secrets, &sb.spec)? {
-        let mode = if r.secret { 0o600 } else { 0o644 };
-        util::write_mode(&sb.dir.config().join(r.file), r.content.as_bytes(), mode)
-            .with_context(|| format!("writing {}", r.file))?;
-    }
-
+fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created: &mut Created) -> Result<()> {
     remove_retired(sh, sb)?;
     if !sb.engine.network_exists(sh, &sb.network())? {
         sb.engine.network_create(sh, &sb.network(), &sb.labels(None)).context("creating the sandbox network")?;
+        created.network = true;
     }
     for svc in &sb.spec.services {
         for v in &svc.volumes {
@@ -160,6 +229,7 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>) -> Resul
             if current.is_some() {
                 sb.engine.remove_containers(sh, std::slice::from_ref(&name))?;
             }
+            created.containers.push(name.clone());
             sb.engine.run(sh, spec).with_context(|| format!("starting {}", svc.name))?;
         }
         readiness::wait_ready(sh, sb, svc)
@@ -175,7 +245,9 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>) -> Resul
 /// `notarysandbox` before it was `client`): removed so an existing sandbox upgrades cleanly. Their
 /// named volumes stay; volume names do not depend on the service's name.
 fn remove_retired(sh: &Shell, sb: &Sandbox) -> Result<()> {
-    let names = sb.engine.containers_labelled(sh, &format!("{LABEL_INSTANCE}={}", sb.name))?;
+    // Only this state's containers, by their exact id label.
+    let ours = sb.engine.objects_labelled(sh, Kind::Container, LABEL_ID, &sb.state.id)?;
+    let names: Vec<String> = ours.into_iter().map(|o| o.name).collect();
     let retired = retired(&sb.engine.inspect(sh, &names)?, &sb.spec);
     sb.engine.remove_containers(sh, &retired).context("removing containers of retired services")?;
     for c in &retired {
@@ -234,43 +306,80 @@ fn with_log_tail(sh: &Shell, sb: &Sandbox, service: &str, err: anyhow::Error) ->
 }
 
 /// `down`: containers and network go; volumes, state, PKI and keys stay. Safe to repeat.
+/// Only this state's objects, each checked by its exact labels, are removed.
 pub fn down(sh: &Shell, sb: &Sandbox) -> Result<()> {
-    down_by_label(sh, &sb.engine, &sb.name)
+    let found = ownership::survey(sh, &sb.engine, &sb.spec, &sb.name, true)?;
+    let ours = ownership::check(found, &sb.claim(), false)?;
+    remove(sh, &sb.engine, &ours, false)
 }
 
-pub fn down_by_label(sh: &Shell, engine: &Engine, name: &str) -> Result<()> {
-    let label = format!("{LABEL_INSTANCE}={name}");
-    let containers = engine.containers_labelled(sh, &label)?;
-    engine.remove_containers(sh, &containers).context("removing containers")?;
-    for c in &containers {
-        ui::status("Removed", format!("container {c}"));
+fn remove(sh: &Shell, engine: &Engine, objects: &[Object], volumes: bool) -> Result<()> {
+    for kind in [Kind::Container, Kind::Network, Kind::Volume] {
+        if kind == Kind::Volume && !volumes {
+            continue;
+        }
+        let these: Vec<Object> = objects.iter().filter(|o| o.kind == kind).cloned().collect();
+        engine.remove_objects(sh, &these).with_context(|| format!("removing {}s", kind.as_str()))?;
+        for o in these {
+            ui::status("Removed", format!("{} {}", kind.as_str(), o.name));
+        }
     }
-    for n in engine.networks_labelled(sh, &label)? {
-        engine.network_rm(sh, &n).context("removing the network")?;
-        ui::status("Removed", format!("network {n}"));
+    Ok(())
+}
+
+/// For a command that found no state here: refuses if any engine that answers holds objects of
+/// this name (they belong to another state directory, which the error names).
+pub fn refuse_foreign_objects(sh: &Shell, sel: &Selector) -> Result<()> {
+    let dir = state::Dir::for_name(&sel.name)?;
+    let spec = crate::sandbox::spec::load()?;
+    let claim = ownership::Claim { name: &sel.name, id: None, dir: &dir.path };
+    let kinds = sel.engine.map(|k| vec![k]).unwrap_or_else(|| vec![EngineKind::Docker, EngineKind::Podman]);
+    for kind in kinds {
+        if let Ok(engine) = Engine::detect(sh, Some(kind)) {
+            ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, true)?, &claim, false)?;
+        }
     }
     Ok(())
 }
 
 /// `destroy`: `down`, then the volumes and the state directory (trust data, keys, PKI).
+///
+/// It refuses, removing nothing, when the sandbox's engine does not answer (the keys would go
+/// while containers with published ports and the trust data stayed), when an object of this name
+/// belongs to another state directory, and when the directory is not a sandbox state at all.
 pub fn destroy(sh: &Shell, sel: &Selector) -> Result<()> {
-    let dir = state::Dir::for_name(&sel.name);
-    let recorded = dir.load().ok().flatten().map(|s| s.engine);
-    let kinds: Vec<EngineKind> = match (sel.engine, recorded) {
+    let dir = state::Dir::for_name(&sel.name)?;
+    let state = match dir.load() {
+        Ok(s) => s,
+        // A corrupt state.json is still this sandbox's: destroy is how to start over.
+        Err(_) if dir.path.join("state.json").exists() => None,
+        Err(e) => return Err(e),
+    };
+    let spec = crate::sandbox::spec::load()?;
+    let kinds: Vec<EngineKind> = match (sel.engine, state.as_ref().map(|s| s.engine)) {
         (Some(k), _) | (None, Some(k)) => vec![k],
         (None, None) => vec![EngineKind::Docker, EngineKind::Podman],
     };
-    for kind in kinds {
-        let Ok(engine) = Engine::detect(sh, Some(kind)) else {
-            continue;
+    let claim = ownership::Claim { name: &sel.name, id: state.as_ref().map(|s| s.id.as_str()), dir: &dir.path };
+    // Everything is checked on every engine before anything is removed anywhere.
+    let mut plan = Vec::new();
+    for kind in &kinds {
+        let engine = match Engine::detect(sh, Some(*kind)) {
+            Ok(e) => e,
+            Err(e) if state.is_some() || sel.engine.is_some() => {
+                return Err(e.context(format!(
+                    "destroy needs {kind} to remove the sandbox's containers, network and volumes: nothing was removed (the keys and state in {} are kept). Start {kind} and run destroy again",
+                    dir.path.display()
+                )));
+            }
+            // No state here and no engine asked for: nothing of ours can be on an engine that is absent.
+            Err(_) => continue,
         };
-        down_by_label(sh, &engine, &sel.name)?;
-        let label = format!("{LABEL_INSTANCE}={}", sel.name);
-        let volumes = engine.volumes_labelled(sh, &label)?;
-        engine.volume_rm(sh, &volumes)?;
-        for v in volumes {
-            ui::status("Removed", format!("volume {v}"));
-        }
+        let found = ownership::survey(sh, &engine, &spec, &sel.name, true)?;
+        plan.push((engine, ownership::check(found, &claim, true)?));
+    }
+    for (engine, objects) in &plan {
+        remove(sh, engine, objects, true)?;
     }
     if dir.path.exists() {
         std::fs::remove_dir_all(&dir.path).with_context(|| format!("removing {}", dir.path.display()))?;

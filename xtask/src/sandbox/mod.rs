@@ -5,6 +5,9 @@
 pub mod config;
 pub mod db;
 pub mod lifecycle;
+pub mod lock;
+pub mod name;
+pub mod ownership;
 pub mod pki;
 pub mod ports;
 pub mod readiness;
@@ -29,10 +32,34 @@ pub const LABEL_INSTANCE: &str = "io.trust-sandbox.instance";
 pub const LABEL_ID: &str = "io.trust-sandbox.id";
 pub const LABEL_SERVICE: &str = "io.trust-sandbox.service";
 pub const LABEL_CONFIG: &str = "io.trust-sandbox.config-hash";
+/// The state directory that created an object: a sandbox belongs to exactly one (see `ownership`).
+pub const LABEL_STATE: &str = "io.trust-sandbox.state";
+/// Services that die by themselves come back; a `stop` (scenario actions, `down`) is respected.
+/// Measured on docker 28 and on podman 4.3 without systemd (conmon restarts it): a SIGKILLed
+/// service is running again within a second, a stopped one stays stopped.
+pub const RESTART_POLICY: &str = "unless-stopped";
 pub const DEFAULT_NAME: &str = "trust-sandbox";
 pub const DEFAULT_SERVER_PORT: u16 = 4443;
 pub const DEFAULT_REGISTRY_PORT: u16 = 5000;
 const HOST_DOCKER_SOCKET: &str = "/var/run/docker.sock";
+/// Where a service's secret environment file is mounted (read-only).
+const SECRET_ENV_TARGET: &str = "/run/trust-sandbox/secret-env";
+
+/// The name, under `config/`, of a service's secret environment file.
+pub fn secret_env_file_name(service: &str) -> String {
+    format!("{service}.secret-env")
+}
+
+/// `export NAME='value'` lines for a service's `secret_env`, read by its command's wrapper.
+pub fn secret_env_script(svc: &Service, secrets: &Secrets) -> Result<String> {
+    let secret_json = serde_json::to_value(secrets)?;
+    let mut script = String::new();
+    for (k, field) in &svc.secret_env {
+        let value = secret_json[field].as_str().with_context(|| format!("unknown secret `{field}` in sandbox.json"))?;
+        script.push_str(&format!("export {k}='{}'\n", value.replace('\'', r"'\''")));
+    }
+    Ok(script)
+}
 
 /// An existing sandbox: its name, state directory and recorded state, the engine it lives on
 /// and the service table it runs.
@@ -65,7 +92,7 @@ pub struct UpOptions {
 impl Sandbox {
     /// The existing sandbox named by `sel`, or None when it was never created (or destroyed).
     pub fn open(sh: &Shell, sel: &Selector) -> Result<Option<Sandbox>> {
-        let dir = state::Dir::for_name(&sel.name);
+        let dir = state::Dir::for_name(&sel.name)?;
         let Some(state) = dir.load()? else {
             return Ok(None);
         };
@@ -79,17 +106,23 @@ impl Sandbox {
             }
         }
         let engine = Engine::detect(sh, Some(state.engine))?;
-        Ok(Some(Sandbox { name: sel.name.clone(), dir, state, engine, spec: crate::sandbox::spec::load()? }))
+        let spec = crate::sandbox::spec::load()?;
+        // Containers, network and volumes of this name must be this state's, whatever the command.
+        let found = ownership::survey(sh, &engine, &spec, &sel.name, false)?;
+        ownership::check(found, &ownership::Claim { name: &sel.name, id: Some(&state.id), dir: &dir.path }, false)?;
+        Ok(Some(Sandbox { name: sel.name.clone(), dir, state, engine, spec }))
     }
 
     pub fn open_required(sh: &Shell, sel: &Selector) -> Result<Sandbox> {
+        let root = state::root_dir()?;
         Sandbox::open(sh, sel)?.with_context(|| {
-            format!(
-                "no sandbox named `{}` (state in {}): run `cargo xtask sandbox up` first",
-                sel.name,
-                state::root_dir().display()
-            )
+            format!("no sandbox named `{}` (state in {}): run `cargo xtask sandbox up` first", sel.name, root.display())
         })
+    }
+
+    /// This state's claim on its engine objects.
+    pub fn claim(&self) -> ownership::Claim<'_> {
+        ownership::Claim { name: &self.name, id: Some(&self.state.id), dir: &self.dir.path }
     }
 
     pub fn container(&self, service: &str) -> String {
@@ -100,13 +133,17 @@ impl Sandbox {
         self.name.clone()
     }
 
-    fn volume(&self, v: &str) -> String {
+    pub fn volume(&self, v: &str) -> String {
         format!("{}-{v}", self.name)
     }
 
-    pub(crate) fn labels(&self, service: Option<&str>) -> Vec<(String, String)> {
-        let mut l =
-            vec![(LABEL_INSTANCE.to_string(), self.name.clone()), (LABEL_ID.to_string(), self.state.id.clone())];
+    /// Name, id and owning state directory: enough to tell, later, whose an object is.
+    pub fn labels(&self, service: Option<&str>) -> Vec<(String, String)> {
+        let mut l = vec![
+            (LABEL_INSTANCE.to_string(), self.name.clone()),
+            (LABEL_ID.to_string(), self.state.id.clone()),
+            (LABEL_STATE.to_string(), self.dir.path.display().to_string()),
+        ];
         if let Some(s) = service {
             l.push((LABEL_SERVICE.to_string(), s.to_string()));
         }
@@ -123,6 +160,11 @@ impl Sandbox {
 
     pub fn secrets(&self) -> Result<Secrets> {
         self.dir.secrets()
+    }
+
+    /// The 0600 file holding a service's `secret_env` as shell exports (rendered with the configs).
+    pub fn secret_env_file(&self, service: &str) -> PathBuf {
+        self.dir.config().join(secret_env_file_name(service))
     }
 
     pub fn ca_file(&self) -> PathBuf {
@@ -142,23 +184,39 @@ impl Sandbox {
             }
             mounts.push(Mount::Bind { source, target: f.to.clone(), readonly: true });
         }
-        let mut env: Vec<EnvVar> =
+        let env: Vec<EnvVar> =
             svc.env.iter().map(|(k, v)| EnvVar { name: k.clone(), value: v.clone(), secret: false }).collect();
-        let secret_json = serde_json::to_value(secrets)?;
-        for (k, field) in &svc.secret_env {
-            let value =
-                secret_json[field].as_str().with_context(|| format!("unknown secret `{field}` in sandbox.json"))?;
-            env.push(EnvVar { name: k.clone(), value: value.to_string(), secret: true });
+        let mut command = svc.command.clone();
+        if !svc.secret_env.is_empty() {
+            // notary-signer reads its key passphrase from its environment only. Passed as `-e`, it
+            // would show in `inspect` to anyone who can run the engine; instead a 0600 file is
+            // mounted read-only and exported by the container's command just before the program.
+            let file = self.secret_env_file(&svc.name);
+            if !file.exists() {
+                bail!("{} is missing from the state directory (needed by {})", file.display(), svc.name);
+            }
+            secret_env_script(svc, secrets)?; // fails on an unknown secret name, like `up` would
+            mounts.push(Mount::Bind { source: file, target: SECRET_ENV_TARGET.into(), readonly: true });
+            let wrapper = format!(". {SECRET_ENV_TARGET} && exec \"$@\"");
+            command = ["sh".to_string(), "-c".into(), wrapper, "sh".into()].into_iter().chain(command).collect();
         }
+        let mut env = env;
         let publish = svc
             .ports
             .iter()
             .filter_map(|p| {
-                let host = self.published_port(p.publish.as_deref()?)?;
+                let which = p.publish.as_deref()?;
+                let host = self.published_port(which)?;
+                if which == "registry_port" && self.state.client == ClientMode::HostDaemon && host != p.container {
+                    // The host's daemon and the client container must reach the registry by one
+                    // name and port (`sandboxregistry:<port>` is in the image names they share):
+                    // the registry listens inside on the port it is published on.
+                    env.push(EnvVar { name: "REGISTRY_HTTP_ADDR".into(), value: format!(":{host}"), secret: false });
+                    return Some((ports::LOOPBACK.to_string(), host, host));
+                }
                 Some((ports::LOOPBACK.to_string(), host, p.container))
             })
             .collect();
-        let mut command = svc.command.clone();
         if svc.nested_engine && self.state.client == ClientMode::HostDaemon {
             // The host's dockerd does the pulling and pushing; the container only holds the CLIs.
             mounts.push(Mount::Bind {
@@ -185,6 +243,7 @@ impl Sandbox {
             publish,
             cap_add,
             security_opt,
+            restart: Some(RESTART_POLICY.to_string()),
             command,
         })
     }

@@ -225,8 +225,21 @@ fn ensure_leaf(dir: &Path, ca: &Ca, name: &str, now: OffsetDateTime) -> Result<L
     let leaf = Leaf { name: name.to_string(), cert: leaf_cert_path(dir, name), key: leaf_key_path(dir, name) };
     // A half-written leaf (crash between the two renames) is simply re-issued:
     // unlike the CA, nothing else depends on a particular leaf.
+    // So is a damaged (truncated, mismatched) or foreign one: re-issuing it from the CA is the
+    // whole repair, and no trust data is lost by it.
     let complete = exists(&leaf.cert)? && exists(&leaf.key)?;
-    if !complete || !leaf_still_valid(&leaf, ca, now)? {
+    let keep = match complete.then(|| leaf_still_valid(&leaf, ca, now)) {
+        None => false,
+        Some(Ok(valid)) => valid,
+        Some(Err(e)) => {
+            // The reason, without `corrupt`'s advice to destroy: for a leaf that is not the fix.
+            let reason = format!("{e:#}");
+            let reason = reason.split(": the sandbox PKI in").next().unwrap_or(&reason);
+            crate::ui::warn(format!("{reason}: re-issuing the {} certificate and key from the sandbox CA", leaf.name));
+            false
+        }
+    };
+    if !keep {
         issue_leaf(dir, ca, &leaf, now)?;
     }
     Ok(leaf)

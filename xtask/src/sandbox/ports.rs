@@ -20,6 +20,23 @@ pub fn check_free(port: u16, what: &str) -> Result<()> {
     }
 }
 
+/// The ports asked for when a sandbox is created, checked before anything exists: port 0 (the
+/// kernel would pick one at each start, so no later `up` could find it) and one port for both
+/// services (the second could never start) are refused.
+pub fn check_choice(server: Option<u16>, registry: Option<u16>) -> Result<()> {
+    for (flag, port) in [("--server-port", server), ("--registry-port", registry)] {
+        if port == Some(0) {
+            bail!("{flag} 0 is not a port a sandbox can keep: give a fixed port (1-65535), or leave it out for the default");
+        }
+    }
+    let s = server.unwrap_or(crate::sandbox::DEFAULT_SERVER_PORT);
+    let r = registry.unwrap_or(crate::sandbox::DEFAULT_REGISTRY_PORT);
+    if s == r {
+        bail!("the notary server and the registry cannot publish the same port ({s}): give --server-port and --registry-port different values");
+    }
+    Ok(())
+}
+
 /// "pid 123 (nginx)" for the process listening on `port`, when /proc shows it.
 pub fn holder(port: u16) -> Option<String> {
     let inode = ["/proc/net/tcp", "/proc/net/tcp6"]
@@ -72,6 +89,16 @@ mod tests {
         assert_eq!(listening_inode(TABLE, 4443), Some(424242));
         assert_eq!(listening_inode(TABLE, 5000), None, "established, not listening");
         assert_eq!(listening_inode(TABLE, 1), None);
+    }
+
+    #[test]
+    fn port_zero_and_one_port_for_both_are_refused() {
+        assert!(check_choice(Some(0), None).unwrap_err().to_string().contains("--server-port 0"));
+        assert!(check_choice(None, Some(0)).unwrap_err().to_string().contains("--registry-port 0"));
+        assert!(check_choice(Some(7000), Some(7000)).unwrap_err().to_string().contains("the same port"));
+        assert!(check_choice(Some(5000), None).unwrap_err().to_string().contains("the same port"));
+        check_choice(Some(7000), Some(7001)).unwrap();
+        check_choice(None, None).unwrap();
     }
 
     #[test]

@@ -20,9 +20,22 @@ const READY_TIMEOUT: Duration = Duration::from_secs(90);
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Readiness {
     DbSchema,
-    Tcp { port: u16 },
-    Https { port: u16, path: String },
-    Http { port: u16, path: String },
+    Tcp {
+        port: u16,
+    },
+    /// `path` answers 200 over TLS verified with the sandbox CA; so does `through_signer` if set: a
+    /// request the server can only answer through its signer (notary-server's own health caches the
+    /// signer's state for up to 10 s, so it can say healthy while a signed push would fail).
+    Https {
+        port: u16,
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        through_signer: Option<String>,
+    },
+    Http {
+        port: u16,
+        path: String,
+    },
     ClientDaemon,
 }
 
@@ -43,7 +56,7 @@ impl Readiness {
         match self {
             Readiness::DbSchema => argv(&["mysql", "-S", "/run/mysqld/mysqld.sock", "-uroot", "-e", "select 1"]),
             Readiness::Tcp { port } => argv(&["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]),
-            Readiness::Https { port, path } => PlainCheck::Get { port: *port, path: path.clone(), tls: true },
+            Readiness::Https { port, path, .. } => PlainCheck::Get { port: *port, path: path.clone(), tls: true },
             Readiness::Http { port, path } => PlainCheck::Get { port: *port, path: path.clone(), tls: false },
             Readiness::ClientDaemon => argv(&["docker", "version", "--format", "{{.Server.Version}}"]),
         }
@@ -158,9 +171,13 @@ pub fn probe_once(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
             }
             Ok(())
         }
-        Readiness::Https { port, path } => {
-            let url = format!("https://127.0.0.1:{}{path}", published_for(sb, svc, *port)?);
-            util::expect_status(&url, util::https_get(&url, &sb.ca_file())?, 200).map(|_| ())
+        Readiness::Https { port, path, through_signer } => {
+            let base = format!("https://127.0.0.1:{}", published_for(sb, svc, *port)?);
+            for p in std::iter::once(path).chain(through_signer) {
+                let url = format!("{base}{p}");
+                util::expect_status(&url, util::https_get(&url, &sb.ca_file())?, 200)?;
+            }
+            Ok(())
         }
         Readiness::Http { port, path } => {
             let url = format!("http://127.0.0.1:{}{path}", published_for(sb, svc, *port)?);

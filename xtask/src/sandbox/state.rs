@@ -1,7 +1,8 @@
 //! The sandbox's state directory: identity, ports, secrets, PKI and rendered configs. It survives
 //! `down` (trust data and keys are never lost on restart) and is removed only by `destroy`.
 
-use std::os::unix::fs::PermissionsExt;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -88,15 +89,22 @@ impl Secrets {
     }
 }
 
-pub fn root_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("TRUST_SANDBOX_STATE") {
-        return PathBuf::from(dir);
+/// Where every sandbox's state lives. Without `TRUST_SANDBOX_STATE`, `XDG_STATE_HOME` or `HOME`
+/// there is no per-user place, and a system-wide guess would be a second state directory for the
+/// same sandboxes (one that could take them over): refused.
+pub fn root_dir() -> Result<PathBuf> {
+    // Absolute: the path is recorded on every engine object as its owner.
+    if let Some(dir) = std::env::var_os("TRUST_SANDBOX_STATE").filter(|d| !d.is_empty()) {
+        return std::path::absolute(&dir).with_context(|| format!("resolving TRUST_SANDBOX_STATE={}", dir.display()));
     }
     let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
-        .unwrap_or_else(|| PathBuf::from("/var/lib"));
-    base.join("trust-sandbox")
+        .or_else(|| std::env::var_os("HOME").filter(|h| !h.is_empty()).map(|h| PathBuf::from(h).join(".local/state")))
+        .context(
+            "HOME is not set, nor XDG_STATE_HOME or TRUST_SANDBOX_STATE: there is no state directory to use. Set HOME (or TRUST_SANDBOX_STATE=DIR) to the one that holds your sandboxes",
+        )?;
+    Ok(std::path::absolute(base)?.join("trust-sandbox"))
 }
 
 pub struct Dir {
@@ -104,8 +112,11 @@ pub struct Dir {
 }
 
 impl Dir {
-    pub fn for_name(name: &str) -> Dir {
-        Dir { path: root_dir().join(name) }
+    /// The state directory of a sandbox; `name` was checked against the name rule by the parser,
+    /// and is checked again here, so no caller can make it reach outside the root.
+    pub fn for_name(name: &str) -> Result<Dir> {
+        super::name::validate(name)?;
+        Ok(Dir { path: root_dir()?.join(name) })
     }
 
     pub fn pki(&self) -> PathBuf {
@@ -142,6 +153,8 @@ impl Dir {
         Ok(Some(state))
     }
 
+    /// A new sandbox's state and secrets. `state.json` is created exclusively: two commands can
+    /// never both create the same sandbox (with two ids and two CAs).
     pub fn create(&self, name: &str, engine: EngineKind, server_port: u16, registry_port: u16) -> Result<State> {
         make_private_dir(&self.path)?;
         let state = State {
@@ -154,7 +167,16 @@ impl Dir {
             created_at: now_rfc3339(),
             client: ClientMode::default(),
         };
-        self.save(&state)?;
+        let file = self.path.join(STATE_FILE);
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+            .with_context(|| format!("creating {} (another command created this sandbox?)", file.display()))?;
+        f.write_all(serde_json::to_string_pretty(&state)?.as_bytes())?;
+        f.sync_all()?;
+        self.generate_secrets()?;
         Ok(state)
     }
 
@@ -162,20 +184,42 @@ impl Dir {
         write_private(&self.path.join(STATE_FILE), serde_json::to_string_pretty(state)?.as_bytes())
     }
 
+    pub fn secrets_file(&self) -> PathBuf {
+        self.path.join(SECRETS_FILE)
+    }
+
+    /// The sandbox's secrets. A missing file is an error, never a reason to make new ones: the
+    /// DB passwords and key passphrases in the existing trust data would no longer match.
     pub fn secrets(&self) -> Result<Secrets> {
-        let file = self.path.join(SECRETS_FILE);
-        if file.exists() {
-            let mode = std::fs::metadata(&file)?.permissions().mode();
-            if mode & 0o077 != 0 {
-                bail!("{} is readable by others (mode {:o}); fix with chmod 600", file.display(), mode & 0o777);
-            }
-            let text = std::fs::read_to_string(&file)?;
-            return serde_json::from_str(&text).with_context(|| {
-                format!("corrupt {}: run `cargo xtask sandbox destroy` to start over", file.display())
-            });
+        let file = self.secrets_file();
+        if !file.exists() {
+            bail!(
+                "{} is missing: the sandbox's trust data (DB passwords, key passphrases) cannot be used without it, and new secrets would lock it out. Restore the file, or `cargo xtask sandbox destroy` to start over",
+                file.display()
+            );
         }
+        let mode = std::fs::metadata(&file)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            bail!("{} is readable by others (mode {:o}); fix with chmod 600", file.display(), mode & 0o777);
+        }
+        let text = std::fs::read_to_string(&file)?;
+        serde_json::from_str(&text).with_context(|| {
+            format!("corrupt {}: restore it, or `cargo xtask sandbox destroy` to start over", file.display())
+        })
+    }
+
+    /// New secrets, only where none exist; `up` calls it for a state that has no trust data yet.
+    pub fn generate_secrets(&self) -> Result<Secrets> {
         let s = Secrets::generate()?;
-        write_private(&file, serde_json::to_string_pretty(&s)?.as_bytes())?;
+        let file = self.secrets_file();
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&file)
+            .with_context(|| format!("creating {}", file.display()))?;
+        f.write_all(serde_json::to_string_pretty(&s)?.as_bytes())?;
+        f.sync_all()?;
         Ok(s)
     }
 }
@@ -191,6 +235,10 @@ mod tests {
         assert!(dir.load().unwrap().is_none());
         let s = dir.create("sb", EngineKind::Podman, 4443, 5000).unwrap();
         assert_eq!(dir.load().unwrap().unwrap(), s);
+        assert!(
+            dir.create("sb", EngineKind::Podman, 4443, 5000).is_err(),
+            "a second create must not replace the first"
+        );
         let a = dir.secrets().unwrap();
         let b = dir.secrets().unwrap();
         assert_eq!(a.trust_root_passphrase, b.trust_root_passphrase);
@@ -216,9 +264,20 @@ mod tests {
     fn world_readable_secrets_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = Dir { path: tmp.path().to_path_buf() };
-        dir.secrets().unwrap();
+        dir.generate_secrets().unwrap();
         std::fs::set_permissions(tmp.path().join(SECRETS_FILE), std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(dir.secrets().unwrap_err().to_string().contains("chmod 600"));
+    }
+
+    #[test]
+    fn missing_secrets_are_refused_not_regenerated() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir { path: tmp.path().to_path_buf() };
+        let err = dir.secrets().unwrap_err().to_string();
+        assert!(err.contains("secrets.json is missing"), "{err}");
+        assert!(!dir.secrets_file().exists(), "regenerated");
+        dir.generate_secrets().unwrap();
+        assert!(dir.generate_secrets().is_err(), "existing secrets must never be replaced");
     }
 
     #[test]

@@ -40,7 +40,13 @@ pub fn status(sh: &Shell, sb: &Sandbox) -> Result<Status> {
         let c = found.iter().find(|c| c.name == sb.container(&svc.name));
         let (state, ready, detail) = match c {
             None => ("missing".to_string(), false, String::new()),
-            Some(c) if !c.running => (c.status.clone(), false, String::new()),
+            Some(c) if !c.running => {
+                let hint = format!(
+                    "not running ({}): its log says why (`cargo xtask sandbox --name {} logs {}`); `up` starts it again",
+                    c.status, sb.name, svc.name
+                );
+                (c.status.clone(), false, hint)
+            }
             Some(c) => match probe_once(sh, sb, svc) {
                 Ok(()) => (c.status.clone(), true, String::new()),
                 Err(e) => (c.status.clone(), false, format!("{e:#}")),

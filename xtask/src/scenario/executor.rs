@@ -11,7 +11,7 @@ use super::{clock, containers, Action, Executor, Output, Runner, Scenario, Servi
 use crate::cli::RunArgs;
 use crate::sandbox::readiness;
 use crate::sandbox::spec::Spec;
-use crate::sandbox::state::Secrets;
+use crate::sandbox::state::{ClientMode, Secrets};
 use crate::sandbox::Sandbox;
 use crate::ui::{self, Printer};
 use crate::util;
@@ -27,6 +27,11 @@ pub struct SandboxExecutor<'a> {
     secrets: Secrets,
     /// The scenario containers `begin` started, removed again by `end`.
     started: Vec<String>,
+    /// The current step's time limit (the runner sets it before each `run`).
+    limit: std::time::Duration,
+    masker: super::mask::Masker,
+    /// Stream long steps' output to stderr (off when the progress goes elsewhere, as in `bench`).
+    stream: bool,
 }
 
 /// The service (container) a step's `on` names: scenarios use the service table's names, and a
@@ -81,8 +86,12 @@ impl Executor for SandboxExecutor<'_> {
             None => None,
         };
         let wrapped = wrap_script(script, identity, clock);
-        let out = self.sb.exec(self.sh, container, &["sh", "-c", &wrapped], &all_env, None)?;
-        Ok(out)
+        let name = self.sb.container(container);
+        super::step_process::run(&self.sb.engine.bin, &name, &wrapped, &all_env, self.limit, &self.masker, self.stream)
+    }
+
+    fn set_time_limit(&mut self, limit: std::time::Duration) {
+        self.limit = limit;
     }
 
     fn action(&mut self, action: &Action) -> Result<Output> {
@@ -193,8 +202,21 @@ fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
 }
 
 /// Runs `scenarios` against `sb` and writes the reports; the exit code says whether all passed.
+/// Ctrl-C kills the running step's processes in its container (see `step_process`), the
+/// remaining steps fail at once, and the exit code is 130; a second Ctrl-C exits immediately.
 pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &RunArgs) -> Result<ExitCode> {
-    run_scenarios_with(sh, sb, scenarios, args, ui::printer())
+    use std::sync::atomic::Ordering;
+    let _ = ctrlc::set_handler(|| {
+        if super::step_process::INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+    });
+    let code = run_with(sh, sb, scenarios, args, ui::printer(), true)?;
+    if super::step_process::INTERRUPTED.load(Ordering::SeqCst) {
+        ui::warn("interrupted: the running step's processes were killed");
+        return Ok(ExitCode::from(130));
+    }
+    Ok(code)
 }
 
 /// `run_scenarios` with the human progress sent to `printer` (`bench` silences it with a sink).
@@ -205,6 +227,34 @@ pub fn run_scenarios_with(
     args: &RunArgs,
     printer: Printer,
 ) -> Result<ExitCode> {
+    run_with(sh, sb, scenarios, args, printer, false)
+}
+
+/// A report file must be writable where it was asked for: checked before the run, not after it.
+pub fn check_report_paths(args: &RunArgs) -> Result<()> {
+    let json = args.json.json.as_deref().filter(|p| *p != "-").map(std::path::Path::new);
+    for path in json.into_iter().chain(args.junit.as_deref()) {
+        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        if !parent.is_dir() {
+            bail!(
+                "cannot write the report {}: the directory {} does not exist (create it first)",
+                path.display(),
+                parent.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn run_with(
+    sh: &Shell,
+    sb: &Sandbox,
+    scenarios: &[Scenario],
+    args: &RunArgs,
+    printer: Printer,
+    stream: bool,
+) -> Result<ExitCode> {
+    check_report_paths(args)?;
     for s in scenarios {
         check_requirements(sh, sb, s)?;
     }
@@ -216,17 +266,27 @@ pub fn run_scenarios_with(
     if args.step && !std::io::stdin().is_terminal() {
         ui::info("Step mode", "reading answers from standard input (Enter runs, s skips, q quits)");
     }
+    // In host-daemon mode the host's dockerd reaches the registry by its published port (where
+    // the registry also listens inside its network).
+    let registry = match sb.state.client {
+        ClientMode::OwnDaemon => sb.spec.registry_address()?,
+        ClientMode::HostDaemon => {
+            format!("{}:{}", sb.spec.published("registry_port")?.0.network_name(), sb.state.registry_port)
+        }
+    };
     let opts = super::Options {
         keep_going: args.keep_going,
         secrets: secrets.values(),
         step,
         engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
         printer,
-        registry: sb.spec.registry_address()?,
+        registry,
         server: sb.spec.server_url()?,
         ..Default::default()
     };
-    let exec = SandboxExecutor { sh, sb, secrets, started: Vec::new() };
+    let masker = super::mask::Masker::new(&secrets.values());
+    let limit = super::model::DEFAULT_STEP_TIMEOUT;
+    let exec = SandboxExecutor { sh, sb, secrets, started: Vec::new(), limit, masker, stream };
     let mut runner = Runner::new(exec, opts);
     let report = runner.run_all(scenarios);
     args.json.write(&report)?;

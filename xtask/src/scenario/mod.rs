@@ -8,9 +8,11 @@ pub mod executor;
 pub mod expect;
 pub mod interpolate;
 pub mod junit;
+pub mod mask;
 pub mod model;
 pub mod report;
 pub mod runner;
+pub mod step_process;
 
 use anyhow::{bail, Context, Result};
 

@@ -53,6 +53,38 @@ pub struct Step {
     pub expect: Expect,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capture: Vec<Capture>,
+    /// How long the step's command may run (`"90s"`, `"5m"`, `"1h"`), default
+    /// [`DEFAULT_STEP_TIMEOUT`]; at the timeout its processes are killed and the step fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
+}
+
+/// A step's time limit when it names none: generous for a push of a small image into a vfs
+/// daemon on a busy 2-core machine (seconds), short enough that a hung step ends a CI run.
+pub const DEFAULT_STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// `"90s"`, `"5m"`, `"1h"` or plain seconds (`"90"`); more than zero.
+pub fn parse_timeout(text: &str) -> Result<std::time::Duration> {
+    let t = text.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = digits.parse().with_context(|| format!("timeout `{text}`: expected e.g. \"90s\", \"5m\""))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => bail!("timeout `{text}`: the unit is s, m or h (e.g. \"90s\", \"5m\")"),
+    };
+    if secs == 0 {
+        bail!("timeout `{text}` must be more than zero");
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+impl Step {
+    /// This step's time limit (a malformed `timeout` was refused when the scenario was loaded).
+    pub fn time_limit(&self) -> std::time::Duration {
+        self.timeout.as_deref().and_then(|t| parse_timeout(t).ok()).unwrap_or(DEFAULT_STEP_TIMEOUT)
+    }
 }
 
 /// Where a step runs: a service of the stack, the engine, or a container the scenario declares.
@@ -441,6 +473,15 @@ impl Scenario {
                 }
                 if !is_slug(id) {
                     err(format!("identity `{id}` must be lowercase letters, digits and `-` (it names a directory)"));
+                }
+            }
+
+            if let Some(t) = &step.timeout {
+                if step.run.is_none() {
+                    err("`timeout` only applies to `run` steps".into());
+                }
+                if let Err(e) = parse_timeout(t) {
+                    err(format!("{e:#}"));
                 }
             }
 

@@ -45,6 +45,10 @@ pub trait Executor {
     fn end(&mut self, _scenario: &Scenario) -> Result<()> {
         Ok(())
     }
+
+    /// The time limit of the next `run` (the step's `timeout`); an executor that can kill a
+    /// step's processes enforces it, others may ignore it.
+    fn set_time_limit(&mut self, _limit: Duration) {}
 }
 
 /// `--step` mode: a person confirms each step. Prompts (with the explanation
@@ -93,31 +97,9 @@ pub fn new_run_id() -> String {
     crate::util::random_hex(4).expect("the kernel's random source is readable")
 }
 
-/// Replaces secret values with `***`.
-#[derive(Debug, Clone, Default)]
-pub struct Masker {
-    secrets: Vec<String>,
-}
+pub use super::mask::Masker;
 
 impl Masker {
-    pub fn new(secrets: &[String]) -> Masker {
-        let mut secrets: Vec<String> = secrets.iter().filter(|s| !s.is_empty()).cloned().collect();
-        // Longest first, so a secret that contains another is masked whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Masker { secrets }
-    }
-
-    pub fn mask(&self, s: &str) -> String {
-        let mut out = s.to_string();
-        for secret in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "***");
-            }
-        }
-        out
-    }
-
     fn mask_all(&self, v: &[String]) -> Vec<String> {
         v.iter().map(|s| self.mask(s)).collect()
     }
@@ -311,13 +293,16 @@ impl<E: Executor> Runner<E> {
         let started = Instant::now();
         let result = match &step.action {
             Some(action) => self.exec.action(action),
-            None => self.exec.run(
-                &step.on,
-                step.identity.as_deref(),
-                &resolved.command,
-                &resolved.env,
-                step.clock.as_deref(),
-            ),
+            None => {
+                self.exec.set_time_limit(step.time_limit());
+                self.exec.run(
+                    &step.on,
+                    step.identity.as_deref(),
+                    &resolved.command,
+                    &resolved.env,
+                    step.clock.as_deref(),
+                )
+            }
         };
         let elapsed = started.elapsed();
         report.duration_ms = millis(elapsed);

@@ -350,3 +350,18 @@ fn clock_runs_only_where_the_client_image_carries_the_emulator() {
     assert!(e.contains("on = \"impostor\" cannot shift it"), "{e}");
     assert!(parse(IMPOSTOR).is_ok());
 }
+
+#[test]
+fn step_timeouts_parse_default_and_refuse_nonsense() {
+    let s = parse("[[steps]]\ntitle = \"t\"\nexplain = \"e\"\nrun = \"true\"\ntimeout = \"90s\"\n").unwrap();
+    assert_eq!(s.steps[0].time_limit(), std::time::Duration::from_secs(90));
+    let s = parse("[[steps]]\ntitle = \"t\"\nexplain = \"e\"\nrun = \"true\"\n").unwrap();
+    assert_eq!(s.steps[0].time_limit(), DEFAULT_STEP_TIMEOUT);
+    assert_eq!(parse_timeout("5m").unwrap().as_secs(), 300);
+    assert_eq!(parse_timeout("2").unwrap().as_secs(), 2);
+    for bad in ["0s", "5d", "s", "-1s", "1.5s"] {
+        assert!(parse_timeout(bad).is_err(), "{bad}");
+    }
+    let e = error("[[steps]]\ntitle = \"t\"\nexplain = \"e\"\nrun = \"true\"\ntimeout = \"soon\"\n");
+    assert!(e.contains("timeout `soon`"), "{e}");
+}
