@@ -120,7 +120,8 @@ impl Sandbox {
 
     pub fn with_ports(engine: &str, purpose: &str, server_port: u16, registry_port: u16) -> Sandbox {
         Sandbox {
-            name: format!("tse2e-{engine}-{purpose}"),
+            // The process id keeps two checkouts testing at once from sharing a sandbox.
+            name: format!("tse2e-{engine}-{purpose}-{}", std::process::id()),
             engine: engine.to_string(),
             state: tempfile::Builder::new().prefix("trust-sandbox-e2e-").tempdir().expect("temp state dir"),
             server_port,
