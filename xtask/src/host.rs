@@ -61,7 +61,7 @@ pub fn is_debian() -> bool {
 fn packages_for(kind: EngineKind) -> &'static [&'static str] {
     match kind {
         EngineKind::Docker => &["docker.io"],
-        EngineKind::Podman => &["podman", "runc", "netavark", "aardvark-dns", "uidmap", "slirp4netns"],
+        EngineKind::Podman => &["podman", "runc", "netavark", "aardvark-dns", "uidmap", "slirp4netns", "iproute2"],
     }
 }
 
@@ -250,6 +250,6 @@ mod tests {
     fn podman_without_runc_gets_the_whole_podman_set() {
         let has = |bin: &str| ["mmdebstrap", "podman", "docker", "dockerd"].contains(&bin);
         let plan = missing_packages(&[EngineKind::Docker, EngineKind::Podman], has);
-        assert_eq!(plan, ["podman", "runc", "netavark", "aardvark-dns", "uidmap", "slirp4netns"]);
+        assert_eq!(plan, ["podman", "runc", "netavark", "aardvark-dns", "uidmap", "slirp4netns", "iproute2"]);
     }
 }

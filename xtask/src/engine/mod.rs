@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
-use xshell::Shell;
+use xshell::{cmd, Shell};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -208,6 +208,39 @@ impl Engine {
 
     pub fn network_create(&self, sh: &Shell, name: &str, labels: &[(String, String)]) -> Result<()> {
         self.create_labelled(sh, "network", name, labels)
+    }
+
+    /// Keeps a podman network's bridge on one MAC address. A Linux bridge whose address was never
+    /// set takes the lowest MAC of its ports, and podman gives every container a random one: each
+    /// container that joins (a restart, a scenario's own container) can move the bridge's address,
+    /// and the others' cached neighbour entry for the gateway — where aardvark-dns answers — goes
+    /// stale. Measured with netavark 1.4: the bridge's address changed on the second of four
+    /// containers, and the next name lookups in the client timed out (`Client.Timeout exceeded`).
+    /// Setting the address once, even to its current value, makes the kernel keep it. The bridge
+    /// exists only while a container is attached, so this runs after one started; rootless
+    /// podman's bridge lives in another namespace and is not ours to pin.
+    pub fn pin_bridge_address(&self, sh: &Shell, network: &str) -> Result<()> {
+        if self.kind != EngineKind::Podman {
+            return Ok(());
+        }
+        let bridge = self.checked(sh, &["network", "inspect", "--format", "{{.NetworkInterface}}", network])?;
+        let bridge = bridge.trim();
+        let sys = std::path::Path::new("/sys/class/net").join(bridge);
+        if bridge.is_empty() || bridge.contains('/') || !sys.exists() {
+            return Ok(());
+        }
+        // 3 is NET_ADDR_SET: already pinned.
+        if std::fs::read_to_string(sys.join("addr_assign_type")).unwrap_or_default().trim() == "3" {
+            return Ok(());
+        }
+        let address =
+            std::fs::read_to_string(sys.join("address")).with_context(|| format!("reading {}'s address", bridge))?;
+        let address = address.trim();
+        cmd!(sh, "ip link set dev {bridge} address {address}")
+            .quiet()
+            .ignore_stdout()
+            .run()
+            .with_context(|| format!("pinning the address of podman's bridge {bridge} (needs root and iproute2)"))
     }
 
     pub fn network_rm(&self, sh: &Shell, name: &str) -> Result<()> {

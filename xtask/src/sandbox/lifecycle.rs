@@ -219,7 +219,7 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
     }
 
     let specs = run_specs(sb, refs)?;
-    for (svc, spec) in sb.spec.services.iter().zip(&specs) {
+    for (i, (svc, spec)) in sb.spec.services.iter().zip(&specs).enumerate() {
         let started = Instant::now();
         let hash = spec.labels.iter().find(|(k, _)| k == LABEL_CONFIG).map(|(_, v)| v);
         let name = sb.container(&svc.name);
@@ -231,6 +231,10 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
             }
             created.containers.push(name.clone());
             sb.engine.run(sh, spec).with_context(|| format!("starting {}", svc.name))?;
+        }
+        if i == 0 {
+            // The first container brought the bridge up: pin it before the others join.
+            sb.engine.pin_bridge_address(sh, &sb.network())?;
         }
         readiness::wait_ready(sh, sb, svc)
             .with_context(|| format!("waiting for {}", svc.name))
