@@ -116,18 +116,23 @@ pub fn ensure_only(
                 debian::Builder { lock: &lock, cache_dir: cache_dir().join("debian"), mirrors: opts.mirrors.clone() };
             // Two sandboxes (say, one per engine) coming up at once share the layer and .deb caches.
             let _guard = builder.lock_cache()?;
-            let mut missing = Vec::new();
+            let mut wanted = Vec::new();
             for &image in names {
                 let tag = lock.tag(image)?;
                 let reference = reference(image, &tag);
                 if opts.rebuild {
                     engine.rmi(sh, &reference)?;
                 }
-                if !engine.image_exists(sh, &reference)? {
-                    missing.push((image, tag));
-                }
-                refs.insert(image.to_string(), reference);
+                refs.insert(image.to_string(), reference.clone());
+                wanted.push((image, tag, reference));
             }
+            let present = engine.images_present(sh, &wanted.iter().map(|w| w.2.clone()).collect::<Vec<_>>())?;
+            let missing: Vec<(&str, String)> = wanted
+                .into_iter()
+                .zip(present)
+                .filter(|(_, here)| !here)
+                .map(|((image, tag, _), _)| (image, tag))
+                .collect();
             if !missing.is_empty() {
                 debian::clean_stale_builds(&builder.cache_dir);
                 load_debian(sh, engine, spec, &builder, &missing, opts.rebuild, REPO_PREFIX)?;

@@ -219,11 +219,14 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
     }
 
     let specs = run_specs(sb, refs)?;
+    // One inspect for all: nothing but this loop starts or removes them meanwhile.
+    let names: Vec<String> = sb.spec.services.iter().map(|s| sb.container(&s.name)).collect();
+    let found = sb.engine.inspect(sh, &names)?;
     for (i, (svc, spec)) in sb.spec.services.iter().zip(&specs).enumerate() {
         let started = Instant::now();
         let hash = spec.labels.iter().find(|(k, _)| k == LABEL_CONFIG).map(|(_, v)| v);
         let name = sb.container(&svc.name);
-        let current = sb.engine.container(sh, &name)?;
+        let current = found.iter().find(|c| c.name == name);
         let fresh = current.as_ref().is_some_and(|c| c.running && c.labels.get(LABEL_CONFIG) == hash);
         if !fresh {
             if current.is_some() {
