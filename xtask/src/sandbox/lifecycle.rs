@@ -207,14 +207,18 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
         sb.engine.network_create(sh, &sb.network(), &sb.labels(None)).context("creating the sandbox network")?;
         created.network = true;
     }
-    for svc in &sb.spec.services {
-        for v in &svc.volumes {
-            let name = sb.volume(&v.name);
-            if !sb.engine.volume_exists(sh, &name)? {
-                sb.engine
-                    .volume_create(sh, &name, &sb.labels(Some(&svc.name)))
-                    .with_context(|| format!("creating volume {name}"))?;
-            }
+    let volumes: Vec<(&str, String)> = sb
+        .spec
+        .services
+        .iter()
+        .flat_map(|svc| svc.volumes.iter().map(move |v| (svc.name.as_str(), sb.volume(&v.name))))
+        .collect();
+    let present = sb.engine.volumes_present(sh, &volumes.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>())?;
+    for ((service, name), here) in volumes.iter().zip(present) {
+        if !here {
+            sb.engine
+                .volume_create(sh, name, &sb.labels(Some(service)))
+                .with_context(|| format!("creating volume {name}"))?;
         }
     }
 
