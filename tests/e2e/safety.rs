@@ -441,27 +441,35 @@ fn interrupted_first_db_initialisation_is_redone(engine: &str) {
     sb.up().assert_ok("up");
     let image = sb.engine_cli(&["inspect", "--format", "{{.Config.Image}}", &sb.container("db")]);
     image.assert_ok("db image");
-    sb.x(&["down"]).assert_ok("down");
-    // What a start killed in the middle of mariadb-install-db leaves: the system schema's
-    // directory, a truncated tablespace, no notary databases, no completion marker.
     let volume = format!("{}-db", sb.name);
-    let wreck = "rm -rf /var/lib/mysql/* /var/lib/mysql/.[!.]* && mkdir /var/lib/mysql/mysql && head -c 12345 /dev/urandom > /var/lib/mysql/ibdata1 && chown -R mysql:mysql /var/lib/mysql";
-    sb.engine_cli(&[
-        "run",
-        "--rm",
-        "--mount",
-        &format!("type=volume,source={volume},target=/var/lib/mysql"),
-        "--entrypoint",
-        "sh",
-        image.stdout.trim(),
-        "-c",
-        wreck,
-    ])
-    .assert_ok("leaving a half-initialised datadir");
-    let up = sb.up();
-    up.assert_ok("up over a half-initialised datadir");
-    let log = sb.engine_cli(&["logs", &sb.container("db")]);
-    let log = format!("{}{}", log.stdout, log.stderr);
-    assert!(log.contains("never finished"), "the DB log says why it initialised again:\n{log}");
-    signed_push(&sb, "after the DB was initialised again");
+    // What a start killed in the middle of mariadb-install-db leaves: the system schema's
+    // directory, a truncated tablespace, no notary databases, no completion marker; and, killed
+    // earlier still (seen on a cold machine), InnoDB files without the system schema's directory.
+    let wrecks = [
+        "mkdir /var/lib/mysql/mysql && head -c 12345 /dev/urandom > /var/lib/mysql/ibdata1",
+        "head -c 12345 /dev/urandom > /var/lib/mysql/ibdata1 && : > /var/lib/mysql/aria_log.00000001",
+    ];
+    for wreck in wrecks {
+        sb.x(&["down"]).assert_ok("down");
+        let script =
+            format!("rm -rf /var/lib/mysql/* /var/lib/mysql/.[!.]* && {wreck} && chown -R mysql:mysql /var/lib/mysql");
+        sb.engine_cli(&[
+            "run",
+            "--rm",
+            "--mount",
+            &format!("type=volume,source={volume},target=/var/lib/mysql"),
+            "--entrypoint",
+            "sh",
+            image.stdout.trim(),
+            "-c",
+            &script,
+        ])
+        .assert_ok("leaving a half-initialised datadir");
+        let up = sb.up();
+        up.assert_ok(&format!("up over a half-initialised datadir ({wreck})"));
+        let log = sb.engine_cli(&["logs", &sb.container("db")]);
+        let log = format!("{}{}", log.stdout, log.stderr);
+        assert!(log.contains("never finished"), "the DB log says why it initialised again ({wreck}):\n{log}");
+        signed_push(&sb, "after the DB was initialised again");
+    }
 }

@@ -6,18 +6,27 @@ set -eu
 datadir=/var/lib/mysql
 sock=/run/mysqld/mysqld.sock
 # Written only once the first initialisation has finished: a start killed half-way through it
-# leaves a datadir that looks initialised ("mysql/" exists) but is not, and InnoDB then refuses it
-# for good. Without the marker, a datadir that has no notary database yet holds no trust data (the
-# xtask creates the databases right after the first start), so it is provably safe to initialise
-# again; one that has them is a complete datadir from before the marker existed.
+# leaves a datadir that looks initialised ("mysql/" exists) but is not, or InnoDB files without
+# "mysql/" (killed earlier still), and InnoDB then refuses it for good. Without the marker, a
+# datadir that has no notary database yet holds no trust data (the xtask creates the databases
+# right after the first start), so it is provably safe to empty and initialise again; one that
+# has them is a complete datadir from before the marker existed.
 done_marker="$datadir/.trust-sandbox-initialised"
 mkdir -p "$datadir" /run/mysqld
 chown mysql:mysql "$datadir" /run/mysqld
 
-if [ -d "$datadir/mysql" ] && [ ! -f "$done_marker" ]; then
+# Whether a directory holds anything, hidden files included (shell only: no ls in the loop).
+holds_files() {
+    for f in "$1"/* "$1"/.[!.]* "$1"/..?*; do
+        [ -e "$f" ] && return 0
+    done
+    return 1
+}
+
+if [ ! -f "$done_marker" ]; then
     if [ -d "$datadir/notaryserver" ] || [ -d "$datadir/notarysigner" ]; then
         : >"$done_marker"
-    else
+    elif holds_files "$datadir"; then
         echo "db-start: the first initialisation of this datadir never finished; initialising it again"
         rm -rf "${datadir:?}"/* "$datadir"/.[!.]* "$datadir"/..?* 2>/dev/null || true
     fi
