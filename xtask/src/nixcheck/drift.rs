@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::expected;
-use super::facts::{path_dirs, ImageFacts, Images, NixFacts};
+use super::facts::{env_entries, path_dirs, ImageFacts, Images, NixFacts};
 use crate::sandbox::spec::Spec;
 
 /// Both systems the flake serves; each is compared on its own.
@@ -135,15 +135,7 @@ fn normalised(config: &Map<String, Value>) -> BTreeMap<String, Value> {
 }
 
 fn env_map(config: &Map<String, Value>) -> BTreeMap<String, String> {
-    config
-        .get("Env")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .filter_map(|e| e.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    env_entries(config).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn show(v: Option<&Value>) -> String {

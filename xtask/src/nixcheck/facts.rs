@@ -74,16 +74,22 @@ impl NixImage {
     }
 }
 
-/// The directories of the config's `PATH=` entry.
-pub fn path_dirs(config: &Map<String, Value>) -> Vec<String> {
+/// The config's `Env` entries as (name, value), in order.
+pub fn env_entries(config: &Map<String, Value>) -> impl Iterator<Item = (&str, &str)> {
     config
         .get("Env")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .find_map(|e| e.strip_prefix("PATH="))
-        .map(|p| p.split(':').filter(|d| !d.is_empty()).map(String::from).collect())
+        .filter_map(|e| e.split_once('='))
+}
+
+/// The directories of the config's (first) `PATH=` entry.
+pub fn path_dirs(config: &Map<String, Value>) -> Vec<String> {
+    env_entries(config)
+        .find(|(k, _)| *k == "PATH")
+        .map(|(_, p)| p.split(':').filter(|d| !d.is_empty()).map(String::from).collect())
         .unwrap_or_default()
 }
 
