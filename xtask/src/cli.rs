@@ -216,6 +216,11 @@ pub struct UpArgs {
     /// Which daemon the client drives: its own (default), or the host's (docker only, as the guide).
     #[arg(long, value_enum)]
     pub client: Option<crate::sandbox::state::ClientMode>,
+    /// The docker CLI the client runs: 20.10 (the default, the image's own), 26.1 or 28.5
+    /// (pinned in images.lock), or file:PATH (a docker binary of your own, 28 or older);
+    /// remembered; changing it recreates only the client and keeps its trust data.
+    #[arg(long, value_name = "ID|file:PATH", value_parser = crate::images::client_cli::Choice::parse)]
+    pub client_cli: Option<crate::images::client_cli::Choice>,
     /// Consent to changes outside the sandbox that a mode needs (the hosts aliasing); CI=true implies it.
     #[arg(long, short)]
     pub yes: bool,

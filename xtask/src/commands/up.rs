@@ -19,7 +19,14 @@ pub fn run(sh: &Shell, sel: &Selector, args: &UpArgs) -> Result<ExitCode> {
 
 /// `up`'s arguments when none were given (`cargo xtask sandbox` alone plays the guide).
 pub fn default_args() -> UpArgs {
-    UpArgs { images: default_image_args(), server_port: None, registry_port: None, client: None, yes: false }
+    UpArgs {
+        images: default_image_args(),
+        server_port: None,
+        registry_port: None,
+        client: None,
+        client_cli: None,
+        yes: false,
+    }
 }
 
 fn default_image_args() -> ImageSourceArgs {
@@ -33,6 +40,7 @@ pub fn options(a: &UpArgs) -> UpOptions {
         server_port: a.server_port,
         registry_port: a.registry_port,
         client: a.client,
+        client_cli: a.client_cli.clone(),
         yes: a.yes,
     }
 }

@@ -69,6 +69,11 @@ fn collect(sh: &Shell, sb: &Sandbox) -> Result<BTreeMap<String, String>> {
         }
     });
     v.insert("docker (cli)".into(), ask(sh, sb, client, "docker version --format '{{.Client.Version}}'", r"(\S+)"));
+    // Which CLI the sandbox was asked to run (`up --client-cli`); the line above is what answers.
+    v.insert(
+        "client cli".into(),
+        crate::images::client_cli::describe_choice(&crate::images::lock::load()?, sb.state.client_cli.as_ref()),
+    );
     v.insert("dockerd (client)".into(), ask(sh, sb, client, "docker version --format '{{.Server.Version}}'", r"(\S+)"));
     v.insert(
         format!("engine ({})", sb.engine.kind),

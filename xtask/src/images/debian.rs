@@ -253,7 +253,8 @@ impl Builder<'_> {
         crate::util::write_mode(&self.record_path(image, tag), &serde_json::to_vec_pretty(record)?, 0o644)
     }
 
-    fn sources(&self) -> Result<Vec<Source>> {
+    /// The apt sources of the base suite: the host's, or `--mirror`'s.
+    pub fn sources(&self) -> Result<Vec<Source>> {
         let suite = &self.lock.debian.suite;
         if self.mirrors.is_empty() {
             sources::from_host(Path::new("/etc/apt"), suite)

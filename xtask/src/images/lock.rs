@@ -16,6 +16,27 @@ pub const RECIPE_VERSION: u32 = 2;
 pub struct Lock {
     pub debian: DebianBase,
     pub images: BTreeMap<String, LockedImage>,
+    /// Docker CLIs a client can run instead of its image's own (`up --client-cli ID`), by ID
+    /// (`26.1`): see `images::client_cli`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub client_clis: BTreeMap<String, LockedCli>,
+}
+
+/// One docker CLI for the client: the `binary` of one exactly pinned package of `suite`, put on a
+/// layer of its own over the client image (only that file: Debian's trixie and forky builds link
+/// libc alone, which the bookworm client has).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LockedCli {
+    pub suite: String,
+    pub package: String,
+    pub version: String,
+    /// The file taken from the package, relative to its root (`usr/bin/docker`).
+    pub binary: String,
+    /// The nixpkgs attribute of the same docker release, where nixpkgs has one: the Nix client
+    /// image's own docker is then this CLI's counterpart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nix: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -64,6 +85,23 @@ pub fn parse(text: &str) -> Result<Lock> {
             if version.trim().is_empty() || version.contains(char::is_whitespace) {
                 bail!("image `{name}`: package `{pkg}` needs an exact version, got `{version}`");
             }
+        }
+    }
+    for (id, cli) in &lock.client_clis {
+        if !crate::images::client_cli::is_id(id) {
+            bail!("client CLI `{id}`: the ID is the docker release's MAJOR.MINOR, e.g. `26.1`");
+        }
+        if cli.suite == lock.debian.suite || !valid_package_name(&cli.suite) || !valid_package_name(&cli.package) {
+            bail!("client CLI `{id}`: suite `{}` and package `{}` must be Debian names, the suite not the base's (that CLI is the client image's own)", cli.suite, cli.package);
+        }
+        if cli.version.trim().is_empty() || cli.version.contains(char::is_whitespace) {
+            bail!("client CLI `{id}`: package `{}` needs an exact version, got `{}`", cli.package, cli.version);
+        }
+        if cli.binary.starts_with('/') || cli.binary.split('/').any(|c| c.is_empty() || c == "..") {
+            bail!(
+                "client CLI `{id}`: binary `{}` must be a plain path inside the package (`usr/bin/docker`)",
+                cli.binary
+            );
         }
     }
     Ok(lock)

@@ -2,6 +2,7 @@
 //! dockerTools images). Both end as `localhost/trust-sandbox/<image>:<tag>` in the engine.
 
 pub mod archive;
+pub mod client_cli;
 pub mod debian;
 pub mod layer;
 pub mod lock;
@@ -210,7 +211,7 @@ pub fn list(sh: &Shell, engine: &Engine) -> Result<Vec<Listed>> {
     for (reference, size) in engine.images_under(sh, REPO_PREFIX)? {
         let rest = reference.trim_start_matches(REPO_PREFIX);
         let (image, tag) = rest.split_once(':').unwrap_or((rest, ""));
-        let current = lock.tag(image).map(|t| t == tag).unwrap_or(false);
+        let current = lock.tag(image).map(|t| t == tag).unwrap_or(false) || client_cli::is_current(&lock, image, tag);
         out.push(Listed { image: image.to_string(), reference, current, size });
     }
     Ok(out)
@@ -234,7 +235,8 @@ pub fn remove(sh: &Shell, engine: &Engine, stale_only: bool) -> Result<usize> {
 }
 
 /// Moves every pin to the candidate version the host's apt (same mirror) offers now; an image with
-/// extra suites asks a private apt that knows them the way the image's own apt does.
+/// extra suites asks a private apt that knows them the way the image's own apt does. The client
+/// CLIs move too, never to a docker without content trust.
 pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
     let mut changes = Vec::new();
     let base_suite = lock.debian.suite.clone();
@@ -242,44 +244,56 @@ pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
         let private = if image.extra_suites.is_empty() {
             None
         } else {
+            let base = sources::from_host(std::path::Path::new("/etc/apt"), &base_suite)?;
             Some(
-                private_apt(sh, &base_suite, &image.extra_suites)
+                private_apt(sh, &base, &base_suite, &image.extra_suites)
                     .with_context(|| format!("asking apt for image {name}"))?,
             )
         };
         for (pkg, version) in image.packages.iter_mut() {
-            let mut c = xshell::cmd!(sh, "apt-cache policy {pkg}").quiet();
-            if let Some(dir) = &private {
-                c = c.env("APT_CONFIG", dir.path().join("apt.conf"));
-            }
-            let out = c.read().with_context(|| format!("asking apt about {pkg}"))?;
-            let candidate = out
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("Candidate:"))
-                .map(str::trim)
-                .filter(|c| *c != "(none)")
-                .with_context(|| format!("apt knows no candidate for {pkg}; run `apt-get update` first"))?;
-            if candidate != version {
+            let candidate = apt_candidate(sh, pkg, private.as_ref().map(|d| d.path()))?;
+            if candidate != *version {
                 changes.push(format!("{name}: {pkg} {version} -> {candidate}"));
-                *version = candidate.to_string();
+                *version = candidate;
             }
         }
     }
+    let max_major = crate::sandbox::spec::load()?.versions.docker_cli_max_major;
+    changes.extend(client_cli::update_pins(sh, lock, max_major)?);
     Ok(changes)
 }
 
-/// A throwaway apt configuration with the host's sources for the base suite plus `extra`, and
+/// The version apt would install of `pkg`: the host's apt, or the private one in `private`.
+pub fn apt_candidate(sh: &Shell, pkg: &str, private: Option<&std::path::Path>) -> Result<String> {
+    let mut c = xshell::cmd!(sh, "apt-cache policy {pkg}").quiet();
+    if let Some(dir) = private {
+        c = c.env("APT_CONFIG", dir.join("apt.conf"));
+    }
+    let out = c.read().with_context(|| format!("asking apt about {pkg}"))?;
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("Candidate:"))
+        .map(str::trim)
+        .filter(|c| *c != "(none)")
+        .map(String::from)
+        .with_context(|| format!("apt knows no candidate for {pkg}; run `apt-get update` first"))
+}
+
+/// A throwaway apt configuration with `base` (the sources of the base suite) plus `extra`, and
 /// their low priority, updated once.
-fn private_apt(sh: &Shell, base_suite: &str, extra: &[String]) -> Result<tempfile::TempDir> {
+pub fn private_apt(
+    sh: &Shell,
+    base: &[sources::Source],
+    base_suite: &str,
+    extra: &[String],
+) -> Result<tempfile::TempDir> {
     let dir = tempfile::Builder::new().prefix("trust-sandbox-apt-").tempdir()?;
     let root = dir.path();
     for d in ["etc/sources.list.d", "etc/preferences.d", "etc/apt.conf.d", "lists/partial", "cache/archives/partial"] {
         std::fs::create_dir_all(root.join(d))?;
     }
-    let base = sources::from_host(std::path::Path::new("/etc/apt"), base_suite)?;
-    let mut all = base.clone();
+    let mut all = base.to_vec();
     for suite in extra {
-        all.extend(sources::for_extra_suite(&base, base_suite, suite));
+        all.extend(sources::for_extra_suite(base, base_suite, suite));
         std::fs::write(root.join(format!("etc/preferences.d/{suite}")), sources::low_priority_preference(suite))?;
     }
     std::fs::write(root.join("etc/sources.list.d/trust-sandbox.sources"), sources::render_deb822(&all))?;
@@ -288,7 +302,12 @@ fn private_apt(sh: &Shell, base_suite: &str, extra: &[String]) -> Result<tempfil
         "Dir::Etc \"{r}/etc\";\nDir::Etc::sourcelist \"/dev/null\";\nDir::State::Lists \"{r}/lists\";\nDir::Cache \"{r}/cache\";\nDir::State::status \"/dev/null\";\nAcquire::Languages \"none\";\n"
     );
     std::fs::write(root.join("apt.conf"), conf)?;
-    ui::info("Updating", format!("a private apt with {} for the pins of {}", extra.join(", "), base_suite));
+    let what = if extra.is_empty() {
+        format!("a private apt for Debian {base_suite}")
+    } else {
+        format!("a private apt with {} for the pins of {base_suite}", extra.join(", "))
+    };
+    ui::info("Updating", what);
     xshell::cmd!(sh, "apt-get update -qq")
         .env("APT_CONFIG", root.join("apt.conf"))
         .quiet()

@@ -54,6 +54,8 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     if client == ClientMode::HostDaemon {
         check_host_daemon_mode(engine.kind)?;
     }
+    let client_cli = opts.client_cli.clone().or_else(|| existing.as_ref().and_then(|s| s.client_cli.clone()));
+    let cli_plan = images::client_cli::plan(&spec, &images::lock::load()?, client_cli.as_ref())?;
 
     // Whatever carries this sandbox's names must be this state's: a second state directory (or a
     // lost HOME) must not recreate a running sandbox with new secrets on its volumes.
@@ -84,7 +86,9 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
         ensure_hosts_alias(opts.yes)?;
     }
 
-    let refs = images::ensure(sh, &engine, &spec, opts.images, &opts.image_opts).context("preparing images")?;
+    let mut refs = images::ensure(sh, &engine, &spec, opts.images, &opts.image_opts).context("preparing images")?;
+    images::client_cli::apply(sh, &engine, &spec, opts, &cli_plan, &mut refs)
+        .with_context(|| format!("preparing the client CLI {}", cli_plan.describe()))?;
 
     let mut state = match existing {
         Some(s) => s,
@@ -96,8 +100,9 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
             s
         }
     };
-    if state.client != client {
+    if state.client != client || state.client_cli != client_cli {
         state.client = client;
+        state.client_cli = client_cli;
         dir.save(&state)?;
     }
     let sb = Sandbox { name: sel.name.clone(), dir, state, engine, spec };

@@ -86,6 +86,8 @@ pub struct UpOptions {
     pub server_port: Option<u16>,
     pub registry_port: Option<u16>,
     pub client: Option<ClientMode>,
+    /// The docker CLI the client runs; `None` keeps the sandbox's (the image's own at first).
+    pub client_cli: Option<crate::images::client_cli::Choice>,
     pub yes: bool,
 }
 

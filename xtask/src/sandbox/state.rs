@@ -28,6 +28,10 @@ pub struct State {
     /// Which daemon the client's docker CLI drives; chosen at `up`, remembered for the next.
     #[serde(default)]
     pub client: ClientMode,
+    /// The docker CLI the client runs (`up --client-cli`); none: the client image's own. Chosen
+    /// at `up`, remembered for the next; changing it recreates the client alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cli: Option<crate::images::client_cli::Choice>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -166,6 +170,7 @@ impl Dir {
             registry_port,
             created_at: now_rfc3339(),
             client: ClientMode::default(),
+            client_cli: None,
         };
         let file = self.path.join(STATE_FILE);
         let mut f = std::fs::OpenOptions::new()
