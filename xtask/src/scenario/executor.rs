@@ -201,6 +201,16 @@ fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
     Ok(())
 }
 
+/// The docker CLI release the client runs (`26.1.5+dfsg1`), as `docker --version` reports it:
+/// what picks each step's per-client expectation.
+pub fn client_cli(sh: &Shell, sb: &Sandbox) -> Result<String> {
+    let out = sb.exec(sh, &sb.spec.client()?.name, &["docker", "--version"], &[], None)?;
+    let re = regex::Regex::new(r"Docker version ([^,\s]+)").expect("valid regex");
+    re.captures(&out.combined())
+        .map(|c| c[1].to_string())
+        .with_context(|| format!("the client's `docker --version` names no release: {}", out.combined().trim()))
+}
+
 /// Runs `scenarios` against `sb` and writes the reports; the exit code says whether all passed.
 /// Ctrl-C kills the running step's processes in its container (see `step_process`), the
 /// remaining steps fail at once, and the exit code is 130; a second Ctrl-C exits immediately.
@@ -274,7 +284,9 @@ fn run_with(
             format!("{}:{}", sb.spec.published("registry_port")?.0.network_name(), sb.state.registry_port)
         }
     };
+    let client_cli = client_cli(sh, sb)?;
     let opts = super::Options {
+        client_cli: Some(client_cli),
         keep_going: args.keep_going,
         secrets: secrets.values(),
         step,

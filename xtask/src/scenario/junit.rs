@@ -81,9 +81,14 @@ fn render_suite(xml: &mut String, report: &Report, scenario: &ScenarioReport) {
         secs(scenario.duration_ms),
         escape(report.started_at.trim_end_matches('Z')),
     );
+    let client = report
+        .client_cli
+        .as_deref()
+        .map(|c| format!("<property name=\"client_cli\" value=\"{}\"/>", escape(c)))
+        .unwrap_or_default();
     let _ = writeln!(
         xml,
-        "    <properties><property name=\"engine\" value=\"{}\"/><property name=\"run_id\" value=\"{}\"/></properties>",
+        "    <properties><property name=\"engine\" value=\"{}\"/><property name=\"run_id\" value=\"{}\"/>{client}</properties>",
         escape(&report.engine),
         escape(&report.run_id)
     );
@@ -101,6 +106,10 @@ fn render_case(xml: &mut String, scenario: &ScenarioReport, step: &StepReport) {
         escape(&scenario.name),
         secs(step.duration_ms),
     );
+    if let Some(set) = &step.expectation {
+        let _ =
+            write!(xml, "\n      <properties><property name=\"expectation\" value=\"{}\"/></properties>", escape(set));
+    }
     match step.status {
         StepStatus::Passed => {}
         StepStatus::Failed => {

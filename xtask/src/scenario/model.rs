@@ -51,12 +51,51 @@ pub struct Step {
     pub clock: Option<String>,
     #[serde(default)]
     pub expect: Expect,
+    /// Where a docker CLI behaves differently from `expect` (which holds for the default client,
+    /// 20.10): its own expectation, with the message recorded on it. The first whose `cli`
+    /// requirement the client's release meets replaces `expect`; see [`Step::expect_for`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_client: Vec<ClientExpect>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capture: Vec<Capture>,
     /// How long the step's command may run (`"90s"`, `"5m"`, `"1h"`), default
     /// [`DEFAULT_STEP_TIMEOUT`]; at the timeout its processes are killed and the step fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+}
+
+/// A step's expectation for some docker CLI releases (TOML: `[[steps.per_client]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientExpect {
+    /// The releases it applies to, as a version requirement: `">=26"`, `">=26, <28"`.
+    pub cli: String,
+    /// What these clients do differently, and why (shown in --step mode, kept in reports).
+    pub why: String,
+    pub expect: Expect,
+}
+
+impl ClientExpect {
+    /// How reports name this expectation set.
+    pub fn set_name(&self) -> String {
+        format!("docker CLI {}", self.cli)
+    }
+
+    fn requirement(&self) -> Result<semver::VersionReq> {
+        semver::VersionReq::parse(&self.cli)
+            .with_context(|| format!("per_client cli `{}` is not a version requirement like \">=26\"", self.cli))
+    }
+}
+
+/// The expectation set a step used when it has others: `default`, or a [`ClientExpect`]'s name.
+pub const DEFAULT_SET: &str = "default";
+
+/// A docker CLI's release, from what `docker version` reports (`26.1.5+dfsg1` → 26.1.5): only
+/// MAJOR.MINOR.PATCH count, so Debian's suffixes and pre-releases match like the release.
+pub fn cli_release(reported: &str) -> Option<semver::Version> {
+    let re = Regex::new(r"^v?(\d+)\.(\d+)\.(\d+)").expect("valid regex");
+    let c = re.captures(reported.trim())?;
+    Some(semver::Version::new(c[1].parse().ok()?, c[2].parse().ok()?, c[3].parse().ok()?))
 }
 
 /// A step's time limit when it names none: generous for a push of a small image into a vfs
@@ -81,6 +120,16 @@ pub fn parse_timeout(text: &str) -> Result<std::time::Duration> {
 }
 
 impl Step {
+    /// The expectation for a client of release `cli` (unknown: the default), and the per-client
+    /// set it came from, if any.
+    pub fn expect_for(&self, cli: Option<&semver::Version>) -> (&Expect, Option<&ClientExpect>) {
+        let chosen = cli.and_then(|v| self.per_client.iter().find(|c| c.requirement().is_ok_and(|r| r.matches(v))));
+        match chosen {
+            Some(c) => (&c.expect, Some(c)),
+            None => (&self.expect, None),
+        }
+    }
+
     /// This step's time limit (a malformed `timeout` was refused when the scenario was loaded).
     pub fn time_limit(&self) -> std::time::Duration {
         self.timeout.as_deref().and_then(|t| parse_timeout(t).ok()).unwrap_or(DEFAULT_STEP_TIMEOUT)
@@ -516,13 +565,34 @@ impl Scenario {
                 }
             }
 
-            let e = &step.expect;
-            match (e.outcome, e.exit_code) {
-                (Some(Outcome::Success), Some(c)) if c != 0 => {
-                    err(format!("expects outcome \"success\" but exit_code {c}"))
+            let expects: Vec<(String, &Expect)> = std::iter::once((String::new(), &step.expect))
+                .chain(step.per_client.iter().map(|c| (format!("per_client `{}`: ", c.cli), &c.expect)))
+                .collect();
+            for (which, e) in &expects {
+                match (e.outcome, e.exit_code) {
+                    (Some(Outcome::Success), Some(c)) if c != 0 => {
+                        err(format!("{which}expects outcome \"success\" but exit_code {c}"))
+                    }
+                    (Some(Outcome::Failure), Some(0)) => {
+                        err(format!("{which}expects outcome \"failure\" but exit_code 0"))
+                    }
+                    _ => {}
                 }
-                (Some(Outcome::Failure), Some(0)) => err("expects outcome \"failure\" but exit_code 0".into()),
-                _ => {}
+            }
+            let mut seen_reqs = BTreeSet::new();
+            for c in &step.per_client {
+                if let Err(e) = c.requirement() {
+                    err(format!("{e:#}"));
+                }
+                if !seen_reqs.insert(c.cli.replace(' ', "")) {
+                    err(format!("per_client `{}` is given twice", c.cli));
+                }
+                if c.why.trim().is_empty() {
+                    err(format!("per_client `{}`: `why` is empty: say what these clients do differently", c.cli));
+                }
+                if step.run.is_none() {
+                    err("`per_client` only applies to `run` steps".into());
+                }
             }
 
             // Placeholders: everything a step uses must exist before it runs.
@@ -533,11 +603,10 @@ impl Scenario {
             for v in step.env.values() {
                 texts.push(("env", v));
             }
-            for s in e.literals() {
-                texts.push(("expect", s));
-            }
-            for s in e.regexes() {
-                texts.push(("expect", s));
+            for (_, e) in &expects {
+                for s in e.literals().chain(e.regexes()) {
+                    texts.push(("expect", s));
+                }
             }
             for c in &step.capture {
                 texts.push(("capture", &c.regex));
@@ -569,7 +638,7 @@ impl Scenario {
                 let filled = interpolate::interpolate_regex(re, &stand_in)?;
                 Ok(Regex::new(&filled)?)
             };
-            for re in e.regexes() {
+            for re in expects.iter().flat_map(|(_, e)| e.regexes()) {
                 // A broken placeholder was reported above already.
                 match compile(re) {
                     Err(e) if interpolate::placeholders(re).is_ok() => {

@@ -21,6 +21,10 @@ pub struct Report {
     /// RFC 3339, UTC.
     pub started_at: String,
     pub run_id: String,
+    /// The docker CLI release the client reported (`26.1.5+dfsg1`), which picked the per-client
+    /// expectations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cli: Option<String>,
     pub scenarios: Vec<ScenarioReport>,
     pub summary: Summary,
 }
@@ -78,6 +82,10 @@ pub struct StepReport {
     pub duration_ms: u64,
     /// The expectation after interpolation, with the outcome made explicit.
     pub expected: Expect,
+    /// For a step with per-client expectations: the set that applied (`default`, or e.g.
+    /// `docker CLI >=26`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expectation: Option<String>,
     /// One line saying what went wrong, as printed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -156,6 +164,7 @@ impl Report {
             engine: engine.to_string(),
             started_at: started_at.to_string(),
             run_id: run_id.to_string(),
+            client_cli: None,
             summary: Summary::of(&scenarios),
             scenarios,
         }

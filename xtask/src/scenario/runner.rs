@@ -10,7 +10,7 @@ use crate::ui::{Printer, Style};
 
 use super::expect::{self, Failure, FailureKind};
 use super::interpolate::{self, Vars};
-use super::model::{Action, Capture, Expect, Outcome, Scenario, Step, Target};
+use super::model::{self, Action, Capture, Expect, Outcome, Scenario, Step, Target};
 use super::report::{Report, ScenarioReport, StepReport, StepStatus};
 
 /// Lines of output kept in reports and shown under a failed step.
@@ -75,6 +75,9 @@ pub struct Options {
     pub registry: String,
     /// What `{{server}}` stands for: the notary server's URL from the service table.
     pub server: String,
+    /// The docker CLI release the client reports (`26.1.5+dfsg1`): picks each step's per-client
+    /// expectation, and is recorded in the report. `None`: every step's default expectation.
+    pub client_cli: Option<String>,
 }
 
 impl Default for Options {
@@ -88,6 +91,7 @@ impl Default for Options {
             run_id: None,
             registry: String::new(),
             server: String::new(),
+            client_cli: None,
         }
     }
 }
@@ -130,11 +134,14 @@ pub struct Runner<E: Executor> {
     run_id: String,
     started_at: String,
     aborted: bool,
+    /// The client's docker CLI release, from `Options::client_cli`.
+    cli: Option<semver::Version>,
 }
 
 impl<E: Executor> Runner<E> {
     pub fn new(exec: E, mut opts: Options) -> Runner<E> {
         let run_id = opts.run_id.take().unwrap_or_else(new_run_id);
+        let cli = opts.client_cli.as_deref().and_then(model::cli_release);
         Runner {
             exec,
             masker: Masker::new(&opts.secrets),
@@ -142,6 +149,7 @@ impl<E: Executor> Runner<E> {
             run_id,
             started_at: crate::util::now_rfc3339(),
             aborted: false,
+            cli,
         }
     }
 
@@ -173,6 +181,10 @@ impl<E: Executor> Runner<E> {
     /// Plays every scenario and prints the closing `N passed, M failed` line.
     /// After a quit at the prompt, the remaining scenarios are reported as not run.
     pub fn run_all(&mut self, scenarios: &[Scenario]) -> Report {
+        if let Some(cli) = &self.opts.client_cli {
+            let line = self.paint(&format!("docker CLI in the client: {cli}"), DIM);
+            self.log_line(&line);
+        }
         let reports: Vec<ScenarioReport> = scenarios.iter().map(|s| self.run(s)).collect();
         let report = self.report(reports);
         self.log_line(&report.summary.line());
@@ -181,7 +193,9 @@ impl<E: Executor> Runner<E> {
 
     /// Wraps scenario reports into the full report.
     pub fn report(&self, scenarios: Vec<ScenarioReport>) -> Report {
-        Report::new(&self.opts.engine, &self.started_at, &self.run_id, scenarios)
+        let mut report = Report::new(&self.opts.engine, &self.started_at, &self.run_id, scenarios);
+        report.client_cli = self.opts.client_cli.clone();
+        report
     }
 
     /// Plays one scenario and prints its `name: N passed, M failed` line.
@@ -260,7 +274,7 @@ impl<E: Executor> Runner<E> {
         let heading = format!("[{index}/{total}] {}", step.title);
         let mut report = self.base_report(index, step, vars);
 
-        let resolved = match resolve(step, vars) {
+        let resolved = match resolve(step, vars, self.cli.as_ref()) {
             Ok(r) => r,
             Err(e) => {
                 let f = Failure::new(FailureKind::Interpolation, format!("{e:#}"));
@@ -391,12 +405,12 @@ impl<E: Executor> Runner<E> {
     /// are filled in when every value is known; otherwise (a step after a
     /// failure or a skip) the templates are shown as written.
     fn base_report(&self, index: usize, step: &Step, vars: &Vars) -> StepReport {
-        let (command, env, expected) = match resolve(step, vars) {
+        let (command, env, expected) = match resolve(step, vars, self.cli.as_ref()) {
             Ok(r) => (r.command, r.env, r.expect),
             Err(_) => (
                 step.command_template(),
                 step.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                step.expect.clone(),
+                step.expect_for(self.cli.as_ref()).0.clone(),
             ),
         };
         StepReport {
@@ -411,6 +425,7 @@ impl<E: Executor> Runner<E> {
             exit_code: None,
             duration_ms: 0,
             expected: self.mask_expect(&expected),
+            expectation: expectation_set(step, self.cli.as_ref()),
             message: None,
             failures: Vec::new(),
             note: None,
@@ -444,6 +459,9 @@ impl<E: Executor> Runner<E> {
         if let Some(clock) = &step.clock {
             context.push(format!("clock {clock}"));
         }
+        if let Some(set) = &report.expectation {
+            context.push(format!("expect: {set}"));
+        }
         for (k, v) in &report.env {
             context.push(format!("{k}={v}"));
         }
@@ -471,6 +489,10 @@ impl<E: Executor> Runner<E> {
         };
         let _ = writeln!(mode.prompt, "\n{}", lines[0]);
         let _ = writeln!(mode.prompt, "{explain}");
+        if let (_, Some(c)) = step.expect_for(self.cli.as_ref()) {
+            let why = indent(&self.masker.mask(c.why.trim()), "   ");
+            let _ = writeln!(mode.prompt, "   On this client ({}):\n{why}", c.set_name());
+        }
         for line in &lines[1..] {
             let _ = writeln!(mode.prompt, "{line}");
         }
@@ -524,7 +546,15 @@ const RED: Style = Style::Red;
 const GREEN: Style = Style::Green;
 const YELLOW: Style = Style::Yellow;
 
-fn resolve(step: &Step, vars: &Vars) -> Result<Resolved> {
+/// The expectation set a step with per-client sets used, by name; `None` for a step with one set.
+fn expectation_set(step: &Step, cli: Option<&semver::Version>) -> Option<String> {
+    if step.per_client.is_empty() {
+        return None;
+    }
+    Some(step.expect_for(cli).1.map_or_else(|| model::DEFAULT_SET.to_string(), |c| c.set_name()))
+}
+
+fn resolve(step: &Step, vars: &Vars, cli: Option<&semver::Version>) -> Result<Resolved> {
     let command = match &step.run {
         Some(run) => interpolate::interpolate(run.trim_end(), vars)?,
         None => step.command_template(),
@@ -534,7 +564,7 @@ fn resolve(step: &Step, vars: &Vars) -> Result<Resolved> {
         .iter()
         .map(|(k, v)| Ok((k.clone(), interpolate::interpolate(v, vars)?)))
         .collect::<Result<Vec<_>>>()?;
-    let e = &step.expect;
+    let e = step.expect_for(cli).0;
     let literal = |v: &[String]| v.iter().map(|s| interpolate::interpolate(s, vars)).collect::<Result<Vec<_>>>();
     let regexes = |v: &[String]| v.iter().map(|s| interpolate::interpolate_regex(s, vars)).collect::<Result<Vec<_>>>();
     let expect = Expect {
