@@ -313,6 +313,9 @@ pub struct ScenarioArgs {
 pub enum ScenarioCommand {
     /// The scenarios this tool knows.
     List(JsonFlag),
+    /// The recorded scenario × docker CLI matrix (xtask/data/client-matrix.toml) as the README's
+    /// Markdown; measures nothing (`run --clients all` does).
+    Matrix,
     /// Run scenarios by name (or all) against the running sandbox.
     Run {
         /// Scenarios by name (see `scenario list`).
@@ -323,6 +326,11 @@ pub enum ScenarioCommand {
         /// A scenario of your own, from a TOML file (same format as xtask/scenarios/).
         #[arg(long = "file", value_name = "PATH")]
         files: Vec<PathBuf>,
+        /// Run them once per docker CLI and print the scenario × client matrix: `all` (the pinned
+        /// 20.10, 26.1, 28.5) or a list (`20.10,28.5`, `file:PATH`); without names, the whole
+        /// catalogue. Exits non-zero when a cell differs from xtask/data/client-matrix.toml.
+        #[arg(long, value_name = "all|ID,...", value_delimiter = ',')]
+        clients: Vec<String>,
         #[command(flatten)]
         run: RunArgs,
     },

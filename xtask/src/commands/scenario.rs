@@ -14,7 +14,15 @@ use crate::scenario::{self, executor, Scenario};
 pub fn run(sh: &Shell, sel: &Selector, command: ScenarioCommand) -> Result<ExitCode> {
     match command {
         ScenarioCommand::List(j) => list(&j).map(|()| ExitCode::SUCCESS),
-        ScenarioCommand::Run { names, all, files, run } => run_named(sh, sel, &names, all, &files, &run),
+        ScenarioCommand::Matrix => {
+            let clis = crate::images::client_cli::catalogue(&crate::images::lock::load()?)?;
+            let recorded = scenario::matrix::Recorded::load()?;
+            print!("{}", scenario::matrix::markdown(&recorded, &clis, &scenario::catalogue()?)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        ScenarioCommand::Run { names, all, files, clients, run } => {
+            run_named(sh, sel, &names, all, &files, &clients, &run)
+        }
     }
 }
 
@@ -24,9 +32,12 @@ fn run_named(
     names: &[String],
     all: bool,
     files: &[PathBuf],
+    clients: &[String],
     args: &RunArgs,
 ) -> Result<ExitCode> {
     executor::check_report_paths(args)?;
+    // A matrix without names runs the whole catalogue.
+    let all = all || (!clients.is_empty() && names.is_empty() && files.is_empty());
     let mut scenarios = match (all, names.is_empty()) {
         (true, true) => scenario::catalogue()?,
         (false, _) => names.iter().map(|n| scenario::find(n)).collect::<Result<Vec<_>>>()?,
@@ -38,6 +49,9 @@ fn run_named(
     }
     if scenarios.is_empty() {
         bail!("name a scenario (see `cargo xtask sandbox scenario list`), pass --all, or --file PATH");
+    }
+    if !clients.is_empty() {
+        return scenario::clients::run(sh, sel, &scenarios, clients, args);
     }
     let sb = Sandbox::open_required(sh, sel)?;
     if !status::all_ready(sh, &sb) {

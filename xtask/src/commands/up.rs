@@ -40,7 +40,7 @@ pub fn options(a: &UpArgs) -> UpOptions {
         server_port: a.server_port,
         registry_port: a.registry_port,
         client: a.client,
-        client_cli: a.client_cli.clone(),
+        client_cli: a.client_cli.clone().map(Some),
         yes: a.yes,
     }
 }

@@ -54,7 +54,10 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     if client == ClientMode::HostDaemon {
         check_host_daemon_mode(engine.kind)?;
     }
-    let client_cli = opts.client_cli.clone().or_else(|| existing.as_ref().and_then(|s| s.client_cli.clone()));
+    let client_cli = match &opts.client_cli {
+        Some(asked) => asked.clone(),
+        None => existing.as_ref().and_then(|s| s.client_cli.clone()),
+    };
     let cli_plan = images::client_cli::plan(&spec, &images::lock::load()?, client_cli.as_ref())?;
 
     // Whatever carries this sandbox's names must be this state's: a second state directory (or a

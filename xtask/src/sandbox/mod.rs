@@ -86,8 +86,9 @@ pub struct UpOptions {
     pub server_port: Option<u16>,
     pub registry_port: Option<u16>,
     pub client: Option<ClientMode>,
-    /// The docker CLI the client runs; `None` keeps the sandbox's (the image's own at first).
-    pub client_cli: Option<crate::images::client_cli::Choice>,
+    /// The docker CLI the client runs: `None` keeps the sandbox's (the image's own at first),
+    /// `Some(None)` goes back to the image's own, `Some(Some(c))` picks `c`.
+    pub client_cli: Option<Option<crate::images::client_cli::Choice>>,
     pub yes: bool,
 }
 

@@ -215,18 +215,29 @@ pub fn client_cli(sh: &Shell, sb: &Sandbox) -> Result<String> {
 /// Ctrl-C kills the running step's processes in its container (see `step_process`), the
 /// remaining steps fail at once, and the exit code is 130; a second Ctrl-C exits immediately.
 pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &RunArgs) -> Result<ExitCode> {
+    handle_ctrl_c();
+    let code = run_with(sh, sb, scenarios, args, ui::printer(), true)?;
+    if interrupted() {
+        ui::warn("interrupted: the running step's processes were killed");
+        return Ok(ExitCode::from(130));
+    }
+    Ok(code)
+}
+
+/// Ctrl-C kills the running step's processes (see `step_process`) and fails the remaining steps;
+/// a second Ctrl-C exits at once.
+pub fn handle_ctrl_c() {
     use std::sync::atomic::Ordering;
     let _ = ctrlc::set_handler(|| {
         if super::step_process::INTERRUPTED.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
     });
-    let code = run_with(sh, sb, scenarios, args, ui::printer(), true)?;
-    if super::step_process::INTERRUPTED.load(Ordering::SeqCst) {
-        ui::warn("interrupted: the running step's processes were killed");
-        return Ok(ExitCode::from(130));
-    }
-    Ok(code)
+}
+
+/// Whether Ctrl-C was pressed during the run.
+pub fn interrupted() -> bool {
+    super::step_process::INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// `run_scenarios` with the human progress sent to `printer` (`bench` silences it with a sink).
@@ -265,6 +276,24 @@ fn run_with(
     stream: bool,
 ) -> Result<ExitCode> {
     check_report_paths(args)?;
+    let report = play(sh, sb, scenarios, args, printer, stream)?;
+    args.json.write(&report)?;
+    if let Some(path) = &args.junit {
+        super::junit::write(&report, path)?;
+    }
+    Ok(if report.summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Plays `scenarios` against `sb` with the client's docker CLI picking the per-client
+/// expectations; returns the report and writes nothing.
+pub fn play(
+    sh: &Shell,
+    sb: &Sandbox,
+    scenarios: &[Scenario],
+    args: &RunArgs,
+    printer: Printer,
+    stream: bool,
+) -> Result<super::Report> {
     for s in scenarios {
         check_requirements(sh, sb, s)?;
     }
@@ -300,12 +329,7 @@ fn run_with(
     let limit = super::model::DEFAULT_STEP_TIMEOUT;
     let exec = SandboxExecutor { sh, sb, secrets, started: Vec::new(), limit, masker, stream };
     let mut runner = Runner::new(exec, opts);
-    let report = runner.run_all(scenarios);
-    args.json.write(&report)?;
-    if let Some(path) = &args.junit {
-        super::junit::write(&report, path)?;
-    }
-    Ok(if report.summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(runner.run_all(scenarios))
 }
 
 #[cfg(test)]

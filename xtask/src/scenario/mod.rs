@@ -2,6 +2,7 @@
 //! runner, and its reports. The executor that reaches into the containers
 //! lives elsewhere and plugs in through [`Executor`].
 
+pub mod clients;
 pub mod clock;
 pub mod containers;
 pub mod executor;
@@ -9,6 +10,7 @@ pub mod expect;
 pub mod interpolate;
 pub mod junit;
 pub mod mask;
+pub mod matrix;
 pub mod model;
 pub mod report;
 pub mod runner;
