@@ -1,6 +1,8 @@
 # The docker CLI and daemon for the client image and the dev shell: the newest major the
 # sandbox allows (content trust; docker 29 removed it), without the buildx and compose
-# plugins nobody here runs. nixos-25.11 has docker_28; nixpkgs master removed it (the
+# plugins nobody here runs. It is the Nix counterpart of client CLI 28.5 (images.lock:
+# `nix = "docker_28"`; the nix-check holds the two to one release). nixpkgs has no docker
+# 20.10 or 26, so those client CLIs exist on the Debian images only. nixos-25.11 has docker_28; nixpkgs master removed it (the
 # attribute throws since 2026-05-18), so a pin bump fails here, with the fix in the message.
 { lib, pkgs }:
 let

@@ -4,6 +4,7 @@
 //! package, app, devShell and check of both systems instantiated. Then the drift check (drift.rs) compares the
 //! Nix images with the Debian ones.
 
+pub mod client_clis;
 pub mod drift;
 pub mod expected;
 pub mod facts;
@@ -60,7 +61,12 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
         std::fs::write(dir.join("nix-facts.json"), serde_json::to_vec_pretty(&nix)?)?;
         std::fs::write(dir.join("debian-facts.json"), serde_json::to_vec_pretty(&debian)?)?;
     }
-    let problems = drift::compare(&spec, &debian, &nix);
+    let mut problems = drift::compare(&spec, &debian, &nix);
+    // The checked flake's own lock: a copy of the flake (the drift tests) is checked as a whole.
+    let lock_file = flake.join("xtask/data/images.lock");
+    let lock_text = std::fs::read_to_string(&lock_file).with_context(|| format!("reading {}", lock_file.display()))?;
+    let lock = images::lock::parse(&lock_text).with_context(|| format!("parsing {}", lock_file.display()))?;
+    problems.extend(client_clis::problems(&lock, &spec, &nix));
     if !problems.is_empty() {
         for p in &problems {
             eprintln!("  {p}");
@@ -73,7 +79,7 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
     ui::status(
         "Compared",
         format!(
-            "Nix and Debian images agree: {} images on {} systems (config, programs, libraries)",
+            "Nix and Debian images agree: {} images on {} systems (config, programs, libraries), and the client CLIs' Nix counterpart",
             spec.images.len(),
             drift::SYSTEMS.len()
         ),
