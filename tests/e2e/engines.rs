@@ -159,6 +159,7 @@ fn all_scenarios_pass_with_reports(sb: &Sandbox) {
             "signer-outage",
             "untrusted-ca",
             "delegation",
+            "signer-remove",
             "key-rotation",
             "trust-pinning",
             "expiry",
@@ -176,7 +177,7 @@ fn all_scenarios_pass_with_reports(sb: &Sandbox) {
         }
     }
     assert_eq!(report["summary"]["failed"], 0);
-    assert!(r.stderr.lines().any(|l| l.trim() == "16 passed, 0 failed"), "{}", r.stderr);
+    assert!(r.stderr.lines().any(|l| l.trim() == "17 passed, 0 failed"), "{}", r.stderr);
     let xml = std::fs::read_to_string(&junit).expect("JUnit report written");
     assert!(xml.contains("<testsuite name=\"guide\""), "{xml}");
 

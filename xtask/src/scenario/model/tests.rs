@@ -365,3 +365,63 @@ fn step_timeouts_parse_default_and_refuse_nonsense() {
     let e = error("[[steps]]\ntitle = \"t\"\nexplain = \"e\"\nrun = \"true\"\ntimeout = \"soon\"\n");
     assert!(e.contains("timeout `soon`"), "{e}");
 }
+
+const PER_CLIENT: &str = r#"
+[[steps]]
+title = "remove"
+explain = "x"
+run = "docker trust signer remove --force alice r"
+capture = [{ name = "key", regex = 'key (\w+)' }]
+expect = { contains = ["Successfully removed alice"] }
+
+[[steps.per_client]]
+cli = ">=26"
+why = "skipped"
+expect = { contains = ['Removing signer "alice"'], not_contains = ["Successfully removed"] }
+
+[[steps.per_client]]
+cli = ">=20, <20.10"
+why = "older"
+expect = { outcome = "failure" }
+"#;
+
+#[test]
+fn a_step_picks_the_expectation_of_the_clients_release() {
+    let s = parse(PER_CLIENT).unwrap();
+    let step = &s.steps[0];
+    let v = |t: &str| cli_release(t).unwrap();
+    let (e, set) = step.expect_for(Some(&v("28.5.2+dfsg4")));
+    assert_eq!(e.contains, ["Removing signer \"alice\""]);
+    assert_eq!(set.unwrap().set_name(), "docker CLI >=26");
+    assert_eq!(step.expect_for(Some(&v("26.1.5+dfsg1"))).1.unwrap().cli, ">=26");
+    // The default holds for 20.10 and when the release is unknown.
+    let (e, set) = step.expect_for(Some(&v("20.10.24+dfsg1")));
+    assert!(set.is_none() && e.contains == ["Successfully removed alice"]);
+    assert!(step.expect_for(None).1.is_none());
+    assert_eq!(step.expect_for(Some(&v("20.9.0"))).1.unwrap().why, "older");
+    // Pre-releases and Debian suffixes count as their release.
+    assert_eq!(v("28.0.0-rc.1"), semver::Version::new(28, 0, 0));
+    assert_eq!(v("v26.1.5"), semver::Version::new(26, 1, 5));
+    assert!(cli_release("dev").is_none());
+}
+
+#[test]
+fn per_client_expectations_are_checked_like_the_default() {
+    assert!(error(&PER_CLIENT.replace(">=26", "twenty-six"))
+        .contains("per_client cli `twenty-six` is not a version requirement"));
+    assert!(error(&PER_CLIENT.replace("why = \"skipped\"", "why = \" \"")).contains("`why` is empty"));
+    assert!(error(&PER_CLIENT.replace(">=20, <20.10", ">=26")).contains("per_client `>=26` is given twice"));
+    let bad =
+        PER_CLIENT.replace("expect = { outcome = \"failure\" }", "expect = { outcome = \"failure\", exit_code = 0 }");
+    assert!(
+        error(&bad).contains("per_client `>=20, <20.10`: expects outcome \"failure\" but exit_code 0"),
+        "{}",
+        error(&bad)
+    );
+    let e = error(&PER_CLIENT.replace("['Removing signer \"alice\"']", "['Removing {{key}}']"));
+    assert!(e.contains("expect uses `{{key}}`"), "{e}");
+    let e = error(&PER_CLIENT.replace("not_contains = [\"Successfully removed\"]", "matches = ['(']"));
+    assert!(e.contains("does not compile"), "{e}");
+    let action = "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { stop = \"notarysigner\" }\n[[steps.per_client]]\ncli = \">=26\"\nwhy = \"w\"\nexpect = {}\n";
+    assert!(error(action).contains("`per_client` only applies to `run` steps"), "{}", error(action));
+}

@@ -515,3 +515,57 @@ fn a_failed_begin_runs_no_step_and_still_ends() {
         .text()
         .contains("✗ could not start the scenario's containers: image `nix` is not one the sandbox runs"));
 }
+
+const PER_CLIENT: &str = r#"
+[[steps]]
+title = "remove"
+explain = "removes alice"
+run = "docker trust signer remove --force alice r"
+expect = { contains = ["Successfully removed alice"] }
+
+[[steps.per_client]]
+cli = ">=26"
+why = "26 and later skip the removal"
+expect = { contains = ['Removing signer "alice"'], not_contains = ["Successfully removed"] }
+
+[[steps]]
+title = "plain"
+explain = "no alternatives"
+run = "true"
+"#;
+
+fn run_on_client(cli: Option<&str>, stdout: &str) -> (ScenarioReport, Report, String) {
+    let log = Shared::default();
+    let exec = FakeExecutor::new().then(0, stdout, "").then(0, "", "");
+    let mut runner = Runner::new(exec, Options { client_cli: cli.map(String::from), ..options(&log) });
+    let report = runner.run_all(&[scenario(PER_CLIENT)]);
+    (report.scenarios[0].clone(), report, log.text())
+}
+
+#[test]
+fn the_clients_release_picks_the_expectation_and_every_output_names_it() {
+    let (s, report, text) = run_on_client(Some("28.5.2+dfsg4"), "Removing signer \"alice\" from r...\n");
+    assert!(s.passed, "{text}");
+    assert_eq!(s.steps[0].expectation.as_deref(), Some("docker CLI >=26"));
+    assert_eq!(s.steps[0].expected.contains, ["Removing signer \"alice\""]);
+    assert_eq!(s.steps[1].expectation, None, "a step without alternatives names none");
+    assert_eq!(report.client_cli.as_deref(), Some("28.5.2+dfsg4"));
+    assert!(text.contains("docker CLI in the client: 28.5.2+dfsg4"), "{text}");
+    assert!(text.contains("[1/2] remove\n    (expect: docker CLI >=26)\n"), "{text}");
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["client_cli"], "28.5.2+dfsg4");
+    assert_eq!(json["scenarios"][0]["steps"][0]["expectation"], "docker CLI >=26");
+    let xml = junit::render(&report);
+    assert!(xml.contains("<property name=\"client_cli\" value=\"28.5.2+dfsg4\"/>"), "{xml}");
+    assert!(xml.contains("<property name=\"expectation\" value=\"docker CLI &gt;=26\"/>"), "{xml}");
+
+    // The same output is a failure for 20.10, judged by the default set.
+    let (s, _, text) = run_on_client(Some("20.10.24+dfsg1"), "Removing signer \"alice\" from r...\n");
+    assert!(!s.passed);
+    assert_eq!(s.steps[0].expectation.as_deref(), Some("default"));
+    assert!(text.contains("(expect: default)"), "{text}");
+    // No client release known (a fake executor, a unit test): the default, and nothing printed.
+    let (s, report, text) = run_on_client(None, "Successfully removed alice from r\n");
+    assert!(s.passed && report.client_cli.is_none());
+    assert!(!text.contains("docker CLI in the client"), "{text}");
+}
