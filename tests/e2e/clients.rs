@@ -129,6 +129,10 @@ fn matrix(sb: &Sandbox, names: &[&str]) -> serde_json::Value {
         assert_eq!(step["expectation"], set);
         assert_eq!(report["client_cli"].as_str().unwrap(), clis[i]);
     }
+    for (i, report) in m["reports"].as_array().unwrap().iter().enumerate() {
+        let ms: u64 = report["scenarios"].as_array().unwrap().iter().map(|s| s["duration_ms"].as_u64().unwrap()).sum();
+        eprintln!("scenarios on docker CLI {}: {:.1} s", clis[i], ms as f64 / 1000.0);
+    }
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<testsuite name=\"signer-remove [28.5]\""), "{xml}");
     assert!(xml.contains("<property name=\"expectation\" value=\"docker CLI &gt;=26\"/>"), "{xml}");

@@ -38,9 +38,11 @@ pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCod
         ImagesCommand::List(j) => {
             let list = images::list(sh, &engine_for(sh)?)?;
             if !j.write(&list)? {
+                // Wide enough for the client CLI variants (`client-cli-28.5`).
+                let (iw, rw) = list.iter().fold((10, 52), |(i, r), l| (i.max(l.image.len()), r.max(l.reference.len())));
                 for l in list {
                     println!(
-                        "{:<10} {:<52} {:<10} {}",
+                        "{:<iw$} {:<rw$} {:<10} {}",
                         l.image,
                         l.reference,
                         l.size,
@@ -73,6 +75,10 @@ pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCod
                         lock.tag(name)?,
                         image.packages.iter().map(|(p, v)| format!("{p}={v}")).collect::<Vec<_>>().join(" ")
                     );
+                }
+                // The docker CLIs `up --client-cli` offers, the client image's own first.
+                for cli in images::client_cli::catalogue(&lock)? {
+                    println!("client-cli {:<12}  {}", cli.id, cli.describe());
                 }
             }
         }
