@@ -91,13 +91,7 @@ impl std::fmt::Display for Choice {
     }
 }
 
-/// `MAJOR.MINOR`, both numbers.
-pub fn is_id(s: &str) -> bool {
-    let mut parts = s.split('.');
-    let num =
-        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()));
-    num(parts.next()) && num(parts.next()) && parts.next().is_none()
-}
+pub use super::lock::is_cli_id as is_id;
 
 /// One pinned CLI, as the catalogue lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -282,13 +276,13 @@ pub fn apply(
     sh: &Shell,
     engine: &Engine,
     spec: &Spec,
-    opts: &crate::sandbox::UpOptions,
+    (kind, opts): (SourceKind, &super::Options),
     plan: &Plan,
     refs: &mut BTreeMap<String, String>,
 ) -> Result<()> {
     let image = spec.client()?.image.clone();
     let client_ref = refs.get(&image).with_context(|| format!("no image for {image}"))?.clone();
-    let reference = image_for(sh, engine, spec, opts.images, &opts.image_opts, plan, &client_ref)?;
+    let reference = image_for(sh, engine, spec, kind, opts, plan, &client_ref)?;
     if *plan != Plan::Default {
         ui::info("Client CLI", format!("{} ({reference})", plan.describe()));
     }

@@ -88,7 +88,7 @@ pub fn parse(text: &str) -> Result<Lock> {
         }
     }
     for (id, cli) in &lock.client_clis {
-        if !crate::images::client_cli::is_id(id) {
+        if !is_cli_id(id) {
             bail!("client CLI `{id}`: the ID is the docker release's MAJOR.MINOR, e.g. `26.1`");
         }
         if cli.suite == lock.debian.suite || !valid_package_name(&cli.suite) || !valid_package_name(&cli.package) {
@@ -105,6 +105,14 @@ pub fn parse(text: &str) -> Result<Lock> {
         }
     }
     Ok(lock)
+}
+
+/// A client CLI's ID: its docker release's `MAJOR.MINOR`, both numbers.
+pub fn is_cli_id(s: &str) -> bool {
+    let mut parts = s.split('.');
+    let num =
+        |p: Option<&str>| p.is_some_and(|p| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit()));
+    num(parts.next()) && num(parts.next()) && parts.next().is_none()
 }
 
 /// Debian policy: lowercase letters, digits, + - . ; at least two characters, starting alphanumeric.

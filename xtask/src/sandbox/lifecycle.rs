@@ -90,7 +90,7 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     }
 
     let mut refs = images::ensure(sh, &engine, &spec, opts.images, &opts.image_opts).context("preparing images")?;
-    images::client_cli::apply(sh, &engine, &spec, opts, &cli_plan, &mut refs)
+    images::client_cli::apply(sh, &engine, &spec, (opts.images, &opts.image_opts), &cli_plan, &mut refs)
         .with_context(|| format!("preparing the client CLI {}", cli_plan.describe()))?;
 
     let mut state = match existing {
