@@ -127,7 +127,7 @@ impl<'a> Signers<'a> {
             if c.running && c.image == image {
                 return Ok(());
             }
-            engine.remove_containers(sh, std::slice::from_ref(&self.container))?;
+            self.sb.remove_own_containers(sh, std::slice::from_ref(&self.container))?;
         }
         engine.run(sh, &self.run_spec(image)).context("starting the signers container")?;
         ui::status("Started", format!("{} ({image})", self.container));

@@ -67,6 +67,8 @@ pub fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<
     let started = Instant::now();
     let mut delay = Duration::from_millis(50);
     loop {
+        // A run that a signal ends (see crate::signals) stops waiting at once.
+        crate::signals::check()?;
         match probe() {
             Ok(v) => return Ok(v),
             Err(err) if started.elapsed() >= timeout => {
