@@ -21,6 +21,8 @@ use crate::util::Output;
 /// A step still running after this long streams its output.
 pub const STREAM_AFTER: Duration = Duration::from_secs(3);
 const MARKER_VAR: &str = "TRUST_SANDBOX_STEP";
+/// For commands with no time limit of their own (`migrate`, `compare`): only a signal stops them.
+pub const NO_LIMIT: Duration = Duration::from_secs(24 * 3600);
 /// Linux's MAX_ARG_STRLEN (32 pages) less the terminating NUL: the most one argument can carry.
 const MAX_ARG_BYTES: usize = 128 * 1024 - 1;
 
