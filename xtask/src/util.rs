@@ -39,7 +39,9 @@ impl Output {
             return text.to_string();
         }
         match self.code {
-            137 => "exit 137 and no output: killed (SIGKILL), e.g. its container stopped or it ran out of memory".into(),
+            137 => {
+                "exit 137 and no output: killed (SIGKILL), e.g. its container stopped or it ran out of memory".into()
+            }
             code => format!("exit {code} and no output"),
         }
     }

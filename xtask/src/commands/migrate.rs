@@ -22,7 +22,9 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
     };
     let choice = ImageChoice { source: args.images.source, mirrors: args.images.mirror.clone() };
     let signers = Signers::start(sh, &sb, &choice)?;
-    crate::signals::catch("killing the running command's processes in the signers container, then writing the report so far")?;
+    crate::signals::catch(
+        "killing the running command's processes in the signers container, then writing the report so far",
+    )?;
     let report = crate::migrate::run(sh, &sb, &signers, &tools)?;
     // With `--json -` stdout carries the JSON only.
     let to_stdout = args.json.json.as_deref() == Some("-");
@@ -52,7 +54,13 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
     }
     args.json.write(&report)?;
     for n in &report.not_migrated {
-        ui::warn(format!("not migrated: {} ({}) with {}: {}", n.tag, crate::migrate::short(&n.digest), n.tool, n.reason));
+        ui::warn(format!(
+            "not migrated: {} ({}) with {}: {}",
+            n.tag,
+            crate::migrate::short(&n.digest),
+            n.tool,
+            n.reason
+        ));
     }
     if let Some(sig) = crate::signals::caught() {
         ui::warn(format!(

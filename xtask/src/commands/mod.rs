@@ -32,7 +32,12 @@ use crate::sandbox::Selector;
 
 /// What a scenario session (`crate::session`) takes from the run flags.
 fn session_options(a: &RunArgs) -> crate::session::Options {
-    crate::session::Options { step: a.step, keep_going: a.keep_going, json: a.json.json.clone(), junit: a.junit.clone() }
+    crate::session::Options {
+        step: a.step,
+        keep_going: a.keep_going,
+        json: a.json.json.clone(),
+        junit: a.junit.clone(),
+    }
 }
 
 pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {

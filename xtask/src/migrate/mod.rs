@@ -127,7 +127,10 @@ pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, tools: &[Tool]) -> R
                 tag: format!("{}:{}", t.repository, t.tag),
                 digest: t.digest.clone(),
                 tool: tool.name().into(),
-                reason: format!("not reached: the run was interrupted by {}", interrupted.as_deref().unwrap_or("a signal")),
+                reason: format!(
+                    "not reached: the run was interrupted by {}",
+                    interrupted.as_deref().unwrap_or("a signal")
+                ),
             });
         }
     }

@@ -22,7 +22,8 @@ pub fn check(name: &str, recorded: EngineKind, asked: Option<EngineKind>, comman
 fn mismatch(name: &str, recorded: EngineKind, asked: EngineKind, command: &str, env: Option<&str>) -> String {
     let from_env = env.is_some_and(|v| v == asked.binary());
     let how = if from_env { format!("{ENV}={asked}") } else { format!("--engine {asked}") };
-    let fix = if from_env { format!("unset {ENV} or set it to {recorded}") } else { format!("use --engine {recorded}") };
+    let fix =
+        if from_env { format!("unset {ENV} or set it to {recorded}") } else { format!("use --engine {recorded}") };
     format!(
         "sandbox `{name}` lives on {recorded}, not {asked} ({how}): nothing was changed, its containers, volumes and keys stay on {recorded}. To {command} it, {fix} (or drop it: the state says {recorded}); for a sandbox on {asked}, pick another --name"
     )

@@ -146,8 +146,7 @@ impl Dir {
         let file = self.path.join(STATE_FILE);
         let present = file.try_exists().with_context(|| format!("cannot read {}", file.display()))?;
         if !present {
-            let dir_present =
-                self.path.try_exists().with_context(|| format!("cannot read {}", self.path.display()))?;
+            let dir_present = self.path.try_exists().with_context(|| format!("cannot read {}", self.path.display()))?;
             if dir_present && std::fs::read_dir(&self.path)?.next().is_some() {
                 bail!(
                     "{} exists but holds no {STATE_FILE}: it is not a trust-sandbox state directory (or a corrupt one). Move it away, or point TRUST_SANDBOX_STATE elsewhere",
@@ -157,7 +156,10 @@ impl Dir {
             return Ok(None);
         }
         let text = std::fs::read_to_string(&file).with_context(|| {
-            format!("cannot read {} (its sandbox is not treated as absent): fix the permissions or the disk", file.display())
+            format!(
+                "cannot read {} (its sandbox is not treated as absent): fix the permissions or the disk",
+                file.display()
+            )
         })?;
         let state: State = serde_json::from_str(&text).map_err(|e| {
             anyhow::Error::new(Corrupt(format!(

@@ -134,11 +134,7 @@ pub fn shorten(command: &str) -> (String, Option<Shortened>) {
             None => l.to_string(),
         })
         .collect();
-    shown.push(format!(
-        "… shortened: {} bytes, {lines} lines in all, sha256 {}",
-        command.len(),
-        &sha256[..16]
-    ));
+    shown.push(format!("… shortened: {} bytes, {lines} lines in all, sha256 {}", command.len(), &sha256[..16]));
     (shown.join("\n"), Some(Shortened { bytes: command.len(), lines, sha256 }))
 }
 

@@ -91,7 +91,13 @@ fn reader(pipe: impl Read + Send + 'static, stream: Arc<Mutex<Stream>>) -> std::
 
 /// Runs `engine exec … container sh -c script sh args…`, killing the step's processes at `limit`
 /// or when a signal ended the run (the error is then a [`Stopped`]).
-pub fn run(engine_bin: &std::path::Path, step: &Step<'_>, limit: Duration, masker: &Masker, stream: bool) -> Result<Output> {
+pub fn run(
+    engine_bin: &std::path::Path,
+    step: &Step<'_>,
+    limit: Duration,
+    masker: &Masker,
+    stream: bool,
+) -> Result<Output> {
     let Step { container, script, args, env } = *step;
     if script.len() > MAX_ARG_BYTES {
         anyhow::bail!(

@@ -56,7 +56,10 @@ pub fn run(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], opts: &Options) -> 
         (Ok(played), _) => played,
         // Stopped before the first step (a requirement's probe, the secrets): nothing ran.
         (Err(e), Some(sig)) => {
-            ui::warn(format!("interrupted by {sig} before the first step ({e:#}); nothing ran (exit {})", sig.exit_code()));
+            ui::warn(format!(
+                "interrupted by {sig} before the first step ({e:#}); nothing ran (exit {})",
+                sig.exit_code()
+            ));
             return Ok(ExitCode::from(sig.exit_code()));
         }
         (Err(e), None) => return Err(e),
