@@ -83,7 +83,13 @@ fn hostile_inputs(engine: &str) {
 
     let mut ctx =
         Ctx { engine, other, target: &target, bystander: &bystander, scratch: scratch.path(), reach: Duration::ZERO };
+    // For working on one row: TS_HOSTILE_ONLY=id,id (the suite itself runs them all).
+    let only = std::env::var("TS_HOSTILE_ONLY").ok();
     for (id, what) in HOSTILE {
+        if only.as_deref().is_some_and(|o| !o.split(',').any(|x| x == *id)) {
+            eprintln!("--- {engine}: {id}: skipped (TS_HOSTILE_ONLY)");
+            continue;
+        }
         let before = snapshot(&ctx);
         eprintln!("--- {engine}: {id}: {what}");
         try_one(&mut ctx, id);
@@ -156,7 +162,7 @@ fn try_one(ctx: &mut Ctx<'_>, id: &str) {
             let f = scenario_file(
                 ctx.scratch,
                 "service-name",
-                &format!("{}\n{}", container("db", "[]"), steps("on = \"db\"\nrun = \"true\"")),
+                &scenario(&container("db", "[]"), "on = \"db\"\nrun = \"true\""),
             );
             let r = t.x(&["scenario", "run", "--file", f.to_str().unwrap()]);
             one_clear_error(&r, id, "is a service of the sandbox");
@@ -168,7 +174,7 @@ fn try_one(ctx: &mut Ctx<'_>, id: &str) {
             let f = scenario_file(
                 ctx.scratch,
                 "collision",
-                &format!("{}\n{}", container("x-db", "[]"), steps("on = \"x-db\"\nrun = \"echo inside\"")),
+                &scenario(&container("x-db", "[]"), "on = \"x-db\"\nrun = \"echo inside\""),
             );
             let r = t.x(&["scenario", "run", "--file", f.to_str().unwrap()]);
             r.assert_ok("a scenario container named x-db");
@@ -243,11 +249,16 @@ fn identity_refused(t: &Sandbox, id: &str, identity: &str) {
     assert!(!marker.exists(), "{id}: the command ran");
 }
 
-fn steps(step: &str) -> String {
+/// A scenario file: the header, then `containers` (TOML tables), then one step.
+fn scenario(containers: &str, step: &str) -> String {
     format!(
         "name = \"hostile\"\nsummary = \"a hostile input\"\ndescription = \"tried by tests/e2e/hostile.rs\"\n\
-         [[steps]]\ntitle = \"the step\"\nexplain = \"what the row tries\"\n{step}\n"
+         {containers}\n[[steps]]\ntitle = \"the step\"\nexplain = \"what the row tries\"\n{step}\n"
     )
+}
+
+fn steps(step: &str) -> String {
+    scenario("", step)
 }
 
 fn container(name: &str, aliases: &str) -> String {
