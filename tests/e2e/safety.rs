@@ -269,6 +269,18 @@ fn services_come_back_and_steps_time_out(engine: &str) {
         signed_push(&sb, &format!("right after up, round {round}"));
     }
 
+    // The signer's readiness tells the truth: its port stays open while its database is down,
+    // and then it is not ready, and says why.
+    sb.engine_cli(&["stop", &sb.container("db")]).assert_ok("stopping the db");
+    let st = sb.x(&["status", "--json"]);
+    assert_ne!(st.code, 0, "status must not call a sandbox without its database ready");
+    let signer = &st.json()["services"][1];
+    assert_eq!(signer["name"], "notarysigner", "{signer}");
+    assert_eq!(signer["ready"], false, "the signer cannot sign without its database: {signer}");
+    assert!(signer["detail"].as_str().unwrap().contains("database account cannot read"), "{signer}");
+    sb.up().assert_ok("up brings the db back");
+    signed_push(&sb, "after the db came back");
+
     // An exited container gets a hint in `status`.
     sb.engine_cli(&["stop", &sb.container("registry")]).assert_ok("stopping the registry");
     let st = sb.x(&["status"]);
