@@ -365,18 +365,18 @@ fn snapshot(ctx: &Ctx<'_>) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     for sb in [ctx.target, ctx.bystander] {
         let label = format!("label=io.trust-sandbox.instance={}", sb.name);
-        let ps = sb.engine_cli(&[
-            "ps",
-            "--all",
-            "--no-trunc",
-            "--filter",
-            &label,
-            "--format",
-            "{{.ID}} {{.Names}} {{.State}}",
-        ]);
-        let mut lines: Vec<&str> = ps.stdout.lines().collect();
-        lines.sort();
-        m.insert(format!("{} containers", sb.name), lines.join("\n"));
+        // Which containers (ids), and which of them run: podman's `.State` is a changing text.
+        for (key, running) in [("containers", false), ("running", true)] {
+            let mut args = vec!["ps", "--all", "--no-trunc", "--filter", &label, "--format", "{{.ID}} {{.Names}}"];
+            if running {
+                args.extend(["--filter", "status=running"]);
+            }
+            let ps = sb.engine_cli(&args);
+            ps.assert_ok("ps");
+            let mut lines: Vec<&str> = ps.stdout.lines().collect();
+            lines.sort();
+            m.insert(format!("{} {key}", sb.name), lines.join("\n"));
+        }
         m.insert(format!("{} volumes", sb.name), sb.labelled("volume").join(" "));
         for f in files(&sb.state_dir()) {
             let rel = f.strip_prefix(sb.state_dir()).unwrap().display().to_string();
@@ -384,8 +384,12 @@ fn snapshot(ctx: &Ctx<'_>) -> BTreeMap<String, String> {
                 continue;
             }
             let bytes = std::fs::read(&f).unwrap_or_default();
+            // Keys and secrets by content (hashed: a failure message must not print them).
             let value = if rel.ends_with(".key") || rel.ends_with("secrets.json") {
-                String::from_utf8_lossy(&bytes).into_owned()
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                bytes.hash(&mut h);
+                format!("{} bytes, hash {:x}", bytes.len(), h.finish())
             } else {
                 bytes.len().to_string()
             };

@@ -10,6 +10,7 @@
 //! are written and marked `interrupted`, a message names the signal and what was cleaned up, and
 //! the exit code is 128 + the signal's number.
 
+mod prompt_input;
 mod reports;
 
 use std::io::IsTerminal;
@@ -108,7 +109,7 @@ fn play(
 
 fn runner_options(sh: &Shell, sb: &Sandbox, opts: &Options, printer: Printer) -> Result<crate::scenario::Options> {
     let step = opts.step.then(|| StepMode {
-        input: Box::new(std::io::BufReader::new(std::io::stdin())),
+        input: Box::new(std::io::BufReader::new(prompt_input::PromptInput::stdin())),
         prompt: Box::new(std::io::stderr()),
     });
     if opts.step && !std::io::stdin().is_terminal() {
