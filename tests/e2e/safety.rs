@@ -275,7 +275,7 @@ fn services_come_back_and_steps_time_out(engine: &str) {
     let st = sb.x(&["status", "--json"]);
     assert_ne!(st.code, 0, "status must not call a sandbox without its database ready");
     let signer = &st.json()["services"][1];
-    assert_eq!(signer["name"], "notarysigner", "{signer}");
+    assert_eq!(signer["service"], "notarysigner", "{signer}");
     assert_eq!(signer["ready"], false, "the signer cannot sign without its database: {signer}");
     assert!(signer["detail"].as_str().unwrap().contains("database account cannot read"), "{signer}");
     sb.up().assert_ok("up brings the db back");

@@ -98,7 +98,7 @@ impl Sandbox {
         let Some(state) = dir.load()? else {
             return Ok(None);
         };
-        engine_choice::check(&sel.name, state.engine, sel.engine, "use")?;
+        engine_choice::check(&sel.name, state.engine, sel.engine, "work with")?;
         let engine = Engine::detect(sh, Some(state.engine))?;
         let spec = crate::sandbox::spec::load()?;
         // Containers, network and volumes of this name must be this state's, whatever the command.

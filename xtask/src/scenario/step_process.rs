@@ -142,8 +142,10 @@ pub fn run(
             let killed = kill_marked(&marker);
             stopped = Some((format!("{why}: killed the step's {killed} process(es) in {container}"), by_signal));
             // The exec client ends with its command; if it does not, it goes too.
+            // After a signal the person (or CI) is waiting for the tool to end: a shorter wait.
             let grace = Instant::now();
-            while child.try_wait()?.is_none() && grace.elapsed() < Duration::from_secs(5) {
+            let wait = if by_signal { Duration::from_secs(1) } else { Duration::from_secs(5) };
+            while child.try_wait()?.is_none() && grace.elapsed() < wait {
                 std::thread::sleep(Duration::from_millis(50));
             }
             let _ = child.kill();

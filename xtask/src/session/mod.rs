@@ -70,7 +70,7 @@ pub fn run(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], opts: &Options) -> 
     if let Some(sig) = signal {
         let mut done = teardown;
         if done.is_empty() {
-            done.push("no step was running".into());
+            done.push("no step was running in a container".into());
         }
         let reports = if written.is_empty() {
             String::new()
