@@ -13,7 +13,7 @@ use crate::engine::objects::{Kind, Object};
 impl Sandbox {
     /// Does `o` carry this sandbox's id and state directory?
     pub fn owns(&self, o: &Object) -> bool {
-        owned_by(o, &self.state.id, &self.dir.path.display().to_string())
+        owned_by(o, &self.name, &self.state.id, &self.dir.path.display().to_string())
     }
 
     /// Removes the containers among `names` that exist, after checking that every one of them is
@@ -31,9 +31,16 @@ impl Sandbox {
     }
 }
 
-/// The rule itself: both labels present and equal.
-pub fn owned_by(o: &Object, id: &str, state_dir: &str) -> bool {
-    !id.is_empty() && o.label(LABEL_ID) == id && o.label(LABEL_STATE) == state_dir
+/// The rule itself: this sandbox's id, and its state directory. An object made before objects
+/// carried their state directory (no such label at all) is this sandbox's if its name label and
+/// id are: the id is random per state directory. One that names another state directory is not,
+/// whatever its id (a copied state).
+pub fn owned_by(o: &Object, name: &str, id: &str, state_dir: &str) -> bool {
+    let state_matches = match o.labels.get(LABEL_STATE) {
+        Some(dir) => dir == state_dir,
+        None => o.label(LABEL_INSTANCE) == name,
+    };
+    !id.is_empty() && o.label(LABEL_ID) == id && state_matches
 }
 
 /// Whose an object is, as far as its labels tell.
@@ -61,16 +68,20 @@ mod tests {
     #[test]
     fn only_the_sandboxs_id_and_state_directory_make_an_object_its_own() {
         let ours = container(&[(LABEL_INSTANCE, "v"), (LABEL_ID, "aaa"), (LABEL_STATE, "/s/v")]);
-        assert!(owned_by(&ours, "aaa", "/s/v"));
+        assert!(owned_by(&ours, "v", "aaa", "/s/v"));
         // The bystander: sandbox `v-x`'s database, which `v`'s scenario once removed.
         let bystander = container(&[(LABEL_INSTANCE, "v-x"), (LABEL_ID, "bbb"), (LABEL_STATE, "/s/v-x")]);
-        assert!(!owned_by(&bystander, "aaa", "/s/v"));
+        assert!(!owned_by(&bystander, "v", "aaa", "/s/v"));
         assert!(describe_owner(&bystander).contains("sandbox `v-x`"));
         let same_id_other_root = container(&[(LABEL_INSTANCE, "v"), (LABEL_ID, "aaa"), (LABEL_STATE, "/t/v")]);
-        assert!(!owned_by(&same_id_other_root, "aaa", "/s/v"));
+        assert!(!owned_by(&same_id_other_root, "v", "aaa", "/s/v"));
+        // Made before the state label existed: this name and this state's random id.
+        let legacy = container(&[(LABEL_INSTANCE, "v"), (LABEL_ID, "aaa")]);
+        assert!(owned_by(&legacy, "v", "aaa", "/s/v"));
+        assert!(!owned_by(&legacy, "w", "aaa", "/s/w"), "another name");
         let unlabelled = container(&[]);
-        assert!(!owned_by(&unlabelled, "aaa", "/s/v"));
-        assert!(!owned_by(&unlabelled, "", ""), "an empty id owns nothing");
+        assert!(!owned_by(&unlabelled, "v", "aaa", "/s/v"));
+        assert!(!owned_by(&unlabelled, "", "", ""), "an empty id owns nothing");
         assert!(describe_owner(&unlabelled).contains("no trust-sandbox labels"));
     }
 }
