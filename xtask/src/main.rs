@@ -15,6 +15,7 @@ mod migrate;
 mod nixcheck;
 mod sandbox;
 mod scenario;
+mod table;
 mod ui;
 mod util;
 

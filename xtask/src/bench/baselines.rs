@@ -9,9 +9,9 @@ use anyhow::{bail, Context, Result};
 
 use super::{checked, secs_since, PLAIN_POLL, READY_TIMEOUT};
 use crate::engine::{self, Engine, RunSpec};
-use crate::sandbox::readiness::{PlainCheck, Readiness};
 use crate::sandbox::Sandbox;
 use crate::scenario::{Outcome, Scenario, Target};
+use crate::table::readiness::{PlainCheck, Readiness};
 use crate::util;
 
 /// The same containers as `up` starts, started with the plain engine CLI.

@@ -17,10 +17,10 @@ use xshell::Shell;
 use crate::cli::{BenchArgs, JsonFlag, RunArgs};
 use crate::engine::Engine;
 use crate::images::{self, SourceKind};
-use crate::sandbox::spec::Spec;
 use crate::sandbox::{lifecycle, ports, Sandbox, Selector, UpOptions};
 use crate::scenario::executor;
 use crate::scenario::{self, Scenario};
+use crate::table::Spec;
 use crate::ui::{self, Printer};
 use crate::util;
 use baselines::{guide_plain, Plain};
@@ -37,7 +37,7 @@ const THROWAWAY_REPO: &str = "localhost/trust-sandbox-bench";
 
 pub fn run(sh: &Shell, sel: &Selector, args: &BenchArgs) -> Result<()> {
     let engine = Engine::detect(sh, sel.engine).context("the bench needs a container engine")?;
-    let spec = crate::sandbox::spec::load()?;
+    let spec = crate::table::load()?;
     let runs = args.runs.max(1);
     let bench = Selector { name: format!("{}-bench", sel.name), engine: Some(engine.kind) };
     let started_at = util::now_rfc3339();

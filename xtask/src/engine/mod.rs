@@ -4,6 +4,7 @@
 mod argv;
 mod inspect;
 pub mod objects;
+mod output;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -40,9 +41,9 @@ pub struct Engine {
     pub bin: PathBuf,
 }
 
-pub use crate::util::Output;
 pub use argv::{exec_args, run_args, EnvVar, Mount, RunSpec};
 pub use inspect::{parse_inspect, ContainerState};
+pub use output::Output;
 
 fn install_hint(kind: EngineKind) -> &'static str {
     match kind {

@@ -163,7 +163,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
             let rel = Plan::secret_env_rel(&svc.name);
             files.insert(rel.clone(), OutFile { rel, bytes: text.into_bytes(), secret: true });
         }
-        if svc.readiness == crate::sandbox::readiness::Readiness::DbSchema {
+        if svc.readiness == crate::table::Readiness::DbSchema {
             // The schema step `up` runs through exec, as the container's own entry.
             for (rel, target, bytes, secret) in [
                 ("db-entry.sh", db_init::ENTRY_TARGET, db_init::entry_script()?, false),

@@ -414,7 +414,7 @@ impl Builder<'_> {
         if which::which("mmdebstrap").is_err() {
             bail!("mmdebstrap is not installed; run `cargo xtask sandbox setup --yes` (Debian: apt-get install mmdebstrap)");
         }
-        if !crate::util::is_root() {
+        if !crate::host::is_root() {
             bail!("building the Debian images needs root (mmdebstrap's root mode and overlay mounts): run with `sudo -E`, or use `--images nix`");
         }
         fs::create_dir_all(&self.cache_dir).with_context(|| format!("creating {}", self.cache_dir.display()))?;

@@ -201,7 +201,7 @@ fn with_clock(script: String, shift: &str) -> Result<String> {
     Ok(clock::wrap(&script, shift, clock::Arch::host()?, GO_PROGRAMS))
 }
 
-fn digest_of(out: &crate::util::Output, what: &str) -> Result<String> {
+fn digest_of(out: &crate::engine::Output, what: &str) -> Result<String> {
     out.stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("digest="))
@@ -217,13 +217,13 @@ struct Ctx<'a, 'b> {
 }
 
 impl Ctx<'_, '_> {
-    fn client(&self, script: &str, args: &[&str]) -> Result<crate::util::Output> {
+    fn client(&self, script: &str, args: &[&str]) -> Result<crate::engine::Output> {
         let mut argv = vec!["sh", "-c", script, "sh"];
         argv.extend_from_slice(args);
         self.sb.exec(self.sh, &self.sb.spec.client()?.name, &argv, &self.env, None)
     }
 
-    fn client_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<crate::util::Output> {
+    fn client_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<crate::engine::Output> {
         let out = self.client(script, args)?;
         if !out.ok() {
             bail!("{what} failed: {}", out.combined().trim());
@@ -231,7 +231,7 @@ impl Ctx<'_, '_> {
         Ok(out)
     }
 
-    fn signers_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<crate::util::Output> {
+    fn signers_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<crate::engine::Output> {
         let out = self.signers.script(self.sh, script, args, true)?;
         if !out.ok() {
             bail!("{what} failed: {}", out.combined().trim());
@@ -338,7 +338,7 @@ fn run_row(ctx: &Ctx<'_, '_>, row: &Row) -> Result<MeasuredRow> {
             _ => tools::shell_line(&Tool::Notation.verify(&tag_ref)),
         };
         let script = with_clock(script, shift)?;
-        let check = || -> Result<crate::util::Output> {
+        let check = || -> Result<crate::engine::Output> {
             match column {
                 "dct" => ctx.client(&script, &[]),
                 _ => ctx.signers.script(ctx.sh, &script, &[], false),
@@ -438,7 +438,7 @@ mod tests {
 
     #[test]
     fn the_readme_holds_the_matrix_rendered_from_the_data_file() {
-        let readme = std::fs::read_to_string(crate::sandbox::spec::source_root().join("README.md")).unwrap();
+        let readme = std::fs::read_to_string(crate::table::source_root().join("README.md")).unwrap();
         let table = markdown(&expected().unwrap());
         assert!(
             readme.contains(&table),

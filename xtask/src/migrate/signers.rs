@@ -23,11 +23,12 @@ use rcgen::{
 use serde::{Deserialize, Serialize};
 use xshell::Shell;
 
+use crate::engine::Output;
 use crate::engine::{EnvVar, Mount, RunSpec};
 use crate::images::{self, SourceKind};
 use crate::sandbox::Sandbox;
 use crate::ui;
-use crate::util::{self, Output};
+use crate::util;
 
 pub const IMAGE: &str = "signers";
 /// Where `<state>/signers` is mounted in the container.

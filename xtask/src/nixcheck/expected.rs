@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::sandbox::spec::Spec;
+use crate::table::Spec;
 
 /// One requirement: any of these programs (MariaDB's and MySQL's names differ).
 pub type Alternatives = &'static [&'static str];
@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn service_commands_and_cmds_are_required_where_they_run() {
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let client = programs(&spec, "client");
         assert!(client.contains(&vec!["dockerd".to_string()]));
         assert!(client.contains(&vec!["sh".to_string()]));
@@ -144,7 +144,7 @@ mod tests {
 
     #[test]
     fn no_requirement_is_listed_twice() {
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         for image in spec.images.keys() {
             let p = programs(&spec, image);
             let unique: BTreeSet<_> = p.iter().collect();

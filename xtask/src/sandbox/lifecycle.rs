@@ -8,12 +8,12 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use xshell::Shell;
 
-use super::spec::{Service, Spec};
 use super::state::{self, ClientMode};
 use super::{config, ownership, pki, ports, readiness, Sandbox, Selector, UpOptions};
 use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_ID, LABEL_SERVICE};
 use crate::engine::objects::{Kind, Object};
 use crate::engine::{ContainerState, Engine, EngineKind, RunSpec};
+use crate::table::{Service, Spec};
 use crate::{images, ui, util};
 
 /// `up`: everything in table order, each really ready before the next starts.
@@ -23,7 +23,7 @@ use crate::{images, ui, util};
 /// a healthy sandbox it found running is never torn down by a check that failed.
 pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     ports::check_choice(opts.server_port, opts.registry_port)?;
-    let spec = crate::sandbox::spec::load()?;
+    let spec = crate::table::load()?;
     let dir = state::Dir::for_name(&sel.name)?;
     let existing = dir.load()?;
     let engine = match (&existing, sel.engine) {
@@ -342,7 +342,7 @@ fn remove(sh: &Shell, engine: &Engine, objects: &[Object], volumes: bool) -> Res
 /// this name (they belong to another state directory, which the error names).
 pub fn refuse_foreign_objects(sh: &Shell, sel: &Selector) -> Result<()> {
     let dir = state::Dir::for_name(&sel.name)?;
-    let spec = crate::sandbox::spec::load()?;
+    let spec = crate::table::load()?;
     let claim = ownership::Claim { name: &sel.name, id: None, dir: &dir.path };
     let kinds = sel.engine.map(|k| vec![k]).unwrap_or_else(|| vec![EngineKind::Docker, EngineKind::Podman]);
     for kind in kinds {
@@ -366,7 +366,7 @@ pub fn destroy(sh: &Shell, sel: &Selector) -> Result<()> {
         Err(_) if dir.path.join("state.json").exists() => None,
         Err(e) => return Err(e),
     };
-    let spec = crate::sandbox::spec::load()?;
+    let spec = crate::table::load()?;
     let kinds: Vec<EngineKind> = match (sel.engine, state.as_ref().map(|s| s.engine)) {
         (Some(k), _) | (None, Some(k)) => vec![k],
         (None, None) => vec![EngineKind::Docker, EngineKind::Podman],
@@ -418,7 +418,7 @@ mod tests {
 
     #[test]
     fn only_containers_of_services_gone_from_the_table_are_retired() {
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let found = [
             container("ts-db", Some("db")),
             container("ts-client", Some("client")),

@@ -12,7 +12,6 @@ pub mod pki;
 pub mod ports;
 pub mod readiness;
 pub mod schema;
-pub mod spec;
 pub mod state;
 pub mod status;
 
@@ -24,7 +23,7 @@ use xshell::Shell;
 
 use crate::engine::{Engine, EngineKind, EnvVar, Mount, Output, RunSpec};
 use crate::images::{self, SourceKind};
-use spec::{Service, Spec};
+use crate::table::{Service, Spec};
 use state::{ClientMode, Secrets, State};
 
 /// Labels on everything the tool creates: how `down`, `destroy` and `up` find their own.
@@ -106,7 +105,7 @@ impl Sandbox {
             }
         }
         let engine = Engine::detect(sh, Some(state.engine))?;
-        let spec = crate::sandbox::spec::load()?;
+        let spec = crate::table::load()?;
         // Containers, network and volumes of this name must be this state's, whatever the command.
         let found = ownership::survey(sh, &engine, &spec, &sel.name, false)?;
         ownership::check(found, &ownership::Claim { name: &sel.name, id: Some(&state.id), dir: &dir.path }, false)?;

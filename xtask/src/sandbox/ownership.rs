@@ -10,10 +10,10 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use xshell::Shell;
 
-use super::spec::Spec;
 use super::{LABEL_ID, LABEL_INSTANCE, LABEL_STATE};
 use crate::engine::objects::{Kind, Object};
 use crate::engine::Engine;
+use crate::table::Spec;
 
 /// Who owns an object, judged by its labels against this state directory.
 #[derive(Debug, PartialEq, Eq)]

@@ -10,9 +10,9 @@ use xshell::Shell;
 use super::{clock, containers, Action, Executor, Output, Runner, Scenario, Service, StepMode, Target};
 use crate::cli::RunArgs;
 use crate::sandbox::readiness;
-use crate::sandbox::spec::Spec;
 use crate::sandbox::state::{ClientMode, Secrets};
 use crate::sandbox::Sandbox;
+use crate::table::Spec;
 use crate::ui::{self, Printer};
 use crate::util;
 
@@ -306,7 +306,7 @@ mod tests {
         assert!(s.starts_with("export DOCKER_CONFIG=/root/.docker/trust/identities/alice\n"), "{s}");
         assert!(s.contains("cp -R /root/.docker/tls \"$DOCKER_CONFIG/\""), "{s}");
         // The directory copied is where sandbox.json mounts the CA for the client.
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let client = spec.client().unwrap();
         assert!(client.files.iter().any(|f| f.from == "pki/ca.crt" && f.to.starts_with(CLIENT_TLS_DIR)));
         assert!(s.ends_with("docker push x"));
@@ -337,7 +337,7 @@ mod tests {
         assert_eq!(container_of(&Target::Registry).unwrap(), "registry");
         assert_eq!(container_of(&Target::Container("impostor".into())).unwrap(), "impostor");
         // Every container a step can name is a service of the table.
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         for t in [Target::Client, Target::Registry, Target::Db, Target::Notaryserver, Target::Notarysigner] {
             assert!(spec.service(container_of(&t).unwrap()).is_ok(), "{t:?}");
         }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use super::mask::Masker;
-use crate::util::Output;
+use crate::engine::Output;
 
 /// A step still running after this long streams its output.
 pub const STREAM_AFTER: Duration = Duration::from_secs(3);

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-pub use super::readiness::Readiness;
+pub mod readiness;
+
+pub use readiness::Readiness;
 
 pub const SPEC_JSON: &str = include_str!("../../data/sandbox.json");
 
