@@ -156,7 +156,7 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
     match sb {
         Some(sb) => {
             guide(sh, engine, &sb, runs, &mut guide_row);
-            memory(engine, &sb, runs, &mut mem_row);
+            memory(sh, engine, &sb, runs, &mut mem_row);
         }
         None => {
             let e = anyhow::anyhow!("the bench sandbox could not be brought back up after the warm cycles");
@@ -191,7 +191,7 @@ fn warm_cycles(
 ) -> Option<Sandbox> {
     let plain = match images::ensure(sh, engine, spec, up_opts.images, &up_opts.image_opts)
         .and_then(|refs| lifecycle::run_specs(&sb, &refs))
-        .and_then(|specs| Plain::new(engine, &sb, specs))
+        .and_then(|specs| Plain::new(sh, engine, &sb, specs))
     {
         Ok(p) => p,
         Err(e) => {
@@ -269,7 +269,8 @@ fn guide(sh: &Shell, engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) 
     'runs: for i in 1..=runs {
         for ours_turn in if i % 2 == 1 { [true, false] } else { [false, true] } {
             let t = Instant::now();
-            let result = if ours_turn { guide_through_runner(sh, sb, &guide) } else { guide_plain(engine, sb, &guide) };
+            let result =
+                if ours_turn { guide_through_runner(sh, sb, &guide) } else { guide_plain(sh, engine, sb, &guide) };
             match result {
                 Ok(()) if ours_turn => ours.push(secs_since(t)),
                 Ok(()) => plain.push(secs_since(t)),
@@ -340,23 +341,17 @@ fn parse_stats(text: &str, prefix: &str) -> Result<BTreeMap<String, f64>> {
 
 /// Memory as the engine accounts it (the containers' cgroups), after the guide has exercised
 /// every service, so the client's daemon holds images as it does in use.
-fn memory(engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) {
+fn memory(sh: &Shell, engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) {
     let names: Vec<String> = sb.spec.services.iter().map(|s| sb.container(&s.name)).collect();
     let prefix = format!("{}-", sb.name);
     let mut totals = Vec::new();
     let mut per_service: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for _ in 0..runs {
         let sample = (|| -> Result<BTreeMap<String, f64>> {
-            let out = Command::new(&engine.bin)
-                .args(["stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}"])
-                .args(&names)
-                .stdin(Stdio::null())
-                .output()
-                .context("running stats")?;
-            if !out.status.success() {
-                bail!("{} stats failed: {}", engine.kind, String::from_utf8_lossy(&out.stderr).trim());
-            }
-            let parsed = parse_stats(&String::from_utf8_lossy(&out.stdout), &prefix)?;
+            let mut args = vec!["stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}"];
+            args.extend(names.iter().map(String::as_str));
+            let out = engine.checked(sh, &args)?;
+            let parsed = parse_stats(&out, &prefix)?;
             for s in &sb.spec.services {
                 if !parsed.contains_key(&s.name) {
                     bail!("stats reported nothing for {}", s.name);

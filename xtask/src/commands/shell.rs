@@ -14,16 +14,6 @@ pub fn run(sh: &Shell, sel: &Selector) -> Result<ExitCode> {
     let sb = Sandbox::open_required(sh, sel)?;
     let secrets = sb.secrets()?;
     let env = secrets.client_env();
-    let mut cmd = std::process::Command::new(&sb.engine.bin);
-    cmd.arg("exec").arg("--interactive");
-    if std::io::stdin().is_terminal() {
-        cmd.arg("--tty");
-    }
-    for (k, v) in &env {
-        cmd.arg("--env").arg(k);
-        cmd.env(k, v);
-    }
-    cmd.arg(sb.container(&sb.spec.client()?.name)).args(["bash", "-l"]);
     ui::info(
         "Shell",
         format!(
@@ -32,7 +22,11 @@ pub fn run(sh: &Shell, sel: &Selector) -> Result<ExitCode> {
             sb.spec.registry_address()?
         ),
     );
-    let status = cmd.status().context("starting the shell")?;
+    let client = sb.container(&sb.spec.client()?.name);
+    let status = sb
+        .engine
+        .attach(&client, &["bash", "-l"], &env, std::io::stdin().is_terminal())
+        .context("starting the shell")?;
     Ok(exit_code(status, "the shell"))
 }
 

@@ -26,15 +26,7 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     let spec = crate::table::load()?;
     let dir = state::Dir::for_name(&sel.name)?;
     let existing = dir.load()?;
-    let engine = match (&existing, sel.engine) {
-        (Some(s), Some(k)) if s.engine != k => bail!(
-            "sandbox `{}` lives on {}, not {k}: drop --engine, pick another --name, or `destroy` it first",
-            sel.name,
-            s.engine
-        ),
-        (Some(s), _) => Engine::detect(sh, Some(s.engine))?,
-        (None, k) => Engine::detect(sh, k)?,
-    };
+    let engine = Engine::for_sandbox(sh, &sel.name, sel.engine, existing.as_ref().map(|s| s.engine))?;
     if let Some(s) = &existing {
         for (flag, asked, has) in [
             ("--server-port", opts.server_port, s.server_port),
@@ -344,7 +336,7 @@ pub fn refuse_foreign_objects(sh: &Shell, sel: &Selector) -> Result<()> {
     let dir = state::Dir::for_name(&sel.name)?;
     let spec = crate::table::load()?;
     let claim = ownership::Claim { name: &sel.name, id: None, dir: &dir.path };
-    let kinds = sel.engine.map(|k| vec![k]).unwrap_or_else(|| vec![EngineKind::Docker, EngineKind::Podman]);
+    let kinds = EngineKind::candidates(sel.engine, None);
     for kind in kinds {
         if let Ok(engine) = Engine::detect(sh, Some(kind)) {
             ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, true)?, &claim, false)?;
@@ -367,10 +359,7 @@ pub fn destroy(sh: &Shell, sel: &Selector) -> Result<()> {
         Err(e) => return Err(e),
     };
     let spec = crate::table::load()?;
-    let kinds: Vec<EngineKind> = match (sel.engine, state.as_ref().map(|s| s.engine)) {
-        (Some(k), _) | (None, Some(k)) => vec![k],
-        (None, None) => vec![EngineKind::Docker, EngineKind::Podman],
-    };
+    let kinds = EngineKind::candidates(sel.engine, state.as_ref().map(|s| s.engine));
     let claim = ownership::Claim { name: &sel.name, id: state.as_ref().map(|s| s.id.as_str()), dir: &dir.path };
     // Everything is checked on every engine before anything is removed anywhere.
     let mut plan = Vec::new();

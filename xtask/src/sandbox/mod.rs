@@ -95,16 +95,7 @@ impl Sandbox {
         let Some(state) = dir.load()? else {
             return Ok(None);
         };
-        if let Some(kind) = sel.engine {
-            if kind != state.engine {
-                bail!(
-                    "sandbox `{}` lives on {}, not {kind}: drop --engine, pick another --name, or `destroy` it first",
-                    sel.name,
-                    state.engine
-                );
-            }
-        }
-        let engine = Engine::detect(sh, Some(state.engine))?;
+        let engine = Engine::for_sandbox(sh, &sel.name, sel.engine, Some(state.engine))?;
         let spec = crate::table::load()?;
         // Containers, network and volumes of this name must be this state's, whatever the command.
         let found = ownership::survey(sh, &engine, &spec, &sel.name, false)?;

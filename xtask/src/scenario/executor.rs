@@ -87,7 +87,7 @@ impl Executor for SandboxExecutor<'_> {
         };
         let wrapped = wrap_script(script, identity, clock);
         let name = self.sb.container(container);
-        super::step_process::run(&self.sb.engine.bin, &name, &wrapped, &all_env, self.limit, &self.masker, self.stream)
+        super::step_process::run(&self.sb.engine, &name, &wrapped, &all_env, self.limit, &self.masker, self.stream)
     }
 
     fn set_time_limit(&mut self, limit: std::time::Duration) {

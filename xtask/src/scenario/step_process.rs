@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use super::mask::Masker;
-use crate::engine::Output;
+use crate::engine::{Engine, Output};
 
 /// A step still running after this long streams its output.
 pub const STREAM_AFTER: Duration = Duration::from_secs(3);
@@ -64,7 +64,7 @@ fn reader(pipe: impl Read + Send + 'static, stream: Arc<Mutex<Stream>>) -> std::
 /// Runs `engine exec … container sh -c script` with `env` (values through this process's
 /// environment only), killing the step's processes at `limit`.
 pub fn run(
-    engine_bin: &std::path::Path,
+    engine: &Engine,
     container: &str,
     script: &str,
     env: &[(String, String)],
@@ -74,17 +74,14 @@ pub fn run(
 ) -> Result<Output> {
     let marker = format!("{MARKER_VAR}={}", crate::util::random_hex(8)?);
     let (_, value) = marker.split_once('=').expect("marker has a value");
-    let mut names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-    names.push(MARKER_VAR);
-    let args = crate::engine::exec_args(container, &names, false, &["sh", "-c", script]);
-    let mut cmd = Command::new(engine_bin);
-    cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.envs(env.iter().map(|(k, v)| (k, v))).env(MARKER_VAR, value);
-    // Its own process group: a Ctrl-C at the terminal reaches this tool, which kills the step
-    // in the container, instead of only the exec client.
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut all_env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    all_env.push((MARKER_VAR, value));
     let started = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("exec in {container}"))?;
+    // In a process group of its own: a Ctrl-C at the terminal reaches this tool, which kills the
+    // step in the container, instead of only the exec client.
+    let mut child = engine
+        .spawn_exec(container, &["sh", "-c", script], &all_env)
+        .with_context(|| format!("exec in {container}"))?;
     let shared = Arc::new(Mutex::new(Stream { started, masker: masker.clone(), enabled: stream, pending: Vec::new() }));
     let out = reader(child.stdout.take().expect("piped"), shared.clone());
     let err = reader(child.stderr.take().expect("piped"), shared);
