@@ -9,7 +9,7 @@ use xshell::Shell;
 use super::{secs_since, PLAIN_POLL, READY_TIMEOUT};
 use crate::engine::{Engine, RunSpec};
 use crate::sandbox::Sandbox;
-use crate::scenario::{Outcome, Scenario, Target};
+use crate::scenario::{Outcome, Scenario};
 use crate::table::readiness::{PlainCheck, Readiness};
 use crate::util;
 
@@ -112,7 +112,7 @@ pub(super) fn guide_plain(sh: &Shell, engine: &Engine, sb: &Sandbox, guide: &Sce
         let (Some(script), None, None) = (&step.run, &step.identity, &step.clock) else {
             bail!("step {} ({}) is not a plain command", n + 1, step.title);
         };
-        let mut env = if step.on == Target::Client { client_env.clone() } else { Vec::new() };
+        let mut env = if step.on.is_client() { client_env.clone() } else { Vec::new() };
         env.extend(step.env.iter().map(|(k, v)| (k.clone(), fill(v, &vars))));
         let container = sb.container(crate::scenario::executor::container_of(&step.on)?);
         // Values through the environment, as the stack does: passphrases stay off argv.

@@ -17,7 +17,7 @@ use xshell::Shell;
 use crate::cli::{BenchArgs, JsonFlag, RunArgs};
 use crate::engine::Engine;
 use crate::images::{self, SourceKind};
-use crate::sandbox::{lifecycle, ports, Sandbox, Selector, UpOptions};
+use crate::sandbox::{lifecycle, name, ports, Sandbox, Selector, UpOptions};
 use crate::scenario::executor;
 use crate::scenario::{self, Scenario};
 use crate::table::Spec;
@@ -202,7 +202,6 @@ fn warm_cycles(
     };
     let (mut up_ours, mut up_plain, mut down_ours, mut down_plain) = (vec![], vec![], vec![], vec![]);
     let mut per_service: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let prefix = format!("{}-", sb.name);
     for i in 1..=runs {
         let cycle = (|| -> Result<Sandbox> {
             let t = Instant::now();
@@ -210,7 +209,7 @@ fn warm_cycles(
             down_ours.push(secs_since(t));
             let t = Instant::now();
             for (name, secs) in plain.up().context("plain up")? {
-                let service = name.strip_prefix(&prefix).unwrap_or(&name).to_string();
+                let service = name::part_of(&sb.name, &name).unwrap_or(&name).to_string();
                 per_service.entry(format!("plain {service}")).or_default().push(secs);
             }
             up_plain.push(secs_since(t));
@@ -326,15 +325,16 @@ fn parse_size(s: &str) -> Option<f64> {
     Some(n * factor)
 }
 
-/// `stats` lines `<name>\t<used> / <limit>` into service -> bytes, for the containers asked for.
-fn parse_stats(text: &str, prefix: &str) -> Result<BTreeMap<String, f64>> {
+/// `stats` lines `<name>\t<used> / <limit>` into service -> bytes, for the containers of sandbox
+/// `sandbox` asked for.
+fn parse_stats(text: &str, sandbox: &str) -> Result<BTreeMap<String, f64>> {
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (name, usage) = line.split_once('\t').with_context(|| format!("unexpected stats line {line:?}"))?;
         let used = usage.split('/').next().unwrap_or_default();
         let bytes = parse_size(used).with_context(|| format!("unreadable memory figure {used:?}"))?;
         let name = name.trim().trim_start_matches('/');
-        out.insert(name.strip_prefix(prefix).unwrap_or(name).to_string(), bytes);
+        out.insert(name::part_of(sandbox, name).unwrap_or(name).to_string(), bytes);
     }
     Ok(out)
 }
@@ -343,7 +343,6 @@ fn parse_stats(text: &str, prefix: &str) -> Result<BTreeMap<String, f64>> {
 /// every service, so the client's daemon holds images as it does in use.
 fn memory(sh: &Shell, engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) {
     let names: Vec<String> = sb.spec.services.iter().map(|s| sb.container(&s.name)).collect();
-    let prefix = format!("{}-", sb.name);
     let mut totals = Vec::new();
     let mut per_service: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for _ in 0..runs {
@@ -351,7 +350,7 @@ fn memory(sh: &Shell, engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row)
             let mut args = vec!["stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}"];
             args.extend(names.iter().map(String::as_str));
             let out = engine.checked(sh, &args)?;
-            let parsed = parse_stats(&out, &prefix)?;
+            let parsed = parse_stats(&out, &sb.name)?;
             for s in &sb.spec.services {
                 if !parsed.contains_key(&s.name) {
                     bail!("stats reported nothing for {}", s.name);
@@ -397,9 +396,9 @@ mod tests {
     #[test]
     fn stats_lines_map_to_services() {
         let text = "x-bench-db\t105.4MiB / 23.54GiB\n/x-bench-registry\t10MB / 25.28GB\n\n";
-        let m = parse_stats(text, "x-bench-").unwrap();
+        let m = parse_stats(text, "x-bench").unwrap();
         assert_eq!(m.len(), 2);
         assert_eq!(m["registry"], 10e6);
-        assert!(parse_stats("no tab here", "x-").is_err());
+        assert!(parse_stats("no tab here", "x").is_err());
     }
 }

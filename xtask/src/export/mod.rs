@@ -124,7 +124,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
         for m in std::mem::take(&mut spec.mounts) {
             match m {
                 Mount::Volume { name, target } => {
-                    let logical = name.strip_prefix(&format!("{}-", sb.name)).unwrap_or(&name).to_string();
+                    let logical = crate::sandbox::name::part_of(&sb.name, &name).unwrap_or(&name).to_string();
                     if !volumes.contains(&logical) {
                         volumes.push(logical.clone());
                     }

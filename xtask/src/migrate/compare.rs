@@ -12,12 +12,12 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use xshell::Shell;
 
-use super::find::REGISTRY;
 use super::signers::Signers;
 use super::tools::{self, Tool};
 use crate::sandbox::Sandbox;
 use crate::scenario::clock;
 use crate::ui;
+use crate::util::shell_quote;
 
 pub const DATA: &str = include_str!("../../data/comparison.toml");
 /// The clock shift of the freshness row: one day past the 14 days a Notary timestamp lives.
@@ -137,9 +137,10 @@ pub struct Matrix {
     pub as_recorded: bool,
 }
 
-/// Client-side: removes the repository's trust data and local images (a fresh start each run).
+/// Client-side: removes the trust data of repository "$1" on the Notary server "$2" and its local
+/// images (a fresh start each run).
 const RESET: &str = r#"cfg="${DOCKER_CONFIG:-$HOME/.docker}"
-notary -s https://notaryserver:4443 -d "$cfg/trust" --tlscacert /etc/sandbox/ca.crt delete "$1" --remote >/dev/null 2>&1 || true
+notary -s "$2" -d "$cfg/trust" --tlscacert /etc/sandbox/ca.crt delete "$1" --remote >/dev/null 2>&1 || true
 ids=$(docker image ls -q "$1" | sort -u); [ -z "$ids" ] || docker image rm -f $ids >/dev/null"#;
 
 /// Client-side: builds a unique one-file image as "$1:$2" (label "$3") and pushes it; DCT signs
@@ -151,12 +152,12 @@ if [ "$4" = unsigned ]; then export DOCKER_CONTENT_TRUST=0; fi
 docker push "$1:$2" > /tmp/push.log 2>&1 || { cat /tmp/push.log; exit 1; }
 sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\).*/digest=\1/p' /tmp/push.log"#;
 
-/// Client-side: the attacker re-initialises "$1" under her own root and pushes her image to
-/// "$1:$2". Prints `digest=<digest>`.
+/// Client-side: the attacker re-initialises "$1" on the Notary server "$3" under her own root and
+/// pushes her image to "$1:$2". Prints `digest=<digest>`.
 const MALLORY_PUSH: &str = r#"set -e
 export DOCKER_CONFIG=/tmp/compare-mallory; rm -rf "$DOCKER_CONFIG"; mkdir -p "$DOCKER_CONFIG"
 cp -r "$HOME/.docker/tls" "$DOCKER_CONFIG/tls"
-notary -s https://notaryserver:4443 -d "$DOCKER_CONFIG/trust" --tlscacert /etc/sandbox/ca.crt delete "$1" --remote >/dev/null
+notary -s "$3" -d "$DOCKER_CONFIG/trust" --tlscacert /etc/sandbox/ca.crt delete "$1" --remote >/dev/null
 d=$(mktemp -d); echo "mallory $(date +%s%N) $$" > "$d/nonce"
 tar -C "$d" -c . | docker import - "$1:$2" >/dev/null; rm -rf "$d"
 docker push "$1:$2" > /tmp/push.log 2>&1 || { cat /tmp/push.log; exit 1; }
@@ -181,10 +182,10 @@ echo "after=sha256:$(sha256sum "$blob" | cut -d' ' -f1)""#;
 
 /// Client-side DCT check of `repo`:latest: no local copy, then a trusted pull.
 fn dct_check(repo: &str) -> String {
-    let r = tools::quote(repo);
+    let r = shell_quote(repo);
     format!(
         "ids=$(docker image ls -q {r} | sort -u); [ -z \"$ids\" ] || docker image rm -f $ids >/dev/null\ndocker pull {}",
-        tools::quote(&format!("{repo}:latest"))
+        shell_quote(&format!("{repo}:latest"))
     )
 }
 
@@ -277,8 +278,9 @@ pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, only: &[String]) -> 
 }
 
 fn run_row(ctx: &Ctx<'_, '_>, row: &Row) -> Result<MeasuredRow> {
-    let repo = format!("{REGISTRY}/compare/{}", row.id);
-    ctx.client_ok("resetting the repository", RESET, &[&repo])?;
+    let repo = format!("{}/compare/{}", ctx.sb.spec.registry_address()?, row.id);
+    let server = ctx.sb.spec.server_url()?;
+    ctx.client_ok("resetting the repository", RESET, &[&repo, &server])?;
     let signed = ctx.push(&repo, &row.id, true)?;
     ctx.sign_both(&format!("{repo}@{signed}"))?;
     let mut shift = "";
@@ -322,7 +324,7 @@ fn run_row(ctx: &Ctx<'_, '_>, row: &Row) -> Result<MeasuredRow> {
             signed.clone()
         }
         "untrusted-key" => {
-            let out = ctx.client_ok("the attacker's push", MALLORY_PUSH, &[&repo, "latest"])?;
+            let out = ctx.client_ok("the attacker's push", MALLORY_PUSH, &[&repo, "latest", &server])?;
             let m = digest_of(&out, "the attacker's push")?;
             ctx.signers_ok("the attacker's signatures", MALLORY_SIGN, &[&format!("{repo}@{m}")])?;
             m

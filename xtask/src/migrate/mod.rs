@@ -208,14 +208,14 @@ pub fn table(report: &Report) -> String {
 
 /// What a consumer runs to verify: inside the sandbox network through the signers container
 /// (what `migrate` itself ran), and with host tools and the exported key, certificate and policy.
-pub fn consumer_commands(report: &Report, in_container: &str) -> String {
+pub fn consumer_commands(report: &Report, in_container: &str, registry: &str) -> String {
     let example = report
         .records
         .iter()
         .find(|r| matches!(r.cosign, Outcome::Signed | Outcome::AlreadySigned))
         .or(report.records.first())
         .map(|r| format!("{}@{}", r.repository, r.dct_digest))
-        .unwrap_or_else(|| format!("{}/<repository>@sha256:<digest>", find::REGISTRY));
+        .unwrap_or_else(|| format!("{registry}/<repository>@sha256:<digest>"));
     let cosign = |key: &str| {
         format!("cosign verify --key {key} --insecure-ignore-tlog=true --allow-insecure-registry --allow-http-registry {example}")
     };
@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn consumer_commands_name_the_exported_files_and_a_digest() {
-        let c = consumer_commands(&report(vec![record(Outcome::Signed, None)]), "docker exec s-signers");
+        let c = consumer_commands(&report(vec![record(Outcome::Signed, None)]), "docker exec s-signers", "r:5000");
         assert!(c.contains("docker exec s-signers cosign verify --key /signers/cosign.pub"), "{c}");
         assert!(c.contains("cosign verify --key /st/signers/cosign.pub"), "{c}");
         assert!(c.contains("notation policy import /st/signers/config/notation/trustpolicy.json"), "{c}");

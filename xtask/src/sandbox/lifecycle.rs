@@ -57,7 +57,7 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     // Ports are checked before anything is created, unless our own running container holds them.
     let published =
         [(spec.published("server_port")?.0, server_port), (spec.published("registry_port")?.0, registry_port)];
-    let ours: Vec<String> = published.iter().map(|(svc, _)| format!("{}-{}", sel.name, svc.name)).collect();
+    let ours: Vec<String> = published.iter().map(|(svc, _)| super::name::object(&sel.name, &svc.name)).collect();
     let running: Vec<String> = engine.inspect(sh, &ours)?.into_iter().filter(|c| c.running).map(|c| c.name).collect();
     for ((svc, port), name) in published.iter().zip(&ours) {
         if !running.contains(name) {

@@ -55,7 +55,7 @@ pub fn secret_env_script(svc: &Service, secrets: &Secrets) -> Result<String> {
     let mut script = String::new();
     for (k, field) in &svc.secret_env {
         let value = secret_json[field].as_str().with_context(|| format!("unknown secret `{field}` in sandbox.json"))?;
-        script.push_str(&format!("export {k}='{}'\n", value.replace('\'', r"'\''")));
+        script.push_str(&crate::util::shell_export(k, value));
     }
     Ok(script)
 }
@@ -116,7 +116,7 @@ impl Sandbox {
     }
 
     pub fn container(&self, service: &str) -> String {
-        format!("{}-{service}", self.name)
+        name::object(&self.name, service)
     }
 
     pub fn network(&self) -> String {
@@ -124,7 +124,7 @@ impl Sandbox {
     }
 
     pub fn volume(&self, v: &str) -> String {
-        format!("{}-{v}", self.name)
+        name::object(&self.name, v)
     }
 
     /// Name, id and owning state directory: enough to tell, later, whose an object is.
@@ -269,5 +269,35 @@ impl Sandbox {
     pub fn sql(&self, sh: &Shell, sql: &str) -> Result<Output> {
         let script = "exec \"$(command -v mariadb || command -v mysql)\" --protocol=socket -S /run/mysqld/mysqld.sock -uroot --batch --skip-column-names";
         self.exec(sh, "db", &["sh", "-c", script], &[], Some(sql.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quote_in_a_secret_reaches_the_service_exactly() {
+        let table = crate::table::load().unwrap();
+        let signer = table.services.iter().find(|s| !s.secret_env.is_empty()).expect("a service with secret_env");
+        let tricky = "it's 'quoted' $HOME `id` \\ \"q\"";
+        let secrets = Secrets {
+            db_server_password: tricky.into(),
+            db_signer_password: tricky.into(),
+            signer_alias_passphrase: tricky.into(),
+            trust_root_passphrase: tricky.into(),
+            trust_repository_passphrase: tricky.into(),
+        };
+        let script = secret_env_script(signer, &secrets).unwrap();
+        assert!(!script.contains(tricky), "the value is quoted: {script}");
+        // Sourced as the container's command sources it, each variable holds the value exactly.
+        for name in signer.secret_env.keys() {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{script}printf %s \"${name}\""))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), tricky, "{name}");
+        }
     }
 }

@@ -26,6 +26,18 @@ pub fn parse(name: &str) -> Result<String, String> {
     validate(name).map(|()| name.to_string()).map_err(|e| e.to_string())
 }
 
+/// The engine name of a sandbox's container or volume, `<sandbox>-<part>` (its network is the
+/// sandbox's name alone): built here only.
+pub fn object(sandbox: &str, part: &str) -> String {
+    format!("{sandbox}-{part}")
+}
+
+/// The part that an engine name of `sandbox` names (`ts-db` is `db` of `ts`); None for a name
+/// that is not one of its objects.
+pub fn part_of<'a>(sandbox: &str, object: &'a str) -> Option<&'a str> {
+    object.strip_prefix(sandbox)?.strip_prefix('-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,6 +47,14 @@ mod tests {
         for n in ["trust-sandbox", "a", "tse2e-docker-main", "x_1.2", &"a".repeat(63)] {
             validate(n).unwrap_or_else(|e| panic!("{n}: {e}"));
         }
+    }
+
+    #[test]
+    fn object_names_are_built_and_read_back_one_way() {
+        assert_eq!(object("ts", "notarysigner"), "ts-notarysigner");
+        assert_eq!(part_of("ts", &object("ts", "db")), Some("db"));
+        assert_eq!(part_of("ts", "ts2-db"), None, "another sandbox's object");
+        assert_eq!(part_of("ts", "other"), None);
     }
 
     #[test]

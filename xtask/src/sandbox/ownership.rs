@@ -66,9 +66,9 @@ pub fn state_holds(state_dir: &str, id: &str) -> bool {
 /// Every object on `engine` named as sandbox `name`'s would be, plus (with `labelled`) every
 /// object labelled with its name: what `up` would reuse and what `down`/`destroy` would remove.
 pub fn survey(sh: &Shell, engine: &Engine, spec: &Spec, name: &str, labelled: bool) -> Result<Vec<Object>> {
-    let containers: Vec<String> = spec.services.iter().map(|s| format!("{name}-{}", s.name)).collect();
+    let containers: Vec<String> = spec.services.iter().map(|s| super::name::object(name, &s.name)).collect();
     let volumes: Vec<String> =
-        spec.services.iter().flat_map(|s| s.volumes.iter().map(|v| format!("{name}-{}", v.name))).collect();
+        spec.services.iter().flat_map(|s| s.volumes.iter().map(|v| super::name::object(name, &v.name))).collect();
     let mut found = engine.objects(sh, Kind::Container, &containers)?;
     found.extend(engine.objects(sh, Kind::Network, &[name.to_string()])?);
     found.extend(engine.objects(sh, Kind::Volume, &volumes)?);

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{clock, containers, Action, Executor, Output, Runner, Scenario, Service, StepMode, Target};
+use super::{clock, containers, Action, Executor, Output, Runner, Scenario, ServiceName, StepMode, Target};
 use crate::cli::RunArgs;
 use crate::sandbox::readiness;
 use crate::sandbox::state::{ClientMode, Secrets};
@@ -45,7 +45,7 @@ pub fn container_of(target: &Target) -> Result<&str> {
 }
 
 /// The table's service for a scenario's service name; an error if the table has no such service.
-fn service_name(spec: &Spec, service: Service) -> Result<&str> {
+fn service_name<'a>(spec: &'a Spec, service: &ServiceName) -> Result<&'a str> {
     Ok(&spec.service(service.as_str())?.name)
 }
 
@@ -79,7 +79,7 @@ impl Executor for SandboxExecutor<'_> {
             Target::Container(name) => name.as_str(),
             _ => service_name(&self.sb.spec, on.service().context("steps on the engine take an `action`")?)?,
         };
-        let mut all_env = if *on == Target::Client { self.secrets.client_env() } else { Vec::new() };
+        let mut all_env = if on.is_client() { self.secrets.client_env() } else { Vec::new() };
         all_env.extend(env.iter().cloned());
         let clock = match clock {
             Some(offset) => Some((offset, clock::Arch::host()?)),
@@ -99,21 +99,21 @@ impl Executor for SandboxExecutor<'_> {
         let done = |msg: String| Ok(Output { code: 0, stdout: msg, stderr: String::new() });
         match action {
             Action::Stop(s) => {
-                sb.engine.stop(sh, &sb.container(service_name(&sb.spec, *s)?))?;
+                sb.engine.stop(sh, &sb.container(service_name(&sb.spec, s)?))?;
                 done(format!("stopped {s}\n"))
             }
             Action::Start(s) => {
-                sb.engine.start(sh, &sb.container(service_name(&sb.spec, *s)?))?;
+                sb.engine.start(sh, &sb.container(service_name(&sb.spec, s)?))?;
                 readiness::wait_stack_ready(sh, sb)?;
-                wait_client_reaches(sh, sb, service_name(&sb.spec, *s)?)?;
+                wait_client_reaches(sh, sb, service_name(&sb.spec, s)?)?;
                 done(format!("started {s}; ready\n"))
             }
             Action::Restart(s) => {
-                let name = sb.container(service_name(&sb.spec, *s)?);
+                let name = sb.container(service_name(&sb.spec, s)?);
                 sb.engine.stop(sh, &name)?;
                 sb.engine.start(sh, &name)?;
                 readiness::wait_stack_ready(sh, sb)?;
-                wait_client_reaches(sh, sb, service_name(&sb.spec, *s)?)?;
+                wait_client_reaches(sh, sb, service_name(&sb.spec, s)?)?;
                 done(format!("restarted {s}; ready\n"))
             }
             Action::DbSnapshot(name) => {
@@ -334,12 +334,13 @@ mod tests {
     #[test]
     fn engine_steps_are_refused_as_commands() {
         assert!(container_of(&Target::Engine).is_err());
-        assert_eq!(container_of(&Target::Registry).unwrap(), "registry");
+        assert_eq!(container_of(&Target::named("registry")).unwrap(), "registry");
         assert_eq!(container_of(&Target::Container("impostor".into())).unwrap(), "impostor");
-        // Every container a step can name is a service of the table.
+        // A service's name is its container's; a name the table lacks is the scenario's own.
         let spec = crate::table::load().unwrap();
-        for t in [Target::Client, Target::Registry, Target::Db, Target::Notaryserver, Target::Notarysigner] {
-            assert!(spec.service(container_of(&t).unwrap()).is_ok(), "{t:?}");
+        for svc in &spec.services {
+            assert_eq!(container_of(&Target::from(svc.name.clone())).unwrap(), svc.name);
         }
+        assert_eq!(container_of(&Target::named("nginx")).unwrap(), "nginx");
     }
 }

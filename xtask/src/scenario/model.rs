@@ -8,6 +8,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::interpolate::{self, Vars, BUILTINS};
+use crate::table;
 
 /// Capabilities a scenario may list in `requires`. An executor that lacks one
 /// can refuse the scenario up front instead of failing half-way through.
@@ -88,61 +89,65 @@ impl Step {
 }
 
 /// Where a step runs: a service of the stack, the engine, or a container the scenario declares.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(from = "String", into = "String")]
 pub enum Target {
-    #[default]
-    Client,
-    Registry,
-    Db,
-    Notaryserver,
-    Notarysigner,
+    /// A service of the stack, by its name in sandbox.json.
+    Service(ServiceName),
     /// The container engine itself: only `action` steps run here.
     Engine,
     /// One of the scenario's own `[[containers]]`, by name.
     Container(String),
 }
 
+/// What `on` says for the engine.
+const ENGINE: &str = "engine";
+
+impl Default for Target {
+    /// The client: where the guide's commands run.
+    fn default() -> Target {
+        Target::Service(ServiceName::client())
+    }
+}
+
 impl Target {
-    /// The names `on` takes for the stack's services and the engine.
-    pub const BUILTIN: &'static [&'static str] =
-        &["client", "registry", "db", "notaryserver", "notarysigner", "engine"];
+    /// The names `on` takes for the stack's services (sandbox.json's, in its order) and the engine.
+    pub fn builtin_names() -> Vec<&'static str> {
+        let mut names = table::embedded().service_names();
+        names.push(ENGINE);
+        names
+    }
 
     pub fn as_str(&self) -> &str {
         match self {
-            Target::Client => "client",
-            Target::Registry => "registry",
-            Target::Db => "db",
-            Target::Notaryserver => "notaryserver",
-            Target::Notarysigner => "notarysigner",
-            Target::Engine => "engine",
+            Target::Service(s) => s.as_str(),
+            Target::Engine => ENGINE,
             Target::Container(name) => name,
         }
     }
 
     /// The service a target names; `None` for the engine and declared containers.
-    pub fn service(&self) -> Option<Service> {
+    pub fn service(&self) -> Option<&ServiceName> {
         match self {
-            Target::Client => Some(Service::Client),
-            Target::Registry => Some(Service::Registry),
-            Target::Db => Some(Service::Db),
-            Target::Notaryserver => Some(Service::Notaryserver),
-            Target::Notarysigner => Some(Service::Notarysigner),
+            Target::Service(s) => Some(s),
             Target::Engine | Target::Container(_) => None,
         }
+    }
+
+    /// Whether the step runs in the client, with its trust environment and identities.
+    pub fn is_client(&self) -> bool {
+        self.service().is_some_and(|s| *s == ServiceName::client())
     }
 }
 
 impl From<String> for Target {
     fn from(s: String) -> Target {
-        match s.as_str() {
-            "client" => Target::Client,
-            "registry" => Target::Registry,
-            "db" => Target::Db,
-            "notaryserver" => Target::Notaryserver,
-            "notarysigner" => Target::Notarysigner,
-            "engine" => Target::Engine,
-            _ => Target::Container(s),
+        if s == ENGINE {
+            return Target::Engine;
+        }
+        match ServiceName::try_from(s) {
+            Ok(service) => Target::Service(service),
+            Err(UnknownService(s)) => Target::Container(s),
         }
     }
 }
@@ -156,6 +161,71 @@ impl From<Target> for String {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// A service of the stack, by its name in sandbox.json: a name the table lacks is refused when
+/// the scenario file is read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ServiceName(String);
+
+/// A name that is no service of the table (given back whole).
+#[derive(Debug)]
+pub struct UnknownService(String);
+
+impl fmt::Display for UnknownService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown service `{}`; the services are: {}", self.0, table::embedded().service_names().join(", "))
+    }
+}
+
+impl ServiceName {
+    /// The client, the service that runs its own docker engine.
+    pub fn client() -> ServiceName {
+        ServiceName(table::embedded().client().expect("sandbox.json has a client (unit-tested)").name.clone())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ServiceName {
+    type Error = UnknownService;
+
+    fn try_from(s: String) -> Result<ServiceName, UnknownService> {
+        match table::embedded().services.iter().any(|svc| svc.name == s) {
+            true => Ok(ServiceName(s)),
+            false => Err(UnknownService(s)),
+        }
+    }
+}
+
+impl From<ServiceName> for String {
+    fn from(s: ServiceName) -> String {
+        s.0
+    }
+}
+
+#[cfg(test)]
+impl Target {
+    /// The target `on = "<name>"` reads as.
+    pub fn named(name: &str) -> Target {
+        Target::from(name.to_string())
+    }
+}
+
+#[cfg(test)]
+impl ServiceName {
+    pub fn named(name: &str) -> ServiceName {
+        ServiceName::try_from(name.to_string()).expect("a service of the table")
+    }
+}
+
+impl fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -189,43 +259,14 @@ pub struct ContainerFile {
     pub content: String,
 }
 
-/// A container of the stack, as named in engine actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Service {
-    Client,
-    Registry,
-    Db,
-    Notaryserver,
-    Notarysigner,
-}
-
-impl Service {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Client => "client",
-            Service::Registry => "registry",
-            Service::Db => "db",
-            Service::Notaryserver => "notaryserver",
-            Service::Notarysigner => "notarysigner",
-        }
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Something done to the stack rather than inside a container
 /// (TOML: `action = { stop = "notarysigner" }`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    Stop(Service),
-    Start(Service),
-    Restart(Service),
+    Stop(ServiceName),
+    Start(ServiceName),
+    Restart(ServiceName),
     /// Saves the notary databases under a name, for a later `db_restore`.
     DbSnapshot(String),
     DbRestore(String),
@@ -378,14 +419,15 @@ impl Scenario {
             if !is_slug(&c.name) {
                 cerr("name must be lowercase letters, digits and `-` (steps name it in `on`)".into());
             }
-            if Target::BUILTIN.contains(&c.name.as_str()) {
+            if Target::builtin_names().contains(&c.name.as_str()) {
                 cerr(format!("`{}` is a service of the sandbox; give the container a name of its own", c.name));
             }
             if declared.insert(&c.name, c).is_some() {
                 cerr("is declared twice".into());
             }
             if c.image.trim().is_empty() {
-                cerr("needs an `image` (one of the sandbox's: client, notary, registry, db)".into());
+                let images = table::embedded().image_names().join(", ");
+                cerr(format!("needs an `image` (one of the sandbox's: {images})"));
             }
             if c.command.is_empty() {
                 cerr("`command` is empty".into());
@@ -458,7 +500,7 @@ impl Scenario {
 
             if let Target::Container(c) = &step.on {
                 if !declared.contains_key(c.as_str()) {
-                    let mut known: Vec<&str> = Target::BUILTIN.to_vec();
+                    let mut known: Vec<&str> = Target::builtin_names();
                     known.extend(declared.keys());
                     err(format!(
                         "on = \"{c}\" names no service and no container of this scenario (known: {})",
@@ -468,8 +510,8 @@ impl Scenario {
             }
 
             if let Some(id) = &step.identity {
-                if step.on != Target::Client {
-                    err(format!("`identity` only applies on \"client\", not on \"{}\"", step.on));
+                if !step.on.is_client() {
+                    err(format!("`identity` only applies on \"{}\", not on \"{}\"", ServiceName::client(), step.on));
                 }
                 if !is_slug(id) {
                     err(format!("identity `{id}` must be lowercase letters, digits and `-` (it names a directory)"));
@@ -494,9 +536,10 @@ impl Scenario {
                         "clock `{clock}` is not a faketime offset like \"+400d\", \"-2h\" or \"@2030-01-01 00:00:00\""
                     ));
                 }
+                let client_image = &table::embedded().client().expect("sandbox.json has a client (unit-tested)").image;
                 let carries_clock = match &step.on {
-                    Target::Client => true,
-                    Target::Container(c) => declared.get(c.as_str()).is_some_and(|d| d.image == "client"),
+                    on if on.is_client() => true,
+                    Target::Container(c) => declared.get(c.as_str()).is_some_and(|d| d.image == *client_image),
                     _ => false,
                 };
                 if !carries_clock {

@@ -435,7 +435,7 @@ impl<E: Executor> Runner<E> {
     fn heading_lines(&self, heading: &str, step: &Step, report: &StepReport) -> Vec<String> {
         let mut lines = vec![self.paint(heading, BOLD)];
         let mut context = Vec::new();
-        if step.on != Target::Client {
+        if !step.on.is_client() {
             context.push(format!("on {}", step.on));
         }
         if let Some(id) = &step.identity {
