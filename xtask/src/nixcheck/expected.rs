@@ -58,10 +58,11 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     ("signers", &[&["cosign"], &["notation"], &["crane"], &["sleep"]]),
 ];
 
-/// Images where a step's `clock` runs Go programs under qemu's user-mode emulator for the
-/// machine's own architecture (issue 10: libfaketime preloaded into the emulator). The signers
-/// image (issue 11) ships it; the client joins when issue 10's clock lands.
-const EMULATED: &[&str] = &["signers"];
+/// Images where a shifted clock runs Go programs under qemu's user-mode emulator for the
+/// machine's own architecture, with libfaketime preloaded into the emulator: the client (a
+/// scenario step's `clock`) and the signers (`compare`'s freshness row). Every image that ships
+/// the emulator is held to it on both paths.
+const EMULATED: &[&str] = &["client", "signers"];
 
 /// The emulator `image` needs on `system` ("x86_64-linux", "aarch64-linux"), if any.
 pub fn emulator(image: &str, system: &str) -> Option<String> {
@@ -139,7 +140,17 @@ mod tests {
     fn the_emulator_matches_the_system() {
         assert_eq!(emulator("signers", "x86_64-linux").as_deref(), Some("qemu-x86_64"));
         assert_eq!(emulator("signers", "aarch64-linux").as_deref(), Some("qemu-aarch64"));
+        assert_eq!(emulator("client", "x86_64-linux").as_deref(), Some("qemu-x86_64"));
         assert_eq!(emulator("notary", "x86_64-linux"), None);
+    }
+
+    #[test]
+    fn every_image_that_preloads_libfaketime_is_held_to_its_emulator() {
+        // libfaketime reaches Go programs only through the emulator (scenario/clock.rs): an image
+        // that carries the library for that purpose must carry the emulator too.
+        for (image, _) in LIBRARIES {
+            assert!(emulator(image, "x86_64-linux").is_some(), "{image} preloads libfaketime without an emulator");
+        }
     }
 
     #[test]
