@@ -17,8 +17,8 @@ const EVERY_IMAGE: &[Alternatives] = &[&["sh"], &["bash"], &["grep"], &["head"]]
 const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     (
         // data/db-start.sh (mkdir, chown, rm for a first initialisation that never finished, the
-        // server and its initialisation), stack.rs (SQL over the socket), play.rs (the rollback
-        // scenario's dump).
+        // server and its initialisation), Sandbox::sql (SQL over the socket), the scenarios'
+        // db_snapshot action (the dump; scenario/executor.rs).
         "db",
         &[
             &["mkdir"],
@@ -34,7 +34,7 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     ("registry", &[&["cut"], &["sha256sum"], &["dd"]]),
     (
         // The scenarios' client steps (scenarios/*.toml), the client-daemon probe and the clock
-        // shifts (play.rs: faketime).
+        // shifts (scenario/clock.rs: faketime).
         "client",
         &[
             &["docker"],
