@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod db;
+pub mod labels;
 pub mod lifecycle;
 pub mod lock;
 pub mod name;
@@ -24,15 +25,9 @@ use xshell::Shell;
 use crate::engine::{Engine, EngineKind, EnvVar, Mount, Output, RunSpec};
 use crate::images::{self, SourceKind};
 use crate::table::{Service, Spec};
+pub use labels::{LABEL_CONFIG, LABEL_ID, LABEL_INSTANCE, LABEL_SERVICE, LABEL_STATE};
 use state::{ClientMode, Secrets, State};
 
-/// Labels on everything the tool creates: how `down`, `destroy` and `up` find their own.
-pub const LABEL_INSTANCE: &str = "io.trust-sandbox.instance";
-pub const LABEL_ID: &str = "io.trust-sandbox.id";
-pub const LABEL_SERVICE: &str = "io.trust-sandbox.service";
-pub const LABEL_CONFIG: &str = "io.trust-sandbox.config-hash";
-/// The state directory that created an object: a sandbox belongs to exactly one (see `ownership`).
-pub const LABEL_STATE: &str = "io.trust-sandbox.state";
 /// Services that die by themselves come back; a `stop` (scenario actions, `down`) is respected.
 /// Measured on docker 28 and on podman 4.3 without systemd (conmon restarts it): a SIGKILLed
 /// service is running again within a second, a stopped one stays stopped.

@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use xshell::Shell;
 
-use super::{LABEL_ID, LABEL_INSTANCE, LABEL_STATE};
+use super::labels::{LABEL_ID, LABEL_INSTANCE, LABEL_STATE};
 use crate::engine::objects::{Kind, Object};
 use crate::engine::Engine;
 use crate::table::Spec;

@@ -1,4 +1,4 @@
-//! Waiting for readiness: the sandbox answers each service's probe (`spec::readiness`, the enum
+//! Waiting for readiness: the sandbox answers each service's probe (`table::readiness`, the enum
 //! and its probes) for its containers, and retries it until it passes or the timeout ends, then
 //! reports the last error (the one that explains what is wrong), never just "timed out".
 
