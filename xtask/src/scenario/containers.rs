@@ -21,7 +21,7 @@ pub const LABEL_SCENARIO: &str = "io.trust-sandbox.scenario";
 
 /// The engine's name for a scenario's container `container` of sandbox `sb`.
 pub fn engine_name(sb: &Sandbox, container: &str) -> String {
-    format!("{}{}{container}", sb.name, name::SCENARIO_INFIX)
+    name::scenario_object(&sb.name, container)
 }
 
 /// Starts `decl` on the sandbox network and waits for its `ready` command; returns its engine name.

@@ -19,7 +19,7 @@ const TAIL_LINES: usize = 15;
 const ECHO_LINES: usize = 200;
 
 /// What one command produced: the same type the engine returns.
-pub use crate::util::Output;
+pub use crate::engine::Output;
 
 /// Runs commands in the sandbox. `Err` means the command could not be run at
 /// all (engine gone, container missing), as opposed to a command that failed.
@@ -465,7 +465,7 @@ impl<E: Executor> Runner<E> {
     fn heading_lines(&self, heading: &str, step: &Step, report: &StepReport) -> Vec<String> {
         let mut lines = vec![self.paint(heading, BOLD)];
         let mut context = Vec::new();
-        if step.on != Target::Client {
+        if !step.on.is_client() {
             context.push(format!("on {}", step.on));
         }
         if let Some(id) = &step.identity {
