@@ -375,6 +375,15 @@ impl Engine {
         self.checked(sh, &["stop", "--time", "5", container]).map(|_| ())
     }
 
+    /// SIGKILL (both engines' default) to each container, without a stop's grace period: for
+    /// throwaway containers whose PID 1 may ignore SIGTERM. The caller decides whether a failure
+    /// matters (a container that is not running makes it fail).
+    pub fn kill(&self, sh: &Shell, containers: &[&str]) -> Result<Output> {
+        let mut args = vec!["kill"];
+        args.extend_from_slice(containers);
+        self.raw(sh, &args)
+    }
+
     pub fn start(&self, sh: &Shell, container: &str) -> Result<()> {
         self.checked(sh, &["start", container]).map(|_| ())
     }
