@@ -5,8 +5,9 @@
 //! ended the run (`crate::signals`: SIGINT, SIGTERM, SIGHUP), the processes carrying the marker
 //! are killed from the host: the engine runs on this machine, so they are in the host's /proc.
 //! Killing only the `exec` client would leave them running in the container. `migrate` and
-//! `compare` run their commands here too, so a signal stops them the same way. The output of a step that runs longer than [`STREAM_AFTER`] streams (masked) as it
-//! comes; a quick step's output is only shown by the runner, as before.
+//! `compare` run their commands here too, so a signal stops them the same way. The output of a
+//! step that runs longer than [`STREAM_AFTER`] streams (masked) as it comes; a quick step's
+//! output is only shown by the runner, as before.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
