@@ -9,7 +9,8 @@ use xshell::Shell;
 
 use crate::cli::{JsonFlag, RunArgs, ScenarioCommand};
 use crate::sandbox::{status, Sandbox, Selector};
-use crate::scenario::{self, executor, Scenario};
+use crate::scenario::{self, Scenario};
+use crate::session;
 
 pub fn run(sh: &Shell, sel: &Selector, command: ScenarioCommand) -> Result<ExitCode> {
     match command {
@@ -35,7 +36,8 @@ fn run_named(
     clients: &[String],
     args: &RunArgs,
 ) -> Result<ExitCode> {
-    executor::check_report_paths(args)?;
+    let opts = super::session_options(args);
+    session::check_paths(&opts)?;
     // A matrix without names runs the whole catalogue.
     let all = all || (!clients.is_empty() && names.is_empty() && files.is_empty());
     let mut scenarios = match (all, names.is_empty()) {
@@ -51,13 +53,13 @@ fn run_named(
         bail!("name a scenario (see `cargo xtask sandbox scenario list`), pass --all, or --file PATH");
     }
     if !clients.is_empty() {
-        return scenario::clients::run(sh, sel, &scenarios, clients, args);
+        return session::clients::run(sh, sel, &scenarios, clients, &opts);
     }
     let sb = Sandbox::open_required(sh, sel)?;
     if !status::all_ready(sh, &sb) {
         bail!("sandbox `{}` is not fully up: run `cargo xtask sandbox up` (see `status`)", sb.name);
     }
-    executor::run_scenarios(sh, &sb, &scenarios, args)
+    session::run(sh, &sb, &scenarios, &opts)
 }
 
 fn list(json: &JsonFlag) -> Result<()> {

@@ -26,7 +26,7 @@ use super::debian::{self, Builder, Record, RecordLayer};
 use super::lock::{Lock, LockedCli};
 use super::{archive, layer, sources, SourceKind};
 use crate::engine::Engine;
-use crate::sandbox::spec::Spec;
+use crate::table::Spec;
 use crate::ui;
 
 /// The client image and the package its own docker comes from (pinned in `images.client`).

@@ -6,7 +6,7 @@
 
 use crate::images::client_cli;
 use crate::images::lock::Lock;
-use crate::sandbox::spec::Spec;
+use crate::table::Spec;
 
 use super::facts::NixFacts;
 
@@ -69,14 +69,14 @@ mod tests {
 
     #[test]
     fn the_shipped_lock_and_the_stand_in_flake_agree() {
-        let (lock, spec) = (crate::images::lock::load().unwrap(), crate::sandbox::spec::load().unwrap());
+        let (lock, spec) = (crate::images::lock::load().unwrap(), crate::table::load().unwrap());
         // What the stand-in nixpkgs (nix/offline/stub-pkgs.nix) gives docker_28.
         assert!(problems(&lock, &spec, &facts("28.5.2")).is_empty());
     }
 
     #[test]
     fn a_moved_pin_or_flake_is_named() {
-        let (lock, spec) = (crate::images::lock::load().unwrap(), crate::sandbox::spec::load().unwrap());
+        let (lock, spec) = (crate::images::lock::load().unwrap(), crate::table::load().unwrap());
         let p = problems(&lock, &spec, &facts("28.4.0"));
         assert_eq!(p.len(), 2, "{p:#?}");
         assert!(p[0].contains("the flake's docker is 28.4.0") && p[0].contains("client CLI 28.5"), "{p:#?}");

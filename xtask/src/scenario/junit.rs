@@ -81,14 +81,21 @@ fn render_suite(xml: &mut String, report: &Report, scenario: &ScenarioReport) {
         secs(scenario.duration_ms),
         escape(report.started_at.trim_end_matches('Z')),
     );
+    // The docker CLI that picked the per-client expectations, and a signal that ended the run
+    // early, in every suite the report holds.
     let client = report
         .client_cli
         .as_deref()
         .map(|c| format!("<property name=\"client_cli\" value=\"{}\"/>", escape(c)))
         .unwrap_or_default();
+    let interrupted = report
+        .interrupted
+        .as_deref()
+        .map(|sig| format!("<property name=\"interrupted\" value=\"{}\"/>", escape(sig)))
+        .unwrap_or_default();
     let _ = writeln!(
         xml,
-        "    <properties><property name=\"engine\" value=\"{}\"/><property name=\"run_id\" value=\"{}\"/>{client}</properties>",
+        "    <properties><property name=\"engine\" value=\"{}\"/><property name=\"run_id\" value=\"{}\"/>{client}{interrupted}</properties>",
         escape(&report.engine),
         escape(&report.run_id)
     );

@@ -99,6 +99,9 @@ pub struct Matrix {
     pub as_recorded: bool,
     /// The run report of each client, in column order.
     pub reports: Vec<Report>,
+    /// The signal that ended the run early: the matrix holds the clients played until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,7 +180,7 @@ pub fn build(engine: &str, runs: Vec<(Column, Report)>, recorded: &Recorded) -> 
     }
     let as_recorded = rows.iter().flat_map(|r| &r.cells).all(|c| c.as_recorded);
     let (clients, reports) = runs.into_iter().unzip();
-    Matrix { schema: SCHEMA.into(), engine: engine.into(), clients, rows, as_recorded, reports }
+    Matrix { schema: SCHEMA.into(), engine: engine.into(), clients, rows, as_recorded, reports, interrupted: None }
 }
 
 /// `[6, 7, 8, 9, 12]` → `6–9, 12`.

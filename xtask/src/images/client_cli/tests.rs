@@ -91,7 +91,7 @@ fn docker_29_is_refused_with_the_reason() {
 
 #[test]
 fn plans_are_checked_before_anything_starts() {
-    let spec = crate::sandbox::spec::load().unwrap();
+    let spec = crate::table::load().unwrap();
     let lock = crate::images::lock::load().unwrap();
     assert_eq!(plan(&spec, &lock, None).unwrap(), Plan::Default);
     let Plan::Pinned(c) = plan(&spec, &lock, Some(&Choice::Pinned("26.1".into()))).unwrap() else { panic!() };

@@ -10,9 +10,10 @@ fn step(index: usize, status: StepStatus, expectation: Option<&str>) -> StepRepo
     StepReport {
         index,
         title: format!("step {index}"),
-        on: Target::Client,
+        on: Target::default(),
         identity: None,
         command: "true".into(),
+        command_shortened: None,
         env: BTreeMap::new(),
         clock: None,
         status,
@@ -30,7 +31,7 @@ fn step(index: usize, status: StepStatus, expectation: Option<&str>) -> StepRepo
 
 fn scenario_report(name: &str, steps: Vec<StepReport>) -> ScenarioReport {
     let passed = steps.iter().all(|s| s.status == StepStatus::Passed);
-    ScenarioReport { name: name.into(), passed, aborted: false, duration_ms: 1, steps }
+    ScenarioReport { name: name.into(), passed, aborted: false, interrupted: false, duration_ms: 1, steps }
 }
 
 #[test]
@@ -61,7 +62,7 @@ fn every_recorded_difference_is_where_the_scenario_says_the_client_differs() {
 
 #[test]
 fn the_readme_holds_the_matrix_rendered_from_the_data_file() {
-    let readme = std::fs::read_to_string(crate::sandbox::spec::source_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(crate::table::source_root().join("README.md")).unwrap();
     let table = markdown(&Recorded::load().unwrap(), &pinned(), &crate::scenario::catalogue().unwrap()).unwrap();
     assert!(
         readme.contains(&table),

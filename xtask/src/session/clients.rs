@@ -8,14 +8,17 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::executor;
-use super::matrix::{self, Column, Matrix, Recorded};
-use super::{Report, Scenario};
-use crate::cli::RunArgs;
+use super::{reports, Options};
 use crate::images::client_cli::{self, Choice};
 use crate::images::{self, SourceKind};
 use crate::sandbox::{lifecycle, status, Sandbox, Selector, UpOptions};
+use crate::scenario::matrix::{self, Column, Matrix, Recorded};
+use crate::scenario::{Report, Scenario};
+use crate::signals;
 use crate::ui;
+
+/// What a signal makes the matrix do, said when it comes.
+const STOPPING: &str = "killing the running step's processes, removing the scenario's containers, putting the client's docker CLI back, then writing the matrix so far";
 
 /// `all` (every pinned CLI), pinned IDs and `file:PATH`, in the order given, each once.
 pub fn parse(clients: &[String], pinned: &[client_cli::Cli]) -> Result<Vec<Choice>> {
@@ -51,12 +54,15 @@ fn switch(choice: Option<Choice>) -> UpOptions {
     }
 }
 
-pub fn run(sh: &Shell, sel: &Selector, scenarios: &[Scenario], clients: &[String], args: &RunArgs) -> Result<ExitCode> {
-    if args.step {
+/// Plays `scenarios` once per client in `clients`, prints the matrix, writes it as JSON (and
+/// every client's steps as JUnit), and puts the sandbox's own client CLI back however the run
+/// ends; the exit code says whether every cell is as recorded, or which signal ended the run.
+pub fn run(sh: &Shell, sel: &Selector, scenarios: &[Scenario], clients: &[String], opts: &Options) -> Result<ExitCode> {
+    if opts.step {
         bail!("--step and --clients do not go together: pick one client (`up --client-cli ID`), then `scenario run --step`");
     }
-    executor::check_report_paths(args)?;
-    let spec = crate::sandbox::spec::load()?;
+    reports::check_paths(opts)?;
+    let spec = crate::table::load()?;
     let lock = images::lock::load()?;
     let choices = parse(clients, &client_cli::catalogue(&lock)?)?;
     // Every client is checked (a file's version, an ID in the lock) before the first switch.
@@ -68,44 +74,58 @@ pub fn run(sh: &Shell, sel: &Selector, scenarios: &[Scenario], clients: &[String
         bail!("sandbox `{}` is not fully up: run `cargo xtask sandbox up` (see `status`)", sb.name);
     }
     let original = sb.state.client_cli.clone();
-    executor::handle_ctrl_c();
+    signals::catch(STOPPING)?;
     let mut runs: Vec<(Column, Report)> = Vec::new();
+    let mut teardown: Vec<String> = Vec::new();
     let played = (|| -> Result<()> {
         for choice in &choices {
+            if signals::caught().is_some() {
+                break;
+            }
             ui::status("Client", format!("docker CLI {choice}: switching the client, then the scenarios"));
             let sb = lifecycle::up(sh, sel, &switch(Some(choice.clone())))
                 .with_context(|| format!("switching the client to docker CLI {choice}"))?;
-            let report = executor::play(sh, &sb, scenarios, args, ui::printer(), true)?;
+            let (report, done) = super::play(sh, &sb, scenarios, opts, ui::printer(), true)?;
+            teardown.extend(done);
             let cli = report.client_cli.clone().unwrap_or_default();
             runs.push((Column { id: choice.to_string(), cli }, report));
-            if executor::interrupted() {
-                break;
-            }
         }
         Ok(())
     })();
-    // The sandbox's own choice comes back whatever happened (a recreated client, trust data kept).
+    // The sandbox's own choice comes back whatever happened (a recreated client, trust data
+    // kept), also after a signal: its waits must not stop at the signal that asked for it.
     let back = original.as_ref().map_or_else(|| "the image's own".to_string(), Choice::to_string);
     ui::status("Client", format!("back to docker CLI {back}"));
-    let restored = lifecycle::up(sh, sel, &switch(original));
-    played?;
-    restored.context("putting the sandbox's client CLI back")?;
+    let restored = signals::cleanup(|| lifecycle::up(sh, sel, &switch(original)));
+    let signal = signals::caught();
+    match (&played, signal) {
+        (Err(e), Some(sig)) => teardown.push(format!("stopped ({e:#}) by {sig}")),
+        (Err(_), None) => {
+            played?;
+        }
+        (Ok(()), _) => {}
+    }
+    restored.with_context(|| format!("putting the client's docker CLI back to {back}"))?;
+    teardown.push(format!("the client runs docker CLI {back} again"));
 
     let engine = runs.first().map(|(_, r)| r.engine.clone()).unwrap_or_default();
-    let m = matrix::build(&engine, runs, &Recorded::load()?);
+    let mut m = matrix::build(&engine, runs, &Recorded::load()?);
+    m.interrupted = signal.map(|s| s.name().to_string());
     let text = matrix::table(&m);
-    if args.json.json.as_deref() == Some("-") {
+    if opts.json.as_deref() == Some("-") {
         eprint!("{text}");
     } else {
         print!("{text}");
     }
-    args.json.write(&m)?;
-    if let Some(path) = &args.junit {
-        super::junit::write(&combined(&m), path)?;
-    }
-    if executor::interrupted() {
-        ui::warn("interrupted: the running step's processes were killed");
-        return Ok(ExitCode::from(130));
+    let written = reports::write_as(&m, &combined(&m), opts)?;
+    if let Some(sig) = signal {
+        let reports = if written.is_empty() {
+            String::new()
+        } else {
+            format!("; the matrix so far is in {}, marked interrupted", written.join(" and "))
+        };
+        ui::warn(format!("interrupted by {sig}: {}{reports} (exit {})", teardown.join("; "), sig.exit_code()));
+        return Ok(ExitCode::from(sig.exit_code()));
     }
     if m.as_recorded {
         ui::status("Matches", "every cell is as xtask/data/client-matrix.toml and the README state");
@@ -127,12 +147,14 @@ fn combined(m: &Matrix) -> Report {
             scenarios.push(s);
         }
     }
-    Report::new(
+    let mut report = Report::new(
         &m.engine,
         first.map_or("", |r| r.started_at.as_str()),
         first.map_or("", |r| r.run_id.as_str()),
         scenarios,
-    )
+    );
+    report.interrupted = m.interrupted.clone();
+    report
 }
 
 #[cfg(test)]
