@@ -169,11 +169,25 @@ pub fn catalogue(lock: &Lock) -> Result<Vec<Cli>> {
     Ok(out)
 }
 
+/// The release a `docker --version` line names, as written there (`Docker version 26.1.5+dfsg1,
+/// build a72d7cd` → `26.1.5+dfsg1`): what reports record.
+pub fn reported(text: &str) -> Option<&str> {
+    let re = regex::Regex::new(r"Docker version ([^,\s]+)").expect("valid regex");
+    Some(re.captures(text)?.get(1)?.as_str())
+}
+
+/// A docker CLI release as a version (`26.1.5+dfsg1` → 26.1.5): only MAJOR.MINOR.PATCH count, so
+/// Debian's suffixes and pre-releases compare like the release (what per-client expectations and
+/// the refusal of docker 29 go by).
+pub fn release_version(release: &str) -> Option<semver::Version> {
+    let re = regex::Regex::new(r"^v?(\d+)\.(\d+)\.(\d+)").expect("valid regex");
+    let c = re.captures(release.trim())?;
+    Some(semver::Version::new(c[1].parse().ok()?, c[2].parse().ok()?, c[3].parse().ok()?))
+}
+
 /// The docker release a `docker --version` line names (`Docker version 28.2.2, build e6534b4`).
 pub fn reported_release(text: &str) -> Option<semver::Version> {
-    let re = regex::Regex::new(r"Docker version (\d+)\.(\d+)\.(\d+)").expect("valid regex");
-    let c = re.captures(text)?;
-    Some(semver::Version::new(c[1].parse().ok()?, c[2].parse().ok()?, c[3].parse().ok()?))
+    reported(text).and_then(release_version)
 }
 
 /// Refuses a docker CLI without content trust. Docker CLI 29 removed client-side content trust

@@ -231,9 +231,8 @@ pub fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> 
 /// what picks each step's per-client expectation.
 pub fn client_cli(sh: &Shell, sb: &Sandbox) -> Result<String> {
     let out = sb.exec(sh, &sb.spec.client()?.name, &["docker", "--version"], &[], None)?;
-    let re = regex::Regex::new(r"Docker version ([^,\s]+)").expect("valid regex");
-    re.captures(&out.combined())
-        .map(|c| c[1].to_string())
+    crate::images::client_cli::reported(&out.combined())
+        .map(str::to_string)
         .with_context(|| format!("the client's `docker --version` names no release: {}", out.combined().trim()))
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::interpolate::{self, Vars, BUILTINS};
 use crate::table;
-pub use per_client::{cli_release, ClientExpect, DEFAULT_SET};
+pub use per_client::{ClientExpect, DEFAULT_SET};
 pub use target::{ServiceName, Target};
 
 /// Capabilities a scenario may list in `requires`. An executor that lacks one

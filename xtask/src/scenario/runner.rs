@@ -129,7 +129,7 @@ pub struct Runner<E: Executor> {
 impl<E: Executor> Runner<E> {
     pub fn new(exec: E, mut opts: Options) -> Runner<E> {
         let run_id = opts.run_id.take().unwrap_or_else(new_run_id);
-        let cli = opts.client_cli.as_deref().and_then(model::cli_release);
+        let cli = opts.client_cli.as_deref().and_then(crate::images::client_cli::release_version);
         Runner {
             exec,
             masker: Masker::new(&opts.secrets),

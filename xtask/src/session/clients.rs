@@ -119,13 +119,7 @@ pub fn run(sh: &Shell, sel: &Selector, scenarios: &[Scenario], clients: &[String
     }
     let written = reports::write_as(&m, &combined(&m), opts)?;
     if let Some(sig) = signal {
-        let reports = if written.is_empty() {
-            String::new()
-        } else {
-            format!("; the matrix so far is in {}, marked interrupted", written.join(" and "))
-        };
-        ui::warn(format!("interrupted by {sig}: {}{reports} (exit {})", teardown.join("; "), sig.exit_code()));
-        return Ok(ExitCode::from(sig.exit_code()));
+        return Ok(super::say_interrupted(sig, &teardown, "the matrix", &written));
     }
     if m.as_recorded {
         ui::status("Matches", "every cell is as xtask/data/client-matrix.toml and the README state");

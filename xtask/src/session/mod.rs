@@ -73,15 +73,21 @@ pub fn run(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], opts: &Options) -> 
         if done.is_empty() {
             done.push("no step was running in a container".into());
         }
-        let reports = if written.is_empty() {
-            String::new()
-        } else {
-            format!("; the report so far is in {}, marked interrupted", written.join(" and "))
-        };
-        ui::warn(format!("interrupted by {sig}: {}{reports} (exit {})", done.join("; "), sig.exit_code()));
-        return Ok(ExitCode::from(sig.exit_code()));
+        return Ok(say_interrupted(sig, &done, "the report", &written));
     }
     Ok(if report.summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The one line a signal's end gets: the signal, what was cleaned up (`done`), where `what` (the
+/// report, the matrix) so far was `written`; returns the exit code, 128 + the signal.
+fn say_interrupted(sig: signals::Caught, done: &[String], what: &str, written: &[String]) -> ExitCode {
+    let reports = if written.is_empty() {
+        String::new()
+    } else {
+        format!("; {what} so far is in {}, marked interrupted", written.join(" and "))
+    };
+    ui::warn(format!("interrupted by {sig}: {}{reports} (exit {})", done.join("; "), sig.exit_code()));
+    ExitCode::from(sig.exit_code())
 }
 
 /// Plays `scenarios` with the progress sent to `printer` and returns the report: what `bench`

@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::{Expect, Step};
@@ -35,14 +34,6 @@ impl ClientExpect {
 
 /// The expectation set a step used when it has others: `default`, or a [`ClientExpect`]'s name.
 pub const DEFAULT_SET: &str = "default";
-
-/// A docker CLI's release, from what `docker version` reports (`26.1.5+dfsg1` → 26.1.5): only
-/// MAJOR.MINOR.PATCH count, so Debian's suffixes and pre-releases match like the release.
-pub fn cli_release(reported: &str) -> Option<semver::Version> {
-    let re = Regex::new(r"^v?(\d+)\.(\d+)\.(\d+)").expect("valid regex");
-    let c = re.captures(reported.trim())?;
-    Some(semver::Version::new(c[1].parse().ok()?, c[2].parse().ok()?, c[3].parse().ok()?))
-}
 
 impl Step {
     /// The expectation for a client of release `cli` (unknown: the default), and the per-client

@@ -389,7 +389,7 @@ expect = { outcome = "failure" }
 fn a_step_picks_the_expectation_of_the_clients_release() {
     let s = parse(PER_CLIENT).unwrap();
     let step = &s.steps[0];
-    let v = |t: &str| cli_release(t).unwrap();
+    let v = |t: &str| crate::images::client_cli::release_version(t).unwrap();
     let (e, set) = step.expect_for(Some(&v("28.5.2+dfsg4")));
     assert_eq!(e.contains, ["Removing signer \"alice\""]);
     assert_eq!(set.unwrap().set_name(), "docker CLI >=26");
@@ -402,7 +402,7 @@ fn a_step_picks_the_expectation_of_the_clients_release() {
     // Pre-releases and Debian suffixes count as their release.
     assert_eq!(v("28.0.0-rc.1"), semver::Version::new(28, 0, 0));
     assert_eq!(v("v26.1.5"), semver::Version::new(26, 1, 5));
-    assert!(cli_release("dev").is_none());
+    assert!(crate::images::client_cli::release_version("dev").is_none());
 }
 
 #[test]
