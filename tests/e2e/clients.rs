@@ -1,11 +1,14 @@
 //! The docker CLIs a client can run (issue 21): `up --client-cli` switches only the client and
 //! keeps its trust data, a docker CLI 29 is refused, `versions` tells which CLI runs, and the
 //! scenario × client matrix is what xtask/data/client-matrix.toml records: the whole catalogue on
-//! every pinned CLI on docker, the scenarios that differ between CLIs on podman.
+//! every pinned CLI on docker, the scenarios that differ between CLIs on podman. A signal ends a
+//! matrix run as it ends any run, and the sandbox's own CLI still comes back.
 
 use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use trust_sandbox_tests::{require_engine, Sandbox};
+use trust_sandbox_tests::{require_engine, run, scenario_file, Sandbox};
 
 /// The scenarios whose expectations (or wording) differ between CLIs.
 const DIFFERING: [&str; 3] = ["delegation", "signer-remove", "impostor-server"];
@@ -26,6 +29,7 @@ fn docker_every_client_runs_the_whole_catalogue() {
     let played: Vec<&str> =
         matrix["reports"][0]["scenarios"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(played, catalogue, "the whole catalogue");
+    a_signal_ends_the_matrix_and_the_client_comes_back(&sb);
     a_binary_of_your_own_is_judged_by_its_version(&sb);
 }
 
@@ -145,6 +149,55 @@ fn matrix(sb: &Sandbox, names: &[&str]) -> serde_json::Value {
     assert!(xml.contains("<property name=\"expectation\" value=\"docker CLI &gt;=26\"/>"), "{xml}");
     assert_eq!(versions(sb)["client cli"], before, "the sandbox's own client CLI is back");
     m
+}
+
+/// SIGTERM while a step hangs on the switched client: the step's processes are killed, the
+/// sandbox's own CLI is put back all the same, and the matrix so far is written, marked.
+fn a_signal_ends_the_matrix_and_the_client_comes_back(sb: &Sandbox) {
+    let before = versions(sb)["client cli"].clone();
+    let hang = format!("sleep 4{}", std::process::id() % 1000 + 1000);
+    let dir = sb.state.path();
+    let f = scenario_file(
+        dir,
+        "hang",
+        &format!(
+            "name = \"hang\"\nsummary = \"a step that hangs\"\ndescription = \"ended by a signal\"\n\
+             [[steps]]\ntitle = \"hangs\"\nexplain = \"never ends by itself\"\nrun = \"{hang}\"\n"
+        ),
+    );
+    let (json, err_file) = (dir.join("hang.json"), dir.join("hang.stderr"));
+    let mut cmd = sb.command(&["scenario", "run", "--file", f.to_str().unwrap(), "--clients", "20.10"]);
+    cmd.args(["--json", json.to_str().unwrap()]).stdin(Stdio::null()).stdout(Stdio::null());
+    let mut child = cmd.stderr(std::fs::File::create(&err_file).unwrap()).spawn().unwrap();
+    let running = || {
+        sb.exec("client", "for p in /proc/[0-9]*; do cat $p/cmdline 2>/dev/null | tr '\\0' ' '; echo; done")
+            .stdout
+            .contains(&hang)
+    };
+    let started = Instant::now();
+    while !running() {
+        assert!(started.elapsed() < Duration::from_secs(300), "the step never started");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its step started");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    run(Command::new("kill").args(["-TERM", &child.id().to_string()]), None).assert_ok("kill");
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s.code();
+        }
+        assert!(started.elapsed() < Duration::from_secs(600), "the run did not end after SIGTERM");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let stderr = std::fs::read_to_string(&err_file).unwrap();
+    assert_eq!(status, Some(143), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGTERM: killed the step's"), "{stderr}");
+    assert!(stderr.contains("the client runs docker CLI 28.5 again"), "{stderr}");
+    assert!(!running(), "the step's processes survived");
+    assert_eq!(versions(sb)["client cli"], before, "the sandbox's own client CLI is back");
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(m["interrupted"], "SIGTERM", "{m}");
+    assert_eq!(m["clients"][0]["id"], "20.10", "{m}");
+    assert_eq!(m["reports"][0]["scenarios"][0]["steps"][0]["status"], "failed", "{m}");
 }
 
 /// A binary brought with file:PATH (here: the 26.1 binary the matrix fetched into the cache) runs,
