@@ -3,9 +3,14 @@
 //! side what each of the three refuses (`compare`).
 
 pub mod compare;
+pub mod consumer;
 pub mod find;
+pub mod kit;
 pub mod signers;
+pub mod signing;
 pub mod tools;
+
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -14,32 +19,8 @@ use xshell::Shell;
 use crate::sandbox::Sandbox;
 use crate::ui;
 use find::SignedTag;
-use signers::Signers;
-use tools::Tool;
-
-/// What happened to one tag with one tool.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "status", content = "detail")]
-pub enum Outcome {
-    /// Signed now and verified.
-    Signed,
-    /// A signature by this sandbox's key verified already: nothing signed.
-    AlreadySigned,
-    /// Not signed: the registry no longer serves the digest, or the tool was not asked for.
-    Skipped(String),
-    Failed(String),
-}
-
-impl Outcome {
-    fn short(&self) -> &str {
-        match self {
-            Outcome::Signed => "signed",
-            Outcome::AlreadySigned => "already",
-            Outcome::Skipped(_) => "-",
-            Outcome::Failed(_) => "FAILED",
-        }
-    }
-}
+use signers::{ImageChoice, Signers};
+use signing::{DigestRef, Format, FormatResult, Status};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
@@ -50,14 +31,30 @@ pub struct Record {
     /// What the registry's tag points to now (None: the tag is gone).
     pub registry_digest: Option<String>,
     pub signed_digest_served: bool,
-    pub cosign: Outcome,
-    pub notation: Outcome,
+    /// Per format (asked for or not): what was done and which signatures are there now. Empty
+    /// when the registry no longer serves the signed digest.
+    pub signatures: Vec<FormatResult>,
+    /// The formats the digest carries afterwards, verified with this sandbox's key/certificate.
+    pub carries: Vec<Format>,
     pub note: String,
+}
+
+impl Record {
+    pub fn status(&self, f: Format) -> Option<Status> {
+        self.signatures.iter().find(|r| r.format == f).map(|r| r.status)
+    }
+
+    /// `repository:tag@digest`: the DCT-signed digest, deployable by digest.
+    pub fn pinned(&self) -> String {
+        format!("{}:{}@{}", self.repository, self.tag, self.dct_digest)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub sandbox: String,
+    /// The formats asked for (`--to`, `--cosign-format`).
+    pub formats: Vec<Format>,
     pub records: Vec<Record>,
     /// Repositories with trust data but no signed tag.
     pub without_signed_tags: Vec<Unsigned>,
@@ -67,6 +64,28 @@ pub struct Report {
     pub cosign_public_key: String,
     pub notation_certificate: String,
     pub notation_trust_policy: String,
+    /// The consumer kit written beside them (set by the command once written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kit: Option<String>,
+}
+
+impl Report {
+    /// A report of nothing migrated yet, in every format (for a kit before any `migrate`).
+    pub fn empty(sb: &Sandbox, signers: &Signers<'_>) -> Report {
+        Report {
+            sandbox: sb.name.clone(),
+            formats: Format::ALL.to_vec(),
+            records: vec![],
+            without_signed_tags: vec![],
+            signed: 0,
+            already_signed: 0,
+            failed: 0,
+            cosign_public_key: signers.cosign_pub().display().to_string(),
+            notation_certificate: signers.notation_cert().display().to_string(),
+            notation_trust_policy: signers.trust_policy_file().display().to_string(),
+            kit: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,8 +94,52 @@ pub struct Unsigned {
     pub reason: String,
 }
 
-/// Finds, signs and verifies; never signs a digest twice.
-pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, tools: &[Tool]) -> Result<Report> {
+/// What a migration is asked to do.
+pub struct Options {
+    pub formats: Vec<Format>,
+    /// Where the consumer kit goes (default [`kit::default_dir`]).
+    pub kit_dir: PathBuf,
+    pub images: ImageChoice,
+}
+
+/// The whole of `migrate`, for the command and the scenarios' `migrate` action: the kit
+/// directory is checked first (nothing is signed when it cannot be written), then every tag is
+/// signed, then the kit is written from the same key and certificate.
+pub fn migrate(sh: &Shell, sb: &Sandbox, opts: &Options) -> Result<(Report, String)> {
+    kit::preflight(&opts.kit_dir)?;
+    let signers = Signers::start(sh, sb, &opts.images)?;
+    let mut report = run(sh, sb, &signers, &opts.formats)?;
+    let files = kit::render(&kit_input(sb, &signers, &report)?)?;
+    kit::write(&opts.kit_dir, &files)
+        .with_context(|| format!("writing the consumer kit to {}", opts.kit_dir.display()))?;
+    ui::status("Wrote", format!("the consumer kit {} ({} files, no secret)", opts.kit_dir.display(), files.len()));
+    if !opts.formats.contains(&Format::CosignLegacy) && opts.formats.contains(&Format::CosignBundle) {
+        ui::warn("no `.sig` (legacy) signatures written: podman, CRI-O, skopeo and buildah will refuse these images (`--cosign-format both`)");
+    }
+    report.kit = Some(opts.kit_dir.display().to_string());
+    let exec = format!("{} exec {}", sb.engine.kind, signers.container);
+    Ok((report, exec))
+}
+
+/// What the kit is rendered from: the sandbox's public key, certificate and trust policy, its
+/// registry's names, the formats and digests of `report`.
+pub fn kit_input(sb: &Sandbox, signers: &Signers<'_>, report: &Report) -> Result<kit::Input> {
+    let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+    Ok(kit::Input {
+        sandbox: sb.name.clone(),
+        registry: sb.spec.registry_address()?,
+        host_registry: format!("127.0.0.1:{}", sb.state.registry_port),
+        plain_http: true,
+        cosign_pub: read(&signers.cosign_pub())?,
+        notation_cert: read(&signers.notation_cert())?,
+        notation_policy: read(&signers.trust_policy_file())?,
+        formats: report.formats.clone(),
+        pinned: report.records.iter().filter(|r| !r.carries.is_empty()).map(Record::pinned).collect(),
+    })
+}
+
+/// Finds, signs and verifies in `formats`; never signs a format of a digest twice.
+pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, formats: &[Format]) -> Result<Report> {
     let guns = find::guns(sh, sb)?;
     ui::status(
         "Found",
@@ -85,31 +148,29 @@ pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, tools: &[Tool]) -> R
     let (tags, unsigned) = find::signed_tags(sh, sb, &guns)?;
     let mut records = Vec::new();
     for t in &tags {
-        records
-            .push(migrate_tag(sh, signers, t, tools).with_context(|| format!("migrating {}:{}", t.repository, t.tag))?);
+        records.push(
+            migrate_tag(sh, signers, t, formats).with_context(|| format!("migrating {}:{}", t.repository, t.tag))?,
+        );
     }
-    let count =
-        |f: &dyn Fn(&Outcome) -> bool| records.iter().flat_map(|r| [&r.cosign, &r.notation]).filter(|o| f(o)).count();
+    let count = |want: Status| records.iter().flat_map(|r| &r.signatures).filter(|s| s.status == want).count();
     Ok(Report {
-        sandbox: sb.name.clone(),
-        signed: count(&|o| *o == Outcome::Signed),
-        already_signed: count(&|o| *o == Outcome::AlreadySigned),
-        failed: count(&|o| matches!(o, Outcome::Failed(_))),
+        formats: formats.to_vec(),
+        signed: count(Status::Signed),
+        already_signed: count(Status::Already),
+        failed: count(Status::Failed),
         records,
         without_signed_tags: unsigned
             .into_iter()
             .map(|u| Unsigned { repository: u.repository, reason: u.reason })
             .collect(),
-        cosign_public_key: signers.cosign_pub().display().to_string(),
-        notation_certificate: signers.notation_cert().display().to_string(),
-        notation_trust_policy: signers.trust_policy_file().display().to_string(),
+        ..Report::empty(sb, signers)
     })
 }
 
-fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, tools: &[Tool]) -> Result<Record> {
+fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, formats: &[Format]) -> Result<Record> {
     let tag_ref = format!("{}:{}", t.repository, t.tag);
-    let digest_ref = format!("{}@{}", t.repository, t.digest);
-    let out = signers.script(sh, tools::REGISTRY_STATE, &[&tag_ref, &digest_ref], false)?;
+    let digest_ref = DigestRef::new(&t.repository, &t.digest)?;
+    let out = signers.script(sh, tools::REGISTRY_STATE, &[&tag_ref, &digest_ref.to_string()], false)?;
     let (now, served) = tools::parse_registry_state(&out.stdout)
         .with_context(|| format!("asking the registry about {tag_ref}: {}", out.combined().trim()))?;
     let mut notes = Vec::new();
@@ -120,37 +181,25 @@ fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, tools: &[Tool])
         }
         _ => {}
     }
-    if !served {
+    let signatures = if served {
+        let results =
+            signing::ensure(signers, sh, &signing::Registry::plain_http(), &signers.keys(), &digest_ref, formats)?;
+        for r in &results {
+            let f = r.format.name();
+            match r.status {
+                Status::Signed => ui::status("Signed", format!("{digest_ref} ({f}, verified)")),
+                Status::Already => ui::info("Kept", format!("{digest_ref}: {f} already signed by this sandbox's key")),
+                Status::Failed => ui::warn(format!("{f} failed on {digest_ref}: {}", r.detail)),
+                Status::Foreign => notes.push(format!("a {f} signature not made by this sandbox's key is there")),
+                Status::Present | Status::Absent => {}
+            }
+        }
+        results
+    } else {
         notes.push("the registry no longer serves the signed digest: not signed".to_string());
-    }
-    let outcome = |tool: Tool| -> Result<Outcome> {
-        if !tools.contains(&tool) {
-            return Ok(Outcome::Skipped("not asked for (--to)".into()));
-        }
-        if !served {
-            return Ok(Outcome::Skipped("signed digest not served".into()));
-        }
-        let out = signers.script(sh, &tools::sign_once_script(tool, &digest_ref), &[], tool == Tool::Cosign)?;
-        let last = out.stdout.lines().rev().find(|l| l.starts_with("@@ ")).unwrap_or("").trim_start_matches("@@ ");
-        let result = match last {
-            "already" => Outcome::AlreadySigned,
-            "signed" => Outcome::Signed,
-            _ => {
-                Outcome::Failed(out.combined().lines().filter(|l| !l.starts_with("@@")).collect::<Vec<_>>().join(" | "))
-            }
-        };
-        match &result {
-            Outcome::Signed => ui::status("Signed", format!("{digest_ref} with {} (verified)", tool.name())),
-            Outcome::AlreadySigned => {
-                ui::info("Kept", format!("{digest_ref}: already signed with {} by this sandbox's key", tool.name()))
-            }
-            Outcome::Failed(m) => ui::warn(format!("{} failed on {digest_ref}: {m}", tool.name())),
-            Outcome::Skipped(_) => {}
-        }
-        Ok(result)
+        Vec::new()
     };
-    let cosign = outcome(Tool::Cosign)?;
-    let notation = outcome(Tool::Notation)?;
+    let carries = signatures.iter().filter(|r| r.status.carried()).map(|r| r.format).collect();
     Ok(Record {
         repository: t.repository.clone(),
         tag: t.tag.clone(),
@@ -158,8 +207,8 @@ fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, tools: &[Tool])
         dct_signers: t.signers.clone(),
         registry_digest: now,
         signed_digest_served: served,
-        cosign,
-        notation,
+        signatures,
+        carries,
         note: notes.join("; "),
     })
 }
@@ -169,34 +218,26 @@ pub fn short(digest: &str) -> String {
     digest.chars().take(19).collect()
 }
 
-/// The table for a terminal: one row per signed tag.
+/// The table for a terminal: one row per signed tag, one column per format.
 pub fn table(report: &Report) -> String {
-    let mut rows = vec![[
-        "REPOSITORY".to_string(),
-        "TAG".into(),
-        "DCT DIGEST".into(),
-        "REGISTRY NOW".into(),
-        "COSIGN".into(),
-        "NOTATION".into(),
-        "NOTE".into(),
-    ]];
+    let mut head = vec!["REPOSITORY".to_string(), "TAG".into(), "DCT DIGEST".into(), "REGISTRY NOW".into()];
+    head.extend(Format::ALL.iter().map(|f| f.name().to_uppercase()));
+    head.push("NOTE".into());
+    let mut rows = vec![head];
     for r in &report.records {
         let now = match &r.registry_digest {
             None => "(no tag)".to_string(),
             Some(d) if *d == r.dct_digest => "same".to_string(),
             Some(d) => short(d),
         };
-        rows.push([
-            r.repository.clone(),
-            r.tag.clone(),
-            short(&r.dct_digest),
-            now,
-            r.cosign.short().to_string(),
-            r.notation.short().to_string(),
-            r.note.clone(),
-        ]);
+        let mut row = vec![r.repository.clone(), r.tag.clone(), short(&r.dct_digest), now];
+        row.extend(Format::ALL.iter().map(|f| r.status(*f).map_or("-", Status::short).to_string()));
+        row.push(r.note.clone());
+        rows.push(row);
     }
-    let widths: Vec<usize> = (0..7).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let columns = rows[0].len();
+    let widths: Vec<usize> =
+        (0..columns).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     let mut s = String::new();
     for r in &rows {
         let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
@@ -212,7 +253,7 @@ pub fn consumer_commands(report: &Report, in_container: &str) -> String {
     let example = report
         .records
         .iter()
-        .find(|r| matches!(r.cosign, Outcome::Signed | Outcome::AlreadySigned))
+        .find(|r| r.carries.contains(&Format::CosignLegacy) || r.carries.contains(&Format::CosignBundle))
         .or(report.records.first())
         .map(|r| format!("{}@{}", r.repository, r.dct_digest))
         .unwrap_or_else(|| format!("{}/<repository>@sha256:<digest>", find::REGISTRY));
@@ -240,7 +281,16 @@ pub fn consumer_commands(report: &Report, in_container: &str) -> String {
 mod tests {
     use super::*;
 
-    fn record(cosign: Outcome, now: Option<&str>) -> Record {
+    fn result(format: Format, status: Status) -> FormatResult {
+        FormatResult { format, status, signatures: vec![], detail: String::new() }
+    }
+
+    fn record(bundle: Status, now: Option<&str>) -> Record {
+        let signatures = vec![
+            result(Format::CosignBundle, bundle),
+            result(Format::CosignLegacy, Status::Signed),
+            result(Format::Notation, Status::Already),
+        ];
         Record {
             repository: "sandboxregistry:5000/app/web".into(),
             tag: "v1".into(),
@@ -248,8 +298,8 @@ mod tests {
             dct_signers: vec![],
             registry_digest: now.map(String::from),
             signed_digest_served: true,
-            cosign,
-            notation: Outcome::AlreadySigned,
+            carries: signatures.iter().filter(|r| r.status.carried()).map(|r| r.format).collect(),
+            signatures,
             note: String::new(),
         }
     }
@@ -257,6 +307,7 @@ mod tests {
     fn report(records: Vec<Record>) -> Report {
         Report {
             sandbox: "s".into(),
+            formats: Format::ALL.to_vec(),
             records,
             without_signed_tags: vec![],
             signed: 0,
@@ -265,41 +316,43 @@ mod tests {
             cosign_public_key: "/st/signers/cosign.pub".into(),
             notation_certificate: "/st/signers/notation.crt".into(),
             notation_trust_policy: "/st/signers/config/notation/trustpolicy.json".into(),
+            kit: None,
         }
     }
 
     #[test]
-    fn the_table_says_same_moved_or_gone() {
+    fn the_table_says_same_moved_or_gone_and_each_format() {
         let same = format!("sha256:{}", "a".repeat(64));
         let moved = format!("sha256:{}", "b".repeat(64));
         let t = table(&report(vec![
-            record(Outcome::Signed, Some(&same)),
-            record(Outcome::AlreadySigned, Some(&moved)),
-            record(Outcome::Skipped("x".into()), None),
+            record(Status::Signed, Some(&same)),
+            record(Status::Absent, Some(&moved)),
+            Record { signatures: vec![], carries: vec![], ..record(Status::Failed, None) },
         ]));
         let lines: Vec<&str> = t.lines().collect();
-        assert!(lines[0].starts_with("REPOSITORY") && lines[0].contains("REGISTRY NOW"));
-        assert!(lines[1].contains("same") && lines[1].contains("signed"), "{t}");
-        assert!(lines[2].contains("sha256:bbbbbbbbbbbb") && lines[2].contains("already"), "{t}");
+        assert!(lines[0].starts_with("REPOSITORY") && lines[0].contains("REGISTRY NOW"), "{t}");
+        assert!(lines[0].contains("COSIGN-BUNDLE  COSIGN-LEGACY  NOTATION"), "{t}");
+        assert!(lines[1].contains("same") && lines[1].contains("signed         signed         already"), "{t}");
+        assert!(lines[2].contains("sha256:bbbbbbbbbbbb") && lines[2].contains("-              signed"), "{t}");
         assert!(lines[3].contains("(no tag)"), "{t}");
     }
 
     #[test]
+    fn a_record_carries_what_verified_and_pins_its_digest() {
+        let r = record(Status::Foreign, None);
+        assert_eq!(r.carries, [Format::CosignLegacy, Format::Notation]);
+        assert_eq!(r.pinned(), format!("sandboxregistry:5000/app/web:v1@sha256:{}", "a".repeat(64)));
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["carries"], serde_json::json!(["cosign-legacy", "notation"]));
+        assert_eq!(j["signatures"][0]["status"], "foreign");
+    }
+
+    #[test]
     fn consumer_commands_name_the_exported_files_and_a_digest() {
-        let c = consumer_commands(&report(vec![record(Outcome::Signed, None)]), "docker exec s-signers");
+        let c = consumer_commands(&report(vec![record(Status::Signed, None)]), "docker exec s-signers");
         assert!(c.contains("docker exec s-signers cosign verify --key /signers/cosign.pub"), "{c}");
         assert!(c.contains("cosign verify --key /st/signers/cosign.pub"), "{c}");
         assert!(c.contains("notation policy import /st/signers/config/notation/trustpolicy.json"), "{c}");
         assert!(c.contains(&format!("sandboxregistry:5000/app/web@sha256:{}", "a".repeat(64))), "{c}");
-    }
-
-    #[test]
-    fn outcomes_serialise_with_a_status() {
-        let j = serde_json::to_value(Outcome::Skipped("why".into())).unwrap();
-        assert_eq!(j, serde_json::json!({"status": "skipped", "detail": "why"}));
-        assert_eq!(
-            serde_json::to_value(Outcome::AlreadySigned).unwrap(),
-            serde_json::json!({"status": "already-signed"})
-        );
     }
 }

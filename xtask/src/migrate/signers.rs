@@ -164,6 +164,15 @@ impl<'a> Signers<'a> {
         self.exec(sh, &argv, cosign)
     }
 
+    /// The sandbox's cosign key pair and Notation key, as the container sees them.
+    pub fn keys(&self) -> super::signing::Keys {
+        super::signing::Keys {
+            cosign_key: format!("{MOUNT}/cosign.key"),
+            cosign_pub: format!("{MOUNT}/cosign.pub"),
+            notation_key: Some(NOTATION_KEY_NAME.to_string()),
+        }
+    }
+
     pub fn cosign_pub(&self) -> PathBuf {
         self.dir.join("cosign.pub")
     }
@@ -174,6 +183,17 @@ impl<'a> Signers<'a> {
 
     pub fn trust_policy_file(&self) -> PathBuf {
         self.dir.join("config/notation/trustpolicy.json")
+    }
+}
+
+/// The signing code's runtime: the cosign key's password goes in through the environment.
+impl super::signing::Runtime for Signers<'_> {
+    fn run(&self, sh: &Shell, script: &str, args: &[&str], env: &[(String, String)]) -> Result<Output> {
+        let mut argv = vec!["sh", "-c", script, "sh"];
+        argv.extend_from_slice(args);
+        let mut all = vec![("COSIGN_PASSWORD".to_string(), self.cosign_password.clone())];
+        all.extend(env.iter().cloned());
+        self.sb.engine.exec(sh, &self.container, &argv, &all, None)
     }
 }
 
