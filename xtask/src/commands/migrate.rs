@@ -33,6 +33,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
         formats: formats(args),
         kit_dir: args.kit.clone().unwrap_or_else(|| kit::default_dir(&sb)),
         images: ImageChoice { source: args.images.source, mirrors: args.images.mirror.clone() },
+        only: None,
     };
     let (report, exec) = migrate::migrate(sh, &sb, &opts)?;
     // With `--json -` stdout carries the JSON only.

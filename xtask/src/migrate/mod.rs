@@ -100,6 +100,8 @@ pub struct Options {
     /// Where the consumer kit goes (default [`kit::default_dir`]).
     pub kit_dir: PathBuf,
     pub images: ImageChoice,
+    /// Only this repository (GUN), e.g. a scenario's own; `None`: every one with trust data.
+    pub only: Option<String>,
 }
 
 /// The whole of `migrate`, for the command and the scenarios' `migrate` action: the kit
@@ -108,7 +110,7 @@ pub struct Options {
 pub fn migrate(sh: &Shell, sb: &Sandbox, opts: &Options) -> Result<(Report, String)> {
     kit::preflight(&opts.kit_dir)?;
     let signers = Signers::start(sh, sb, &opts.images)?;
-    let mut report = run(sh, sb, &signers, &opts.formats)?;
+    let mut report = run(sh, sb, &signers, &opts.formats, opts.only.as_deref())?;
     let files = kit::render(&kit_input(sb, &signers, &report)?)?;
     kit::write(&opts.kit_dir, &files)
         .with_context(|| format!("writing the consumer kit to {}", opts.kit_dir.display()))?;
@@ -139,8 +141,9 @@ pub fn kit_input(sb: &Sandbox, signers: &Signers<'_>, report: &Report) -> Result
 }
 
 /// Finds, signs and verifies in `formats`; never signs a format of a digest twice.
-pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, formats: &[Format]) -> Result<Report> {
-    let guns = find::guns(sh, sb)?;
+pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, formats: &[Format], only: Option<&str>) -> Result<Report> {
+    let mut guns = find::guns(sh, sb)?;
+    guns.retain(|g| only.is_none_or(|o| g == o));
     ui::status(
         "Found",
         format!("{} repositor{} with DCT trust data", guns.len(), if guns.len() == 1 { "y" } else { "ies" }),

@@ -127,6 +127,10 @@ impl Executor for SandboxExecutor<'_> {
                 util::write_private(&dir.join(format!("{name}.sql")), out.stdout.as_bytes())?;
                 done(format!("saved snapshot {name} ({} bytes)\n", out.stdout.len()))
             }
+            Action::Migrate(repo) => {
+                let (report, code) = migrate_action(sh, sb, repo)?;
+                Ok(Output { code, stdout: report, stderr: String::new() })
+            }
             Action::DbRestore(name) => {
                 let file = sb.dir.path.join("snapshots").join(format!("{name}.sql"));
                 let sql =
@@ -141,6 +145,9 @@ impl Executor for SandboxExecutor<'_> {
     }
 
     fn begin(&mut self, scenario: &Scenario) -> Result<()> {
+        if scenario.requires.iter().any(|r| r == crate::migrate::consumer::IMAGE) {
+            start_consumer(self.sh, self.sb)?;
+        }
         for decl in &scenario.containers {
             let name = containers::start(self.sh, self.sb, &scenario.name, decl)?;
             self.started.push(name);
@@ -152,6 +159,40 @@ impl Executor for SandboxExecutor<'_> {
         let names = std::mem::take(&mut self.started);
         containers::remove(self.sh, self.sb, &names)
     }
+}
+
+/// The `migrate` action: the command's own code for one repository, in every format, the
+/// consumer kit written where `migrate` writes it. Returns the table and the exit code.
+fn migrate_action(sh: &Shell, sb: &Sandbox, repo: &str) -> Result<(String, i32)> {
+    use crate::migrate::{self, kit, signers::ImageChoice, signing::Format};
+    let opts = migrate::Options {
+        formats: Format::ALL.to_vec(),
+        kit_dir: kit::default_dir(sb),
+        images: ImageChoice { source: crate::images::SourceKind::default_for_up(), mirrors: vec![] },
+        only: Some(format!("{}/{repo}", sb.spec.registry_address()?)),
+    };
+    let (report, _) = migrate::migrate(sh, sb, &opts)?;
+    let pinned: String = report.records.iter().map(|r| format!("pinned {}\n", r.pinned())).collect();
+    let text = format!(
+        "{}{pinned}{} signed now, {} already there, {} failed; consumer kit: {}\n",
+        migrate::table(&report),
+        report.signed,
+        report.already_signed,
+        report.failed,
+        report.kit.as_deref().unwrap_or("-")
+    );
+    Ok((text, if report.failed > 0 || report.records.is_empty() { 1 } else { 0 }))
+}
+
+/// The `consumer` helper a scenario requires: its image (built on first use) and its container,
+/// with the consumer kit mounted (empty until a `migrate` step writes it: then it refuses all).
+fn start_consumer(sh: &Shell, sb: &Sandbox) -> Result<()> {
+    use crate::migrate::{consumer, kit, signers::ImageChoice};
+    let choice = ImageChoice { source: crate::images::SourceKind::default_for_up(), mirrors: vec![] };
+    let image = consumer::image(sh, sb, &choice)?;
+    util::make_private_dir(&crate::migrate::signers::state_dir(sb))?;
+    consumer::Consumer::start(sh, sb, &image, &kit::default_dir(sb))?;
+    Ok(())
 }
 
 /// After a restart the service may have a new address (podman hands out another IP, and a random
