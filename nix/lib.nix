@@ -54,6 +54,17 @@ let
       "crane"
       "faketime"
     ];
+    # Issue 18's enforcement point: pulls through the consumer kit's policy, and the links
+    # the xtask makes from /etc/containers into the kit.
+    consumer = [
+      "skopeo"
+      "podman"
+      "sha256sum"
+      "cut"
+      "ln"
+      "rm"
+      "mkdir"
+    ];
     client = [
       "docker"
       "notary"

@@ -56,6 +56,9 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     ),
     // Issue 11's `signers` image (`migrate`, `compare`): its signing tools, run with sh -c.
     ("signers", &[&["cosign"], &["notation"], &["crane"], &["sleep"]]),
+    // Issue 18's `consumer` (`compare`, the cutover scenario): the pulls through the kit's policy
+    // (migrate/consumer.rs) and the links from /etc/containers into the kit.
+    ("consumer", &[&["skopeo"], &["podman"], &["sleep"], &["sha256sum"], &["cut"], &["ln"], &["rm"], &["mkdir"]]),
 ];
 
 /// Images where a step's `clock` runs Go programs under qemu's user-mode emulator for the
