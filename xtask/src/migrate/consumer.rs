@@ -59,7 +59,7 @@ echo "digest=$(podman image inspect --format '{{.Digest}}' "$1")""#;
 pub fn image(sh: &Shell, sb: &Sandbox, choice: &super::signers::ImageChoice) -> Result<String> {
     let opts = crate::images::Options { mirrors: choice.mirrors.clone(), rebuild: false };
     let refs = crate::images::ensure_only(sh, &sb.engine, &sb.spec, choice.source, &opts, &[IMAGE]).context(
-        "preparing the consumer image (skopeo and podman from Debian trixie, pinned in xtask/data/images.lock; built on first use, or ahead with `cargo xtask sandbox images build`)",
+        "preparing the consumer image (skopeo and podman; built on first use like the signers image, or ahead with `cargo xtask sandbox images build`)",
     )?;
     refs.get(IMAGE).cloned().context("no consumer image")
 }

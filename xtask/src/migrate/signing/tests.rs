@@ -60,10 +60,12 @@ fn the_legacy_format_is_asked_for_explicitly_and_no_password_reaches_argv() {
     let bundle = sign_argv(Format::CosignBundle, &reg, &keys(), &r());
     assert!(!bundle.contains(&"--new-bundle-format=false".to_string()));
     assert!(verify_argv(Format::CosignLegacy, &reg, &keys(), "x").contains(&"--new-bundle-format=false".to_string()));
+    let reference = r().to_string();
     for f in Format::ALL {
         for a in [sign_argv(f, &reg, &keys(), &r()), verify_argv(f, &reg, &keys(), "x")] {
             assert!(!a.iter().any(|w| w.to_lowercase().contains("password")), "{a:?}");
-            assert_eq!(a.last().unwrap(), if a[1] == "sign" { &r().to_string() } else { "x" });
+            let want = if a[1] == "sign" { reference.as_str() } else { "x" };
+            assert_eq!(a.last().unwrap(), want);
         }
     }
 }
