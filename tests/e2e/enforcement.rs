@@ -1,8 +1,9 @@
 //! After the move, at the enforcement point (issue 18), on real engines: `migrate` in cosign's
 //! bundle format alone is refused by a pull-time policy (skopeo and podman in the consumer
 //! container, through the kit `migrate` writes), a rerun adds the `.sig` format and nothing else,
-//! and then the policy accepts the signed tags and refuses an unsigned one; the host variant's
-//! identity remapping is exercised under another name of the same registry; the cutover
+//! and then the policy accepts the signed tags and refuses an unsigned one; the host variant
+//! (each migrated repository's signed name, `exactRepository`) is exercised under another name
+//! of the same registry; the cutover
 //! scenario passes, played with `--step`; bad input (an unknown format, a kit directory that
 //! cannot be written or holds other files, a consumer image that cannot be had) gives one clear
 //! error and starts or writes nothing.
@@ -172,9 +173,9 @@ expect = {{ outcome = "failure", contains = ["A signature was required, but no s
     assert!(digests.contains(&format!("{R}/app/one:v1@{}", d["one"])), "{digests}");
     assert!(!std::fs::read_to_string(kit.join("README.md")).unwrap().contains("WARNING"));
 
-    // Now the policy accepts both tags and refuses an unsigned one; the host variant's remapped
-    // identity accepts the registry under another name (its container name), the network
-    // variant does not.
+    // Now the policy accepts both tags and refuses an unsigned one; the host variant accepts the
+    // registry under another name (its container name) for the repositories it names, the
+    // network variant does not.
     let registry_alias = format!("{}:5000", sb.container("registry"));
     let port = sb.registry_port.to_string();
     let accepted = consumer_steps(
@@ -199,29 +200,37 @@ explain = "Pushed with trust off."
 run = """
 set -e
 d=$(mktemp -d); echo "unsigned {{{{run_id}}}}" > "$d/nonce"
-tar -C "$d" -c . | docker import - {R}/app/one:unsigned >/dev/null
-DOCKER_CONTENT_TRUST=0 docker push {R}/app/one:unsigned
+tar -C "$d" -c . | docker import - {R}/app/three:unsigned >/dev/null
+DOCKER_CONTENT_TRUST=0 docker push {R}/app/three:unsigned
 """
 [[steps]]
 title = "the policy refuses it"
 explain = "No signature by the key."
 on = "consumer"
-run = "podman pull {R}/app/one:unsigned"
+run = "podman pull {R}/app/three:unsigned"
 expect = {{ outcome = "failure", contains = ["A signature was required, but no signature exists"] }}
 [[steps]]
-title = "the host variant remaps another name of the registry to the signed one"
-explain = "The same policy as containers/host with the loopback address replaced by the registry's container name."
+title = "the host variant accepts the registry under another name"
+explain = "containers/host with the loopback address replaced by the registry's container name: each migrated repository's signed name given with exactRepository."
 on = "consumer"
 run = """
 set -e
 mkdir -p /tmp/host/rd
 sed 's/127.0.0.1:{port}/{alias}/g' /kit/containers/host/policy.json > /tmp/host/policy.json
 sed 's/127.0.0.1:{port}/{alias}/g' /kit/containers/host/registries.d/trust-sandbox.yaml > /tmp/host/rd/trust-sandbox.yaml
-skopeo --policy /tmp/host/policy.json --registries.d /tmp/host/rd copy --src-tls-verify=false docker://{alias}/app/one:v1 dir:/tmp/remapped
+skopeo --policy /tmp/host/policy.json --registries.d /tmp/host/rd copy --src-tls-verify=false docker://{alias}/app/one:v1 dir:/tmp/by-tag
+skopeo --policy /tmp/host/policy.json --registries.d /tmp/host/rd copy --src-tls-verify=false docker://{alias}/app/two@{two} dir:/tmp/by-digest
+echo both-accepted
 """
-expect = {{ contains = ["Storing signatures"] }}
+expect = {{ contains = ["Storing signatures", "both-accepted"] }}
 [[steps]]
-title = "without the remap the same name is refused"
+title = "the host variant refuses a repository it does not name"
+explain = "The default is reject."
+on = "consumer"
+run = "skopeo --policy /tmp/host/policy.json --registries.d /tmp/host/rd copy --src-tls-verify=false docker://{alias}/app/three:unsigned dir:/tmp/unnamed"
+expect = {{ outcome = "failure", contains = ["rejected"] }}
+[[steps]]
+title = "without the host variant the other name is refused"
 explain = "matchRepository compares the name pulled with the name signed."
 on = "consumer"
 run = """

@@ -77,20 +77,12 @@ impl<'a> Consumer<'a> {
         // dangles and every pull is refused: the consumer fails closed until `migrate` writes one.
         std::fs::create_dir_all(kit).with_context(|| format!("creating {}", kit.display()))?;
         let c = Consumer { sb, container: sb.container(IMAGE) };
-        let engine = &sb.engine;
-        if !engine.network_exists(sh, &sb.network())? {
-            bail!("sandbox `{}` is not up (no network): run `cargo xtask sandbox up` first", sb.name);
+        if !super::helper::ensure(sh, sb, &c.run_spec(image, kit))? {
+            return Ok(c);
         }
-        if let Some(existing) = engine.container(sh, &c.container)? {
-            if existing.running && existing.image == image {
-                return Ok(c);
-            }
-            engine.remove_containers(sh, std::slice::from_ref(&c.container))?;
-        }
-        engine.run(sh, &c.run_spec(image, kit)).context("starting the consumer container")?;
         let out = c.exec(sh, &setup_script(), &[])?;
         if !out.ok() {
-            let _ = engine.remove_containers(sh, std::slice::from_ref(&c.container));
+            let _ = sb.engine.remove_containers(sh, std::slice::from_ref(&c.container));
             bail!("setting up the consumer container failed: {}", out.combined().trim());
         }
         ui::status("Started", format!("{} ({image}, kit {})", c.container, kit.display()));
@@ -99,20 +91,12 @@ impl<'a> Consumer<'a> {
 
     fn run_spec(&self, image: &str, kit: &Path) -> RunSpec {
         RunSpec {
-            name: self.container.clone(),
-            image: image.to_string(),
-            network: self.sb.network(),
-            hostname: IMAGE.into(),
-            aliases: vec![],
-            labels: self.sb.labels(Some(IMAGE)),
             env: vec![EnvVar { name: "PODMAN_IGNORE_CGROUPSV1_WARNING".into(), value: "1".into(), secret: false }],
             mounts: vec![Mount::Bind { source: kit.to_path_buf(), target: KIT_MOUNT.into(), readonly: true }],
-            publish: vec![],
             // podman's user namespace needs these on docker (see the module notes).
             cap_add: vec!["SYS_ADMIN".into()],
             security_opt: vec!["seccomp=unconfined".into()],
-            restart: None,
-            command: vec!["sleep".into(), "infinity".into()],
+            ..super::helper::spec(self.sb, IMAGE, image)
         }
     }
 

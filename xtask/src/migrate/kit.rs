@@ -5,7 +5,11 @@
 //! - `containers/policy.json`, `containers/registries.d/`, `containers/registries.conf.d/`: podman,
 //!   CRI-O, skopeo and buildah (containers/image) inside the sandbox network, where the registry is
 //!   `sandboxregistry:5000`; `containers/host/…` the same for the host, where it is
-//!   `127.0.0.1:<port>` and the signed identity is remapped (`remapIdentity`).
+//!   `127.0.0.1:<port>`: one scope per migrated repository, its signed name given with
+//!   `exactRepository`. Not `remapIdentity`: it matches like `matchRepoDigestOrExact`, which
+//!   refuses a signature whose identity names no tag or digest, and cosign signs the repository
+//!   name alone (measured with skopeo 1.18: `Signature for identity "…" is not accepted`, by tag
+//!   and by digest).
 //! - `notation/`: Notation's trust policy and trust store.
 //! - `kyverno/clusterpolicy.yaml`: a Kyverno `ClusterPolicy` for a Kubernetes admission check.
 //! - `digests.txt`: every migrated tag pinned to the digest DCT signed (deploy by digest).
@@ -53,6 +57,8 @@ pub struct Input {
     pub formats: Vec<Format>,
     /// `repository:tag@digest` of every migrated tag.
     pub pinned: Vec<String>,
+    /// The migrated repositories' paths below the registry (`app/web`), for the host variant.
+    pub repositories: Vec<String>,
 }
 
 /// One file of the kit, relative to its directory.
@@ -62,26 +68,35 @@ pub struct File {
     pub content: String,
 }
 
-/// The containers policy for `scope`: reject by default, this key's sigstore signature for the
-/// registry; `signed_prefix` remaps the identity when the consumer names the registry otherwise.
-pub fn containers_policy(scope: &str, cosign_pub: &str, signed_prefix: Option<&str>) -> Value {
-    let identity = match signed_prefix {
-        None => json!({"type": "matchRepository"}),
-        Some(signed) => json!({"type": "remapIdentity", "prefix": scope, "signedPrefix": signed}),
-    };
-    json!({
-        "default": [{"type": "reject"}],
-        "transports": {
-            "docker": {
-                scope: [{
-                    "type": "sigstoreSigned",
-                    // Inline, so the file works wherever it is installed.
-                    "keyData": base64::engine::general_purpose::STANDARD.encode(cosign_pub),
-                    "signedIdentity": identity,
-                }]
-            }
-        }
-    })
+/// A containers policy: reject by default; for each scope, this key's sigstore signature with
+/// the given signed identity.
+pub fn containers_policy(scopes: &[(String, Value)], cosign_pub: &str) -> Value {
+    let key = base64::engine::general_purpose::STANDARD.encode(cosign_pub);
+    let docker: serde_json::Map<String, Value> = scopes
+        .iter()
+        .map(|(scope, identity)| {
+            // keyData inline, so the file works wherever it is installed.
+            let req = json!([{"type": "sigstoreSigned", "keyData": key, "signedIdentity": identity}]);
+            (scope.clone(), req)
+        })
+        .collect();
+    json!({"default": [{"type": "reject"}], "transports": {"docker": docker}})
+}
+
+/// The registry's scope as the sandbox network names it: the signature's own repository name.
+pub fn network_scopes(registry: &str) -> Vec<(String, Value)> {
+    vec![(registry.to_string(), json!({"type": "matchRepository"}))]
+}
+
+/// The host's scopes: each migrated repository under the loopback name, accepting the signature
+/// made for its name in the sandbox network.
+pub fn host_scopes(host: &str, registry: &str, repositories: &[String]) -> Vec<(String, Value)> {
+    repositories
+        .iter()
+        .map(|r| {
+            (format!("{host}/{r}"), json!({"type": "exactRepository", "dockerRepository": format!("{registry}/{r}")}))
+        })
+        .collect()
 }
 
 /// Refuses a containers policy that could let an unsigned image through: a default other than
@@ -243,10 +258,13 @@ fn yaml_text(v: &Value) -> Result<String> {
 /// unsigned image.
 pub fn render(input: &Input) -> Result<Vec<File>> {
     let file = |path: &str, content: String| File { path: path.to_string(), content };
-    let network = containers_policy(&input.registry, &input.cosign_pub, None);
-    let host = containers_policy(&input.host_registry, &input.cosign_pub, Some(&input.registry));
-    for (which, p) in [("containers/policy.json", &network), ("containers/host/policy.json", &host)] {
-        check_containers_policy(p).with_context(|| format!("refusing to write {which}"))?;
+    let network = containers_policy(&network_scopes(&input.registry), &input.cosign_pub);
+    check_containers_policy(&network).context("refusing to write containers/policy.json")?;
+    // Without a migrated repository the host variant would name no scope: it is left out.
+    let host_scopes = host_scopes(&input.host_registry, &input.registry, &input.repositories);
+    let host = containers_policy(&host_scopes, &input.cosign_pub);
+    if !host_scopes.is_empty() {
+        check_containers_policy(&host).context("refusing to write containers/host/policy.json")?;
     }
     let mut files = vec![
         file("README.md", readme(input)),
@@ -254,11 +272,6 @@ pub fn render(input: &Input) -> Result<Vec<File>> {
         file("notation.crt", input.notation_cert.clone()),
         file(POLICY, json_text(&network)),
         file(&format!("{REGISTRIES_D}/{FILE_STEM}.yaml"), yaml_text(&registries_d(&input.registry))?),
-        file("containers/host/policy.json", json_text(&host)),
-        file(
-            &format!("containers/host/registries.d/{FILE_STEM}.yaml"),
-            yaml_text(&registries_d(&input.host_registry))?,
-        ),
         file("notation/trustpolicy.json", input.notation_policy.clone()),
         file(&format!("notation/truststore/x509/ca/{FILE_STEM}/notation.crt"), input.notation_cert.clone()),
         file("kyverno/clusterpolicy.yaml", yaml_text(&kyverno_policy(input))?),
@@ -266,10 +279,15 @@ pub fn render(input: &Input) -> Result<Vec<File>> {
     ];
     if input.plain_http {
         files.push(file(REGISTRIES_CONF, registries_conf(&input.registry)?));
-        files.push(file(
-            &format!("containers/host/registries.conf.d/50-{FILE_STEM}.conf"),
-            registries_conf(&input.host_registry)?,
-        ));
+    }
+    if !host_scopes.is_empty() {
+        files.push(file("containers/host/policy.json", json_text(&host)));
+        let regd = yaml_text(&registries_d(&input.host_registry))?;
+        files.push(file(&format!("containers/host/registries.d/{FILE_STEM}.yaml"), regd));
+        if input.plain_http {
+            let conf = registries_conf(&input.host_registry)?;
+            files.push(file(&format!("containers/host/registries.conf.d/50-{FILE_STEM}.conf"), conf));
+        }
     }
     Ok(files)
 }
@@ -285,7 +303,9 @@ fn readme(input: &Input) -> String {
          \x20   cp containers/registries.d/{FILE_STEM}.yaml /etc/containers/registries.d/\n\
          \x20   cp containers/registries.conf.d/50-{FILE_STEM}.conf /etc/containers/registries.conf.d/\n\
          \x20   podman pull {reg}/REPOSITORY:TAG\n\n\
-         From the host (registry `{host}`): the same from `containers/host/`.\n\
+         From the host (registry `{host}`): the same from `containers/host/`, which names each\n\
+         migrated repository (`exactRepository`: the signature names the repository in the sandbox\n\
+         network); rerun `migrate` after signing a new repository.\n\
          The policy rejects everything it does not name: add each other registry you pull from\n\
          with a requirement of its own; never `insecureAcceptAnything`.\n\
          {warn}\n\

@@ -5,6 +5,7 @@
 pub mod compare;
 pub mod consumer;
 pub mod find;
+pub mod helper;
 pub mod kit;
 pub mod signers;
 pub mod signing;
@@ -137,7 +138,22 @@ pub fn kit_input(sb: &Sandbox, signers: &Signers<'_>, report: &Report) -> Result
         notation_policy: read(&signers.trust_policy_file())?,
         formats: report.formats.clone(),
         pinned: report.records.iter().filter(|r| !r.carries.is_empty()).map(Record::pinned).collect(),
+        repositories: repositories(report, &sb.spec.registry_address()?),
     })
+}
+
+/// The migrated repositories' paths below `registry`, each once.
+fn repositories(report: &Report, registry: &str) -> Vec<String> {
+    let prefix = format!("{registry}/");
+    let mut out: Vec<String> = report
+        .records
+        .iter()
+        .filter(|r| !r.carries.is_empty())
+        .filter_map(|r| r.repository.strip_prefix(&prefix).map(String::from))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Finds, signs and verifies in `formats`; never signs a format of a digest twice.

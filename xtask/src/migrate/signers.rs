@@ -95,13 +95,6 @@ impl<'a> Signers<'a> {
 
     fn run_spec(&self, image: &str) -> RunSpec {
         RunSpec {
-            name: self.container.clone(),
-            image: image.to_string(),
-            network: self.sb.network(),
-            hostname: IMAGE.into(),
-            aliases: vec![],
-            // Name, id and owning state directory, as every object of the sandbox carries.
-            labels: self.sb.labels(Some(IMAGE)),
             env: vec![EnvVar {
                 // Notation reads its configuration (keys, trust store, policy) from here.
                 name: "XDG_CONFIG_HOME".into(),
@@ -109,28 +102,14 @@ impl<'a> Signers<'a> {
                 secret: false,
             }],
             mounts: vec![Mount::Bind { source: self.dir.clone(), target: MOUNT.into(), readonly: false }],
-            publish: vec![],
-            cap_add: vec![],
-            security_opt: vec![],
-            // A helper that only waits for `exec`: nothing to restart.
-            restart: None,
-            command: vec!["sleep".into(), "infinity".into()],
+            ..super::helper::spec(self.sb, IMAGE, image)
         }
     }
 
     fn run_container(&self, sh: &Shell, image: &str) -> Result<()> {
-        let engine = &self.sb.engine;
-        if !engine.network_exists(sh, &self.sb.network())? {
-            bail!("sandbox `{}` is not up (no network): run `cargo xtask sandbox up` first", self.sb.name);
+        if super::helper::ensure(sh, self.sb, &self.run_spec(image))? {
+            ui::status("Started", format!("{} ({image})", self.container));
         }
-        if let Some(c) = engine.container(sh, &self.container)? {
-            if c.running && c.image == image {
-                return Ok(());
-            }
-            engine.remove_containers(sh, std::slice::from_ref(&self.container))?;
-        }
-        engine.run(sh, &self.run_spec(image)).context("starting the signers container")?;
-        ui::status("Started", format!("{} ({image})", self.container));
         Ok(())
     }
 

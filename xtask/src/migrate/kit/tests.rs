@@ -19,6 +19,7 @@ fn input(formats: Vec<Format>) -> Input {
         notation_policy: "{\"version\":\"1.0\"}\n".into(),
         formats,
         pinned: vec![format!("sandboxregistry:5000/app/web:v1@sha256:{}", "a".repeat(64))],
+        repositories: vec!["app/web".into(), "team/api".into()],
     }
 }
 
@@ -37,18 +38,26 @@ fn the_policy_rejects_by_default_and_requires_this_key_for_the_registry() {
     assert_eq!(key, PUB.as_bytes());
     assert_eq!(req["signedIdentity"], json!({"type": "matchRepository"}));
     check_containers_policy(&p).unwrap();
-    // The host variant names the loopback address and maps it to the signed name.
+    // The host variant names each migrated repository under the loopback address and accepts the
+    // signature made for its name in the sandbox network.
     let h: Value = serde_json::from_str(&f["containers/host/policy.json"]).unwrap();
+    let scopes: Vec<&String> = h["transports"]["docker"].as_object().unwrap().keys().collect();
+    assert_eq!(scopes, ["127.0.0.1:5000/app/web", "127.0.0.1:5000/team/api"]);
     assert_eq!(
-        h["transports"]["docker"]["127.0.0.1:5000"][0]["signedIdentity"],
-        json!({"type": "remapIdentity", "prefix": "127.0.0.1:5000", "signedPrefix": "sandboxregistry:5000"})
+        h["transports"]["docker"]["127.0.0.1:5000/app/web"][0]["signedIdentity"],
+        json!({"type": "exactRepository", "dockerRepository": "sandboxregistry:5000/app/web"})
     );
+    assert_eq!(h["default"], json!([{"type": "reject"}]));
     check_containers_policy(&h).unwrap();
+    // Nothing migrated yet: no host variant (it would name no scope).
+    let mut none = input(Format::ALL.to_vec());
+    none.repositories.clear();
+    assert!(!files(&none).keys().any(|k| k.starts_with("containers/host/")));
 }
 
 #[test]
 fn a_policy_that_would_accept_everything_fails() {
-    let good = containers_policy("sandboxregistry:5000", PUB, None);
+    let good = containers_policy(&network_scopes("sandboxregistry:5000"), PUB);
     let mut accept_default = good.clone();
     accept_default["default"] = json!([{"type": "insecureAcceptAnything"}]);
     let mut no_default = good.clone();
