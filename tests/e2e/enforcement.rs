@@ -195,7 +195,7 @@ on = "consumer"
 run = "skopeo copy docker://{R}/app/two@{two} dir:/tmp/two"
 expect = {{ contains = ["Storing signatures"] }}
 [[steps]]
-title = "an unsigned image under a new tag"
+title = "an unsigned image in a repository nobody signed"
 explain = "Pushed with trust off."
 run = """
 set -e
