@@ -113,7 +113,7 @@ pub enum Command {
     Env,
     /// Measure up/down/build/scenario against plain engine baselines.
     Bench(BenchArgs),
-    /// Re-sign every DCT-signed tag by its signed digest with cosign and/or Notation, and verify.
+    /// Re-sign every DCT-signed tag by its signed digest with cosign (both formats) and/or Notation, verify, and write the consumer kit.
     Migrate(MigrateArgs),
     /// Measure every enforcement point (DCT, cosign, Notation, a pull-time policy, a plain pull) on the same image under each attack.
     Compare(CompareArgs),
