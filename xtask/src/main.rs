@@ -15,6 +15,9 @@ mod migrate;
 mod nixcheck;
 mod sandbox;
 mod scenario;
+mod session;
+mod signals;
+mod table;
 mod ui;
 mod util;
 

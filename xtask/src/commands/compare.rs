@@ -33,6 +33,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &CompareArgs) -> Result<ExitCode> {
         kit::write(&kit_dir, &kit::render(&crate::migrate::kit_input(&sb, &signers, &report)?)?)?;
     }
     let consumer = Consumer::start(sh, &sb, &consumer_image, &kit_dir)?;
+    crate::signals::catch("killing the running check's processes, then writing the rows measured so far")?;
     let matrix = compare::run(sh, &sb, &signers, &consumer, &args.rows)?;
     let json = args.json.json.as_deref() == Some("-");
     let table = compare::table(&matrix);
@@ -42,6 +43,15 @@ pub fn run(sh: &Shell, sel: &Selector, args: &CompareArgs) -> Result<ExitCode> {
         print!("{table}");
     }
     args.json.write(&matrix)?;
+    if let Some(sig) = crate::signals::caught() {
+        ui::warn(format!(
+            "interrupted by {sig}: the running check's processes were killed; {} row(s) measured and kept{} (exit {})",
+            matrix.rows.len(),
+            if args.json.json.is_some() { " in the JSON, marked interrupted" } else { "" },
+            sig.exit_code()
+        ));
+        return Ok(ExitCode::from(sig.exit_code()));
+    }
     if matrix.as_recorded {
         ui::status("Matches", "every cell is as xtask/data/comparison.toml and the README state");
         Ok(ExitCode::SUCCESS)

@@ -35,7 +35,11 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
         images: ImageChoice { source: args.images.source, mirrors: args.images.mirror.clone() },
         only: None,
     };
-    let (report, exec) = migrate::migrate(sh, &sb, &opts)?;
+    let signers = migrate::start(sh, &sb, &opts)?;
+    crate::signals::catch(
+        "killing the running command's processes in the signers container, then writing the report so far",
+    )?;
+    let report = migrate::migrate(sh, &sb, &signers, &opts)?;
     // With `--json -` stdout carries the JSON only.
     let to_stdout = args.json.json.as_deref() == Some("-");
     let human = format!("{}\n", migrate::table(&report));
@@ -55,14 +59,38 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
             format!("{} signed now, {} already there, {} failed", report.signed, report.already_signed, report.failed),
         );
     }
-    let commands = migrate::consumer_commands(&report, &exec);
+    let exec = format!("{} exec {}", sb.engine.kind, signers.container);
+    let commands = migrate::consumer_commands(&report, &exec, &sb.spec.registry_address()?);
     if to_stdout {
         eprint!("\n{commands}");
     } else {
         print!("\n{commands}");
     }
     args.json.write(&report)?;
-    Ok(if report.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    for n in &report.not_migrated {
+        ui::warn(format!(
+            "not migrated: {} ({}) in {}: {}",
+            n.tag,
+            migrate::short(&n.digest),
+            n.format.name(),
+            n.reason
+        ));
+    }
+    if let Some(sig) = crate::signals::caught() {
+        ui::warn(format!(
+            "interrupted by {sig}: the running command's processes were killed; the report holds what was done (exit {})",
+            sig.exit_code()
+        ));
+        return Ok(ExitCode::from(sig.exit_code()));
+    }
+    if !report.not_migrated.is_empty() {
+        ui::warn(format!(
+            "{} signature(s) asked for are missing: a DCT-signed tag is not fully migrated (listed above)",
+            report.not_migrated.len()
+        ));
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The registry, the Notary server and the client must answer; nothing is started otherwise.

@@ -10,7 +10,20 @@
 //! Every row starts from a fresh repository `<registry>/compare/<row>`: an image built in the
 //! client (a nonce layer, no pull), pushed and signed with DCT, then signed by digest in the
 //! row's formats with the one signing function (`super::signing::ensure`). The row's attack
-//! follows, then each column checks the row's tag the way its consumers do.
+//! follows, then each column checks the row's tag the way its consumers do. Every command runs
+//! as a scenario step does (`crate::scenario::step_process`): a signal that ends the run kills
+//! its processes in their container, and the rows measured until then are kept.
+//!
+//! The matrix as JSON (`compare --json`), for reports that render it (keep it stable):
+//! - `outcomes[]`: `id`, `mark`, `meaning` — every outcome a cell can have;
+//! - `columns[]`: `id`, `title`, `how`, `clock` — the enforcement points, in order;
+//! - `rows[]`: `id`, `kind` (`attack`/`good`), `attack`, `repository`, `tag`, `signed_digest`,
+//!   `wanted_digest`, and `cells[]` in the order of `columns`, each with `column`, `outcome`,
+//!   `stage` (`signature`, `content`, or empty when nothing refused), `digest` (what the consumer
+//!   ended up with, or null), `message`, `exit_code`, `seconds`, `as_recorded` and `recorded`
+//!   (the cell as comparison.toml states it);
+//! - `sandbox`, `clock_shift`, `as_recorded` (every cell as recorded and nothing interrupted),
+//!   and `interrupted` (the signal's name) only when a signal ended the run early.
 
 mod check;
 mod stage;
@@ -25,6 +38,7 @@ use super::consumer::Consumer;
 use super::signers::Signers;
 use super::signing::Format;
 use crate::sandbox::Sandbox;
+use crate::scenario::mask::Masker;
 use crate::ui;
 
 pub const DATA: &str = include_str!("../../data/comparison.toml");
@@ -219,7 +233,11 @@ pub struct Matrix {
     pub clock_shift: String,
     pub outcomes: Vec<OutcomeDef>,
     pub columns: Vec<Column>,
+    /// The signal that ended the comparison early; `rows` then holds the rows measured until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     pub rows: Vec<MeasuredRow>,
+    /// Every row measured and every cell as recorded (false for an interrupted comparison).
     pub as_recorded: bool,
 }
 
@@ -230,10 +248,14 @@ pub struct Ctx<'a, 'b> {
     pub signers: &'a Signers<'b>,
     pub consumer: &'a Consumer<'b>,
     pub env: Vec<(String, String)>,
+    /// Hides the sandbox's secrets in what a killed command printed last.
+    pub masker: Masker,
     pub registry: String,
 }
 
-/// Runs every row (or `only` these); the matrix says whether each cell is as recorded.
+/// Runs every row (or `only` these); the matrix says whether each cell is as recorded. A signal
+/// (see `crate::signals`) stops it after the running command's processes are killed: the matrix
+/// then holds the rows measured until then, marked interrupted.
 pub fn run(
     sh: &Shell,
     sb: &Sandbox,
@@ -243,36 +265,65 @@ pub fn run(
 ) -> Result<Matrix> {
     let expected = expected()?;
     check_rows(&expected, only)?;
-    let ctx = Ctx { sh, sb, signers, consumer, env: sb.secrets()?.client_env(), registry: sb.spec.registry_address()? };
+    let secrets = sb.secrets()?;
+    let ctx = Ctx {
+        sh,
+        sb,
+        signers,
+        consumer,
+        env: secrets.client_env(),
+        masker: Masker::new(&secrets.values()),
+        registry: sb.spec.registry_address()?,
+    };
     let mut rows = Vec::new();
+    let mut interrupted = None;
     for row in expected.rows.iter().filter(|r| only.is_empty() || only.contains(&r.id)) {
-        ui::status("Comparing", format!("{}: {}", row.id, row.how));
-        let staged = stage::stage(&ctx, row).with_context(|| format!("staging comparison row {}", row.id))?;
-        let mut cells = Vec::new();
-        for column in &expected.columns {
-            let cell = check::check(&ctx, row, column, &staged)
-                .with_context(|| format!("comparison row {}, column {}", row.id, column.id))?;
-            cells.push(cell);
+        if let Some(sig) = crate::signals::caught() {
+            interrupted = Some(sig.name().to_string());
+            break;
         }
-        rows.push(MeasuredRow {
-            id: row.id.clone(),
-            kind: row.kind,
-            attack: row.attack.clone(),
-            repository: staged.repo,
-            tag: row.check_tag.clone(),
-            signed_digest: staged.signed,
-            wanted_digest: staged.wanted,
-            cells,
-        });
+        ui::status("Comparing", format!("{}: {}", row.id, row.how));
+        match measure_row(&ctx, &expected, row) {
+            Ok(r) => rows.push(r),
+            // A signal stopped the row half-way (its running command's processes were killed).
+            Err(e) if crate::signals::caught().is_some() => {
+                ui::warn(format!("comparison row {}: {e:#}", row.id));
+                interrupted = crate::signals::caught().map(|s| s.name().to_string());
+                break;
+            }
+            Err(e) => return Err(e),
+        }
     }
-    let as_recorded = rows.iter().all(|r| r.cells.iter().all(|c| c.as_recorded));
+    let as_recorded = interrupted.is_none() && rows.iter().all(|r| r.cells.iter().all(|c| c.as_recorded));
     Ok(Matrix {
         sandbox: sb.name.clone(),
         clock_shift: CLOCK_SHIFT.into(),
         outcomes: expected.outcomes,
         columns: expected.columns,
+        interrupted,
         rows,
         as_recorded,
+    })
+}
+
+/// One row: staged, then checked by every column.
+fn measure_row(ctx: &Ctx<'_, '_>, expected: &Expected, row: &Row) -> Result<MeasuredRow> {
+    let staged = stage::stage(ctx, row).with_context(|| format!("staging comparison row {}", row.id))?;
+    let mut cells = Vec::new();
+    for column in &expected.columns {
+        let cell = check::check(ctx, row, column, &staged)
+            .with_context(|| format!("comparison row {}, column {}", row.id, column.id))?;
+        cells.push(cell);
+    }
+    Ok(MeasuredRow {
+        id: row.id.clone(),
+        kind: row.kind,
+        attack: row.attack.clone(),
+        repository: staged.repo,
+        tag: row.check_tag.clone(),
+        signed_digest: staged.signed,
+        wanted_digest: staged.wanted,
+        cells,
     })
 }
 

@@ -17,10 +17,12 @@ use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use super::kit;
+use crate::engine::Output;
 use crate::engine::{EnvVar, Mount, RunSpec};
 use crate::sandbox::Sandbox;
+use crate::scenario::mask::Masker;
+use crate::scenario::step_process::{self, Step};
 use crate::ui;
-use crate::util::Output;
 
 pub const IMAGE: &str = "consumer";
 /// Where the kit is mounted.
@@ -80,10 +82,10 @@ impl<'a> Consumer<'a> {
         if !super::helper::ensure(sh, sb, &c.run_spec(image, kit))? {
             return Ok(c);
         }
-        let out = c.exec(sh, &setup_script(), &[])?;
+        let out = c.exec(&setup_script(), &[])?;
         if !out.ok() {
-            let _ = sb.engine.remove_containers(sh, std::slice::from_ref(&c.container));
-            bail!("setting up the consumer container failed: {}", out.combined().trim());
+            let _ = sb.remove_own_containers(sh, std::slice::from_ref(&c.container));
+            bail!("setting up the consumer container failed: {}", out.reason());
         }
         ui::status("Started", format!("{} ({image}, kit {})", c.container, kit.display()));
         Ok(c)
@@ -100,11 +102,11 @@ impl<'a> Consumer<'a> {
         }
     }
 
-    /// `sh -c script sh args…` in the container.
-    pub fn exec(&self, sh: &Shell, script: &str, args: &[&str]) -> Result<Output> {
-        let mut argv = vec!["sh", "-c", script, "sh"];
-        argv.extend_from_slice(args);
-        self.sb.engine.exec(sh, &self.container, &argv, &[], None)
+    /// `sh -c script sh args…` in the container, run as a scenario step is: a signal that ends
+    /// the run kills its processes there.
+    pub fn exec(&self, script: &str, args: &[&str]) -> Result<Output> {
+        let step = Step { container: &self.container, script, args, env: &[] };
+        step_process::run(&self.sb.engine, &step, step_process::NO_LIMIT, &Masker::new(&[]), false)
     }
 }
 

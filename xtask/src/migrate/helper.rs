@@ -34,7 +34,8 @@ pub fn ensure(sh: &Shell, sb: &Sandbox, spec: &RunSpec) -> Result<bool> {
         if c.running && c.image == spec.image {
             return Ok(false);
         }
-        engine.remove_containers(sh, std::slice::from_ref(&spec.name))?;
+        // Only one that carries this sandbox's labels goes (the one removal rule).
+        sb.remove_own_containers(sh, std::slice::from_ref(&spec.name))?;
     }
     engine.run(sh, spec).with_context(|| format!("starting the helper container {}", spec.name))?;
     Ok(true)

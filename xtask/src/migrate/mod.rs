@@ -56,7 +56,14 @@ pub struct Report {
     pub sandbox: String,
     /// The formats asked for (`--to`, `--cosign-format`).
     pub formats: Vec<Format>,
+    /// The signal that ended the run early; `records` then holds the tags done until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     pub records: Vec<Record>,
+    /// Every signature asked for that a DCT-signed tag did not get, and why (failed, its digest
+    /// no longer served, or not reached before an interruption): the exit status is non-zero
+    /// when there is one.
+    pub not_migrated: Vec<NotMigrated>,
     /// Repositories with trust data but no signed tag.
     pub without_signed_tags: Vec<Unsigned>,
     pub signed: usize,
@@ -76,7 +83,9 @@ impl Report {
         Report {
             sandbox: sb.name.clone(),
             formats: Format::ALL.to_vec(),
+            interrupted: None,
             records: vec![],
+            not_migrated: vec![],
             without_signed_tags: vec![],
             signed: 0,
             already_signed: 0,
@@ -87,6 +96,18 @@ impl Report {
             kit: None,
         }
     }
+}
+
+/// One format a DCT-signed tag was asked to get and did not.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NotMigrated {
+    /// `repository:tag`.
+    pub tag: String,
+    /// The digest DCT signed.
+    pub digest: String,
+    pub format: Format,
+    /// Never empty.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,14 +126,20 @@ pub struct Options {
     pub only: Option<String>,
 }
 
-/// The whole of `migrate`, for the command and the scenarios' `migrate` action: the kit
-/// directory is checked first (nothing is signed when it cannot be written), then every tag is
-/// signed, then the kit is written from the same key and certificate.
-pub fn migrate(sh: &Shell, sb: &Sandbox, opts: &Options) -> Result<(Report, String)> {
+/// The first half of `migrate`: the kit directory is checked first (nothing is signed when it
+/// cannot be written), then the signers container is started. A command catches signals after
+/// this (see `crate::signals`), so a signal during an image build still ends the build at once.
+pub fn start<'a>(sh: &Shell, sb: &'a Sandbox, opts: &Options) -> Result<Signers<'a>> {
     kit::preflight(&opts.kit_dir)?;
-    let signers = Signers::start(sh, sb, &opts.images)?;
-    let mut report = run(sh, sb, &signers, &opts.formats, opts.only.as_deref())?;
-    let files = kit::render(&kit_input(sb, &signers, &report)?)?;
+    Signers::start(sh, sb, &opts.images)
+}
+
+/// The rest of `migrate`, for the command and the scenarios' `migrate` action: every tag is
+/// signed, then the kit is written from the same key and certificate (after a signal too: it
+/// names what was migrated until then).
+pub fn migrate(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, opts: &Options) -> Result<Report> {
+    let mut report = run(sh, sb, signers, &opts.formats, opts.only.as_deref())?;
+    let files = kit::render(&kit_input(sb, signers, &report)?)?;
     kit::write(&opts.kit_dir, &files)
         .with_context(|| format!("writing the consumer kit to {}", opts.kit_dir.display()))?;
     ui::status("Wrote", format!("the consumer kit {} ({} files, no secret)", opts.kit_dir.display(), files.len()));
@@ -120,8 +147,7 @@ pub fn migrate(sh: &Shell, sb: &Sandbox, opts: &Options) -> Result<(Report, Stri
         ui::warn("no `.sig` (legacy) signatures written: podman, CRI-O, skopeo and buildah will refuse these images (`--cosign-format both`)");
     }
     report.kit = Some(opts.kit_dir.display().to_string());
-    let exec = format!("{} exec {}", sb.engine.kind, signers.container);
-    Ok((report, exec))
+    Ok(report)
 }
 
 /// What the kit is rendered from: the sandbox's public key, certificate and trust policy, its
@@ -156,7 +182,9 @@ fn repositories(report: &Report, registry: &str) -> Vec<String> {
     out
 }
 
-/// Finds, signs and verifies in `formats`; never signs a format of a digest twice.
+/// Finds, signs and verifies in `formats`; never signs a format of a digest twice. A signal
+/// (see `crate::signals`) stops it after killing the running command's processes: the report
+/// then holds what was done, and names the tags not reached.
 pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, formats: &[Format], only: Option<&str>) -> Result<Report> {
     let mut guns = find::guns(sh, sb)?;
     guns.retain(|g| only.is_none_or(|o| g == o));
@@ -166,14 +194,37 @@ pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, formats: &[Format], 
     );
     let (tags, unsigned) = find::signed_tags(sh, sb, &guns)?;
     let mut records = Vec::new();
+    let mut interrupted = None;
     for t in &tags {
-        records.push(
-            migrate_tag(sh, signers, t, formats).with_context(|| format!("migrating {}:{}", t.repository, t.tag))?,
-        );
+        if let Some(sig) = crate::signals::caught() {
+            interrupted = Some(sig.name().to_string());
+            break;
+        }
+        match migrate_tag(sh, signers, t, formats) {
+            Ok(r) => records.push(r),
+            Err(e) if crate::signals::caught().is_some() => {
+                ui::warn(format!("{e:#}"));
+                interrupted = crate::signals::caught().map(|s| s.name().to_string());
+                break;
+            }
+            Err(e) => return Err(e.context(format!("migrating {}:{}", t.repository, t.tag))),
+        }
     }
     let count = |want: Status| records.iter().flat_map(|r| &r.signatures).filter(|s| s.status == want).count();
+    let mut not_migrated = not_migrated(&records, formats);
+    let why = format!("not reached: the run was interrupted by {}", interrupted.as_deref().unwrap_or("a signal"));
+    for t in tags.iter().skip(records.len()) {
+        not_migrated.extend(formats.iter().map(|&format| NotMigrated {
+            tag: format!("{}:{}", t.repository, t.tag),
+            digest: t.digest.clone(),
+            format,
+            reason: why.clone(),
+        }));
+    }
     Ok(Report {
         formats: formats.to_vec(),
+        interrupted,
+        not_migrated,
         signed: count(Status::Signed),
         already_signed: count(Status::Already),
         failed: count(Status::Failed),
@@ -186,12 +237,37 @@ pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, formats: &[Format], 
     })
 }
 
+/// The formats asked for that a record did not get: failed, or not signed because the registry
+/// no longer serves the signed digest. (A format left out by `--to`/`--cosign-format` is not one.)
+fn not_migrated(records: &[Record], formats: &[Format]) -> Vec<NotMigrated> {
+    let mut out = Vec::new();
+    for r in records {
+        for &format in formats {
+            let reason = match r.signatures.iter().find(|s| s.format == format) {
+                None if !r.signed_digest_served => "the registry no longer serves the signed digest".to_string(),
+                None => "the signing script said nothing about it".to_string(),
+                Some(s) if s.status == Status::Failed => s.detail.clone(),
+                Some(_) => continue,
+            };
+            out.push(NotMigrated {
+                tag: format!("{}:{}", r.repository, r.tag),
+                digest: r.dct_digest.clone(),
+                format,
+                reason: if reason.trim().is_empty() { "failed, and the tools said nothing".into() } else { reason },
+            });
+        }
+    }
+    out
+}
+
 fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, formats: &[Format]) -> Result<Record> {
     let tag_ref = format!("{}:{}", t.repository, t.tag);
     let digest_ref = DigestRef::new(&t.repository, &t.digest)?;
-    let out = signers.script(sh, tools::REGISTRY_STATE, &[&tag_ref, &digest_ref.to_string()], false)?;
-    let (now, served) = tools::parse_registry_state(&out.stdout)
-        .with_context(|| format!("asking the registry about {tag_ref}: {}", out.combined().trim()))?;
+    let out = signers.script(tools::REGISTRY_STATE, &[&tag_ref, &digest_ref.to_string()], false)?;
+    let (now, served) = tools::parse_registry_state(&out.stdout).with_context(|| {
+        let why = signers.not_running(sh).unwrap_or_else(|| out.reason());
+        format!("asking the registry about {tag_ref}: {why}")
+    })?;
     let mut notes = Vec::new();
     match &now {
         None => notes.push("the tag is gone from the registry".to_string()),
@@ -202,7 +278,12 @@ fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, formats: &[Form
     }
     let signatures = if served {
         let results =
-            signing::ensure(signers, sh, &signing::Registry::plain_http(), &signers.keys(), &digest_ref, formats)?;
+            signing::ensure(signers, sh, &signing::Registry::plain_http(), &signers.keys(), &digest_ref, formats)
+                .map_err(|e| match signers.not_running(sh) {
+                    // The container stopped under the script: that is the reason, not its silence.
+                    Some(stopped) => e.context(stopped),
+                    None => e,
+                })?;
         for r in &results {
             let f = r.format.name();
             match r.status {
@@ -268,14 +349,14 @@ pub fn table(report: &Report) -> String {
 
 /// What a consumer runs to verify: inside the sandbox network through the signers container
 /// (what `migrate` itself ran), and with host tools and the exported key, certificate and policy.
-pub fn consumer_commands(report: &Report, in_container: &str) -> String {
+pub fn consumer_commands(report: &Report, in_container: &str, registry: &str) -> String {
     let example = report
         .records
         .iter()
         .find(|r| r.carries.contains(&Format::CosignLegacy) || r.carries.contains(&Format::CosignBundle))
         .or(report.records.first())
         .map(|r| format!("{}@{}", r.repository, r.dct_digest))
-        .unwrap_or_else(|| format!("{}/<repository>@sha256:<digest>", find::REGISTRY));
+        .unwrap_or_else(|| format!("{registry}/<repository>@sha256:<digest>"));
     let cosign = |key: &str| {
         format!("cosign verify --key {key} --insecure-ignore-tlog=true --allow-insecure-registry --allow-http-registry {example}")
     };
@@ -327,6 +408,8 @@ mod tests {
         Report {
             sandbox: "s".into(),
             formats: Format::ALL.to_vec(),
+            interrupted: None,
+            not_migrated: not_migrated(&records, &Format::ALL),
             records,
             without_signed_tags: vec![],
             signed: 0,
@@ -368,10 +451,41 @@ mod tests {
 
     #[test]
     fn consumer_commands_name_the_exported_files_and_a_digest() {
-        let c = consumer_commands(&report(vec![record(Status::Signed, None)]), "docker exec s-signers");
+        let c = consumer_commands(&report(vec![record(Status::Signed, None)]), "docker exec s-signers", "r:5000");
         assert!(c.contains("docker exec s-signers cosign verify --key /signers/cosign.pub"), "{c}");
         assert!(c.contains("cosign verify --key /st/signers/cosign.pub"), "{c}");
         assert!(c.contains("notation policy import /st/signers/config/notation/trustpolicy.json"), "{c}");
         assert!(c.contains(&format!("sandboxregistry:5000/app/web@sha256:{}", "a".repeat(64))), "{c}");
+    }
+
+    #[test]
+    fn what_was_asked_for_and_not_signed_is_named_and_never_without_a_reason() {
+        let gone =
+            Record { signatures: vec![], carries: vec![], signed_digest_served: false, ..record(Status::Signed, None) };
+        let mut failed = record(Status::Already, None);
+        failed.signatures[2] = FormatResult {
+            format: Format::Notation,
+            status: Status::Failed,
+            signatures: vec![],
+            detail: "failed sign: boom".into(),
+        };
+        failed.signatures[1].detail = String::new();
+        failed.signatures[1].status = Status::Failed;
+        let n = not_migrated(&[record(Status::Signed, None), gone, failed], &[Format::CosignLegacy, Format::Notation]);
+        let got: Vec<(Format, &str)> = n.iter().map(|m| (m.format, m.reason.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (Format::CosignLegacy, "the registry no longer serves the signed digest"),
+                (Format::Notation, "the registry no longer serves the signed digest"),
+                (Format::CosignLegacy, "failed, and the tools said nothing"),
+                (Format::Notation, "failed sign: boom"),
+            ]
+        );
+        assert_eq!(n[0].tag, "sandboxregistry:5000/app/web:v1");
+        // A format not asked for is never missing, even when it failed.
+        assert!(not_migrated(&[record(Status::Failed, None)], &[Format::Notation]).is_empty());
+        let j = serde_json::to_value(&n[3]).unwrap();
+        assert_eq!(j["format"], "notation");
     }
 }

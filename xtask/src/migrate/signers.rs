@@ -23,11 +23,14 @@ use rcgen::{
 use serde::{Deserialize, Serialize};
 use xshell::Shell;
 
+use crate::engine::Output;
 use crate::engine::{EnvVar, Mount, RunSpec};
 use crate::images::{self, SourceKind};
 use crate::sandbox::Sandbox;
+use crate::scenario::mask::Masker;
+use crate::scenario::step_process::{self, Step};
 use crate::ui;
-use crate::util::{self, Output};
+use crate::util;
 
 pub const IMAGE: &str = "signers";
 /// Where `<state>/signers` is mounted in the container.
@@ -136,11 +139,27 @@ impl<'a> Signers<'a> {
         self.sb.engine.exec(sh, &self.container, argv, &env, None)
     }
 
-    /// `sh -c script` with positional arguments, so references never need quoting.
-    pub fn script(&self, sh: &Shell, script: &str, args: &[&str], cosign: bool) -> Result<Output> {
-        let mut argv = vec!["sh", "-c", script, "sh"];
-        argv.extend_from_slice(args);
-        self.exec(sh, &argv, cosign)
+    /// `sh -c script` with positional arguments, so references never need quoting. It runs as a
+    /// scenario step does: a signal that ends the run kills its processes in the container.
+    pub fn script(&self, script: &str, args: &[&str], cosign: bool) -> Result<Output> {
+        let env = if cosign { vec![("COSIGN_PASSWORD".to_string(), self.cosign_password.clone())] } else { vec![] };
+        self.step(script, args, &env)
+    }
+
+    fn step(&self, script: &str, args: &[&str], env: &[(String, String)]) -> Result<Output> {
+        let step = Step { container: &self.container, script, args, env };
+        let masker = Masker::new(std::slice::from_ref(&self.cosign_password));
+        step_process::run(&self.sb.engine, &step, step_process::NO_LIMIT, &masker, false)
+    }
+
+    /// Why a command in the container gave nothing to go by: the container is not running.
+    pub fn not_running(&self, sh: &Shell) -> Option<String> {
+        match self.sb.engine.container(sh, &self.container) {
+            Ok(Some(c)) if c.running => None,
+            Ok(Some(c)) => Some(format!("the signers container {} is {} (not running)", self.container, c.status)),
+            Ok(None) => Some(format!("the signers container {} is gone", self.container)),
+            Err(e) => Some(format!("the signers container {} cannot be inspected: {e:#}", self.container)),
+        }
     }
 
     /// The sandbox's cosign key pair and Notation key, as the container sees them.
@@ -165,14 +184,13 @@ impl<'a> Signers<'a> {
     }
 }
 
-/// The signing code's runtime: the cosign key's password goes in through the environment.
+/// The signing code's runtime: the cosign key's password goes in through the environment, and
+/// a signal that ends the run kills the script's processes (as [`Signers::script`]).
 impl super::signing::Runtime for Signers<'_> {
-    fn run(&self, sh: &Shell, script: &str, args: &[&str], env: &[(String, String)]) -> Result<Output> {
-        let mut argv = vec!["sh", "-c", script, "sh"];
-        argv.extend_from_slice(args);
+    fn run(&self, _sh: &Shell, script: &str, args: &[&str], env: &[(String, String)]) -> Result<Output> {
         let mut all = vec![("COSIGN_PASSWORD".to_string(), self.cosign_password.clone())];
         all.extend(env.iter().cloned());
-        self.sb.engine.exec(sh, &self.container, &argv, &all, None)
+        self.step(script, args, &all)
     }
 }
 

@@ -21,7 +21,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use xshell::Shell;
 
-use crate::util::{shell_quote, Output};
+use crate::engine::Output;
+use crate::util::shell_quote;
 
 /// `artifactType` of a cosign bundle referrer.
 pub const BUNDLE_ARTIFACT: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -368,7 +369,7 @@ pub fn inspect(rt: &dyn Runtime, sh: &Shell, reg: &Registry, r: &DigestRef) -> R
     let script = format!("{}\ninspect \"$1\" \"$2\"", inspect_function(reg));
     let out = rt.run(sh, &script, &[&r.repository, &r.digest], &reg.env())?;
     if !out.ok() {
-        bail!("reading the signatures of {r}: {}", out.combined().trim());
+        bail!("reading the signatures of {r}: {}", out.reason());
     }
     Ok(parse_inspect(&out.stdout, &r.digest))
 }
@@ -448,7 +449,7 @@ pub fn ensure(
     let present = inspect(rt, sh, reg, r)?;
     let script = ensure_script(reg, keys, r, wanted, &present);
     let out = rt.run(sh, &script, &[&r.repository, &r.digest], &reg.env())?;
-    parse_ensure(&out.stdout, &r.digest).with_context(|| format!("signing {r}: {}", out.combined().trim()))
+    parse_ensure(&out.stdout, &r.digest).with_context(|| format!("signing {r}: {}", out.reason()))
 }
 
 #[cfg(test)]

@@ -8,9 +8,10 @@ use super::super::consumer;
 use super::super::signing::{self, Format};
 use super::stage::Staged;
 use super::{Cell, Column, Ctx, MeasuredCell, Row, RowKind};
+use crate::engine::Output;
 use crate::scenario::clock;
 use crate::ui;
-use crate::util::{shell_quote, Output};
+use crate::util::shell_quote;
 
 /// What consumers print when a blob does not match the digest they checked.
 const CONTENT_REFUSALS: &[&str] = &[
@@ -117,13 +118,13 @@ pub fn check(ctx: &Ctx<'_, '_>, row: &Row, column: &Column, st: &Staged) -> Resu
     let started = std::time::Instant::now();
     let signers = |script: String| -> Result<Output> {
         let script = with_clock(script, shift)?;
-        attempt(&column.id, &|| ctx.signers.script(ctx.sh, &script, &[], false))
+        attempt(&column.id, &|| ctx.signers.script(&script, &[], false))
     };
     let client = |script: String| -> Result<Output> {
         let script = with_clock(script, shift)?;
         attempt(&column.id, &|| ctx.client(&script, &[]))
     };
-    let consumer = |script: &str| attempt(&column.id, &|| ctx.consumer.exec(ctx.sh, script, &[&tag_ref]));
+    let consumer = |script: &str| attempt(&column.id, &|| ctx.consumer.exec(script, &[&tag_ref]));
     // A verifier, then a plain pull of the digest it verified (no trust: the digest is the check).
     let verify_then_pull = |format: Format| -> Result<(Output, String)> {
         let keys = ctx.signers.keys();

@@ -5,7 +5,8 @@ use anyhow::{bail, Context, Result};
 
 use super::super::signing::{self, DigestRef, Format};
 use super::{Ctx, Row, CLOCK_SHIFT};
-use crate::util::Output;
+use crate::engine::Output;
+use crate::scenario::step_process;
 
 /// What a row's columns check: the repository, the digest DCT signed, the digest the row wants a
 /// consumer to end up with, and the clock shift (if any).
@@ -61,10 +62,11 @@ printf 'TAMPERED' | dd of="$blob" bs=1 conv=notrunc 2>/dev/null
 echo "after=sha256:$(sha256sum "$blob" | cut -d' ' -f1)""#;
 
 impl Ctx<'_, '_> {
+    /// A script in the client, run as a scenario step is: a signal kills its processes there.
     pub fn client(&self, script: &str, args: &[&str]) -> Result<Output> {
-        let mut argv = vec!["sh", "-c", script, "sh"];
-        argv.extend_from_slice(args);
-        self.sb.exec(self.sh, &self.sb.spec.client()?.name, &argv, &self.env, None)
+        let container = self.sb.container(&self.sb.spec.client()?.name);
+        let step = step_process::Step { container: &container, script, args, env: &self.env };
+        step_process::run(&self.sb.engine, &step, step_process::NO_LIMIT, &self.masker, false)
     }
 
     fn client_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<Output> {
@@ -72,7 +74,13 @@ impl Ctx<'_, '_> {
     }
 
     fn signers_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<Output> {
-        ok(what, self.signers.script(self.sh, script, args, true)?)
+        let out = self.signers.script(script, args, true)?;
+        if !out.ok() {
+            if let Some(stopped) = self.signers.not_running(self.sh) {
+                bail!("{what} failed: {stopped} ({})", out.reason());
+            }
+        }
+        ok(what, out)
     }
 
     fn push(&self, repo: &str, tag: &str, label: &str, signed: bool) -> Result<String> {
@@ -104,9 +112,10 @@ impl Ctx<'_, '_> {
     }
 }
 
+/// `out` if it succeeded, else an error that says why (never an empty reason).
 fn ok(what: &str, out: Output) -> Result<Output> {
     if !out.ok() {
-        bail!("{what} failed: {}", out.combined().trim());
+        bail!("{what} failed: {}", out.reason());
     }
     Ok(out)
 }
@@ -142,7 +151,7 @@ pub fn stage(ctx: &Ctx<'_, '_>, row: &Row) -> Result<Staged> {
             let layer = first_layer(&manifest.stdout)?;
             let out = ctx.sb.exec(ctx.sh, "registry", &["sh", "-c", TAMPER, "sh", &layer], &[], None)?;
             if !out.ok() || out.stdout.contains(&format!("after={layer}")) {
-                bail!("tampering with {layer} failed: {}", out.combined().trim());
+                bail!("tampering with {layer} failed: {}", out.reason());
             }
             signed.clone()
         }

@@ -46,7 +46,7 @@ fn a_cell_that_does_not_fit_its_row_is_refused() {
 
 #[test]
 fn the_readme_holds_the_matrix_rendered_from_the_data_file() {
-    let readme = std::fs::read_to_string(crate::sandbox::spec::source_root().join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(crate::table::source_root().join("README.md")).unwrap();
     let table = markdown(&expected().unwrap());
     assert!(
         readme.contains(&table),
