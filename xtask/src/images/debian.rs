@@ -93,7 +93,7 @@ pub fn customize_hooks(image: &str) -> Vec<String> {
                 .to_string(),
         ),
         // qemu-user carries an emulator per architecture (~100 MB); the clock shift for Go
-        // programs needs only the host's own (scenario/clock.rs). Not the client: its entry is
+        // programs needs only the host's own (step/clock.rs). Not the client: its entry is
         // shared with the `time` branch, and a tag names the entry only, so a new hook would not
         // rebuild an image already in the cache.
         "signers" => hooks.push(r#"find "$1"/usr/bin -name 'qemu-*' ! -name "qemu-$(uname -m)" -delete"#.to_string()),

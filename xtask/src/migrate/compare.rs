@@ -11,7 +11,7 @@
 //! client (a nonce layer, no pull), pushed and signed with DCT, then signed by digest in the
 //! row's formats with the one signing function (`super::signing::ensure`). The row's attack
 //! follows, then each column checks the row's tag the way its consumers do. Every command runs
-//! as a scenario step does (`crate::scenario::step_process`): a signal that ends the run kills
+//! as a scenario step does (`crate::step`): a signal that ends the run kills
 //! its processes in their container, and the rows measured until then are kept.
 //!
 //! The matrix as JSON (`compare --json`), for reports that render it (keep it stable):
@@ -38,7 +38,7 @@ use super::consumer::Consumer;
 use super::signers::Signers;
 use super::signing::Format;
 use crate::sandbox::Sandbox;
-use crate::scenario::mask::Masker;
+use crate::step::mask::Masker;
 use crate::ui;
 
 pub const DATA: &str = include_str!("../../data/comparison.toml");

@@ -20,8 +20,7 @@ use super::kit;
 use crate::engine::Output;
 use crate::engine::{EnvVar, Mount, RunSpec};
 use crate::sandbox::Sandbox;
-use crate::scenario::mask::Masker;
-use crate::scenario::step_process::{self, Step};
+use crate::step::{self, mask::Masker, Step};
 use crate::ui;
 
 pub const IMAGE: &str = "consumer";
@@ -106,7 +105,7 @@ impl<'a> Consumer<'a> {
     /// the run kills its processes there.
     pub fn exec(&self, script: &str, args: &[&str]) -> Result<Output> {
         let step = Step { container: &self.container, script, args, env: &[] };
-        step_process::run(&self.sb.engine, &step, step_process::NO_LIMIT, &Masker::new(&[]), false)
+        step::run(&self.sb.engine, &step, step::NO_LIMIT, &Masker::new(&[]), false)
     }
 }
 

@@ -27,8 +27,7 @@ use crate::engine::Output;
 use crate::engine::{EnvVar, Mount, RunSpec};
 use crate::images::{self, SourceKind};
 use crate::sandbox::Sandbox;
-use crate::scenario::mask::Masker;
-use crate::scenario::step_process::{self, Step};
+use crate::step::{self, mask::Masker, Step};
 use crate::ui;
 use crate::util;
 
@@ -149,7 +148,7 @@ impl<'a> Signers<'a> {
     fn step(&self, script: &str, args: &[&str], env: &[(String, String)]) -> Result<Output> {
         let step = Step { container: &self.container, script, args, env };
         let masker = Masker::new(std::slice::from_ref(&self.cosign_password));
-        step_process::run(&self.sb.engine, &step, step_process::NO_LIMIT, &masker, false)
+        step::run(&self.sb.engine, &step, step::NO_LIMIT, &masker, false)
     }
 
     /// Why a command in the container gave nothing to go by: the container is not running.

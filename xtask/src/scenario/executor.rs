@@ -5,10 +5,11 @@
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{clock, containers, Action, Executor, Output, Scenario, ServiceName, Target};
+use super::{containers, Action, Executor, Output, Scenario, ServiceName, Target};
 use crate::sandbox::readiness;
 use crate::sandbox::state::Secrets;
 use crate::sandbox::Sandbox;
+use crate::step::{self, clock, mask::Masker};
 use crate::table::Spec;
 use crate::util;
 
@@ -23,7 +24,7 @@ pub struct SandboxExecutor<'a> {
     secrets: Secrets,
     /// The current step's time limit (the runner sets it before each `run`).
     limit: std::time::Duration,
-    masker: super::mask::Masker,
+    masker: Masker,
     /// Stream long steps' output to stderr (off when the progress goes elsewhere, as in `bench`).
     stream: bool,
     /// What was cleaned up because a signal ended the run, for the session's closing message.
@@ -33,7 +34,7 @@ pub struct SandboxExecutor<'a> {
 impl<'a> SandboxExecutor<'a> {
     pub fn new(sh: &'a Shell, sb: &'a Sandbox, stream: bool) -> Result<SandboxExecutor<'a>> {
         let secrets = sb.secrets()?;
-        let masker = super::mask::Masker::new(&secrets.values());
+        let masker = Masker::new(&secrets.values());
         let limit = super::model::DEFAULT_STEP_TIMEOUT;
         Ok(SandboxExecutor { sh, sb, secrets, limit, masker, stream, teardown: Vec::new() })
     }
@@ -96,10 +97,10 @@ impl Executor for SandboxExecutor<'_> {
             Target::Container(c) if !super::model::HELPERS.contains(&c.as_str()) => containers::engine_name(self.sb, c),
             _ => self.sb.container(container),
         };
-        let step = super::step_process::Step { container: &name, script: &wrapped, args: &[], env: &all_env };
-        let result = super::step_process::run(&self.sb.engine, &step, self.limit, &self.masker, self.stream);
+        let step = step::Step { container: &name, script: &wrapped, args: &[], env: &all_env };
+        let result = step::run(&self.sb.engine, &step, self.limit, &self.masker, self.stream);
         if let Err(e) = &result {
-            if let Some(stopped) = e.downcast_ref::<super::step_process::Stopped>() {
+            if let Some(stopped) = e.downcast_ref::<step::Stopped>() {
                 if stopped.by_signal {
                     self.teardown.push(stopped.what.clone());
                 }

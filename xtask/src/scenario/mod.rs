@@ -2,17 +2,14 @@
 //! runner, and its reports. The executor that reaches into the containers
 //! lives elsewhere and plugs in through [`Executor`].
 
-pub mod clock;
 pub mod containers;
 pub mod executor;
 pub mod expect;
 pub mod interpolate;
 pub mod junit;
-pub mod mask;
 pub mod model;
 pub mod report;
 pub mod runner;
-pub mod step_process;
 
 use anyhow::{bail, Context, Result};
 

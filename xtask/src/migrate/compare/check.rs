@@ -9,7 +9,7 @@ use super::super::signing::{self, Format};
 use super::stage::Staged;
 use super::{Cell, Column, Ctx, MeasuredCell, Row, RowKind};
 use crate::engine::Output;
-use crate::scenario::clock;
+use crate::step::clock;
 use crate::ui;
 use crate::util::shell_quote;
 
@@ -21,7 +21,7 @@ const CONTENT_REFUSALS: &[&str] = &[
     "verification failed for digest",
 ];
 
-/// The Go programs a check runs, which only the emulator can shift (see `scenario::clock`).
+/// The Go programs a check runs, which only the emulator can shift (see `crate::step::clock`).
 const GO_PROGRAMS: &[&str] = &["docker", "notary", "cosign", "notation"];
 
 /// `script`, with its clock at `shift` when one is given: the scenarios' own wrap, so every

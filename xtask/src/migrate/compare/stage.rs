@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use super::super::signing::{self, DigestRef, Format};
 use super::{Ctx, Row, CLOCK_SHIFT};
 use crate::engine::Output;
-use crate::scenario::step_process;
+use crate::step;
 
 /// What a row's columns check: the repository, the digest DCT signed, the digest the row wants a
 /// consumer to end up with, and the clock shift (if any).
@@ -65,8 +65,8 @@ impl Ctx<'_, '_> {
     /// A script in the client, run as a scenario step is: a signal kills its processes there.
     pub fn client(&self, script: &str, args: &[&str]) -> Result<Output> {
         let container = self.sb.container(&self.sb.spec.client()?.name);
-        let step = step_process::Step { container: &container, script, args, env: &self.env };
-        step_process::run(&self.sb.engine, &step, step_process::NO_LIMIT, &self.masker, false)
+        let step = step::Step { container: &container, script, args, env: &self.env };
+        step::run(&self.sb.engine, &step, step::NO_LIMIT, &self.masker, false)
     }
 
     fn client_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<Output> {
