@@ -241,12 +241,15 @@ pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
     let mut changes = Vec::new();
     let base_suite = lock.debian.suite.clone();
     for (name, image) in lock.images.iter_mut() {
-        let private = if image.extra_suites.is_empty() {
+        let private = if image.extra_suites.is_empty() && image.suite.is_none() {
             None
         } else {
-            let base = sources::from_host(std::path::Path::new("/etc/apt"), &base_suite)?;
+            // An image on a base of its own (the consumer's trixie): the same archives, its suite.
+            let image_suite = image.suite.clone().unwrap_or_else(|| base_suite.clone());
+            let host = sources::from_host(std::path::Path::new("/etc/apt"), &base_suite)?;
+            let base = sources::renamed(&host, &base_suite, &image_suite);
             Some(
-                private_apt(sh, &base, &base_suite, &image.extra_suites)
+                private_apt(sh, &base, &image_suite, &image.extra_suites)
                     .with_context(|| format!("asking apt for image {name}"))?,
             )
         };
@@ -278,8 +281,9 @@ pub fn apt_candidate(sh: &Shell, pkg: &str, private: Option<&std::path::Path>) -
         .with_context(|| format!("apt knows no candidate for {pkg}; run `apt-get update` first"))
 }
 
-/// A throwaway apt configuration with `base` (the sources of the base suite) plus `extra`, and
-/// their low priority, updated once.
+/// A throwaway apt configuration with `base` (the sources of `base_suite`: the host's, an image's
+/// own suite in the same archives, or a client CLI's alone) plus `extra` at their low priority,
+/// updated once.
 pub fn private_apt(
     sh: &Shell,
     base: &[sources::Source],
@@ -302,12 +306,8 @@ pub fn private_apt(
         "Dir::Etc \"{r}/etc\";\nDir::Etc::sourcelist \"/dev/null\";\nDir::State::Lists \"{r}/lists\";\nDir::Cache \"{r}/cache\";\nDir::State::status \"/dev/null\";\nAcquire::Languages \"none\";\n"
     );
     std::fs::write(root.join("apt.conf"), conf)?;
-    let what = if extra.is_empty() {
-        format!("a private apt for Debian {base_suite}")
-    } else {
-        format!("a private apt with {} for the pins of {base_suite}", extra.join(", "))
-    };
-    ui::info("Updating", what);
+    let suites: Vec<&str> = std::iter::once(base_suite).chain(extra.iter().map(String::as_str)).collect();
+    ui::info("Updating", format!("a private apt with Debian {}", suites.join(", ")));
     xshell::cmd!(sh, "apt-get update -qq")
         .env("APT_CONFIG", root.join("apt.conf"))
         .quiet()

@@ -201,7 +201,7 @@ fn clock_needs_faketime_and_a_valid_offset() {
         assert!(is_clock(ok), "{ok}");
     }
     let e = error("requires = [\"time-travel\"]\n[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\n");
-    assert!(e.contains("requires unknown capability `time-travel` (known: faketime)"), "{e}");
+    assert!(e.contains("requires unknown capability `time-travel` (known: faketime, consumer)"), "{e}");
 }
 
 #[test]
@@ -424,6 +424,38 @@ fn per_client_expectations_are_checked_like_the_default() {
     assert!(e.contains("does not compile"), "{e}");
     let action = "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { stop = \"notarysigner\" }\n[[steps.per_client]]\ncli = \">=26\"\nwhy = \"w\"\nexpect = {}\n";
     assert!(error(action).contains("`per_client` only applies to `run` steps"), "{}", error(action));
+}
+
+#[test]
+fn the_migrate_action_and_the_consumer_helper() {
+    let s = parse(
+        r#"
+requires = ["consumer"]
+[[steps]]
+title = "migrate"
+explain = "x"
+on = "engine"
+action = { migrate = "test/app" }
+[[steps]]
+title = "pull"
+explain = "x"
+on = "consumer"
+run = "podman pull x"
+"#,
+    )
+    .unwrap();
+    assert_eq!(s.steps[0].action, Some(Action::Migrate("test/app".into())));
+    assert_eq!(s.steps[0].command_template(), "migrate test/app");
+    assert_eq!(s.steps[1].on, Target::Container("consumer".into()));
+    let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"consumer\"\nrun = \"true\"\n");
+    assert!(e.contains("`consumer` needs `requires = [\"consumer\"]`"), "{e}");
+    let e =
+        error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { migrate = \"r@sha256:x\" }\n");
+    assert!(e.contains("must be a repository path"), "{e}");
+    let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\naction = { migrate = \"test/app\" }\n");
+    assert!(e.contains("needs on = \"engine\""), "{e}");
+    let e = error("[[containers]]\nname = \"consumer\"\nimage = \"notary\"\ncommand = [\"true\"]\n\n[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\n");
+    assert!(e.contains("container `consumer`: `consumer` is a helper of the sandbox"), "{e}");
 }
 
 #[test]
