@@ -248,6 +248,16 @@ pub enum ImagesCommand {
         /// Rebuild even when an image with the lock's tag exists.
         #[arg(long)]
         rebuild: bool,
+        /// Build in this layer and .deb cache instead of the usual one (a new directory: a cold
+        /// build); Debian images only.
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<std::path::PathBuf>,
+        /// Load the images as PREFIX<image>:<tag> instead of localhost/trust-sandbox/<image>:<tag>,
+        /// a namespace `up`, `images list` and `images rm` never use (e.g. to compare two builds).
+        #[arg(long, value_name = "PREFIX")]
+        repo: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// List trust-sandbox images in the engine.
     List(JsonFlag),

@@ -123,11 +123,16 @@ fn consent_from(yes: bool, ci: Option<&str>) -> bool {
 
 /// Installs and configures what `engines` need, starting dockerd when nothing manages it.
 pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
-    apt_install(sh, &missing_packages(engines, has), yes)?;
+    let packages = missing_packages(engines, has);
+    if packages.is_empty() {
+        apt_install(sh, &packages, yes)?;
+    } else {
+        crate::timing::timed("apt", || apt_install(sh, &packages, yes))?;
+    }
     for &k in engines {
         match k {
             EngineKind::Podman => configure_podman()?,
-            EngineKind::Docker => start_dockerd(sh)?,
+            EngineKind::Docker => crate::timing::timed("dockerd", || start_dockerd(sh))?,
         }
     }
     for &k in engines {

@@ -15,6 +15,7 @@ mod migrate;
 mod nixcheck;
 mod sandbox;
 mod scenario;
+mod timing;
 mod ui;
 mod util;
 

@@ -9,9 +9,10 @@ use xshell::Shell;
 use crate::cli::PlayArgs;
 use crate::sandbox::{lifecycle, status, Sandbox, Selector};
 use crate::scenario::{self, executor};
-use crate::ui;
+use crate::{timing, ui};
 
 pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     executor::check_report_paths(&args.run)?;
     let up = super::up::options(&args.up);
     let scenario = scenario::find(scenario::GUIDE)?;
@@ -20,9 +21,11 @@ pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
             ui::info("Using", format!("running sandbox `{}` on {}", sb.name, sb.engine.kind));
             sb
         }
-        _ => lifecycle::up(sh, sel, &up).context("bringing the sandbox up")?,
+        _ => timing::timed("up", || lifecycle::up(sh, sel, &up)).context("bringing the sandbox up")?,
     };
-    executor::run_scenarios(sh, &sb, &[scenario], &args.run)
+    let code = timing::timed("guide", || executor::run_scenarios(sh, &sb, &[scenario], &args.run))?;
+    timing::finish_play(started.elapsed().as_secs_f64());
+    Ok(code)
 }
 
 #[cfg(test)]

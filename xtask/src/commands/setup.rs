@@ -17,5 +17,6 @@ pub fn run(sh: &Shell, sel: &Selector, a: &SetupArgs) -> Result<ExitCode> {
         (false, Some(k)) => vec![k],
     };
     host::setup(sh, &engines, a.yes)?;
+    crate::timing::finish_setup();
     Ok(ExitCode::SUCCESS)
 }

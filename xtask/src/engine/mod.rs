@@ -293,6 +293,33 @@ impl Engine {
         Ok(self.raw(sh, &["image", "inspect", "--format", "{{.Id}}", reference])?.ok())
     }
 
+    /// Image ID and size in bytes of each of `references`, in one call; fails if one is missing.
+    pub fn image_ids(&self, sh: &Shell, references: &[String]) -> Result<Vec<(String, u64)>> {
+        if references.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec!["image", "inspect", "--format", "{{.Id}} {{.Size}}"];
+        args.extend(references.iter().map(String::as_str));
+        let out = self.checked(sh, &args)?;
+        let parsed: Vec<(String, u64)> = lines(&out)
+            .iter()
+            .filter_map(|l| {
+                let (id, size) = l.split_once(' ')?;
+                Some((id.trim_start_matches("sha256:").to_string(), size.trim().parse().ok()?))
+            })
+            .collect();
+        if parsed.len() != references.len() {
+            bail!(
+                "{} image inspect answered {} of {} images: {}",
+                self.kind,
+                parsed.len(),
+                references.len(),
+                out.trim()
+            );
+        }
+        Ok(parsed)
+    }
+
     /// Which of `references` the engine holds, in one call (each call costs ~70 ms on podman).
     pub fn images_present(&self, sh: &Shell, references: &[String]) -> Result<Vec<bool>> {
         self.present(sh, "image", references)

@@ -32,8 +32,11 @@ fn image_hooks_run_after_the_install_and_before_the_marker() {
 #[test]
 fn base_argv_filters_paths_without_mmdebstraps_tar_filter() {
     let lock = crate::images::lock::load().unwrap();
-    let a = builder(&lock).base_argv(Path::new("/b"), Path::new("/s"));
-    assert!(a.contains(&"--variant=minbase".to_string()));
+    let a = builder(&lock).base_argv(Path::new("/b"), Path::new("/s"), Path::new("/h/merged-usr"));
+    assert!(a.contains(&"--variant=essential".to_string()));
+    // Merged /usr the way debootstrap makes it: no usrmerge package, so no perl in every image.
+    assert!(a.contains(&"--hook-dir=/h/merged-usr".to_string()));
+    assert!(a.iter().any(|s| s.starts_with("--customize-hook=") && s.contains("/var/lib/dpkg/*-old")));
     // A --dpkgopt filter would send every essential package through mmtarfilter.
     assert!(!a.iter().any(|s| s.starts_with("--dpkgopt")), "{a:?}");
     assert!(a
@@ -48,7 +51,7 @@ fn the_base_tag_follows_suite_variant_and_recipe_only() {
     let mut other = lock.clone();
     other.images.get_mut("notary").unwrap().packages.insert("notary".into(), "9".into());
     assert_eq!(builder(&lock).base_tag(), builder(&other).base_tag());
-    other.debian.variant = "essential".into();
+    other.debian.variant = "minbase".into();
     assert_ne!(builder(&lock).base_tag(), builder(&other).base_tag());
     assert_eq!(builder(&lock).base_tag().len(), 12);
 }
@@ -145,4 +148,19 @@ fn only_images_with_extra_suites_change_their_tag_recipe() {
     let lock = crate::images::lock::load().unwrap();
     assert!(lock.canonical_entry("signers").unwrap().contains("extra_suites=forky\n"));
     assert!(!lock.canonical_entry("notary").unwrap().contains("extra_suites"));
+}
+
+#[test]
+fn the_lock_drop_list_is_in_the_image_before_apt_installs() {
+    let lock = crate::images::lock::load().unwrap();
+    let a = builder(&lock).image_argv("client", Path::new("/m"), Path::new("/s"), true).unwrap();
+    let at = |needle: &str| a.iter().position(|s| s.contains(needle));
+    let filters = at(crate::images::trim::IMAGE_FILTERS).expect("the client drops paths");
+    assert!(a[filters].starts_with("--setup-hook=") && a[filters].contains("'path-exclude=/usr/bin/qemu-*'"));
+    let own = format!("'path-include=/usr/bin/qemu-{}'", crate::images::trim::host_arch());
+    assert!(a[filters].contains(&own), "{}", a[filters]);
+    assert!(filters < at("apt-get").unwrap());
+    // An image without a drop list writes no filter file.
+    let registry = builder(&lock).image_argv("registry", Path::new("/m"), Path::new("/s"), true).unwrap();
+    assert!(!registry.iter().any(|s| s.contains(crate::images::trim::IMAGE_FILTERS)));
 }
