@@ -15,6 +15,7 @@ pub mod schema;
 pub mod spec;
 pub mod state;
 pub mod status;
+pub mod waves;
 
 use std::path::PathBuf;
 

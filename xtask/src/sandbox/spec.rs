@@ -43,6 +43,10 @@ pub struct ImageSpec {
 pub struct Service {
     pub name: String,
     pub image: String,
+    /// The services that must be ready before this one starts (`up` starts the others in
+    /// parallel; see `sandbox::waves`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
     pub aliases: Vec<String>,
     pub ports: Vec<Port>,
     pub command: Vec<String>,
@@ -163,6 +167,7 @@ impl Spec {
                 bail!("sandbox.json: service `{}` has no command", s.name);
             }
         }
+        super::waves::plan(self).context("sandbox.json")?;
         Ok(())
     }
 }
