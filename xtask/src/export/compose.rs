@@ -1,7 +1,8 @@
 //! The plan as a Compose file (the Compose Specification, as Debian's docker-compose 1.29 and
 //! Compose v2 read it). Containers keep `up`'s names (`<sandbox>-<service>`), so the tool's own
-//! commands (`status`, `scenario run`, `shell`) work against the exported stack; the start order
-//! and "ready before the next" of `up` become `depends_on: service_healthy` on healthchecks.
+//! commands (`status`, `scenario run`, `shell`) work against the exported stack; each service's
+//! `after` (what `up` waits for before starting it) becomes `depends_on: service_healthy` on
+//! healthchecks, so Compose starts the same waves in parallel as `up`.
 
 use std::collections::BTreeMap;
 
