@@ -54,6 +54,11 @@ let
       "crane"
       "faketime"
     ];
+    # impostor-server's own Notary server: a self-signed certificate, signing with the CLI.
+    notary = [
+      "openssl"
+      "notary"
+    ];
     client = [
       "docker"
       "notary"
@@ -69,16 +74,14 @@ let
       "sed"
       "dd"
       "rm"
-      # Scenarios: peak memory (endless-data), a private /etc/hosts for one command and an
-      # impostor Notary server with its own self-signed TLS (impostor-server). A step's `clock`
-      # also needs qemu-<arch> for the host (qemu-x86_64 / qemu-aarch64) and libfaketime at
-      # $TRUST_SANDBOX_LIBFAKETIME (xtask/src/scenario/clock.rs).
+      # Scenarios: peak memory (endless-data), a private /etc/hosts for one command
+      # (impostor-server). A step's `clock` also needs qemu-<arch> for the host (qemu-x86_64 /
+      # qemu-aarch64) and libfaketime at $TRUST_SANDBOX_LIBFAKETIME (xtask/src/scenario/clock.rs).
       "time"
       "unshare"
       "mount"
       "getent"
-      "openssl"
-      "notary-server"
+      "awk"
     ];
   };
 

@@ -32,6 +32,8 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     ),
     // The guide's tampering step (scenarios/guide.toml) runs in the registry.
     ("registry", &[&["cut"], &["sha256sum"], &["dd"]]),
+    // impostor-server's own Notary server: a self-signed certificate, signing with the CLI.
+    ("notary", &[&["openssl"], &["notary"], &["mkdir"]]),
     (
         // The scenarios' client steps (scenarios/*.toml), the client-daemon probe and the clock
         // shifts (play.rs: faketime).
@@ -52,6 +54,11 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
             &["cat"],
             &["rm"],
             &["sha256sum"],
+            // impostor-server: a private /etc/hosts for one command.
+            &["unshare"],
+            &["mount"],
+            &["getent"],
+            &["awk"],
         ],
     ),
     // Issue 11's `signers` image (`migrate`, `compare`): its signing tools, run with sh -c.
@@ -59,9 +66,28 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
 ];
 
 /// Images where a step's `clock` runs Go programs under qemu's user-mode emulator for the
-/// machine's own architecture (issue 10: libfaketime preloaded into the emulator). The signers
-/// image (issue 11) ships it; the client joins when issue 10's clock lands.
-const EMULATED: &[&str] = &["signers"];
+/// machine's own architecture (libfaketime preloaded into the emulator): that one emulator, and
+/// no other (see [`unwanted`]).
+const EMULATED: &[&str] = &["client", "signers"];
+
+/// Programs an image must not carry: what its services never run (images.lock's drop lists on
+/// the Debian side, keepPrograms on the Nix side). Besides these, an emulated image carries no
+/// emulator but its system's own.
+const ABSENT: &[(&str, &[&str])] = &[("client", &["notary-server", "notary-signer", "escrow"])];
+
+/// The programs among `programs` that `image` on `system` should not have.
+pub fn unwanted<'a>(image: &str, system: &str, programs: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let absent: Vec<&str> = ABSENT.iter().filter(|(i, _)| *i == image).flat_map(|(_, p)| p.iter().copied()).collect();
+    let own = emulator(image, system);
+    programs
+        .into_iter()
+        .filter(|p| {
+            absent.contains(&p.as_str())
+                || (EMULATED.contains(&image) && p.starts_with("qemu-") && Some(p.as_str()) != own.as_deref())
+        })
+        .cloned()
+        .collect()
+}
 
 /// The emulator `image` needs on `system` ("x86_64-linux", "aarch64-linux"), if any.
 pub fn emulator(image: &str, system: &str) -> Option<String> {
@@ -140,6 +166,17 @@ mod tests {
         assert_eq!(emulator("signers", "x86_64-linux").as_deref(), Some("qemu-x86_64"));
         assert_eq!(emulator("signers", "aarch64-linux").as_deref(), Some("qemu-aarch64"));
         assert_eq!(emulator("notary", "x86_64-linux"), None);
+    }
+
+    #[test]
+    fn a_lean_image_has_one_emulator_and_no_notary_servers() {
+        let have: Vec<String> = ["docker", "qemu-x86_64", "qemu-aarch64", "notary", "notary-server", "qemu-img"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(unwanted("client", "x86_64-linux", &have), ["qemu-aarch64", "notary-server", "qemu-img"]);
+        assert_eq!(unwanted("client", "aarch64-linux", &have), ["qemu-x86_64", "notary-server", "qemu-img"]);
+        assert!(unwanted("notary", "x86_64-linux", &have).is_empty(), "the notary image runs the servers");
     }
 
     #[test]
