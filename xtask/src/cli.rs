@@ -370,9 +370,13 @@ pub struct BenchArgs {
     /// Repetitions of each measurement.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
-    /// Also time a cold build of every image (removes and rebuilds them).
+    /// Also time a cold build of every image: an empty cache, throwaway names (the images in use
+    /// stay), the time of each image, against plain mmdebstrap.
     #[arg(long)]
     pub cold_build: bool,
+    /// Passes over the whole scenario catalogue (the runner, then plain `exec`); each takes minutes.
+    #[arg(long, default_value_t = 1)]
+    pub catalogue_runs: usize,
     #[command(flatten)]
     pub json: JsonFlag,
 }

@@ -6,6 +6,7 @@
 mod bench;
 mod cli;
 mod commands;
+mod compose_v2;
 mod engine;
 mod export;
 mod host;

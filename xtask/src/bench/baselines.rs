@@ -10,8 +10,7 @@ use anyhow::{bail, Context, Result};
 use super::{checked, secs_since, PLAIN_POLL, READY_TIMEOUT};
 use crate::engine::{self, Engine, RunSpec};
 use crate::sandbox::readiness::{PlainCheck, Readiness};
-use crate::sandbox::Sandbox;
-use crate::scenario::{Outcome, Scenario, Target};
+use crate::sandbox::{waves, Sandbox};
 use crate::util;
 
 /// The same containers as `up` starts, started with the plain engine CLI.
@@ -20,23 +19,29 @@ pub(super) struct Plain<'a> {
     network: String,
     network_labels: Vec<String>,
     services: Vec<(RunSpec, Readiness)>,
+    /// `up`'s waves as indices into `services`: a script would start each wave with `&` and `wait`.
+    waves: Vec<Vec<usize>>,
     ca_pem: Vec<u8>,
 }
 
 impl<'a> Plain<'a> {
     pub(super) fn new(engine: &'a Engine, sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plain<'a>> {
         let services = specs.into_iter().zip(sb.spec.services.iter().map(|s| s.readiness.clone())).collect();
+        let index = |name: &str| sb.spec.services.iter().position(|s| s.name == name).expect("a table service");
+        let waves = waves::plan(&sb.spec)?.iter().map(|w| w.iter().map(|s| index(&s.name)).collect()).collect();
         Ok(Plain {
             bin: &engine.bin,
             network: sb.network(),
             // The labels let `destroy` find the network even if a baseline dies half-way.
             network_labels: sb.labels(None).into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
             services,
+            waves,
             ca_pem: std::fs::read(sb.ca_file()).context("reading the sandbox CA")?,
         })
     }
 
-    /// Returns each service's seconds from `run` to ready, to show where a gap comes from.
+    /// `up`'s waves with the plain CLI: each wave's `run`s, then their until-ready loops side by
+    /// side. Returns each service's seconds from `run` to ready, to show where a gap comes from.
     pub(super) fn up(&self) -> Result<Vec<(String, f64)>> {
         let mut net = Command::new(self.bin);
         net.args(["network", "create"]);
@@ -45,18 +50,45 @@ impl<'a> Plain<'a> {
         }
         checked(net.arg(&self.network))?;
         let mut took = Vec::new();
-        for (spec, readiness) in &self.services {
-            let t = Instant::now();
-            let mut c = Command::new(self.bin);
-            c.args(engine::run_args(spec));
-            for e in spec.env.iter().filter(|e| e.secret) {
-                c.env(&e.name, &e.value);
+        for wave in &self.waves {
+            let mut started = Vec::new();
+            for &i in wave {
+                let spec = &self.services[i].0;
+                let t = Instant::now();
+                let mut c = Command::new(self.bin);
+                c.args(engine::run_args(spec));
+                for e in spec.env.iter().filter(|e| e.secret) {
+                    c.env(&e.name, &e.value);
+                }
+                checked(&mut c)?;
+                started.push((i, t));
             }
-            checked(&mut c)?;
-            self.wait(spec, readiness).with_context(|| format!("plain start of {}", spec.name))?;
-            took.push((spec.name.clone(), secs_since(t)));
+            let results: Vec<Result<(String, f64)>> = std::thread::scope(|s| {
+                let waits: Vec<_> = started
+                    .iter()
+                    .map(|&(i, t)| {
+                        s.spawn(move || {
+                            let (spec, readiness) = &self.services[i];
+                            self.wait(spec, readiness).with_context(|| format!("plain start of {}", spec.name))?;
+                            Ok((spec.name.clone(), secs_since(t)))
+                        })
+                    })
+                    .collect();
+                waits.into_iter().map(|w| w.join().expect("a wait does not panic")).collect()
+            });
+            for r in results {
+                took.push(r?);
+            }
         }
         Ok(took)
+    }
+
+    /// Every service ready again, in table order (after a restart, say).
+    pub(super) fn wait_all(&self) -> Result<()> {
+        for (spec, readiness) in &self.services {
+            self.wait(spec, readiness).with_context(|| format!("{} after a start", spec.name))?;
+        }
+        Ok(())
     }
 
     fn wait(&self, spec: &RunSpec, readiness: &Readiness) -> Result<()> {
@@ -105,67 +137,4 @@ pub(super) fn until(what: &str, mut probe: impl FnMut() -> bool) -> Result<()> {
         std::thread::sleep(PLAIN_POLL);
     }
     Ok(())
-}
-
-pub(super) fn fill(text: &str, vars: &[(String, String)]) -> String {
-    vars.iter().fold(text.to_string(), |acc, (k, v)| acc.replace(&format!("{{{{{k}}}}}"), v))
-}
-
-/// The guide's scripts as a person would paste them into `engine exec`. Its own run id keeps its
-/// layer apart from the runner's: registry blobs are shared and every run tampers with its blob.
-pub(super) fn guide_plain(engine: &Engine, sb: &Sandbox, guide: &Scenario) -> Result<()> {
-    let client_env = sb.secrets()?.client_env();
-    let mut vars: Vec<(String, String)> = vec![
-        ("registry".into(), sb.spec.registry_address()?),
-        ("server".into(), sb.spec.server_url()?),
-        ("run_id".into(), util::random_hex(4)?),
-    ];
-    for (n, step) in guide.steps.iter().enumerate() {
-        let (Some(script), None, None) = (&step.run, &step.identity, &step.clock) else {
-            bail!("step {} ({}) is not a plain command", n + 1, step.title);
-        };
-        let mut env = if step.on == Target::Client { client_env.clone() } else { Vec::new() };
-        env.extend(step.env.iter().map(|(k, v)| (k.clone(), fill(v, &vars))));
-        let mut c = Command::new(&engine.bin);
-        c.arg("exec");
-        for (k, v) in &env {
-            // Values through the environment, as the stack does: passphrases stay off argv.
-            c.args(["--env", k]).env(k, v);
-        }
-        c.arg(sb.container(crate::scenario::executor::container_of(&step.on)?)).args([
-            "sh",
-            "-c",
-            &fill(script, &vars),
-        ]);
-        let out = c.stdin(Stdio::null()).output().with_context(|| format!("exec for step {}", n + 1))?;
-        let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        let as_expected = match step.expect.effective_outcome() {
-            Outcome::Success => out.status.success(),
-            Outcome::Failure => !out.status.success(),
-            Outcome::Any => true,
-        };
-        if !as_expected {
-            let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).rev().take(3).collect();
-            bail!("step {} ({}) exited {}: {}", n + 1, step.title, out.status, tail.join(" | "));
-        }
-        for cap in &step.capture {
-            let re = regex::Regex::new(&cap.regex).with_context(|| format!("capture `{}`", cap.name))?;
-            let value = re
-                .captures(&text)
-                .and_then(|m| m.get(1))
-                .with_context(|| format!("step {} ({}): capture `{}` found nothing", n + 1, step.title, cap.name))?;
-            vars.push((cap.name.clone(), value.as_str().to_string()));
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    #[test]
-    fn placeholders_fill_only_known_names() {
-        let vars = vec![("registry".to_string(), "r:5000".to_string())];
-        assert_eq!(fill("push {{registry}}/x {{digest}}", &vars), "push r:5000/x {{digest}}");
-    }
 }

@@ -394,6 +394,37 @@ impl Engine {
         self.checked(sh, &["start", container]).map(|_| ())
     }
 
+    /// `podman kube play FILE` (podman only): the pod, its containers and claim volumes.
+    pub fn kube_play(&self, sh: &Shell, file: &Path) -> Result<()> {
+        self.podman_only("kube play")?;
+        let file = file.display().to_string();
+        self.checked(sh, &["kube", "play", &file]).map(|_| ())
+    }
+
+    /// `podman kube down FILE` (podman only): removes the pod; podman 4.3 keeps its volumes.
+    pub fn kube_down(&self, sh: &Shell, file: &Path) -> Result<()> {
+        self.podman_only("kube down")?;
+        let file = file.display().to_string();
+        let out = self.raw(sh, &["kube", "down", &file])?;
+        if !out.ok() && !is_missing(&out) {
+            bail!("podman kube down {file}: {}", out.combined().trim());
+        }
+        Ok(())
+    }
+
+    /// `podman pod start|stop POD` (podman only).
+    pub fn pod(&self, sh: &Shell, verb: &str, pod: &str) -> Result<()> {
+        self.podman_only("pod")?;
+        self.checked(sh, &["pod", verb, pod]).map(|_| ())
+    }
+
+    fn podman_only(&self, what: &str) -> Result<()> {
+        if self.kind != EngineKind::Podman {
+            bail!("`{what}` is a podman command; this engine is {}", self.kind);
+        }
+        Ok(())
+    }
+
     pub fn server_version(&self, sh: &Shell) -> Result<String> {
         let fmt = match self.kind {
             EngineKind::Docker => "{{.Server.Version}}",

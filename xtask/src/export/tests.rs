@@ -159,6 +159,11 @@ fn compose_keeps_names_order_readiness_and_no_secret() {
     assert_eq!(services["notaryserver"]["ports"], serde_json::json!(["127.0.0.1:14443:4443"]));
     assert_eq!(services["registry"]["ports"], serde_json::json!(["127.0.0.1:15000:5000"]));
     assert_eq!(services["client"]["cap_add"], serde_json::json!(["SYS_ADMIN"]));
+    // A target with a colon goes through the mount API (Compose v2 splits `src:dst:ro` at it).
+    for v in services["client"]["volumes"].as_array().unwrap() {
+        let colon = v["target"].as_str().unwrap().contains(':');
+        assert_eq!(v["bind"]["propagation"].as_str() == Some("rprivate"), colon, "{v}");
+    }
     assert_eq!(services["client"]["security_opt"], serde_json::json!(["seccomp=unconfined"]));
     // The signer's passphrase comes from a file under secrets/: an env_file, or a mounted secret.
     let signer = &services["notarysigner"];

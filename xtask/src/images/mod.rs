@@ -278,7 +278,7 @@ pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
             None
         } else {
             Some(
-                private_apt(sh, &base_suite, &image.extra_suites)
+                private_apt(sh, &base_suite, &image.extra_suites, false)
                     .with_context(|| format!("asking apt for image {name}"))?,
             )
         };
@@ -303,16 +303,17 @@ pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
     Ok(changes)
 }
 
-/// A throwaway apt configuration with the host's sources for the base suite plus `extra`, and
-/// their low priority, updated once.
-fn private_apt(sh: &Shell, base_suite: &str, extra: &[String]) -> Result<tempfile::TempDir> {
+/// A throwaway apt configuration with the host's sources for the base suite (unless `only_extra`)
+/// plus `extra`, and their low priority, updated once. The host's apt configuration and sources
+/// stay as they are.
+pub fn private_apt(sh: &Shell, base_suite: &str, extra: &[String], only_extra: bool) -> Result<tempfile::TempDir> {
     let dir = tempfile::Builder::new().prefix("trust-sandbox-apt-").tempdir()?;
     let root = dir.path();
     for d in ["etc/sources.list.d", "etc/preferences.d", "etc/apt.conf.d", "lists/partial", "cache/archives/partial"] {
         std::fs::create_dir_all(root.join(d))?;
     }
     let base = sources::from_host(std::path::Path::new("/etc/apt"), base_suite)?;
-    let mut all = base.clone();
+    let mut all = if only_extra { Vec::new() } else { base.clone() };
     for suite in extra {
         all.extend(sources::for_extra_suite(&base, base_suite, suite));
         std::fs::write(root.join(format!("etc/preferences.d/{suite}")), sources::low_priority_preference(suite))?;
@@ -320,10 +321,10 @@ fn private_apt(sh: &Shell, base_suite: &str, extra: &[String]) -> Result<tempfil
     std::fs::write(root.join("etc/sources.list.d/trust-sandbox.sources"), sources::render_deb822(&all))?;
     let r = root.display();
     let conf = format!(
-        "Dir::Etc \"{r}/etc\";\nDir::Etc::sourcelist \"/dev/null\";\nDir::State::Lists \"{r}/lists\";\nDir::Cache \"{r}/cache\";\nDir::State::status \"/dev/null\";\nAcquire::Languages \"none\";\n"
+        "Dir::Etc \"{r}/etc\";\nDir::Etc::sourcelist \"/dev/null\";\nDir::State::Lists \"{r}/lists\";\nDir::Cache \"{r}/cache\";\nDir::State::status \"/dev/null\";\nAcquire::Languages \"none\";\nAPT::Sandbox::User \"root\";\n"
     );
     std::fs::write(root.join("apt.conf"), conf)?;
-    ui::info("Updating", format!("a private apt with {} for the pins of {}", extra.join(", "), base_suite));
+    ui::info("Updating", format!("a private apt with {} (pins beside {base_suite})", extra.join(", ")));
     xshell::cmd!(sh, "apt-get update -qq")
         .env("APT_CONFIG", root.join("apt.conf"))
         .quiet()

@@ -65,17 +65,28 @@ pub fn state_holds(state_dir: &str, id: &str) -> bool {
 
 /// Every object on `engine` named as sandbox `name`'s would be, plus (with `labelled`) every
 /// object labelled with its name: what `up` would reuse and what `down`/`destroy` would remove.
-pub fn survey(sh: &Shell, engine: &Engine, spec: &Spec, name: &str, labelled: bool) -> Result<Vec<Object>> {
+/// Each lookup runs on a shell of its own (a `Shell` is not shared between threads).
+pub fn survey(_sh: &Shell, engine: &Engine, spec: &Spec, name: &str, labelled: bool) -> Result<Vec<Object>> {
     let containers: Vec<String> = spec.services.iter().map(|s| format!("{name}-{}", s.name)).collect();
     let volumes: Vec<String> =
         spec.services.iter().flat_map(|s| s.volumes.iter().map(|v| format!("{name}-{}", v.name))).collect();
-    let mut found = engine.objects(sh, Kind::Container, &containers)?;
-    found.extend(engine.objects(sh, Kind::Network, &[name.to_string()])?);
-    found.extend(engine.objects(sh, Kind::Volume, &volumes)?);
-    if labelled {
-        for kind in [Kind::Container, Kind::Network, Kind::Volume] {
-            found.extend(engine.objects_labelled(sh, kind, LABEL_INSTANCE, name)?);
+    let network = [name.to_string()];
+    let by_name: [(Kind, &[String]); 3] =
+        [(Kind::Container, &containers), (Kind::Network, &network), (Kind::Volume, &volumes)];
+    // The lookups are independent: asked side by side, `down` waits for the slowest one only.
+    let results: Vec<Result<Vec<Object>>> = std::thread::scope(|s| {
+        let mut asks = Vec::new();
+        for (kind, names) in by_name {
+            asks.push(s.spawn(move || engine.objects(&Shell::new()?, kind, names)));
+            if labelled {
+                asks.push(s.spawn(move || engine.objects_labelled(&Shell::new()?, kind, LABEL_INSTANCE, name)));
+            }
         }
+        asks.into_iter().map(|a| a.join().expect("an engine lookup does not panic")).collect()
+    });
+    let mut found = Vec::new();
+    for r in results {
+        found.extend(r?);
     }
     let mut seen = std::collections::BTreeSet::new();
     found.retain(|o| seen.insert((o.kind.as_str(), o.id.clone())));

@@ -16,6 +16,9 @@ use crate::sandbox::Sandbox;
 use crate::ui::{self, Printer};
 use crate::util;
 
+/// A `db_snapshot`: both notary databases, dumped over the DB's socket.
+pub const DB_DUMP: &str = "exec \"$(command -v mariadb-dump || command -v mysqldump)\" --protocol=socket -S /run/mysqld/mysqld.sock -uroot --single-transaction --databases notaryserver notarysigner";
+
 /// Second client identities keep their trust data on the client's trust volume, so they survive `down`.
 const IDENTITIES_DIR: &str = "/root/.docker/trust/identities";
 /// The client's own docker TLS directory; sandbox.json mounts the CA there for the server.
@@ -117,8 +120,7 @@ impl Executor for SandboxExecutor<'_> {
                 done(format!("restarted {s}; ready\n"))
             }
             Action::DbSnapshot(name) => {
-                let dump = "exec \"$(command -v mariadb-dump || command -v mysqldump)\" --protocol=socket -S /run/mysqld/mysqld.sock -uroot --single-transaction --databases notaryserver notarysigner";
-                let out = sb.exec(sh, "db", &["sh", "-c", dump], &[], None)?;
+                let out = sb.exec(sh, "db", &["sh", "-c", DB_DUMP], &[], None)?;
                 if !out.ok() {
                     bail!("snapshot of the trust database failed: {}", out.stderr.trim());
                 }
@@ -159,7 +161,7 @@ impl Executor for SandboxExecutor<'_> {
 /// time out although the host-side readiness probes pass. Measured: the next scenario's first
 /// notary call in the client failed with `Client.Timeout exceeded` on podman. So a restart is done
 /// when the client connects to each of the service's ports by its name.
-fn wait_client_reaches(sh: &Shell, sb: &Sandbox, service: &str) -> Result<()> {
+pub fn wait_client_reaches(sh: &Shell, sb: &Sandbox, service: &str) -> Result<()> {
     let svc = sb.spec.service(service)?;
     let client = &sb.spec.client()?.name;
     let Some(host) = svc.aliases.first() else { return Ok(()) };
