@@ -193,6 +193,9 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, args
     if let Err(e) = lifecycle::destroy(sh, &Selector { name: bench.name.clone(), engine: None }) {
         ui::warn(format!("clearing a leftover `{}`: {e:#}", bench.name));
     }
+    if let Err(e) = UserTool::sweep(sh, engine, &bench.name) {
+        ui::warn(format!("clearing what an earlier bench's exported stack left: {e:#}"));
+    }
     ui::info("Bench", format!("creating `{}` (not measured)", bench.name));
     let sb = match lifecycle::up(sh, bench, &up_opts) {
         Ok(sb) => sb,
@@ -362,8 +365,11 @@ fn warm_cycles(
     lifecycle::up(sh, bench, up_opts).map_err(|e| ui::warn(format!("bringing the bench sandbox back: {e:#}"))).ok()
 }
 
-/// The named scenarios through the runner and as plain commands, alternating which side goes
-/// first, so neither always meets the colder client daemon.
+/// The named scenarios through the runner and as plain commands, one scenario at a time with
+/// the order alternating (by run and by scenario), so that neither side always meets the colder
+/// client daemon or the registry and client state the other left. Ours is the runner's whole run
+/// for one scenario, and in the catalogue each scenario's time in the runner's report (what
+/// `scenario run --all` records), the pass's total their sum.
 fn scenarios(sh: &Shell, sb: &Sandbox, plain: &Plain<'_>, names: &[&str], runs: usize, row: &mut Row) {
     let list: Result<Vec<Scenario>> = names.iter().map(|n| scenario::find(n)).collect();
     let list = match list {
@@ -371,39 +377,44 @@ fn scenarios(sh: &Shell, sb: &Sandbox, plain: &Plain<'_>, names: &[&str], runs: 
         Err(e) => return row.fail(&e),
     };
     let (mut ours, mut plain_secs) = (vec![], vec![]);
-    // With more than one scenario, each one's time (the runner's report has ours).
     let mut each: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     'runs: for i in 1..=runs {
-        for ours_turn in if i % 2 == 1 { [true, false] } else { [false, true] } {
-            let t = Instant::now();
-            let result = if ours_turn {
-                through_runner(sh, sb, &list).map(|report| {
-                    for s in report.scenarios.iter().filter(|_| list.len() > 1) {
-                        each.entry(format!("{} ours", s.name)).or_default().push(s.duration_ms as f64 / 1000.0);
+        let (mut ours_pass, mut plain_pass) = (0.0, 0.0);
+        for (j, s) in list.iter().enumerate() {
+            for ours_turn in if (i + j) % 2 == 1 { [true, false] } else { [false, true] } {
+                let t = Instant::now();
+                let took = if ours_turn {
+                    // One scenario: the whole run as a person waits for it (`play`). In the
+                    // catalogue: each scenario's own time, as `run --all` pays the rest once.
+                    let whole = list.len() == 1;
+                    through_runner(sh, sb, std::slice::from_ref(s)).map(|r| {
+                        if whole {
+                            secs_since(t)
+                        } else {
+                            r.scenarios[0].duration_ms as f64 / 1000.0
+                        }
+                    })
+                } else {
+                    plain_steps::scenario_plain(sh, sb, plain, s).map(|()| secs_since(t))
+                };
+                match took {
+                    Ok(secs) => {
+                        let side = if ours_turn { "ours" } else { "plain" };
+                        *(if ours_turn { &mut ours_pass } else { &mut plain_pass }) += secs;
+                        if list.len() > 1 {
+                            each.entry(format!("{} {side}", s.name)).or_default().push(secs);
+                        }
                     }
-                })
-            } else {
-                list.iter().try_for_each(|s| {
-                    let t = Instant::now();
-                    plain_steps::scenario_plain(sh, sb, plain, s)?;
-                    if list.len() > 1 {
-                        each.entry(format!("{} plain", s.name)).or_default().push(secs_since(t));
+                    Err(e) => {
+                        row.fail(&e.context(if ours_turn { "through the runner" } else { "plain" }));
+                        break 'runs;
                     }
-                    Ok(())
-                })
-            };
-            match result {
-                Ok(()) if ours_turn => ours.push(secs_since(t)),
-                Ok(()) => plain_secs.push(secs_since(t)),
-                Err(e) => {
-                    row.fail(&e.context(if ours_turn { "through the runner" } else { "plain" }));
-                    break 'runs;
                 }
             }
         }
-        if let (Some(o), Some(p)) = (ours.last(), plain_secs.last()) {
-            ui::info("Bench", format!("{} {i}/{runs}: {o:.2} s (plain {p:.2} s)", row.title));
-        }
+        ours.push(ours_pass);
+        plain_secs.push(plain_pass);
+        ui::info("Bench", format!("{} {i}/{runs}: {ours_pass:.2} s (plain {plain_pass:.2} s)", row.title));
     }
     row.set(&ours, &plain_secs);
     for (k, v) in each {

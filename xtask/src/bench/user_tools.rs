@@ -13,9 +13,10 @@
 //!   polled with `podman exec` until each passes, and `podman pod stop`. That keeps the
 //!   containers between cycles (`up` re-creates them), so the baseline does less than `up`.
 //!
-//! The exported stack runs under its own name (`<bench>-compose`, `<bench>-kube`) beside the
-//! bench sandbox's, so their containers never clash; it carries the sandbox's labels, so the
-//! bench's final `destroy` also sweeps whatever a failed run left.
+//! The exported stack runs under its own name (`<bench>-compose`, `<bench>-kube`) and labels
+//! (that name, an id of its own), so the bench sandbox's `down` and `up` never take its stopped
+//! containers for their own; what an interrupted bench left of it is swept by label before the
+//! next one starts.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -24,9 +25,10 @@ use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use super::baselines::until;
+use crate::engine::objects::Kind as ObjectKind;
 use crate::engine::{Engine, EngineKind};
 use crate::export::{self, compose, kube};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, LABEL_ID, LABEL_INSTANCE};
 
 pub(super) struct UserTool<'a> {
     engine: &'a Engine,
@@ -64,8 +66,19 @@ impl<'a> UserTool<'a> {
         };
         let name = format!("{}-{suffix}", sb.name);
         plan.sandbox = name.clone();
+        let relabel = |labels: &mut Vec<(String, String)>| {
+            for (k, v) in labels.iter_mut() {
+                if k == LABEL_INSTANCE {
+                    *v = name.clone();
+                } else if k == LABEL_ID {
+                    *v = format!("{v}-{suffix}");
+                }
+            }
+        };
+        relabel(&mut plan.labels);
         for part in &mut plan.parts {
             part.spec.name = format!("{name}-{}", part.service);
+            relabel(&mut part.spec.labels);
         }
         let dir = tempfile::Builder::new().prefix("trust-sandbox-bench-export-").tempdir()?;
         let out = dir.path().canonicalize()?;
@@ -158,5 +171,21 @@ impl<'a> UserTool<'a> {
                 self.engine.volume_rm(sh, &self.volumes)
             }
         }
+    }
+
+    /// What an interrupted bench left of the exported stacks of `bench` (by their labels).
+    pub(super) fn sweep(sh: &Shell, engine: &Engine, bench: &str) -> Result<()> {
+        for suffix in ["compose", "kube"] {
+            let name = format!("{bench}-{suffix}");
+            if engine.kind == EngineKind::Podman {
+                engine.pod_rm(sh, &name)?;
+            }
+            let mut found = Vec::new();
+            for kind in [ObjectKind::Container, ObjectKind::Network, ObjectKind::Volume] {
+                found.extend(engine.objects_labelled(sh, kind, LABEL_INSTANCE, &name)?);
+            }
+            engine.remove_objects(sh, &found)?;
+        }
+        Ok(())
     }
 }

@@ -418,6 +418,16 @@ impl Engine {
         self.checked(sh, &["pod", verb, pod]).map(|_| ())
     }
 
+    /// `podman pod rm --force POD` (podman only); a missing pod is fine.
+    pub fn pod_rm(&self, sh: &Shell, pod: &str) -> Result<()> {
+        self.podman_only("pod rm")?;
+        let out = self.raw(sh, &["pod", "rm", "--force", pod])?;
+        if !out.ok() && !is_missing(&out) {
+            bail!("removing pod {pod}: {}", out.combined().trim());
+        }
+        Ok(())
+    }
+
     fn podman_only(&self, what: &str) -> Result<()> {
         if self.kind != EngineKind::Podman {
             bail!("`{what}` is a podman command; this engine is {}", self.kind);

@@ -354,7 +354,7 @@ fn with_log_tail(sh: &Shell, sb: &Sandbox, service: &str, err: anyhow::Error) ->
 /// `down`: containers and network go; volumes, state, PKI and keys stay. Safe to repeat.
 /// Only this state's objects, each checked by its exact labels, are removed.
 pub fn down(sh: &Shell, sb: &Sandbox) -> Result<()> {
-    let found = ownership::survey(sh, &sb.engine, &sb.spec, &sb.name, true)?;
+    let found = ownership::survey_kinds(sh, &sb.engine, &sb.spec, &sb.name, true, &[Kind::Container, Kind::Network])?;
     let ours = ownership::check(found, &sb.claim(), false)?;
     remove(sh, &sb.engine, &ours, false)
 }
