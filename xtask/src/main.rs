@@ -16,6 +16,8 @@ mod migrate;
 mod nixcheck;
 mod sandbox;
 mod scenario;
+mod session;
+mod signals;
 mod timing;
 mod ui;
 mod util;

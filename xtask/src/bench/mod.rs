@@ -16,12 +16,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use crate::cli::{BenchArgs, JsonFlag, RunArgs};
 use crate::engine::{Engine, EngineKind};
 use crate::images::{self, SourceKind};
 use crate::sandbox::spec::Spec;
 use crate::sandbox::{lifecycle, ports, Sandbox, Selector, UpOptions};
-use crate::scenario::executor;
 use crate::scenario::{self, Scenario};
 use crate::ui::{self, Printer};
 use crate::util;
@@ -38,10 +36,18 @@ const PLAIN_POLL: Duration = Duration::from_millis(100);
 /// Outside the `localhost/trust-sandbox/` namespace, so `images list|rm` never see the cold-build copies.
 const THROWAWAY_REPO: &str = "localhost/trust-sandbox-bench";
 
-pub fn run(sh: &Shell, sel: &Selector, args: &BenchArgs) -> Result<()> {
+/// What one bench run measured: the JSON document and the table for a terminal.
+pub struct Measured {
+    pub doc: serde_json::Value,
+    pub table: String,
+}
+
+/// Runs every measurement `runs` times (the whole catalogue `catalogue_runs` times, and a cold
+/// build when asked); fails only when none could be taken at all.
+pub fn run(sh: &Shell, sel: &Selector, runs: usize, cold_build: bool, catalogue_runs: usize) -> Result<Measured> {
     let engine = Engine::detect(sh, sel.engine).context("the bench needs a container engine")?;
     let spec = crate::sandbox::spec::load()?;
-    let runs = args.runs.max(1);
+    let runs = runs.max(1);
     let bench = Selector { name: format!("{}-bench", sel.name), engine: Some(engine.kind) };
     let started = (util::now_rfc3339(), report::loadavg());
     ui::info("Bench", format!("{runs} run(s) on {} with a dedicated sandbox `{}`", engine.kind, bench.name));
@@ -49,24 +55,18 @@ pub fn run(sh: &Shell, sel: &Selector, args: &BenchArgs) -> Result<()> {
     let mut rows = {
         // Declared before the sandbox exists so that every way out of this block destroys it.
         let _teardown = Teardown { sh, name: bench.name.clone() };
-        sandbox_rows(sh, &engine, &spec, &bench, args)
+        sandbox_rows(sh, &engine, &spec, &bench, runs, catalogue_runs)
     };
-    if args.cold_build {
+    if cold_build {
         rows.push(cold_build_row(sh, &engine, &spec, runs));
     }
 
-    let facts = Facts::collect(sh, &engine, runs, started, args.cold_build);
+    let facts = Facts::collect(sh, &engine, runs, started, cold_build);
     let doc = serde_json::json!({ "schema": SCHEMA, "facts": facts, "measurements": rows });
-    if !args.json.write(&doc)? {
-        print!("{}", render_table(&rows, &facts));
-    }
-    if let Some(path) = args.json.json.as_deref().filter(|p| *p != "-") {
-        ui::status("Wrote", path);
-    }
     if rows.iter().all(|r| r.ours.is_none()) {
         bail!("no measurement could be taken (see the errors above)");
     }
-    Ok(())
+    Ok(Measured { doc, table: render_table(&rows, &facts) })
 }
 
 struct Teardown<'a> {
@@ -172,8 +172,14 @@ impl SandboxRows {
     }
 }
 
-fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, args: &BenchArgs) -> Vec<Row> {
-    let runs = args.runs.max(1);
+fn sandbox_rows(
+    sh: &Shell,
+    engine: &Engine,
+    spec: &Spec,
+    bench: &Selector,
+    runs: usize,
+    catalogue_runs: usize,
+) -> Vec<Row> {
     let mut rows = SandboxRows::new(engine.kind);
     let up_opts = match two_free_ports() {
         Ok((server, registry)) => UpOptions {
@@ -228,7 +234,7 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, args
             // use), before the catalogue fills the DB's buffer pool with its scenarios' data.
             memory(engine, &sb, runs, &mut rows.memory);
             let all = scenario::names();
-            scenarios(sh, &sb, &plain, &all, args.catalogue_runs.max(1), &mut rows.catalogue);
+            scenarios(sh, &sb, &plain, &all, catalogue_runs.max(1), &mut rows.catalogue);
         }
         None => {
             let e = anyhow::anyhow!("the bench sandbox could not be brought back up after the warm cycles");
@@ -425,13 +431,8 @@ fn scenarios(sh: &Shell, sb: &Sandbox, plain: &Plain<'_>, names: &[&str], runs: 
 }
 
 fn through_runner(sh: &Shell, sb: &Sandbox, list: &[Scenario]) -> Result<scenario::Report> {
-    // The exit code says only pass or fail; the report also says which step failed.
-    let report = tempfile::NamedTempFile::new().context("creating a report file")?;
-    let json = JsonFlag { json: Some(report.path().display().to_string()) };
-    let args = RunArgs { step: false, keep_going: false, json, junit: None };
-    executor::run_scenarios_with(sh, sb, list, &args, Printer::sink())?;
-    let text = std::fs::read_to_string(report.path()).context("reading the runner's report")?;
-    let report = scenario::Report::from_json(&text).context("parsing the runner's report")?;
+    // The report says which step failed, if one did.
+    let report = crate::session::play_quietly(sh, sb, list, Printer::sink())?;
     if report.summary.failed == 0 {
         return Ok(report);
     }

@@ -25,11 +25,10 @@ pub(super) fn scenario_plain(sh: &Shell, sb: &Sandbox, plain: &Plain<'_>, scenar
     vars.insert("server".into(), sb.spec.server_url()?);
     // Its own run id: registry blobs are shared and every run of a scenario tampers with its own.
     vars.insert("run_id".into(), util::random_hex(4)?);
-    let mut started = Vec::new();
     let mut snapshots = BTreeMap::new();
     let result = (|| -> Result<()> {
         for decl in &scenario.containers {
-            started.push(containers::start(sh, sb, &scenario.name, decl)?);
+            containers::start(sh, sb, &scenario.name, decl)?;
         }
         for (n, step) in scenario.steps.iter().enumerate() {
             step_plain(sh, sb, plain, step, &mut vars, &mut snapshots)
@@ -37,8 +36,8 @@ pub(super) fn scenario_plain(sh: &Shell, sb: &Sandbox, plain: &Plain<'_>, scenar
         }
         Ok(())
     })();
-    let removed = containers::remove(sh, sb, &started);
-    result.and(removed)
+    let removed = containers::remove_all(sh, sb, &scenario.name);
+    result.and(removed.map(|_| ()))
 }
 
 fn step_plain(
@@ -64,7 +63,10 @@ fn step_plain(
                 None => None,
             };
             let script = wrap_script(&interpolate(script.trim_end(), vars)?, step.identity.as_deref(), clock);
-            let container = sb.container(container_of(&step.on)?);
+            let container = match &step.on {
+                Target::Container(c) => containers::engine_name(sb, c),
+                on => sb.container(container_of(on)?),
+            };
             let out = sb.engine.exec(sh, &container, &["sh", "-c", &script], &env, None)?;
             (out.ok(), format!("{}\n{}", out.stdout, out.stderr))
         }

@@ -8,12 +8,12 @@ use xshell::Shell;
 
 use crate::cli::PlayArgs;
 use crate::sandbox::{lifecycle, status, Sandbox, Selector};
-use crate::scenario::{self, executor};
-use crate::{timing, ui};
+use crate::{scenario, session, timing, ui};
 
 pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
     let started = std::time::Instant::now();
-    executor::check_report_paths(&args.run)?;
+    let opts = super::session_options(&args.run);
+    session::check_paths(&opts)?;
     let up = super::up::options(&args.up);
     let scenario = scenario::find(scenario::GUIDE)?;
     let sb = match Sandbox::open(sh, sel)? {
@@ -23,7 +23,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
         }
         _ => timing::timed("up", || lifecycle::up(sh, sel, &up)).context("bringing the sandbox up")?,
     };
-    let code = timing::timed("guide", || executor::run_scenarios(sh, &sb, &[scenario], &args.run))?;
+    let code = timing::timed("guide", || session::run(sh, &sb, &[scenario], &opts))?;
     timing::finish_play(started.elapsed().as_secs_f64());
     Ok(code)
 }
