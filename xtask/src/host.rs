@@ -110,7 +110,7 @@ pub fn checks(sh: &Shell, engines: &[EngineKind]) -> Vec<Check> {
                         DOCKERD_ARGS.join(" ")
                     ),
                     EngineKind::Podman => format!(
-                        "write {PODMAN_DROPIN} (`cargo xtask sandbox setup --yes` does) and check `podman info`"
+                        "write {PODMAN_DROPIN} (`cargo xtask sandbox setup --engine podman --yes` does) and check `podman info`"
                     ),
                 },
             });
