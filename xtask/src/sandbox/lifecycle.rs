@@ -352,9 +352,9 @@ fn with_log_tail(sh: &Shell, sb: &Sandbox, service: &str, err: anyhow::Error) ->
 /// `down`: containers and network go; volumes, state, PKI and keys stay. Safe to repeat.
 /// Only this state's objects, each checked by its exact labels, are removed.
 pub fn down(sh: &Shell, sb: &Sandbox) -> Result<()> {
-    let found = ownership::survey_kinds(sh, &sb.engine, &sb.spec, &sb.name, true, &[Kind::Container, Kind::Network])?;
-    let ours = ownership::check(found, &sb.claim(), false)?;
-    remove(sh, &sb.engine, &ours, false)
+    // Volumes stay: only the containers and the network are looked up.
+    let found = ownership::survey_kinds(sh, &sb.engine, &sb.spec, &sb.name, false, &[Kind::Container, Kind::Network])?;
+    super::down::run(sh, sb, &ownership::check(found, &sb.claim(), false)?)
 }
 
 fn remove(sh: &Shell, engine: &Engine, objects: &[Object], volumes: bool) -> Result<()> {
