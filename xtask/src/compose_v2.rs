@@ -69,8 +69,7 @@ fn fetch(sh: &Shell, bin: &Path) -> Result<()> {
     cmd!(sh, "dpkg-deb -x {deb} {tree}").quiet().run().context("unpacking the .deb")?;
     let dir = bin.parent().expect("has a parent");
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let staged = crate::util::stage(dir, &std::fs::read(tree.join(BIN_IN_DEB))?, 0o755)?;
-    crate::util::commit(staged, bin)?;
+    crate::util::write_mode(bin, &std::fs::read(tree.join(BIN_IN_DEB))?, 0o755)?;
     ui::status("Fetched", bin.display().to_string());
     Ok(())
 }

@@ -54,7 +54,7 @@ fn step_plain(
             (true, String::new())
         }
         (None, Some(script)) => {
-            let mut env = if step.on == Target::Client { sb.secrets()?.client_env() } else { Vec::new() };
+            let mut env = if step.on.is_client() { sb.secrets()?.client_env() } else { Vec::new() };
             for (k, v) in &step.env {
                 env.push((k.clone(), interpolate(v, vars)?));
             }

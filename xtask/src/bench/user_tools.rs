@@ -77,7 +77,7 @@ impl<'a> UserTool<'a> {
         };
         relabel(&mut plan.labels);
         for part in &mut plan.parts {
-            part.spec.name = format!("{name}-{}", part.service);
+            part.spec.name = crate::sandbox::name::object(&name, &part.service);
             relabel(&mut part.spec.labels);
         }
         let dir = tempfile::Builder::new().prefix("trust-sandbox-bench-export-").tempdir()?;
@@ -90,7 +90,8 @@ impl<'a> UserTool<'a> {
             }
         };
         export::write(&out, &plan, &[manifest])?;
-        let probes = plan.parts.iter().map(|p| (format!("{name}-{}", p.service), p.probe.clone())).collect();
+        let probes =
+            plan.parts.iter().map(|p| (crate::sandbox::name::object(&name, &p.service), p.probe.clone())).collect();
         let volumes = match kind {
             Kind::Compose { .. } => plan.volumes.iter().map(|v| format!("{name}_{v}")).collect(),
             Kind::Kube => plan.volumes.iter().map(|v| kube::claim_name(&name, v)).collect(),

@@ -15,10 +15,10 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use xshell::Shell;
 
-use super::spec::Spec;
-use super::{LABEL_ID, LABEL_INSTANCE, LABEL_STATE};
+use super::labels::{LABEL_ID, LABEL_INSTANCE, LABEL_STATE};
 use crate::engine::objects::{Kind, Object};
 use crate::engine::Engine;
+use crate::table::Spec;
 
 /// Who owns an object, judged by its labels against this state directory.
 #[derive(Debug, PartialEq, Eq)]
@@ -132,11 +132,13 @@ pub fn survey_kinds(
 ) -> Result<Vec<Object>> {
     let names_of = |kind: Kind| -> Vec<String> {
         match kind {
-            Kind::Container => spec.services.iter().map(|s| format!("{name}-{}", s.name)).collect(),
+            Kind::Container => spec.services.iter().map(|s| super::name::object(name, &s.name)).collect(),
             Kind::Network => vec![name.to_string()],
-            Kind::Volume => {
-                spec.services.iter().flat_map(|s| s.volumes.iter().map(|v| format!("{name}-{}", v.name))).collect()
-            }
+            Kind::Volume => spec
+                .services
+                .iter()
+                .flat_map(|s| s.volumes.iter().map(|v| super::name::object(name, &v.name)))
+                .collect(),
         }
     };
     let lookup = |kind: Kind| -> Result<Vec<Object>> {

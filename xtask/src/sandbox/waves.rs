@@ -1,5 +1,5 @@
-//! `up`'s schedule, derived from the service table: a service starts as soon as every service in
-//! its `after` is ready, each in a thread of its own. Services that wait for nothing start
+//! `up`'s schedule, derived from the service table (`table::waves`): a service starts as soon as
+//! every service in its `after` is ready, each in a thread of its own. Services that wait for nothing start
 //! together (db, registry and client), then whatever waited only for those (the signer), and so
 //! on: the waves. A service never starts before what it needs is ready, so readiness stays what
 //! each probe proves (the server is ready only once it fetched a key through the signer).
@@ -9,41 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
-use super::spec::{Service, Spec};
-
-/// The waves: each holds, in table order, the services whose `after` all lie in earlier waves.
-/// Refuses a table whose `after` names an unknown service or goes round in a circle.
-pub fn plan(spec: &Spec) -> Result<Vec<Vec<&Service>>> {
-    for s in &spec.services {
-        for a in &s.after {
-            if a == &s.name {
-                bail!("service `{}` waits for itself (`after`)", s.name);
-            }
-            if !spec.services.iter().any(|o| &o.name == a) {
-                bail!("service `{}` waits for `{a}`, which is no service of the table", s.name);
-            }
-        }
-    }
-    let mut placed: Vec<&str> = Vec::new();
-    let mut waves = Vec::new();
-    while placed.len() < spec.services.len() {
-        let wave: Vec<&Service> = spec
-            .services
-            .iter()
-            .filter(|s| !placed.contains(&s.name.as_str()) && s.after.iter().all(|a| placed.contains(&a.as_str())))
-            .collect();
-        if wave.is_empty() {
-            let stuck: Vec<&str> =
-                spec.services.iter().map(|s| s.name.as_str()).filter(|n| !placed.contains(n)).collect();
-            bail!("the services {} wait for each other (`after` goes round in a circle)", stuck.join(", "));
-        }
-        placed.extend(wave.iter().map(|s| s.name.as_str()));
-        waves.push(wave);
-    }
-    Ok(waves)
-}
+use crate::table::waves::plan;
+use crate::table::{Service, Spec};
 
 /// When one service was started and when it was ready, from the start of the schedule.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,60 +126,12 @@ pub fn describe_path(path: &[&Timing]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use anyhow::bail;
     use std::sync::atomic::{AtomicUsize, Ordering};
-
-    fn spec_with(after: &[(&str, &[&str])]) -> Spec {
-        let mut spec = crate::sandbox::spec::load().unwrap();
-        for s in &mut spec.services {
-            s.after = after
-                .iter()
-                .find(|(n, _)| *n == s.name)
-                .map(|(_, a)| a.iter().map(|x| x.to_string()).collect())
-                .unwrap_or_default();
-        }
-        spec
-    }
-
-    fn names(waves: &[Vec<&Service>]) -> Vec<Vec<String>> {
-        waves.iter().map(|w| w.iter().map(|s| s.name.clone()).collect()).collect()
-    }
-
-    #[test]
-    fn the_table_starts_in_three_waves() {
-        let spec = crate::sandbox::spec::load().unwrap();
-        assert_eq!(
-            names(&plan(&spec).unwrap()),
-            [vec!["db", "registry", "client"], vec!["notarysigner"], vec!["notaryserver"]]
-        );
-    }
-
-    #[test]
-    fn waves_follow_the_data() {
-        // Make the client wait for the server: it moves to a fourth wave.
-        let spec =
-            spec_with(&[("notarysigner", &["db"]), ("notaryserver", &["notarysigner"]), ("client", &["notaryserver"])]);
-        assert_eq!(
-            names(&plan(&spec).unwrap()),
-            [vec!["db", "registry"], vec!["notarysigner"], vec!["notaryserver"], vec!["client"]]
-        );
-        assert_eq!(names(&plan(&spec_with(&[])).unwrap()).len(), 1, "nothing waits: one wave");
-    }
-
-    #[test]
-    fn bad_after_lists_are_refused() {
-        let cycle =
-            spec_with(&[("db", &["notaryserver"]), ("notarysigner", &["db"]), ("notaryserver", &["notarysigner"])]);
-        let err = plan(&cycle).unwrap_err().to_string();
-        assert!(err.contains("round in a circle") && err.contains("db, notarysigner, notaryserver"), "{err}");
-        let unknown = spec_with(&[("db", &["mysql"])]);
-        assert!(plan(&unknown).unwrap_err().to_string().contains("`mysql`, which is no service"));
-        let own = spec_with(&[("db", &["db"])]);
-        assert!(plan(&own).unwrap_err().to_string().contains("waits for itself"));
-    }
 
     #[test]
     fn a_service_starts_only_after_what_it_waits_for_and_the_rest_run_together() {
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let running = AtomicUsize::new(0);
         let most = AtomicUsize::new(0);
         let order = Mutex::new(Vec::new());
@@ -238,7 +159,7 @@ mod tests {
 
     #[test]
     fn after_a_failure_nothing_more_starts_and_the_error_is_returned() {
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let started = Mutex::new(Vec::new());
         let err = run(&spec, |svc| {
             started.lock().unwrap().push(svc.name.clone());
