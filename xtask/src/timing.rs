@@ -45,31 +45,30 @@ pub struct SetupRecord {
     pub phases: Vec<Phase>,
 }
 
-fn setup_record_path() -> std::path::PathBuf {
-    crate::images::cache_dir().join("setup-timing.json")
-}
+/// The file (in the project's cache) that keeps `setup`'s breakdown for `play`.
+pub const SETUP_RECORD: &str = "setup-timing.json";
 
-/// Prints `setup`'s breakdown and keeps it for `play`.
-pub fn finish_setup() {
+/// Prints `setup`'s breakdown and keeps it in `path` for `play`.
+pub fn finish_setup(path: &std::path::Path) {
     let phases = phases();
     crate::ui::info(
         "Took",
         format!("setup: {} (cargo's build of this program ran before it: not measured)", line_or_nothing(&phases)),
     );
     let record = SetupRecord { finished_at: crate::util::now_rfc3339(), phases };
-    let path = setup_record_path();
     let written = serde_json::to_vec_pretty(&record).map_err(anyhow::Error::from).and_then(|bytes| {
         std::fs::create_dir_all(path.parent().expect("has a parent"))?;
-        crate::util::write_mode(&path, &bytes, 0o644)
+        crate::util::write_mode(path, &bytes, 0o644)
     });
     if let Err(e) = written {
         crate::ui::warn(format!("keeping setup's timing in {}: {e:#}", path.display()));
     }
 }
 
-/// Prints `play`'s breakdown (and the last `setup`'s, which a fresh machine ran just before).
-pub fn finish_play(total_secs: f64) {
-    let setup = std::fs::read(setup_record_path()).ok().and_then(|b| serde_json::from_slice::<SetupRecord>(&b).ok());
+/// Prints `play`'s breakdown (and the last `setup`'s, kept in `setup_record`, which a fresh
+/// machine ran just before).
+pub fn finish_play(total_secs: f64, setup_record: &std::path::Path) {
+    let setup = std::fs::read(setup_record).ok().and_then(|b| serde_json::from_slice::<SetupRecord>(&b).ok());
     if let Some(s) = setup {
         crate::ui::info("Took", format!("setup (finished {}): {}", s.finished_at, line_or_nothing(&s.phases)));
     }
