@@ -60,6 +60,17 @@ let
       "openssl"
       "notary"
     ];
+    # Issue 18's enforcement point: pulls through the consumer kit's policy, and the links
+    # the xtask makes from /etc/containers into the kit.
+    consumer = [
+      "skopeo"
+      "podman"
+      "sha256sum"
+      "cut"
+      "ln"
+      "rm"
+      "mkdir"
+    ];
     client = [
       "docker"
       "notary"
@@ -77,7 +88,7 @@ let
       "rm"
       # Scenarios: peak memory (endless-data), a private /etc/hosts for one command
       # (impostor-server). A step's `clock` also needs qemu-<arch> for the host (qemu-x86_64 /
-      # qemu-aarch64) and libfaketime at $TRUST_SANDBOX_LIBFAKETIME (xtask/src/scenario/clock.rs).
+      # qemu-aarch64) and libfaketime at $TRUST_SANDBOX_LIBFAKETIME (xtask/src/step/clock.rs).
       "time"
       "unshare"
       "mount"

@@ -46,7 +46,7 @@ pub fn ensure(sh: &Shell) -> Result<PathBuf> {
 
 fn fetch(sh: &Shell, bin: &Path) -> Result<()> {
     let lock = crate::images::lock::load()?;
-    let apt = crate::images::private_apt(sh, &lock.debian.suite, &[SUITE.to_string()], true)?;
+    let apt = crate::images::private_apt(sh, &lock.debian.suite, None, &[SUITE.to_string()], true)?;
     let work = tempfile::Builder::new().prefix("trust-sandbox-compose-").tempdir()?;
     let pin = format!("{PACKAGE}={VERSION}");
     {

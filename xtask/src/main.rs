@@ -18,6 +18,7 @@ mod sandbox;
 mod scenario;
 mod session;
 mod signals;
+mod step;
 mod table;
 mod timing;
 mod ui;

@@ -4,7 +4,8 @@
 //! loop, the DB dumped and restored over its socket. What the runner adds is left out: reports,
 //! expectations beyond the exit status, time limits, streaming, masking. This is what the
 //! `guide` and `catalogue` rows set the runner against. A scenario's own containers start and go
-//! the runner's way (setting them up is not what is compared).
+//! the runner's way (setting them up is not what is compared), and so do a scenario's helper (the
+//! consumer) and its `migrate` action: that is the tool's own signing either way, not runner work.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +17,8 @@ use crate::sandbox::Sandbox;
 use crate::scenario::executor::{self, container_of, wrap_script, DB_DUMP};
 use crate::scenario::interpolate::{interpolate, interpolate_regex, Vars};
 use crate::scenario::model::Step;
-use crate::scenario::{clock, containers, Action, Outcome, Scenario, Target};
+use crate::scenario::{containers, Action, Outcome, Scenario, Target};
+use crate::step::clock;
 use crate::util;
 
 pub(super) fn scenario_plain(sh: &Shell, sb: &Sandbox, plain: &Plain<'_>, scenario: &Scenario) -> Result<()> {
@@ -27,6 +29,9 @@ pub(super) fn scenario_plain(sh: &Shell, sb: &Sandbox, plain: &Plain<'_>, scenar
     vars.insert("run_id".into(), util::random_hex(4)?);
     let mut snapshots = BTreeMap::new();
     let result = (|| -> Result<()> {
+        if scenario.requires.iter().any(|r| r == crate::migrate::consumer::IMAGE) {
+            executor::start_consumer(sh, sb)?;
+        }
         for decl in &scenario.containers {
             containers::start(sh, sb, &scenario.name, decl)?;
         }
@@ -64,7 +69,9 @@ fn step_plain(
             };
             let script = wrap_script(&interpolate(script.trim_end(), vars)?, step.identity.as_deref(), clock);
             let container = match &step.on {
-                Target::Container(c) => containers::engine_name(sb, c),
+                Target::Container(c) if !crate::scenario::model::HELPERS.contains(&c.as_str()) => {
+                    containers::engine_name(sb, c)
+                }
                 on => sb.container(container_of(on)?),
             };
             let out = sb.engine.exec(sh, &container, &["sh", "-c", &script], &env, None)?;
@@ -119,6 +126,13 @@ fn action_plain(
                 bail!("dump failed: {}", out.stderr.trim());
             }
             snapshots.insert(name.clone(), out.stdout);
+            Ok(())
+        }
+        Action::Migrate(repo) => {
+            let (report, code) = executor::migrate_action(sh, sb, repo)?;
+            if code != 0 {
+                bail!("migrate {repo} exited {code}: {}", report.trim());
+            }
             Ok(())
         }
         Action::DbRestore(name) => {
