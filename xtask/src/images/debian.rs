@@ -26,6 +26,7 @@
 //!   (dpkg's syncs are not the cost), and the hook downloads its own packages on every build.
 
 mod build_dir;
+mod failure;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -47,8 +48,9 @@ use super::trim;
 use crate::images::lock::Lock;
 use crate::ui;
 use crate::util::shell_quote;
-pub use build_dir::clean_stale_builds;
+pub use build_dir::{clean_stale_builds, clear_cache};
 use build_dir::{link_debs, run, Mounts};
+pub use failure::explain_failure;
 
 /// Every timestamp that ends up in a layer, config or archive.
 pub const SOURCE_DATE_EPOCH: u64 = 1_700_000_000;
@@ -583,42 +585,12 @@ impl Builder<'_> {
     }
 }
 
-/// Removes every cached image, layer and rootfs tarball (the .deb cache stays).
-pub fn clear_cache(dir: &Path) {
-    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.path().extension().is_some_and(|x| x == "tar" || x == "json") {
-            let _ = fs::remove_file(e.path());
-        }
-    }
-    let _ = fs::remove_dir_all(dir.join("layers"));
-}
-
 /// The `created` time of every image: SOURCE_DATE_EPOCH.
 pub fn created() -> String {
     time::OffsetDateTime::from_unix_timestamp(SOURCE_DATE_EPOCH as i64)
         .expect("valid epoch")
         .format(&time::format_description::well_known::Rfc3339)
         .expect("formattable")
-}
-
-/// One clear error from mmdebstrap's log, naming a vanished pin when that is the cause.
-pub fn explain_failure(image: &str, log: &[String]) -> anyhow::Error {
-    let re = regex::Regex::new(r"Version '([^']+)' for '([^']+)' was not found").expect("valid regex");
-    let missing: Vec<String> =
-        log.iter().filter_map(|l| re.captures(l).map(|c| format!("{}={}", &c[2], &c[1]))).collect();
-    if !missing.is_empty() {
-        return anyhow::anyhow!(
-            "the mirror no longer serves {} (pinned for image {image}). Either move the lock to what it serves: `cargo xtask sandbox images lock --update`, or rebuild exactly from a snapshot: `cargo xtask sandbox images build --mirror http://snapshot.debian.org/archive/debian/<YYYYMMDDTHHMMSSZ>/`",
-            missing.join(", ")
-        );
-    }
-    let tail: Vec<&str> =
-        log.iter().rev().filter(|l| l.starts_with("E: ") || l.contains("rror")).take(5).map(String::as_str).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
-    anyhow::anyhow!(
-        "building image {image} with mmdebstrap failed: {}",
-        if tail.is_empty() { "see the build log".to_string() } else { tail.join(" | ") }
-    )
 }
 
 #[cfg(test)]
