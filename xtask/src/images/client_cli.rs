@@ -411,10 +411,8 @@ fn fetch(sh: &Shell, builder: &Builder<'_>, cli: &Cli) -> Result<PathBuf> {
         return Ok(out);
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    // Only the CLI's suite: nothing of the base suite is installed, so its lists are not needed.
-    let suite_only =
-        sources::for_extra_suite(&builder.sources(&builder.lock.debian.suite)?, &builder.lock.debian.suite, &cli.suite);
-    let apt = super::private_apt(sh, &suite_only, &cli.suite, &[])
+    let base_suite = &builder.lock.debian.suite;
+    let apt = super::private_apt_of_suite(sh, &builder.sources(base_suite)?, base_suite, &cli.suite)
         .with_context(|| format!("asking apt for {} from {}", cli.package, cli.suite))?;
     let download = tempfile::Builder::new().prefix(".download-").tempdir_in(&dir)?;
     let pin = format!("{}={}", cli.package, cli.version);
