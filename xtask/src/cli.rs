@@ -216,6 +216,14 @@ pub struct UpArgs {
     /// Which daemon the client drives: its own (default), or the host's (docker only, as the guide).
     #[arg(long, value_enum)]
     pub client: Option<crate::sandbox::state::ClientMode>,
+    /// The registry serves TLS with a certificate of the sandbox CA (a stand-in for a registry you
+    /// own); fixed when the sandbox is created.
+    #[arg(long)]
+    pub registry_tls: bool,
+    /// The registry requires basic auth (htpasswd, bcrypt; user `sandbox`, generated password kept
+    /// in the state); needs --registry-tls; fixed when the sandbox is created.
+    #[arg(long, requires = "registry_tls")]
+    pub registry_auth: bool,
     /// Consent to changes outside the sandbox that a mode needs (the hosts aliasing); CI=true implies it.
     #[arg(long, short)]
     pub yes: bool,

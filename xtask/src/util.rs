@@ -142,12 +142,17 @@ pub fn https_get(url: &str, ca_file: &Path) -> Result<(u16, String)> {
     get(&http_agent(Some(&pem))?, url)
 }
 
-pub fn http_get(url: &str) -> Result<(u16, String)> {
-    get(&http_agent(None)?, url)
+pub fn get(agent: &ureq::Agent, url: &str) -> Result<(u16, String)> {
+    get_authorized(agent, url, None)
 }
 
-pub fn get(agent: &ureq::Agent, url: &str) -> Result<(u16, String)> {
-    let mut resp = agent.get(url).call().with_context(|| format!("GET {url}"))?;
+/// GET with an `Authorization` header value (basic or bearer), if any.
+pub fn get_authorized(agent: &ureq::Agent, url: &str, authorization: Option<&str>) -> Result<(u16, String)> {
+    let mut req = agent.get(url);
+    if let Some(a) = authorization {
+        req = req.header("Authorization", a);
+    }
+    let mut resp = req.call().with_context(|| format!("GET {url}"))?;
     let status = resp.status().as_u16();
     let body = resp.body_mut().read_to_string().unwrap_or_default();
     Ok((status, body))
@@ -158,6 +163,12 @@ pub fn expect_status(url: &str, got: (u16, String), want: u16) -> Result<String>
         bail!("GET {url} answered {} (want {want}): {}", got.0, got.1.trim());
     }
     Ok(got.1)
+}
+
+/// `Basic base64(user:password)`, the value of an `Authorization` header.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }
 
 /// Single-quotes a word for sh: `a'b` becomes `'a'\''b'`.

@@ -117,6 +117,7 @@ pub(super) fn guide_plain(engine: &Engine, sb: &Sandbox, guide: &Scenario) -> Re
     let client_env = sb.secrets()?.client_env();
     let mut vars: Vec<(String, String)> = vec![
         ("registry".into(), sb.spec.registry_address()?),
+        ("registry_url".into(), sb.registry_url(&sb.spec.registry_address()?)),
         ("server".into(), sb.spec.server_url()?),
         ("run_id".into(), util::random_hex(4)?),
     ];

@@ -129,6 +129,7 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
             registry_port: Some(registry),
             // What a plain `up` picks: the bench measures the default set-up.
             client: None,
+            registry: Default::default(),
             yes: false,
         },
         Err(e) => {

@@ -10,10 +10,16 @@ use serde::{Deserialize, Serialize};
 use xshell::Shell;
 
 use super::spec::Service;
+use super::state::REGISTRY_USER;
 use super::{db, schema, Sandbox};
 use crate::util;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The client is ready when its daemon answers and, in a sandbox whose registry needs a login
+/// (the login script is mounted), once the login is done. Run in the client by `up` and by the
+/// exported stacks' probes alike.
+pub const CLIENT_READY: &str = "docker info --format '{{.ServerVersion}}' >/dev/null && { [ ! -e /etc/sandbox/registry-login.sh ] || [ -e /run/registry-login.done ] || { echo 'waiting for docker login to the registry' >&2; exit 1; }; }";
 
 /// How `up` and `status` decide that a service works (`readiness` in sandbox.json).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -180,11 +186,26 @@ pub fn probe_once(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
             Ok(())
         }
         Readiness::Http { port, path } => {
-            let url = format!("http://127.0.0.1:{}{path}", published_for(sb, svc, *port)?);
-            util::expect_status(&url, util::http_get(&url)?, 200).map(|_| ())
+            let port = published_for(sb, svc, *port)?;
+            // The registry of a sandbox made with --registry-tls/--registry-auth: TLS verified with
+            // the sandbox CA, and a 200 only with the sandbox's credentials.
+            let mode = if sb.spec.registry()?.name == svc.name { sb.state.registry } else { Default::default() };
+            let url = format!("{}://127.0.0.1:{port}{path}", mode.scheme());
+            let pem = match mode.tls {
+                true => {
+                    Some(std::fs::read(sb.ca_file()).with_context(|| format!("reading {}", sb.ca_file().display()))?)
+                }
+                false => None,
+            };
+            let auth = match mode.auth {
+                true => Some(util::basic_auth(REGISTRY_USER, &sb.secrets()?.registry_password)),
+                false => None,
+            };
+            let agent = util::http_agent(pem.as_deref())?;
+            util::expect_status(&url, util::get_authorized(&agent, &url, auth.as_deref())?, 200).map(|_| ())
         }
         Readiness::ClientDaemon => {
-            let out = sb.exec(sh, &svc.name, &["docker", "info", "--format", "{{.ServerVersion}}"], &[], None)?;
+            let out = sb.exec(sh, &svc.name, &["sh", "-c", CLIENT_READY], &[], None)?;
             if !out.ok() {
                 bail!("{}", out.combined().trim());
             }
@@ -232,6 +253,15 @@ mod tests {
         .to_string();
         assert!(err.starts_with("signer not ready after"), "{err}");
         assert!(err.contains(&format!("connection refused #{n}")), "{err}");
+    }
+
+    #[test]
+    fn the_client_readiness_names_the_login_files_config_writes() {
+        use crate::sandbox::config::{LOGIN_DONE, LOGIN_SCRIPT_TARGET};
+        assert!(CLIENT_READY.contains(LOGIN_SCRIPT_TARGET) && CLIENT_READY.contains(LOGIN_DONE));
+        let spec = crate::sandbox::spec::load().unwrap();
+        let client = spec.client().unwrap();
+        assert!(client.files.iter().any(|f| f.to == LOGIN_SCRIPT_TARGET), "sandbox.json mounts the script there");
     }
 
     #[test]
