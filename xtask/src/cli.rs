@@ -428,6 +428,88 @@ pub struct MigrateArgs {
     pub json: JsonFlag,
     #[command(flatten)]
     pub images: ImageSourceArgs,
+    #[command(flatten)]
+    pub from: MigrateFromArgs,
+    /// Check an archive made by `--archive` offline (hashes against its manifest, then every
+    /// signature against its root), and exit.
+    #[arg(long, value_name = "DIR", conflicts_with = "from")]
+    pub verify_archive: Option<PathBuf>,
+}
+
+// `migrate --from`: a Notary server and registry you own instead of this sandbox.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MigrateFromArgs {
+    /// Migrate from a Notary server you own (https://host:port) instead of this sandbox: plan
+    /// (the default), --archive, --apply.
+    #[arg(long, value_name = "URL", requires = "registry")]
+    pub from: Option<String>,
+    /// The registry beside that Notary server (https://host[:port]); required with --from.
+    #[arg(long, value_name = "URL", requires = "from")]
+    pub registry: Option<String>,
+    /// What DCT named the repositories after (their GUNs are PREFIX/<repository>); default: the
+    /// registry's host:port.
+    #[arg(long, value_name = "PREFIX", requires = "from")]
+    pub gun_prefix: Option<String>,
+    /// The CA that issued the Notary server's certificate (default: the system's roots).
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub notary_ca: Option<PathBuf>,
+    /// The CA that issued the registry's certificate (default: the system's roots).
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub registry_ca: Option<PathBuf>,
+    /// A docker config.json with the servers' credentials (auths, credHelpers, credsStore);
+    /// default $DOCKER_CONFIG/config.json or ~/.docker/config.json. Environment variables
+    /// TRUST_SANDBOX_{REGISTRY,NOTARY}_{USERNAME,PASSWORD} take precedence.
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub docker_config: Option<PathBuf>,
+    /// Repositories to read (paths in the registry, such as team/app, or their GUNs).
+    #[arg(value_name = "REPOSITORY", requires = "from")]
+    pub repositories: Vec<String>,
+    /// A file of repositories, one a line (# comments).
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub repos_file: Option<PathBuf>,
+    /// Also read every repository the registry's catalog lists (/v2/_catalog, where allowed).
+    #[arg(long, requires = "from")]
+    pub catalog: bool,
+    /// Only show what DCT signed and what would be signed; write nothing (the default).
+    #[arg(long, requires = "from", conflicts_with = "apply")]
+    pub plan: bool,
+    /// Keep each repository's TUF metadata and a manifest of its hashes in DIR.
+    #[arg(long, value_name = "DIR", requires = "from")]
+    pub archive: Option<PathBuf>,
+    /// Sign every signed digest the registry still serves with your keys, verify, and write the
+    /// evidence report.
+    #[arg(long, requires = "from")]
+    pub apply: bool,
+    /// Your cosign key: a file (its password in COSIGN_PASSWORD) or a KMS URI, passed to cosign.
+    #[arg(long, value_name = "REF", requires = "from")]
+    pub cosign_key: Option<String>,
+    /// Which cosign signature formats to write (default: both).
+    #[arg(long, value_enum, requires = "cosign_key")]
+    pub cosign_format: Option<crate::migrate::remote::apply::CosignFormat>,
+    /// Your Notation key, by name in your Notation configuration.
+    #[arg(long, value_name = "NAME", requires = "from", conflicts_with = "notation_cert")]
+    pub notation_key: Option<String>,
+    /// Your Notation configuration directory (default: $XDG_CONFIG_HOME/notation or
+    /// ~/.config/notation).
+    #[arg(long, value_name = "DIR", requires = "notation_key")]
+    pub notation_config: Option<PathBuf>,
+    /// A Notation signing certificate (chain, leaf first) to sign with, with --notation-key-file.
+    #[arg(long, value_name = "FILE", requires = "notation_key_file")]
+    pub notation_cert: Option<PathBuf>,
+    /// The private key of --notation-cert.
+    #[arg(long, value_name = "FILE", requires = "notation_cert")]
+    pub notation_key_file: Option<PathBuf>,
+    /// Sign even where the trust data has expired (DCT itself no longer accepts it).
+    #[arg(long, requires = "from")]
+    pub allow_expired_trust_data: bool,
+    /// Judge expiry at this time instead of now (with --verify-archive: instead of when the
+    /// archive was made): RFC 3339, or +<n>d / +<n>h.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Where --apply writes its evidence report (default: migrate-from/evidence.json in the
+    /// sandbox's state directory); an earlier report there is carried forward.
+    #[arg(long, value_name = "FILE", requires = "apply")]
+    pub evidence: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

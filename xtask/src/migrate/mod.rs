@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod find;
+pub mod remote;
 pub mod signers;
 pub mod tools;
 

@@ -1,0 +1,691 @@
+//! `migrate --from … --apply`: every digest DCT signed (and the registry still serves) signed
+//! again with the user's own keys, in the registry that holds it, each signature verified; an
+//! evidence report ties every new signature to the DCT signature it replaces.
+//!
+//! The signing runs in a `signers` container of the migrating sandbox on the host's network, so
+//! it reaches the user's registry as the host does (a registry published on the host's loopback
+//! included; the container never joins another sandbox's network). Measured with docker 20.10 and
+//! podman 4.3: the host gateway does not reach ports published on 127.0.0.1 only, host networking
+//! does. The registry's credentials reach cosign and notation as a docker `config.json` written
+//! through stdin into the container's `/dev/shm` (memory, never argv, never a file on the host);
+//! a registry CA through `SSL_CERT_FILE`, which Go programs read beside the system's directory.
+//!
+//! Idempotent and resumable: each tool first verifies with the user's key (a signature already
+//! there is kept), and the evidence file is rewritten after every digest, so an interrupted run
+//! is completed by running it again.
+//!
+//! ADOPTION POINT (issue 18): signing with cosign in both formats is done here by
+//! [`cosign_script`] until issue 18's shared `--cosign-format` signing code lands on main; then
+//! this file calls that code instead (see the function's comment).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use xshell::Shell;
+
+use super::plan::{Action, Plan};
+use super::registry::Artifact;
+use super::tuf::Verified;
+use super::Remote;
+use crate::engine::{EnvVar, Mount, RunSpec};
+use crate::migrate::signers::{ImageChoice, IMAGE};
+use crate::sandbox::Sandbox;
+use crate::scenario::mask::Masker;
+use crate::ui;
+use crate::util::{self, Output};
+
+/// Where the user's key files are mounted, read-only.
+const KEYS: &str = "/migrate/keys";
+/// The container's memory-backed scratch: credentials, Notation's config, the public key.
+const SHM: &str = "/dev/shm/migrate";
+const CA_TARGET: &str = "/migrate/ca.crt";
+pub const FORMAT: &str = "trust-sandbox/migrate-evidence/v1";
+/// The variables cosign's KMS providers read, passed through when set.
+const KMS_ENV_PREFIXES: &[&str] = &["AWS_", "AZURE_", "GOOGLE_", "VAULT_", "GCP_"];
+
+/// Which cosign signature formats to write (issue 18 adds the same choice to `migrate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum CosignFormat {
+    /// The Sigstore bundle as an OCI referrer (cosign 3's default).
+    Bundle,
+    /// The `sha256-<hex>.sig` tag, which containers/image (podman, CRI-O, skopeo) reads.
+    Legacy,
+    Both,
+}
+
+impl CosignFormat {
+    fn formats(self) -> Vec<&'static str> {
+        match self {
+            CosignFormat::Bundle => vec!["bundle"],
+            CosignFormat::Legacy => vec!["legacy"],
+            CosignFormat::Both => vec!["bundle", "legacy"],
+        }
+    }
+}
+
+/// The user's Notation key: by name in their Notation configuration, or a certificate and key.
+#[derive(Debug, Clone)]
+pub enum NotationKey {
+    Named { name: String, config: PathBuf },
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+/// The keys `--apply` signs with.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    /// A cosign key reference: a file, or a KMS URI (`awskms://…`, `gcpkms://…`, `azurekms://…`,
+    /// `hashivault://…`, `k8s://…`), passed to cosign as it is.
+    pub cosign: Option<String>,
+    pub notation: Option<NotationKey>,
+    pub cosign_format: Option<CosignFormat>,
+}
+
+/// A Notation key resolved to its files.
+#[derive(Debug, Clone)]
+struct NotationFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    label: String,
+}
+
+impl Keys {
+    pub fn is_empty(&self) -> bool {
+        self.cosign.is_none() && self.notation.is_none()
+    }
+
+    fn format(&self) -> CosignFormat {
+        self.cosign_format.unwrap_or(CosignFormat::Both)
+    }
+
+    fn cosign_is_file(&self) -> bool {
+        self.cosign.as_deref().is_some_and(|r| !r.contains("://"))
+    }
+
+    fn notation_files(&self) -> Result<Option<NotationFiles>> {
+        match &self.notation {
+            None => Ok(None),
+            Some(NotationKey::Files { cert, key }) => Ok(Some(NotationFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                label: format!("certificate {}", cert.display()),
+            })),
+            Some(NotationKey::Named { name, config }) => {
+                let file = config.join("signingkeys.json");
+                let text = std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading Notation's key list {}", file.display()))?;
+                let v: serde_json::Value =
+                    serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+                let entry = v["keys"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|k| k["name"] == name.as_str())
+                    .with_context(|| format!("{} has no key named {name}", file.display()))?;
+                let (Some(key), Some(cert)) = (entry["keyPath"].as_str(), entry["certPath"].as_str()) else {
+                    bail!("Notation key {name} is a plugin key ({}): only keys with a keyPath and certPath can be used here", entry["plugin"]["name"].as_str().or(entry["pluginName"].as_str()).unwrap_or("?"));
+                };
+                Ok(Some(NotationFiles {
+                    cert: cert.into(),
+                    key: key.into(),
+                    label: format!("key {name} ({})", file.display()),
+                }))
+            }
+        }
+    }
+
+    /// What the plan says would sign: each key, and the certificate's subject and fingerprint.
+    pub fn describe(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        if let Some(c) = &self.cosign {
+            let formats = match self.format() {
+                CosignFormat::Both => "both formats: bundle and the legacy .sig tag",
+                CosignFormat::Bundle => "the bundle format",
+                CosignFormat::Legacy => "the legacy .sig tag",
+            };
+            out.push(format!("cosign key {c} ({formats})"));
+        }
+        if let Some(n) = self.notation_files()? {
+            let (subject, fingerprint) = certificate_facts(&n.cert)?;
+            out.push(format!("Notation {}: {subject}, SHA-256 fingerprint {fingerprint}", n.label));
+        }
+        Ok(out)
+    }
+}
+
+/// The leaf certificate's subject and SHA-256 fingerprint (what `notation cert ls` shows).
+fn certificate_facts(path: &Path) -> Result<(String, String)> {
+    let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let (_, p) = x509_parser::pem::parse_x509_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let cert = p.parse_x509().map_err(|e| anyhow::anyhow!("{} is not a certificate: {e}", path.display()))?;
+    Ok((cert.subject().to_string(), util::hex(&<sha2::Sha256 as sha2::Digest>::digest(&p.contents))))
+}
+
+/// The last certificate of a PEM chain file (the root, for Notation's trust store).
+fn last_certificate(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let begin = text
+        .rfind("-----BEGIN CERTIFICATE-----")
+        .with_context(|| format!("{} holds no certificate", path.display()))?;
+    Ok(text[begin..].to_string())
+}
+
+/// What happened to one digest with one tool (and format).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Signed,
+    AlreadySigned,
+    Failed(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ToolResult {
+    /// `cosign-bundle`, `cosign-legacy` or `notation`.
+    pub kind: String,
+    pub outcome: Outcome,
+    /// The signature artifacts this run created (their manifest digests); for a signature that
+    /// was there already, the ones an earlier run recorded.
+    pub artifacts: Vec<String>,
+}
+
+/// Where a DCT signature came from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DctSource {
+    pub gun: String,
+    pub tag: String,
+    pub role: String,
+    pub signers: Vec<String>,
+    /// The version of the role's metadata that signs it, and that file's SHA-256 and length.
+    pub metadata_version: u64,
+    pub metadata_sha256: String,
+    pub metadata_length: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub repository: String,
+    pub digest: String,
+    pub reference: String,
+    pub dct: Vec<DctSource>,
+    pub results: Vec<ToolResult>,
+    /// Every cosign/Notation signature artifact on the digest after this run.
+    pub artifacts_after: Vec<Artifact>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evidence {
+    pub format: String,
+    pub notary: String,
+    pub registry: String,
+    pub gun_prefix: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub keys: Vec<String>,
+    pub records: Vec<Record>,
+    /// Tags not signed and why (the digest is no longer served).
+    pub skipped: Vec<String>,
+    pub signed: usize,
+    pub already_signed: usize,
+    pub failed: usize,
+}
+
+/// The signers container on the host's network, with the user's keys and credentials.
+struct Signer<'a> {
+    sb: &'a Sandbox,
+    container: String,
+    plain_http: bool,
+    env: Vec<(String, String)>,
+    keys: Keys,
+}
+
+pub struct Setup<'a> {
+    pub sb: &'a Sandbox,
+    pub image: ImageChoice,
+    pub keys: Keys,
+    pub registry_ca: Option<PathBuf>,
+    pub evidence: PathBuf,
+    pub allow_expired: bool,
+}
+
+/// Signs everything the plan marks, and writes the evidence after each digest.
+pub fn run(
+    sh: &Shell,
+    setup: &Setup<'_>,
+    remote: &Remote,
+    plan: &Plan,
+    verified: &[(String, Verified)],
+) -> Result<Evidence> {
+    if setup.keys.is_empty() {
+        bail!("--apply needs a key: --cosign-key REF and/or --notation-key NAME (or --notation-cert with --notation-key-file)");
+    }
+    let expired: Vec<String> = plan
+        .repositories
+        .iter()
+        .filter(|r| matches!(r.status, super::plan::RepoStatus::Expired))
+        .map(|r| format!("{} ({})", r.repository, r.problem.clone().unwrap_or_default()))
+        .collect();
+    if !expired.is_empty() && !setup.allow_expired {
+        bail!(
+            "refusing to sign: the trust data of {} has expired, so DCT itself no longer accepts these signatures. Re-signing them vouches for digests that nothing currently vouches for; if that is what you want, pass --allow-expired-trust-data (nothing was signed)",
+            expired.join("; ")
+        );
+    }
+    let masker = Masker::new(&remote.secrets());
+    let signer = Signer::start(sh, setup, remote)?;
+    let mut evidence = Evidence {
+        format: FORMAT.into(),
+        notary: plan.notary.clone(),
+        registry: plan.registry.clone(),
+        gun_prefix: plan.gun_prefix.clone(),
+        started_at: util::now_rfc3339(),
+        finished_at: None,
+        keys: setup.keys.describe()?,
+        records: Vec::new(),
+        skipped: Vec::new(),
+        signed: 0,
+        already_signed: 0,
+        failed: 0,
+    };
+    let earlier = read_evidence(&setup.evidence);
+    for repo in &plan.repositories {
+        let Some((_, v)) = verified.iter().find(|(r, _)| *r == repo.repository) else { continue };
+        let mut digests: Vec<&str> = Vec::new();
+        for t in &repo.tags {
+            match t.action {
+                Action::Sign | Action::Expired => {
+                    if !digests.contains(&t.signed_digest.as_str()) {
+                        digests.push(&t.signed_digest);
+                    }
+                }
+                Action::NotServed => evidence.skipped.push(format!(
+                    "{}:{} {}: the registry no longer serves the signed digest",
+                    repo.repository, t.tag, t.signed_digest
+                )),
+            }
+        }
+        for digest in digests {
+            let reference = format!("{}/{}@{digest}", remote.registry_address(), repo.repository);
+            let dct = repo
+                .tags
+                .iter()
+                .filter(|t| t.signed_digest == digest)
+                .flat_map(|t| t.roles.iter().map(move |r| (t, r)))
+                .map(|(t, role)| {
+                    let state = v.roles.iter().find(|s| s.role == *role);
+                    DctSource {
+                        gun: repo.gun.clone(),
+                        tag: t.tag.clone(),
+                        role: role.clone(),
+                        signers: t.signers.clone(),
+                        metadata_version: state.map(|s| s.version).unwrap_or(0),
+                        metadata_sha256: state.map(|s| s.sha256.clone()).unwrap_or_default(),
+                        metadata_length: state.map(|s| s.length).unwrap_or(0),
+                    }
+                })
+                .collect();
+            let before = remote.registry.signatures(&repo.repository, digest)?;
+            let mut results = signer.sign(sh, &reference, &before, &masker)?;
+            let after = remote.registry.signatures(&repo.repository, digest)?;
+            for r in &mut results {
+                r.artifacts = match r.outcome {
+                    Outcome::Signed => after
+                        .iter()
+                        .filter(|a| a.kind == r.kind && !before.contains(a))
+                        .map(|a| a.digest.clone())
+                        .collect(),
+                    // Kept: what an earlier run of this evidence file recorded, if it did.
+                    _ => earlier_artifacts(&earlier, &reference, &r.kind),
+                };
+                match &r.outcome {
+                    Outcome::Signed => {
+                        evidence.signed += 1;
+                        ui::status("Signed", format!("{reference} ({}, verified)", r.kind));
+                    }
+                    Outcome::AlreadySigned => {
+                        evidence.already_signed += 1;
+                        ui::info("Kept", format!("{reference}: {} signature by this key already there", r.kind));
+                    }
+                    Outcome::Failed(m) => {
+                        evidence.failed += 1;
+                        ui::warn(format!("{} failed on {reference}: {m}", r.kind));
+                    }
+                }
+            }
+            evidence.records.push(Record {
+                repository: repo.repository.clone(),
+                digest: digest.to_string(),
+                reference,
+                dct,
+                results,
+                artifacts_after: after,
+            });
+            write_evidence(&setup.evidence, &evidence, &masker)?;
+        }
+    }
+    evidence.finished_at = Some(util::now_rfc3339());
+    write_evidence(&setup.evidence, &evidence, &masker)?;
+    signer.stop(sh);
+    Ok(evidence)
+}
+
+fn read_evidence(path: &Path) -> Option<Evidence> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn earlier_artifacts(earlier: &Option<Evidence>, reference: &str, kind: &str) -> Vec<String> {
+    earlier
+        .iter()
+        .flat_map(|e| e.records.iter())
+        .filter(|r| r.reference == reference)
+        .flat_map(|r| r.results.iter())
+        .filter(|r| r.kind == kind)
+        .flat_map(|r| r.artifacts.iter().cloned())
+        .collect()
+}
+
+fn write_evidence(path: &Path, e: &Evidence, masker: &Masker) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let text = masker.mask(&serde_json::to_string_pretty(e)?) + "\n";
+    util::write_mode(path, text.as_bytes(), 0o644).with_context(|| format!("writing the evidence {}", path.display()))
+}
+
+impl<'a> Signer<'a> {
+    fn start(sh: &Shell, setup: &Setup<'a>, remote: &Remote) -> Result<Signer<'a>> {
+        let sb = setup.sb;
+        let opts = crate::images::Options { mirrors: setup.image.mirrors.clone(), rebuild: false };
+        let refs = crate::images::ensure_only(sh, &sb.engine, &sb.spec, setup.image.source, &opts, &[IMAGE])
+            .context("preparing the signers image")?;
+        let image = refs.get(IMAGE).context("no signers image")?.clone();
+        let container = sb.container("migrate-from");
+        let mut mounts = Vec::new();
+        let mut env_vars = vec![
+            EnvVar { name: "DOCKER_CONFIG".into(), value: format!("{SHM}/docker"), secret: false },
+            EnvVar { name: "XDG_CONFIG_HOME".into(), value: format!("{SHM}/config"), secret: false },
+        ];
+        let ro = |source: &Path, target: &str| Mount::Bind {
+            source: source.to_path_buf(),
+            target: target.into(),
+            readonly: true,
+        };
+        if setup.keys.cosign_is_file() {
+            let path = std::path::absolute(setup.keys.cosign.as_deref().unwrap_or_default())?;
+            if !path.is_file() {
+                bail!("--cosign-key {}: no such file (a KMS key is a URI such as awskms://…)", path.display());
+            }
+            mounts.push(ro(&path, &format!("{KEYS}/cosign.key")));
+        }
+        let notation = setup.keys.notation_files()?;
+        if let Some(n) = &notation {
+            for (p, name) in [(&n.cert, "notation.crt"), (&n.key, "notation.key")] {
+                let p = std::path::absolute(p)?;
+                if !p.is_file() {
+                    bail!("{}: no such file (the Notation {})", p.display(), n.label);
+                }
+                mounts.push(ro(&p, &format!("{KEYS}/{name}")));
+            }
+        }
+        if let Some(ca) = &setup.registry_ca {
+            mounts.push(ro(&std::path::absolute(ca)?, CA_TARGET));
+            // Go reads this file and the system's certificate directory: the CA is added.
+            env_vars.push(EnvVar { name: "SSL_CERT_FILE".into(), value: CA_TARGET.into(), secret: false });
+        }
+        let spec = RunSpec {
+            name: container.clone(),
+            image: image.clone(),
+            // The host's network: the registry is reached as the host reaches it.
+            network: "host".into(),
+            hostname: String::new(),
+            aliases: vec![],
+            labels: sb.labels(Some("migrate-from")),
+            env: env_vars,
+            mounts,
+            publish: vec![],
+            cap_add: vec![],
+            security_opt: vec![],
+            restart: None,
+            command: vec!["sleep".into(), "infinity".into()],
+        };
+        let engine = &sb.engine;
+        if engine.container(sh, &container)?.is_some() {
+            engine.remove_containers(sh, std::slice::from_ref(&container))?;
+        }
+        engine.run(sh, &spec).context("starting the signers container on the host's network")?;
+        ui::status("Started", format!("{container} ({image}, host network)"));
+        // Secrets for the tools: COSIGN_PASSWORD and a KMS provider's variables, from this
+        // process's environment into the engine client's, never argv.
+        let mut env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k == "COSIGN_PASSWORD" || KMS_ENV_PREFIXES.iter().any(|p| k.starts_with(p)))
+            .collect();
+        env.sort();
+        let signer = Signer {
+            sb,
+            container,
+            plain_http: remote.registry.ep.base.starts_with("http://"),
+            env,
+            keys: setup.keys.clone(),
+        };
+        signer.prepare(sh, remote, notation.as_ref())?;
+        Ok(signer)
+    }
+
+    fn exec(&self, sh: &Shell, script: &str, stdin: Option<&[u8]>) -> Result<Output> {
+        self.sb.engine.exec(sh, &self.container, &["sh", "-c", script], &self.env, stdin)
+    }
+
+    /// Writes the credentials, Notation's configuration and the cosign public key into `/dev/shm`.
+    fn prepare(&self, sh: &Shell, remote: &Remote, notation: Option<&NotationFiles>) -> Result<()> {
+        let mut auths = serde_json::Map::new();
+        if let Some(c) = remote.registry.ep.credentials() {
+            use base64::Engine as _;
+            let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.user, c.secret));
+            auths.insert(remote.registry_address(), serde_json::json!({ "auth": auth }));
+        }
+        let docker = serde_json::to_vec(&serde_json::json!({ "auths": auths }))?;
+        let write = |path: &str, bytes: &[u8]| -> Result<()> {
+            let script = format!("umask 077 && mkdir -p \"$(dirname {path})\" && cat > {path}");
+            let out = self.exec(sh, &script, Some(bytes))?;
+            if !out.ok() {
+                bail!("writing {path} in the signers container: {}", out.combined().trim());
+            }
+            Ok(())
+        };
+        write(&format!("{SHM}/docker/config.json"), &docker)?;
+        if let Some(n) = notation {
+            let conf = format!("{SHM}/config/notation");
+            let keys = serde_json::json!({
+                "default": "migrate",
+                "keys": [{"name": "migrate", "keyPath": format!("{KEYS}/notation.key"), "certPath": format!("{KEYS}/notation.crt")}],
+            });
+            write(&format!("{conf}/signingkeys.json"), &serde_json::to_vec_pretty(&keys)?)?;
+            write(&format!("{conf}/truststore/x509/ca/migrate/root.crt"), last_certificate(&n.cert)?.as_bytes())?;
+            // Verification after signing: the chain must lead to the user's root; any identity
+            // under it (the trust store holds nothing else).
+            let policy = serde_json::json!({"version": "1.0", "trustPolicies": [{
+                "name": "migrate", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
+                "trustStores": ["ca:migrate"], "trustedIdentities": ["*"]}]});
+            write(&format!("{conf}/trustpolicy.json"), &serde_json::to_vec_pretty(&policy)?)?;
+        }
+        if let Some(reference) = &self.keys.cosign {
+            let key = if self.keys.cosign_is_file() { format!("{KEYS}/cosign.key") } else { reference.clone() };
+            let out = self.exec(
+                sh,
+                &format!("cosign public-key --key {} > {SHM}/cosign.pub", util::shell_quote(&key)),
+                None,
+            )?;
+            if !out.ok() {
+                bail!(
+                    "cosign could not read the key {reference} (a key file needs its password in COSIGN_PASSWORD): {}",
+                    out.combined().trim()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Each tool: verify first, else sign and verify again.
+    fn sign(&self, sh: &Shell, reference: &str, present: &[Artifact], masker: &Masker) -> Result<Vec<ToolResult>> {
+        let mut out = Vec::new();
+        if self.keys.cosign.is_some() {
+            let bundle_present = present.iter().any(|a| a.kind == "cosign-bundle");
+            for format in self.keys.format().formats() {
+                let script = cosign_script(&self.cosign_key(), format, self.plain_http, bundle_present, reference);
+                out.push(self.run_once(sh, &format!("cosign-{format}"), &script, masker)?);
+            }
+        }
+        if self.keys.notation.is_some() {
+            let insecure = if self.plain_http { " --insecure-registry" } else { "" };
+            let r = util::shell_quote(reference);
+            let script =
+                once_script(&format!("notation verify{insecure} {r}"), &format!("notation sign{insecure} {r}"), true);
+            out.push(self.run_once(sh, "notation", &script, masker)?);
+        }
+        Ok(out)
+    }
+
+    fn cosign_key(&self) -> String {
+        if self.keys.cosign_is_file() {
+            format!("{KEYS}/cosign.key")
+        } else {
+            self.keys.cosign.clone().unwrap_or_default()
+        }
+    }
+
+    fn run_once(&self, sh: &Shell, kind: &str, script: &str, masker: &Masker) -> Result<ToolResult> {
+        let out = self.exec(sh, script, None)?;
+        let last = out.stdout.lines().rev().find(|l| l.starts_with("@@ ")).unwrap_or("").trim_start_matches("@@ ");
+        let outcome = match last {
+            "already" => Outcome::AlreadySigned,
+            "signed" => Outcome::Signed,
+            _ => Outcome::Failed(
+                masker.mask(&out.combined().lines().filter(|l| !l.starts_with("@@")).collect::<Vec<_>>().join(" | ")),
+            ),
+        };
+        Ok(ToolResult { kind: kind.into(), outcome, artifacts: vec![] })
+    }
+
+    fn stop(&self, sh: &Shell) {
+        if let Err(e) = self.sb.engine.remove_containers(sh, std::slice::from_ref(&self.container)) {
+            ui::warn(format!("removing {}: {e:#}", self.container));
+        }
+    }
+}
+
+/// Verify first (`@@ already`) unless there is nothing to find, else sign and verify (`@@ signed`,
+/// or a failure).
+fn once_script(verify: &str, sign: &str, check_first: bool) -> String {
+    let first = if check_first {
+        format!("if {verify} >/tmp/verify.log 2>&1; then echo '@@ already'; exit 0; fi\n")
+    } else {
+        String::new()
+    };
+    format!(
+        "{first}if ! {sign} >/tmp/sign.log 2>&1; then tail -n 3 /tmp/sign.log; echo '@@ sign-failed'; exit 1; fi\n\
+         if ! {verify} >/tmp/verify.log 2>&1; then tail -n 3 /tmp/verify.log; echo '@@ verify-failed'; exit 1; fi\n\
+         echo '@@ signed'"
+    )
+}
+
+/// cosign in one format. Measured with cosign 3.1.1: `verify --new-bundle-format=false` accepts
+/// only the legacy `.sig` signature, while the default `verify` accepts either; so a bundle
+/// counts as there only when the registry holds a bundle referrer (`bundle_present`, read by
+/// the caller) and the default verify passes.
+///
+/// ADOPTION POINT (issue 18): replace with issue 18's shared cosign signing (its
+/// `--cosign-format bundle|legacy|both`) once it is on main.
+fn cosign_script(key: &str, format: &str, plain_http: bool, bundle_present: bool, reference: &str) -> String {
+    let insecure = if plain_http { " --allow-insecure-registry --allow-http-registry" } else { "" };
+    let legacy = if format == "legacy" { " --new-bundle-format=false" } else { "" };
+    let r = util::shell_quote(reference);
+    let verify = format!("cosign verify --key {SHM}/cosign.pub --insecure-ignore-tlog=true{legacy}{insecure} {r}");
+    let sign = format!(
+        "cosign sign --yes --key {} --use-signing-config=false --tlog-upload=false{legacy}{insecure} {r}",
+        util::shell_quote(key)
+    );
+    // No bundle referrer: nothing to find, and the first verify could pass on a legacy signature.
+    once_script(&verify, &sign, format != "bundle" || bundle_present)
+}
+
+/// The evidence for a terminal: one line per digest and tool.
+pub fn table(e: &Evidence) -> String {
+    let mut rows = vec![vec!["REFERENCE".to_string(), "DCT (TAG ROLE VERSION)".into(), "RESULT".into()]];
+    for r in &e.records {
+        let dct: Vec<String> = r.dct.iter().map(|d| format!("{} {} v{}", d.tag, d.role, d.metadata_version)).collect();
+        let results: Vec<String> = r
+            .results
+            .iter()
+            .map(|t| {
+                let o = match &t.outcome {
+                    Outcome::Signed => "signed",
+                    Outcome::AlreadySigned => "already",
+                    Outcome::Failed(_) => "FAILED",
+                };
+                format!("{} {o}", t.kind)
+            })
+            .collect();
+        rows.push(vec![r.reference.clone(), dct.join(", "), results.join(", ")]);
+    }
+    let widths: Vec<usize> = (0..3).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    rows.iter()
+        .map(|r| {
+            let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            line.join("  ").trim_end().to_string() + "\n"
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosign_verifies_the_format_it_would_sign() {
+        let legacy = cosign_script("/migrate/keys/cosign.key", "legacy", false, true, "reg:5000/a@sha256:ab");
+        assert!(legacy.contains("verify --key /dev/shm/migrate/cosign.pub --insecure-ignore-tlog=true --new-bundle-format=false 'reg:5000/a@sha256:ab'"), "{legacy}");
+        assert!(legacy.contains("sign --yes --key '/migrate/keys/cosign.key' --use-signing-config=false --tlog-upload=false --new-bundle-format=false"), "{legacy}");
+        assert!(!legacy.contains("allow-http"), "a TLS registry is never reached insecurely");
+        let bundle = cosign_script("awskms:///alias/k", "bundle", false, true, "reg:5000/a@sha256:ab");
+        assert!(bundle.contains("--key 'awskms:///alias/k'") && !bundle.contains("new-bundle-format"), "{bundle}");
+        assert!(bundle.find("@@ already").unwrap() < bundle.find("cosign sign").unwrap(), "verified first");
+        let absent = cosign_script("k", "bundle", false, false, "reg:5000/a@sha256:ab");
+        assert!(!absent.contains("@@ already"), "no bundle referrer: nothing counts as there\n{absent}");
+        assert!(absent.contains("cosign sign") && absent.contains("@@ signed"));
+        let http = cosign_script("k", "bundle", true, true, "reg/a@sha256:ab");
+        assert!(http.contains("--allow-http-registry"), "{http}");
+    }
+
+    #[test]
+    fn keys_say_what_would_sign() {
+        let dir = tempfile::tempdir().unwrap();
+        let (subject, _) = crate::migrate::signers::ensure_notation_cert(dir.path(), "k1").unwrap();
+        let keys = Keys {
+            cosign: Some("awskms:///alias/x".into()),
+            notation: Some(NotationKey::Files {
+                cert: dir.path().join("notation.crt"),
+                key: dir.path().join("notation.key"),
+            }),
+            cosign_format: None,
+        };
+        let d = keys.describe().unwrap();
+        assert!(d[0].contains("awskms:///alias/x") && d[0].contains("both formats"), "{d:?}");
+        assert!(d[1].contains("CN=trust-sandbox notation k1") && d[1].contains("fingerprint"), "{d:?} {subject}");
+        assert!(!keys.cosign_is_file());
+        // By name, from a Notation configuration.
+        let conf = dir.path().join("notation");
+        std::fs::create_dir_all(&conf).unwrap();
+        let list = serde_json::json!({"keys": [{"name": "prod", "keyPath": dir.path().join("notation.key"), "certPath": dir.path().join("notation.crt")},
+                                               {"name": "hsm", "id": "x", "pluginName": "com.example.hsm"}]});
+        std::fs::write(conf.join("signingkeys.json"), list.to_string()).unwrap();
+        let named = |n: &str| Keys {
+            notation: Some(NotationKey::Named { name: n.into(), config: conf.clone() }),
+            ..Keys::default()
+        };
+        assert!(named("prod").describe().unwrap()[0].contains("key prod"));
+        assert!(named("hsm").describe().unwrap_err().to_string().contains("plugin key"));
+        assert!(named("none").describe().unwrap_err().to_string().contains("no key named none"));
+        assert!(last_certificate(&dir.path().join("notation.crt")).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    }
+}
