@@ -76,6 +76,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
     // The sandbox that signs (its engine and signers image) must exist before anything is read.
     let sb = if a.apply { Some(Sandbox::open_required(sh, sel)?) } else { None };
     let remote = Remote::connect(&source)?;
+    remote.registry.ping()?;
     let masker = Masker::new(&remote.secrets());
     let repositories = remote::repositories(&remote, &a.repositories, a.repos_file.as_deref(), a.catalog)?;
     ui::status(

@@ -188,6 +188,18 @@ pub struct ToolResult {
     /// The signature artifacts this run created (their manifest digests); for a signature that
     /// was there already, the ones an earlier run recorded.
     pub artifacts: Vec<String>,
+    /// False when no run recorded which artifact is this key's: `artifacts` then lists every one
+    /// of this kind on the digest (one of them verified with the key).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub attributed: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// Where a DCT signature came from.
@@ -329,14 +341,21 @@ pub fn run(
             let mut results = signer.sign(sh, &reference, &before, &masker)?;
             let after = remote.registry.signatures(&repo.repository, digest)?;
             for r in &mut results {
+                let of_kind: Vec<&Artifact> = after.iter().filter(|a| a.kind == r.kind).collect();
                 r.artifacts = match r.outcome {
-                    Outcome::Signed => after
-                        .iter()
-                        .filter(|a| a.kind == r.kind && !before.contains(a))
-                        .map(|a| a.digest.clone())
-                        .collect(),
-                    // Kept: what an earlier run of this evidence file recorded, if it did.
-                    _ => earlier_artifacts(&earlier, &reference, &r.kind),
+                    Outcome::Signed => {
+                        of_kind.iter().filter(|a| !before.contains(a)).map(|a| a.digest.clone()).collect()
+                    }
+                    // Kept: what an earlier run of this evidence file recorded. A run interrupted
+                    // between signing and writing its evidence recorded nothing: then the
+                    // signatures of this kind that are there, one of which verified with the key.
+                    _ => match earlier_artifacts(&earlier, &reference, &r.kind) {
+                        recorded if !recorded.is_empty() => recorded,
+                        _ => {
+                            r.attributed = false;
+                            of_kind.iter().map(|a| a.digest.clone()).collect()
+                        }
+                    },
                 };
                 match &r.outcome {
                     Outcome::Signed => {
@@ -380,7 +399,7 @@ fn earlier_artifacts(earlier: &Option<Evidence>, reference: &str, kind: &str) ->
         .flat_map(|e| e.records.iter())
         .filter(|r| r.reference == reference)
         .flat_map(|r| r.results.iter())
-        .filter(|r| r.kind == kind)
+        .filter(|r| r.kind == kind && r.attributed)
         .flat_map(|r| r.artifacts.iter().cloned())
         .collect()
 }
@@ -564,7 +583,7 @@ impl<'a> Signer<'a> {
                 masker.mask(&out.combined().lines().filter(|l| !l.starts_with("@@")).collect::<Vec<_>>().join(" | ")),
             ),
         };
-        Ok(ToolResult { kind: kind.into(), outcome, artifacts: vec![] })
+        Ok(ToolResult { kind: kind.into(), outcome, artifacts: vec![], attributed: true })
     }
 
     fn stop(&self, sh: &Shell) {

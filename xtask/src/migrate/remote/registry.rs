@@ -56,6 +56,16 @@ impl Registry {
         )
     }
 
+    /// `GET /v2/`: the registry answers, over verified TLS, and takes the credentials (a wrong
+    /// CA or password shows here, before any repository is read).
+    pub fn ping(&self) -> Result<()> {
+        let r = self.ep.request(false, "/v2/", &["application/json"], "", 1 << 20)?;
+        if r.status != 200 {
+            return Err(self.failed("/v2/", r.status, &r.body));
+        }
+        Ok(())
+    }
+
     /// Every repository the catalog lists, page by page.
     pub fn catalog(&self) -> Result<Vec<String>> {
         let mut out: Vec<String> = Vec::new();
