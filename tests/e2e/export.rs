@@ -196,7 +196,10 @@ fn registry_checks_tls_and_password(sb: &Sandbox, up: &[&str]) {
     c.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-K", "-", "--cacert"]).arg(&ca).arg(&url);
     let with = run(&mut c, Some(&format!("user = \"sandbox:{}\"\n", password.trim())));
     assert_eq!(with.stdout, "200");
-    let plain = run(Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &url.replace("https", "http")]), None);
+    let plain = run(
+        Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &url.replace("https", "http")]),
+        None,
+    );
     assert_ne!(plain.stdout, "200", "the exported registry answered plain HTTP");
 }
 

@@ -428,8 +428,9 @@ pub struct MigrateArgs {
     pub json: JsonFlag,
     #[command(flatten)]
     pub images: ImageSourceArgs,
+    // Boxed: it is most of the command line's size.
     #[command(flatten)]
-    pub from: MigrateFromArgs,
+    pub from: Box<MigrateFromArgs>,
     /// Check an archive made by `--archive` offline (hashes against its manifest, then every
     /// signature against its root), and exit.
     #[arg(long, value_name = "DIR", conflicts_with = "from")]

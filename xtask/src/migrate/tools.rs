@@ -96,11 +96,19 @@ pub fn parse_registry_state(out: &str) -> Option<(Option<String>, bool)> {
 /// verify. The last line says which: `@@ already`, `@@ signed`, `@@ sign-failed`,
 /// `@@ verify-failed`.
 pub fn sign_once_script(tool: Tool, reference: &str) -> String {
-    let verify = shell_line(&tool.verify(reference));
-    let sign = shell_line(&tool.sign(reference));
+    once_script(&shell_line(&tool.verify(reference)), &shell_line(&tool.sign(reference)), true)
+}
+
+/// The shell of [`sign_once_script`] for any verify and sign command lines; `check_first: false`
+/// skips the first verify (when there is nothing of this kind to find).
+pub fn once_script(verify: &str, sign: &str, check_first: bool) -> String {
+    let first = if check_first {
+        format!("if {verify} >/tmp/verify.log 2>&1; then echo '@@ already'; exit 0; fi\n")
+    } else {
+        String::new()
+    };
     format!(
-        "if {verify} >/tmp/verify.log 2>&1; then echo '@@ already'; exit 0; fi\n\
-         if ! {sign} >/tmp/sign.log 2>&1; then tail -n 3 /tmp/sign.log; echo '@@ sign-failed'; exit 1; fi\n\
+        "{first}if ! {sign} >/tmp/sign.log 2>&1; then tail -n 3 /tmp/sign.log; echo '@@ sign-failed'; exit 1; fi\n\
          if ! {verify} >/tmp/verify.log 2>&1; then tail -n 3 /tmp/verify.log; echo '@@ verify-failed'; exit 1; fi\n\
          echo '@@ signed'"
     )

@@ -30,6 +30,7 @@ use super::tuf::Verified;
 use super::Remote;
 use crate::engine::{EnvVar, Mount, RunSpec};
 use crate::migrate::signers::{ImageChoice, IMAGE};
+use crate::migrate::tools::once_script;
 use crate::sandbox::Sandbox;
 use crate::scenario::mask::Masker;
 use crate::ui;
@@ -593,21 +594,6 @@ impl<'a> Signer<'a> {
     }
 }
 
-/// Verify first (`@@ already`) unless there is nothing to find, else sign and verify (`@@ signed`,
-/// or a failure).
-fn once_script(verify: &str, sign: &str, check_first: bool) -> String {
-    let first = if check_first {
-        format!("if {verify} >/tmp/verify.log 2>&1; then echo '@@ already'; exit 0; fi\n")
-    } else {
-        String::new()
-    };
-    format!(
-        "{first}if ! {sign} >/tmp/sign.log 2>&1; then tail -n 3 /tmp/sign.log; echo '@@ sign-failed'; exit 1; fi\n\
-         if ! {verify} >/tmp/verify.log 2>&1; then tail -n 3 /tmp/verify.log; echo '@@ verify-failed'; exit 1; fi\n\
-         echo '@@ signed'"
-    )
-}
-
 /// cosign in one format. Measured with cosign 3.1.1: `verify --new-bundle-format=false` accepts
 /// only the legacy `.sig` signature, while the default `verify` accepts either; so a bundle
 /// counts as there only when the registry holds a bundle referrer (`bundle_present`, read by
@@ -647,13 +633,7 @@ pub fn table(e: &Evidence) -> String {
             .collect();
         rows.push(vec![r.reference.clone(), dct.join(", "), results.join(", ")]);
     }
-    let widths: Vec<usize> = (0..3).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
-    rows.iter()
-        .map(|r| {
-            let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-            line.join("  ").trim_end().to_string() + "\n"
-        })
-        .collect()
+    super::plan::columns(&rows)
 }
 
 #[cfg(test)]

@@ -219,26 +219,14 @@ impl Endpoint {
         } else {
             None
         };
-        let mut resp = if head {
-            let mut req = self.agent.head(&url);
-            for a in accept {
-                req = req.header("Accept", *a);
-            }
-            if let Some(a) = &auth {
-                req = req.header("Authorization", a);
-            }
-            req.call()
-        } else {
-            let mut req = self.agent.get(&url);
-            for a in accept {
-                req = req.header("Accept", *a);
-            }
-            if let Some(a) = &auth {
-                req = req.header("Authorization", a);
-            }
-            req.call()
+        let mut req = if head { self.agent.head(&url) } else { self.agent.get(&url) };
+        for a in accept {
+            req = req.header("Accept", *a);
         }
-        .map_err(|e| self.transport_error(&url, e))?;
+        if let Some(a) = &auth {
+            req = req.header("Authorization", a);
+        }
+        let mut resp = req.call().map_err(|e| self.transport_error(&url, e))?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()

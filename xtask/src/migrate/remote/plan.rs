@@ -283,7 +283,8 @@ fn repo_plan(remote: &Remote, repo: &str, gun: &str, v: &Verified) -> Result<Rep
     })
 }
 
-fn columns(rows: &[Vec<String>]) -> String {
+/// Rows as left-aligned columns, two spaces apart.
+pub fn columns(rows: &[Vec<String>]) -> String {
     let n = rows.first().map(Vec::len).unwrap_or(0);
     let widths: Vec<usize> = (0..n).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     let mut s = String::new();

@@ -151,7 +151,7 @@ fn a_repository_verifies_and_names_its_tags_roles_and_signers() {
     let tags: Vec<(&str, &str, &str)> =
         v.targets.iter().map(|t| (t.name.as_str(), t.role.as_str(), &t.digest[7..11])).collect();
     assert_eq!(tags, [("latest", "targets", "aaaa"), ("v2", "targets", "cccc"), ("v2", "targets/releases", "bbbb")]);
-    assert_eq!(v.root_key_ids, [k.root.id.clone()]);
+    assert_eq!(v.root_key_ids, std::slice::from_ref(&k.root.id));
     assert_eq!(v.signer_names["targets/releases"], ["alice"], "named as docker trust inspect names signers");
     let roles: Vec<&str> = v.roles.iter().map(|r| r.role.as_str()).collect();
     assert_eq!(roles, ["root", "targets", "targets/releases", "snapshot", "timestamp"]);
