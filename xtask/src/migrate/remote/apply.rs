@@ -547,13 +547,16 @@ impl<'a> Signer<'a> {
     }
 
     /// Each tool: verify first, else sign and verify again.
+    /// Each tool: verify first, else sign and verify again. All in one `exec` per digest (an
+    /// exec costs ~0.3-1 s on podman), one tool after the other: cosign's bundle and Notation
+    /// both update the digest's referrers tag, which concurrent writers would race on.
     fn sign(&self, sh: &Shell, reference: &str, present: &[Artifact], masker: &Masker) -> Result<Vec<ToolResult>> {
-        let mut out = Vec::new();
+        let mut scripts: Vec<(String, String)> = Vec::new();
         if self.keys.cosign.is_some() {
             let bundle_present = present.iter().any(|a| a.kind == "cosign-bundle");
             for format in self.keys.format().formats() {
                 let script = cosign_script(&self.cosign_key(), format, self.plain_http, bundle_present, reference);
-                out.push(self.run_once(sh, &format!("cosign-{format}"), &script, masker)?);
+                scripts.push((format!("cosign-{format}"), script));
             }
         }
         if self.keys.notation.is_some() {
@@ -561,9 +564,10 @@ impl<'a> Signer<'a> {
             let r = util::shell_quote(reference);
             let script =
                 once_script(&format!("notation verify{insecure} {r}"), &format!("notation sign{insecure} {r}"), true);
-            out.push(self.run_once(sh, "notation", &script, masker)?);
+            scripts.push(("notation".into(), script));
         }
-        Ok(out)
+        let out = self.exec(sh, &per_kind_script(&scripts), None)?;
+        Ok(scripts.iter().map(|(kind, _)| result_of(kind, &out.combined(), masker)).collect())
     }
 
     fn cosign_key(&self) -> String {
@@ -574,24 +578,33 @@ impl<'a> Signer<'a> {
         }
     }
 
-    fn run_once(&self, sh: &Shell, kind: &str, script: &str, masker: &Masker) -> Result<ToolResult> {
-        let out = self.exec(sh, script, None)?;
-        let last = out.stdout.lines().rev().find(|l| l.starts_with("@@ ")).unwrap_or("").trim_start_matches("@@ ");
-        let outcome = match last {
-            "already" => Outcome::AlreadySigned,
-            "signed" => Outcome::Signed,
-            _ => Outcome::Failed(
-                masker.mask(&out.combined().lines().filter(|l| !l.starts_with("@@")).collect::<Vec<_>>().join(" | ")),
-            ),
-        };
-        Ok(ToolResult { kind: kind.into(), outcome, artifacts: vec![], attributed: true })
-    }
-
     fn stop(&self, sh: &Shell) {
         if let Err(e) = self.sb.engine.remove_containers(sh, std::slice::from_ref(&self.container)) {
             ui::warn(format!("removing {}: {e:#}", self.container));
         }
     }
+}
+
+/// Runs each `(kind, script)` in a subshell, one after the other, every output line prefixed
+/// with `<kind>| ` so that [`result_of`] can tell them apart.
+fn per_kind_script(scripts: &[(String, String)]) -> String {
+    scripts.iter().map(|(kind, script)| format!("( {script}\n) 2>&1 | sed 's/^/{kind}| /'\n")).collect()
+}
+
+/// One kind's outcome from [`per_kind_script`]'s output: its last `@@` line, or a failure with
+/// its lines (masked).
+fn result_of(kind: &str, output: &str, masker: &Masker) -> ToolResult {
+    let prefix = format!("{kind}| ");
+    let lines: Vec<&str> = output.lines().filter_map(|l| l.strip_prefix(&prefix)).collect();
+    let last = lines.iter().rev().find(|l| l.starts_with("@@ ")).map(|l| l.trim_start_matches("@@ "));
+    let outcome = match last {
+        Some("already") => Outcome::AlreadySigned,
+        Some("signed") => Outcome::Signed,
+        _ => Outcome::Failed(
+            masker.mask(&lines.iter().filter(|l| !l.starts_with("@@")).copied().collect::<Vec<_>>().join(" | ")),
+        ),
+    };
+    ToolResult { kind: kind.into(), outcome, artifacts: vec![], attributed: true }
 }
 
 /// cosign in one format. Measured with cosign 3.1.1: `verify --new-bundle-format=false` accepts
@@ -654,6 +667,23 @@ mod tests {
         assert!(absent.contains("cosign sign") && absent.contains("@@ signed"));
         let http = cosign_script("k", "bundle", true, true, "reg/a@sha256:ab");
         assert!(http.contains("--allow-http-registry"), "{http}");
+    }
+
+    #[test]
+    fn each_tool_runs_in_turn_and_its_outcome_is_read_from_its_own_lines() {
+        let scripts = vec![
+            ("cosign-bundle".to_string(), once_script("true", "false", false)),
+            ("cosign-legacy".to_string(), once_script("true", "true", true)),
+            ("notation".to_string(), once_script("false", "echo pw-0123456789abcdef; false", true)),
+        ];
+        let out = std::process::Command::new("sh").arg("-c").arg(per_kind_script(&scripts)).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        let masker = Masker::new(&["pw-0123456789abcdef".to_string()]);
+        let results: Vec<ToolResult> = scripts.iter().map(|(k, _)| result_of(k, &text, &masker)).collect();
+        assert!(matches!(&results[0].outcome, Outcome::Failed(m) if m.is_empty() || !m.contains("@@")), "{results:?}");
+        assert_eq!(results[1].outcome, Outcome::AlreadySigned);
+        let Outcome::Failed(m) = &results[2].outcome else { panic!("{results:?}") };
+        assert!(m.contains("***") && !m.contains("pw-0123456789abcdef"), "{m}");
     }
 
     #[test]
