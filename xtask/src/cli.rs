@@ -113,7 +113,8 @@ pub enum Command {
     Env,
     /// Measure up/down/build/scenario against plain engine baselines.
     Bench(BenchArgs),
-    /// Re-sign every DCT-signed tag by its signed digest with cosign and/or Notation, and verify.
+    /// Re-sign every DCT-signed tag by its signed digest with cosign and/or Notation, and verify;
+    /// with --from, those of a Notary server and registry you own (plan, archive, apply).
     Migrate(MigrateArgs),
     /// Measure DCT, cosign and Notation side by side on the same tag under six attacks.
     Compare(CompareArgs),
