@@ -487,7 +487,7 @@ pub struct MigrateFromArgs {
     pub cosign_key: Option<String>,
     /// Which cosign signature formats to write (default: both).
     #[arg(long, value_enum, requires = "cosign_key")]
-    pub cosign_format: Option<crate::migrate::remote::apply::CosignFormat>,
+    pub cosign_format: Option<crate::migrate::remote::keys::CosignFormat>,
     /// Your Notation key, by name in your Notation configuration.
     #[arg(long, value_name = "NAME", requires = "from", conflicts_with = "notation_cert")]
     pub notation_key: Option<String>,

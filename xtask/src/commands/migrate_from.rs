@@ -10,7 +10,7 @@ use serde::Serialize;
 use xshell::Shell;
 
 use crate::cli::{MigrateArgs, MigrateFromArgs};
-use crate::migrate::remote::{self, apply, archive, plan, Remote};
+use crate::migrate::remote::{self, apply, archive, evidence, keys, plan, Remote};
 use crate::migrate::signers::ImageChoice;
 use crate::sandbox::{Sandbox, Selector};
 use crate::scenario::mask::Masker;
@@ -23,19 +23,19 @@ struct Report<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     archive: Option<archive::Manifest>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    evidence: Option<apply::Evidence>,
+    evidence: Option<evidence::Evidence>,
 }
 
-fn keys(a: &MigrateFromArgs) -> apply::Keys {
+fn keys(a: &MigrateFromArgs) -> keys::Keys {
     let notation = match (&a.notation_key, &a.notation_cert, &a.notation_key_file) {
         (Some(name), _, _) => {
             let config = a.notation_config.clone().unwrap_or_else(default_notation_config);
-            Some(apply::NotationKey::Named { name: name.clone(), config })
+            Some(keys::NotationKey::Named { name: name.clone(), config })
         }
-        (None, Some(cert), Some(key)) => Some(apply::NotationKey::Files { cert: cert.clone(), key: key.clone() }),
+        (None, Some(cert), Some(key)) => Some(keys::NotationKey::Files { cert: cert.clone(), key: key.clone() }),
         _ => None,
     };
-    apply::Keys { cosign: a.cosign_key.clone(), notation, cosign_format: a.cosign_format }
+    keys::Keys { cosign: a.cosign_key.clone(), notation, cosign_format: a.cosign_format }
 }
 
 /// Notation's own default: `$XDG_CONFIG_HOME/notation`, else `~/.config/notation`.
@@ -150,7 +150,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
         };
         let started = std::time::Instant::now();
         let evidence = apply::run(sh, &setup, &remote, &plan, &verified)?;
-        say(to_stdout, &masker, &format!("\n{}", apply::table(&evidence)));
+        say(to_stdout, &masker, &format!("\n{}", evidence::table(&evidence)));
         if evidence.signed == 0 && evidence.failed == 0 {
             ui::status(
                 "Unchanged",

@@ -21,9 +21,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use xshell::Shell;
 
+use super::evidence::{self, DctSource, Evidence, Outcome, Record, ToolResult};
+use super::keys::{last_certificate, Keys, NotationFiles};
 use super::plan::{Action, Plan};
 use super::registry::Artifact;
 use super::tuf::Verified;
@@ -41,208 +42,8 @@ const KEYS: &str = "/migrate/keys";
 /// The container's memory-backed scratch: credentials, Notation's config, the public key.
 const SHM: &str = "/dev/shm/migrate";
 const CA_TARGET: &str = "/migrate/ca.crt";
-pub const FORMAT: &str = "trust-sandbox/migrate-evidence/v1";
 /// The variables cosign's KMS providers read, passed through when set.
 const KMS_ENV_PREFIXES: &[&str] = &["AWS_", "AZURE_", "GOOGLE_", "VAULT_", "GCP_"];
-
-/// Which cosign signature formats to write (issue 18 adds the same choice to `migrate`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum CosignFormat {
-    /// The Sigstore bundle as an OCI referrer (cosign 3's default).
-    Bundle,
-    /// The `sha256-<hex>.sig` tag, which containers/image (podman, CRI-O, skopeo) reads.
-    Legacy,
-    Both,
-}
-
-impl CosignFormat {
-    fn formats(self) -> Vec<&'static str> {
-        match self {
-            CosignFormat::Bundle => vec!["bundle"],
-            CosignFormat::Legacy => vec!["legacy"],
-            CosignFormat::Both => vec!["bundle", "legacy"],
-        }
-    }
-}
-
-/// The user's Notation key: by name in their Notation configuration, or a certificate and key.
-#[derive(Debug, Clone)]
-pub enum NotationKey {
-    Named { name: String, config: PathBuf },
-    Files { cert: PathBuf, key: PathBuf },
-}
-
-/// The keys `--apply` signs with.
-#[derive(Debug, Clone, Default)]
-pub struct Keys {
-    /// A cosign key reference: a file, or a KMS URI (`awskms://…`, `gcpkms://…`, `azurekms://…`,
-    /// `hashivault://…`, `k8s://…`), passed to cosign as it is.
-    pub cosign: Option<String>,
-    pub notation: Option<NotationKey>,
-    pub cosign_format: Option<CosignFormat>,
-}
-
-/// A Notation key resolved to its files.
-#[derive(Debug, Clone)]
-struct NotationFiles {
-    cert: PathBuf,
-    key: PathBuf,
-    label: String,
-}
-
-impl Keys {
-    pub fn is_empty(&self) -> bool {
-        self.cosign.is_none() && self.notation.is_none()
-    }
-
-    fn format(&self) -> CosignFormat {
-        self.cosign_format.unwrap_or(CosignFormat::Both)
-    }
-
-    fn cosign_is_file(&self) -> bool {
-        self.cosign.as_deref().is_some_and(|r| !r.contains("://"))
-    }
-
-    fn notation_files(&self) -> Result<Option<NotationFiles>> {
-        match &self.notation {
-            None => Ok(None),
-            Some(NotationKey::Files { cert, key }) => Ok(Some(NotationFiles {
-                cert: cert.clone(),
-                key: key.clone(),
-                label: format!("certificate {}", cert.display()),
-            })),
-            Some(NotationKey::Named { name, config }) => {
-                let file = config.join("signingkeys.json");
-                let text = std::fs::read_to_string(&file)
-                    .with_context(|| format!("reading Notation's key list {}", file.display()))?;
-                let v: serde_json::Value =
-                    serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
-                let entry = v["keys"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .find(|k| k["name"] == name.as_str())
-                    .with_context(|| format!("{} has no key named {name}", file.display()))?;
-                let (Some(key), Some(cert)) = (entry["keyPath"].as_str(), entry["certPath"].as_str()) else {
-                    bail!("Notation key {name} is a plugin key ({}): only keys with a keyPath and certPath can be used here", entry["plugin"]["name"].as_str().or(entry["pluginName"].as_str()).unwrap_or("?"));
-                };
-                Ok(Some(NotationFiles {
-                    cert: cert.into(),
-                    key: key.into(),
-                    label: format!("key {name} ({})", file.display()),
-                }))
-            }
-        }
-    }
-
-    /// What the plan says would sign: each key, and the certificate's subject and fingerprint.
-    pub fn describe(&self) -> Result<Vec<String>> {
-        let mut out = Vec::new();
-        if let Some(c) = &self.cosign {
-            let formats = match self.format() {
-                CosignFormat::Both => "both formats: bundle and the legacy .sig tag",
-                CosignFormat::Bundle => "the bundle format",
-                CosignFormat::Legacy => "the legacy .sig tag",
-            };
-            out.push(format!("cosign key {c} ({formats})"));
-        }
-        if let Some(n) = self.notation_files()? {
-            let (subject, fingerprint) = certificate_facts(&n.cert)?;
-            out.push(format!("Notation {}: {subject}, SHA-256 fingerprint {fingerprint}", n.label));
-        }
-        Ok(out)
-    }
-}
-
-/// The leaf certificate's subject and SHA-256 fingerprint (what `notation cert ls` shows).
-fn certificate_facts(path: &Path) -> Result<(String, String)> {
-    let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let (_, p) = x509_parser::pem::parse_x509_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let cert = p.parse_x509().map_err(|e| anyhow::anyhow!("{} is not a certificate: {e}", path.display()))?;
-    Ok((cert.subject().to_string(), util::hex(&<sha2::Sha256 as sha2::Digest>::digest(&p.contents))))
-}
-
-/// The last certificate of a PEM chain file (the root, for Notation's trust store).
-fn last_certificate(path: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let begin = text
-        .rfind("-----BEGIN CERTIFICATE-----")
-        .with_context(|| format!("{} holds no certificate", path.display()))?;
-    Ok(text[begin..].to_string())
-}
-
-/// What happened to one digest with one tool (and format).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Signed,
-    AlreadySigned,
-    Failed(String),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ToolResult {
-    /// `cosign-bundle`, `cosign-legacy` or `notation`.
-    pub kind: String,
-    pub outcome: Outcome,
-    /// The signature artifacts this run created (their manifest digests); for a signature that
-    /// was there already, the ones an earlier run recorded.
-    pub artifacts: Vec<String>,
-    /// False when no run recorded which artifact is this key's: `artifacts` then lists every one
-    /// of this kind on the digest (one of them verified with the key).
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
-    pub attributed: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn is_true(b: &bool) -> bool {
-    *b
-}
-
-/// Where a DCT signature came from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DctSource {
-    pub gun: String,
-    pub tag: String,
-    pub role: String,
-    pub signers: Vec<String>,
-    /// The version of the role's metadata that signs it, and that file's SHA-256 and length.
-    pub metadata_version: u64,
-    pub metadata_sha256: String,
-    pub metadata_length: usize,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Record {
-    pub repository: String,
-    pub digest: String,
-    pub reference: String,
-    pub dct: Vec<DctSource>,
-    pub results: Vec<ToolResult>,
-    /// Every cosign/Notation signature artifact on the digest after this run.
-    pub artifacts_after: Vec<Artifact>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Evidence {
-    pub format: String,
-    pub notary: String,
-    pub registry: String,
-    pub gun_prefix: String,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-    pub keys: Vec<String>,
-    pub records: Vec<Record>,
-    /// Tags not signed and why (the digest is no longer served).
-    pub skipped: Vec<String>,
-    pub signed: usize,
-    pub already_signed: usize,
-    pub failed: usize,
-}
 
 /// The signers container on the host's network, with the user's keys and credentials.
 struct Signer<'a> {
@@ -288,7 +89,7 @@ pub fn run(
     let masker = Masker::new(&remote.secrets());
     let signer = Signer::start(sh, setup, remote)?;
     let mut evidence = Evidence {
-        format: FORMAT.into(),
+        format: evidence::FORMAT.into(),
         notary: plan.notary.clone(),
         registry: plan.registry.clone(),
         gun_prefix: plan.gun_prefix.clone(),
@@ -301,7 +102,7 @@ pub fn run(
         already_signed: 0,
         failed: 0,
     };
-    let earlier = read_evidence(&setup.evidence);
+    let earlier = evidence::read(&setup.evidence);
     for repo in &plan.repositories {
         let Some((_, v)) = verified.iter().find(|(r, _)| *r == repo.repository) else { continue };
         let mut digests: Vec<&str> = Vec::new();
@@ -350,7 +151,7 @@ pub fn run(
                     // Kept: what an earlier run of this evidence file recorded. A run interrupted
                     // between signing and writing its evidence recorded nothing: then the
                     // signatures of this kind that are there, one of which verified with the key.
-                    _ => match earlier_artifacts(&earlier, &reference, &r.kind) {
+                    _ => match evidence::earlier_artifacts(&earlier, &reference, &r.kind) {
                         recorded if !recorded.is_empty() => recorded,
                         _ => {
                             r.attributed = false;
@@ -381,36 +182,13 @@ pub fn run(
                 results,
                 artifacts_after: after,
             });
-            write_evidence(&setup.evidence, &evidence, &masker)?;
+            evidence::write(&setup.evidence, &evidence, &masker)?;
         }
     }
     evidence.finished_at = Some(util::now_rfc3339());
-    write_evidence(&setup.evidence, &evidence, &masker)?;
+    evidence::write(&setup.evidence, &evidence, &masker)?;
     signer.stop(sh);
     Ok(evidence)
-}
-
-fn read_evidence(path: &Path) -> Option<Evidence> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
-}
-
-fn earlier_artifacts(earlier: &Option<Evidence>, reference: &str, kind: &str) -> Vec<String> {
-    earlier
-        .iter()
-        .flat_map(|e| e.records.iter())
-        .filter(|r| r.reference == reference)
-        .flat_map(|r| r.results.iter())
-        .filter(|r| r.kind == kind && r.attributed)
-        .flat_map(|r| r.artifacts.iter().cloned())
-        .collect()
-}
-
-fn write_evidence(path: &Path, e: &Evidence, masker: &Masker) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let text = masker.mask(&serde_json::to_string_pretty(e)?) + "\n";
-    util::write_mode(path, text.as_bytes(), 0o644).with_context(|| format!("writing the evidence {}", path.display()))
 }
 
 impl<'a> Signer<'a> {
@@ -627,28 +405,6 @@ fn cosign_script(key: &str, format: &str, plain_http: bool, bundle_present: bool
     once_script(&verify, &sign, format != "bundle" || bundle_present)
 }
 
-/// The evidence for a terminal: one line per digest and tool.
-pub fn table(e: &Evidence) -> String {
-    let mut rows = vec![vec!["REFERENCE".to_string(), "DCT (TAG ROLE VERSION)".into(), "RESULT".into()]];
-    for r in &e.records {
-        let dct: Vec<String> = r.dct.iter().map(|d| format!("{} {} v{}", d.tag, d.role, d.metadata_version)).collect();
-        let results: Vec<String> = r
-            .results
-            .iter()
-            .map(|t| {
-                let o = match &t.outcome {
-                    Outcome::Signed => "signed",
-                    Outcome::AlreadySigned => "already",
-                    Outcome::Failed(_) => "FAILED",
-                };
-                format!("{} {o}", t.kind)
-            })
-            .collect();
-        rows.push(vec![r.reference.clone(), dct.join(", "), results.join(", ")]);
-    }
-    super::plan::columns(&rows)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -684,37 +440,5 @@ mod tests {
         assert_eq!(results[1].outcome, Outcome::AlreadySigned);
         let Outcome::Failed(m) = &results[2].outcome else { panic!("{results:?}") };
         assert!(m.contains("***") && !m.contains("pw-0123456789abcdef"), "{m}");
-    }
-
-    #[test]
-    fn keys_say_what_would_sign() {
-        let dir = tempfile::tempdir().unwrap();
-        let (subject, _) = crate::migrate::signers::ensure_notation_cert(dir.path(), "k1").unwrap();
-        let keys = Keys {
-            cosign: Some("awskms:///alias/x".into()),
-            notation: Some(NotationKey::Files {
-                cert: dir.path().join("notation.crt"),
-                key: dir.path().join("notation.key"),
-            }),
-            cosign_format: None,
-        };
-        let d = keys.describe().unwrap();
-        assert!(d[0].contains("awskms:///alias/x") && d[0].contains("both formats"), "{d:?}");
-        assert!(d[1].contains("CN=trust-sandbox notation k1") && d[1].contains("fingerprint"), "{d:?} {subject}");
-        assert!(!keys.cosign_is_file());
-        // By name, from a Notation configuration.
-        let conf = dir.path().join("notation");
-        std::fs::create_dir_all(&conf).unwrap();
-        let list = serde_json::json!({"keys": [{"name": "prod", "keyPath": dir.path().join("notation.key"), "certPath": dir.path().join("notation.crt")},
-                                               {"name": "hsm", "id": "x", "pluginName": "com.example.hsm"}]});
-        std::fs::write(conf.join("signingkeys.json"), list.to_string()).unwrap();
-        let named = |n: &str| Keys {
-            notation: Some(NotationKey::Named { name: n.into(), config: conf.clone() }),
-            ..Keys::default()
-        };
-        assert!(named("prod").describe().unwrap()[0].contains("key prod"));
-        assert!(named("hsm").describe().unwrap_err().to_string().contains("plugin key"));
-        assert!(named("none").describe().unwrap_err().to_string().contains("no key named none"));
-        assert!(last_certificate(&dir.path().join("notation.crt")).unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
     }
 }
