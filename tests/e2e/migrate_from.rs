@@ -5,8 +5,9 @@
 //! DCT (a delegation, a moved tag, a deleted manifest, one without trust data); then plan (and
 //! proof that nothing was written to either server), the safety refusals, archive (checked by
 //! `--verify-archive`, a flipped byte refused, and the notary CLI offline), an apply interrupted
-//! and completed by a rerun, a last apply that signs nothing, and verification with cosign and
-//! notation as a consumer runs them.
+//! and completed by a rerun, a last apply that signs nothing, and verification as consumers run
+//! it: cosign and notation, and a pull-time policy (skopeo through the consumer kit `--apply`
+//! writes), which accepts each re-signed digest and refuses what nobody re-signed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -312,7 +313,9 @@ fn migrate_from(engine: &str) {
     // Apply, interrupted after its first digest, then completed by a rerun, then idempotent.
     let evidence = tmp.path().join("evidence.json");
     let ev = evidence.display().to_string();
-    let args = apply_args(&["--evidence", &ev]);
+    let kit = tmp.path().join("kit");
+    let kit_arg = kit.display().to_string();
+    let args = apply_args(&["--evidence", &ev, "--kit", &kit_arg]);
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut first = local.command(&refs);
     first
@@ -338,7 +341,7 @@ fn migrate_from(engine: &str) {
     let done_first = records(&evidence);
     assert!(done_first < 4, "interrupted too late ({done_first} digests done)");
     let started = Instant::now();
-    let second = x(apply_args(&["--evidence", &ev, "--json", "-"]), &env);
+    let second = x(apply_args(&["--evidence", &ev, "--kit", &kit_arg, "--json", "-"]), &env);
     let apply_secs = started.elapsed().as_secs_f64();
     second.assert_ok("the apply that completes the interrupted one");
     let ev2 = second.json()["evidence"].clone();
@@ -369,7 +372,7 @@ fn migrate_from(engine: &str) {
     let alice_rec = records2.iter().find(|r| r["digest"] == d["alice"]).unwrap();
     assert!(alice_rec["dct"].as_array().unwrap().iter().any(|s| s["role"] == "targets/releases"), "{alice_rec}");
     let started = Instant::now();
-    let third = x(apply_args(&["--evidence", &ev, "--json", "-"]), &env);
+    let third = x(apply_args(&["--evidence", &ev, "--kit", &kit_arg, "--json", "-"]), &env);
     let noop_secs = started.elapsed().as_secs_f64();
     third.assert_ok("a second complete apply");
     let ev3 = third.json()["evidence"].clone();
@@ -390,6 +393,14 @@ fn migrate_from(engine: &str) {
             }
         }
     }
+    // The enforcement point read every re-signed digest: skopeo pulled each through the kit's
+    // policy (the consumer container, on the host's network), after signing and on the rerun.
+    for ev in [&ev2, &ev3] {
+        for r in ev["records"].as_array().unwrap() {
+            assert_eq!(r["policy_pull"]["accepted"], true, "the policy refused {}: {r:#}", r["reference"]);
+        }
+    }
+    assert!(third.stderr.contains("POLICY PULL") && !third.stderr.contains("REFUSED"), "{}", third.stderr);
     let (db_after, _) = fingerprint(&remote);
     assert_eq!(db_after, before.0, "apply wrote nothing to the Notary server");
     eprintln!(
@@ -402,7 +413,7 @@ fn migrate_from(engine: &str) {
     outputs.extend([second, third]);
 
     // A consumer verifies with cosign (both formats) and notation, from the host's network.
-    let image = signers_image(&local);
+    let image = current_image(&local, "signers");
     let consumer = |script: &str| -> Run {
         local.engine_cli(&[
             "run",
@@ -450,6 +461,53 @@ fn migrate_from(engine: &str) {
         assert!(!v.ok(), "{repo}@{} verified, but DCT never signed it / it is gone", d[key]);
     }
 
+    // The same kit, used as a podman/CRI-O host would: skopeo from the consumer image pulls the
+    // re-signed digests and refuses what was not re-signed (the moved tag's new digest, a
+    // repository DCT never signed), fail closed.
+    let policy: Value =
+        serde_json::from_str(&std::fs::read_to_string(kit.join("containers/policy.json")).unwrap()).unwrap();
+    assert_eq!(policy["default"], serde_json::json!([{"type": "reject"}]), "{policy:#}");
+    let consumer_image = current_image(&local, "consumer");
+    let policy_pull = |reference: &str| -> Run {
+        local.engine_cli(&[
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "-v",
+            &format!("{}:/kit:ro", kit.display()),
+            "-v",
+            &format!("{ca}:/certs/ca.crt:ro"),
+            "-v",
+            &format!("{}:/dc:ro", rstate.join("docker").display()),
+            &consumer_image,
+            "skopeo",
+            "--policy",
+            "/kit/containers/policy.json",
+            "--registries.d",
+            "/kit/containers/registries.d",
+            "copy",
+            "--src-cert-dir",
+            "/certs",
+            "--src-authfile",
+            "/dc/config.json",
+            &format!("docker://{reference}"),
+            "dir:/tmp/pulled",
+        ])
+    };
+    for (repo, key) in [("app/web", "web"), ("team/api", "alice")] {
+        policy_pull(&format!("{reg}/{repo}@{}", d[key])).assert_ok(&format!("a policy pull of {repo}@{}", d[key]));
+    }
+    for reference in [
+        format!("{reg}/app/moved:latest"),
+        format!("{reg}/app/moved@{}", d["moved-now"]),
+        format!("{reg}/plain/none:1"),
+    ] {
+        let r = policy_pull(&reference);
+        assert!(!r.ok(), "the policy accepted {reference}, which nobody re-signed:\n{}", r.stdout);
+        assert!(r.stderr.contains("signature"), "{reference} refused for another reason: {}", r.stderr);
+    }
+
     // The migrating side never joined the remote's network; the password was never printed.
     let members = remote.engine_cli(&["ps", "--filter", &format!("network={}", remote.name), "--format", "{{.Names}}"]);
     members.assert_ok("inspecting the remote's network");
@@ -469,15 +527,15 @@ fn copy_dir(from: &Path, to: &Path) {
     run(Command::new("cp").arg("-a").arg(from).arg(to), None).assert_ok("copying the archive");
 }
 
-/// The signers image the lock names now.
-fn signers_image(sb: &Sandbox) -> String {
+/// The image (`signers`, `consumer`) the lock names now.
+fn current_image(sb: &Sandbox, name: &str) -> String {
     let list = sb.x(&["images", "list", "--json"]);
     list.assert_ok("images list");
     list.json()
         .as_array()
         .unwrap()
         .iter()
-        .find(|i| i["image"] == "signers" && i["current"] == true)
+        .find(|i| i["image"] == name && i["current"] == true)
         .and_then(|i| i["reference"].as_str().map(String::from))
-        .expect("no current signers image")
+        .unwrap_or_else(|| panic!("no current {name} image"))
 }

@@ -15,6 +15,10 @@ mod migrate;
 mod nixcheck;
 mod sandbox;
 mod scenario;
+mod session;
+mod signals;
+mod step;
+mod table;
 mod ui;
 mod util;
 

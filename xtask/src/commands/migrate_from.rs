@@ -9,11 +9,11 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 use xshell::Shell;
 
-use crate::cli::{MigrateArgs, MigrateFromArgs};
+use crate::cli::MigrateArgs;
 use crate::migrate::remote::{self, apply, archive, evidence, keys, plan, Remote};
 use crate::migrate::signers::ImageChoice;
 use crate::sandbox::{Sandbox, Selector};
-use crate::scenario::mask::Masker;
+use crate::step::mask::Masker;
 use crate::ui;
 
 /// What `--json` gets: the plan always, the archive's manifest and the evidence when made.
@@ -26,7 +26,8 @@ struct Report<'a> {
     evidence: Option<evidence::Evidence>,
 }
 
-fn keys(a: &MigrateFromArgs) -> keys::Keys {
+fn keys(args: &MigrateArgs) -> keys::Keys {
+    let a = &args.from;
     let notation = match (&a.notation_key, &a.notation_cert, &a.notation_key_file) {
         (Some(name), _, _) => {
             let config = a.notation_config.clone().unwrap_or_else(default_notation_config);
@@ -35,7 +36,7 @@ fn keys(a: &MigrateFromArgs) -> keys::Keys {
         (None, Some(cert), Some(key)) => Some(keys::NotationKey::Files { cert: cert.clone(), key: key.clone() }),
         _ => None,
     };
-    keys::Keys { cosign: a.cosign_key.clone(), notation, cosign_format: a.cosign_format }
+    keys::Keys { cosign: a.cosign_key.clone(), notation, cosign_format: Some(args.cosign_format) }
 }
 
 /// Notation's own default: `$XDG_CONFIG_HOME/notation`, else `~/.config/notation`.
@@ -70,7 +71,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
         registry_ca: a.registry_ca.clone(),
         docker_config: a.docker_config.clone(),
     };
-    let keys = keys(a);
+    let keys = keys(args);
     // Every key is checked before any server is asked.
     let described = keys.describe()?;
     // The sandbox that signs (its engine and signers image) must exist before anything is read.
@@ -147,6 +148,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
             registry_ca: a.registry_ca.clone(),
             evidence: evidence_path.clone(),
             allow_expired: a.allow_expired_trust_data,
+            kit: args.kit.clone().unwrap_or_else(|| sb.dir.path.join("migrate-from/kit")),
         };
         let started = std::time::Instant::now();
         let evidence = apply::run(sh, &setup, &remote, &plan, &verified)?;

@@ -10,38 +10,41 @@
 //! through stdin into the container's `/dev/shm` (memory, never argv, never a file on the host);
 //! a registry CA through `SSL_CERT_FILE`, which Go programs read beside the system's directory.
 //!
-//! Idempotent and resumable: each tool first verifies with the user's key (a signature already
-//! there is kept), and the evidence file is rewritten after every digest, so an interrupted run
-//! is completed by running it again.
-//!
-//! ADOPTION POINT (issue 18): signing with cosign in both formats is done here by
-//! [`cosign_script`] until issue 18's shared `--cosign-format` signing code lands on main; then
-//! this file calls that code instead (see the function's comment).
+//! Idempotent and resumable: the signing is `migrate`'s own ([`signing::ensure`], with the
+//! user's keys and registry): each format asked for is verified with the user's key first (a
+//! signature already there is kept) and signed only if missing, cosign in the formats
+//! `--cosign-format` names (both by default: containers/image reads only the `.sig` tag); and the
+//! evidence file is rewritten after every digest, so an interrupted run is completed by running
+//! it again.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
+use super::enforce::{PolicyConsumer, PolicyPull};
 use super::evidence::{self, DctSource, Evidence, Outcome, Record, ToolResult};
 use super::keys::{last_certificate, Keys, NotationFiles};
 use super::plan::{Action, Plan};
 use super::registry::Artifact;
 use super::tuf::Verified;
 use super::Remote;
+use crate::engine::Output;
 use crate::engine::{EnvVar, Mount, RunSpec};
 use crate::migrate::signers::{ImageChoice, IMAGE};
-use crate::migrate::tools::once_script;
+use crate::migrate::signing::{self, DigestRef, Format, FormatResult, Status};
 use crate::sandbox::Sandbox;
-use crate::scenario::mask::Masker;
+use crate::step::{self, mask::Masker, Step};
 use crate::ui;
-use crate::util::{self, Output};
+use crate::util;
 
 /// Where the user's key files are mounted, read-only.
 const KEYS: &str = "/migrate/keys";
 /// The container's memory-backed scratch: credentials, Notation's config, the public key.
 const SHM: &str = "/dev/shm/migrate";
 const CA_TARGET: &str = "/migrate/ca.crt";
+/// The key name `prepare` gives the user's Notation key in the container's `signingkeys.json`.
+const NOTATION_KEY_NAME: &str = "migrate";
 /// The variables cosign's KMS providers read, passed through when set.
 const KMS_ENV_PREFIXES: &[&str] = &["AWS_", "AZURE_", "GOOGLE_", "VAULT_", "GCP_"];
 
@@ -49,9 +52,10 @@ const KMS_ENV_PREFIXES: &[&str] = &["AWS_", "AZURE_", "GOOGLE_", "VAULT_", "GCP_
 struct Signer<'a> {
     sb: &'a Sandbox,
     container: String,
-    plain_http: bool,
+    registry: signing::Registry,
     env: Vec<(String, String)>,
     keys: Keys,
+    masker: Masker,
 }
 
 pub struct Setup<'a> {
@@ -61,6 +65,8 @@ pub struct Setup<'a> {
     pub registry_ca: Option<PathBuf>,
     pub evidence: PathBuf,
     pub allow_expired: bool,
+    /// Where the consumer kit for the user's registry goes (`--kit`).
+    pub kit: PathBuf,
 }
 
 /// Signs everything the plan marks, and writes the evidence after each digest.
@@ -88,6 +94,16 @@ pub fn run(
     }
     let masker = Masker::new(&remote.secrets());
     let signer = Signer::start(sh, setup, remote)?;
+    // With a cosign key, every digest is pulled through a pull-time policy after signing.
+    let policy = match &setup.keys.cosign {
+        Some(_) => Some(policy_consumer(sh, setup, remote, plan, &signer)?),
+        None => {
+            ui::warn(
+                "no cosign key: podman, CRI-O and skopeo cannot enforce Notation signatures; no policy pull is made",
+            );
+            None
+        }
+    };
     let mut evidence = Evidence {
         format: evidence::FORMAT.into(),
         notary: plan.notary.clone(),
@@ -140,7 +156,8 @@ pub fn run(
                 })
                 .collect();
             let before = remote.registry.signatures(&repo.repository, digest)?;
-            let mut results = signer.sign(sh, &reference, &before, &masker)?;
+            let target = DigestRef::new(&format!("{}/{}", remote.registry_address(), repo.repository), digest)?;
+            let mut results = signer.sign(sh, &target)?;
             let after = remote.registry.signatures(&repo.repository, digest)?;
             for r in &mut results {
                 let of_kind: Vec<&Artifact> = after.iter().filter(|a| a.kind == r.kind).collect();
@@ -174,6 +191,10 @@ pub fn run(
                     }
                 }
             }
+            let policy_pull = match &policy {
+                Some(p) => Some(judged(p.pull(&reference)?, &reference, setup.keys.wanted(), &mut evidence)),
+                None => None,
+            };
             evidence.records.push(Record {
                 repository: repo.repository.clone(),
                 digest: digest.to_string(),
@@ -181,14 +202,92 @@ pub fn run(
                 dct,
                 results,
                 artifacts_after: after,
+                policy_pull,
             });
             evidence::write(&setup.evidence, &evidence, &masker)?;
         }
     }
     evidence.finished_at = Some(util::now_rfc3339());
     evidence::write(&setup.evidence, &evidence, &masker)?;
+    if let Some(p) = &policy {
+        p.stop(sh);
+        ui::info("Kit", format!("{} (the policy every digest was pulled through)", setup.kit.display()));
+    }
     signer.stop(sh);
     Ok(evidence)
+}
+
+/// The consumer kit for the user's registry and key, written to `--kit`, and the consumer that
+/// pulls through it.
+fn policy_consumer<'a>(
+    sh: &Shell,
+    setup: &Setup<'a>,
+    remote: &Remote,
+    plan: &Plan,
+    signer: &Signer<'_>,
+) -> Result<PolicyConsumer<'a>> {
+    let registry = remote.registry_address();
+    let pinned = plan
+        .repositories
+        .iter()
+        .flat_map(|r| r.tags.iter().filter(|t| t.action != Action::NotServed).map(move |t| (r, t)))
+        .map(|(r, t)| format!("{registry}/{}:{}@{}", r.repository, t.tag, t.signed_digest))
+        .collect();
+    let notation = setup.keys.notation_files()?;
+    let input = crate::migrate::kit::Input {
+        sandbox: format!("{} (migrate --from)", setup.sb.name),
+        registry: registry.clone(),
+        host_registry: registry,
+        plain_http: signer.registry.plain_http,
+        cosign_pub: signer.cosign_pub(sh)?,
+        notation_cert: match &notation {
+            Some(n) => last_certificate(&n.cert)?,
+            None => String::new(),
+        },
+        notation_policy: notation_policy(),
+        formats: setup.keys.wanted(),
+        pinned,
+        // The signed identity is the registry's own name: no host variant to remap to it.
+        repositories: vec![],
+    };
+    PolicyConsumer::start(sh, setup.sb, &setup.image, remote, setup.registry_ca.as_deref(), &input, &setup.kit)
+}
+
+/// Counts a policy's refusal as a failure when the `.sig` format was written (then it must be
+/// readable); with the bundle alone the refusal is what containers/image does, said as a warning.
+fn judged(pull: PolicyPull, reference: &str, wanted: Vec<Format>, evidence: &mut Evidence) -> PolicyPull {
+    match (pull.accepted, wanted.contains(&Format::CosignLegacy)) {
+        (true, _) => ui::status("Pulled", format!("{reference} through the policy (skopeo): accepted")),
+        (false, true) => {
+            evidence.failed += 1;
+            ui::warn(format!("the pull-time policy refused {reference}: {}", pull.detail));
+        }
+        (false, false) => ui::warn(format!(
+            "the pull-time policy refused {reference}: podman, CRI-O and skopeo read only the .sig format (pass --cosign-format both)"
+        )),
+    }
+    pull
+}
+
+/// Notation's trust policy for the user's key: the chain must lead to the user's root; any
+/// identity under it (the trust store holds nothing else).
+fn notation_policy() -> String {
+    let policy = serde_json::json!({"version": "1.0", "trustPolicies": [{
+        "name": "migrate", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
+        "trustStores": ["ca:migrate"], "trustedIdentities": ["*"]}]});
+    serde_json::to_string_pretty(&policy).expect("a JSON literal serialises")
+}
+
+/// A docker `config.json` with the registry's credentials (cosign, Notation, crane and
+/// containers/image all read it).
+pub(super) fn docker_config(remote: &Remote) -> Result<Vec<u8>> {
+    let mut auths = serde_json::Map::new();
+    if let Some(c) = remote.registry.ep.credentials() {
+        use base64::Engine as _;
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.user, c.secret));
+        auths.insert(remote.registry_address(), serde_json::json!({ "auth": auth }));
+    }
+    Ok(serde_json::to_vec(&serde_json::json!({ "auths": auths }))?)
 }
 
 impl<'a> Signer<'a> {
@@ -259,12 +358,18 @@ impl<'a> Signer<'a> {
             .filter(|(k, _)| k == "COSIGN_PASSWORD" || KMS_ENV_PREFIXES.iter().any(|p| k.starts_with(p)))
             .collect();
         env.sort();
+        let plain_http = remote.registry.ep.base.starts_with("http://");
         let signer = Signer {
             sb,
             container,
-            plain_http: remote.registry.ep.base.starts_with("http://"),
+            registry: signing::Registry {
+                plain_http,
+                ca_file: setup.registry_ca.as_ref().map(|_| CA_TARGET.to_string()),
+                docker_config: Some(format!("{SHM}/docker")),
+            },
             env,
             keys: setup.keys.clone(),
+            masker: Masker::new(&remote.secrets()),
         };
         signer.prepare(sh, remote, notation.as_ref())?;
         Ok(signer)
@@ -276,13 +381,7 @@ impl<'a> Signer<'a> {
 
     /// Writes the credentials, Notation's configuration and the cosign public key into `/dev/shm`.
     fn prepare(&self, sh: &Shell, remote: &Remote, notation: Option<&NotationFiles>) -> Result<()> {
-        let mut auths = serde_json::Map::new();
-        if let Some(c) = remote.registry.ep.credentials() {
-            use base64::Engine as _;
-            let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.user, c.secret));
-            auths.insert(remote.registry_address(), serde_json::json!({ "auth": auth }));
-        }
-        let docker = serde_json::to_vec(&serde_json::json!({ "auths": auths }))?;
+        let docker = docker_config(remote)?;
         let write = |path: &str, bytes: &[u8]| -> Result<()> {
             let script = format!("umask 077 && mkdir -p \"$(dirname {path})\" && cat > {path}");
             let out = self.exec(sh, &script, Some(bytes))?;
@@ -300,12 +399,7 @@ impl<'a> Signer<'a> {
             });
             write(&format!("{conf}/signingkeys.json"), &serde_json::to_vec_pretty(&keys)?)?;
             write(&format!("{conf}/truststore/x509/ca/migrate/root.crt"), last_certificate(&n.cert)?.as_bytes())?;
-            // Verification after signing: the chain must lead to the user's root; any identity
-            // under it (the trust store holds nothing else).
-            let policy = serde_json::json!({"version": "1.0", "trustPolicies": [{
-                "name": "migrate", "registryScopes": ["*"], "signatureVerification": {"level": "strict"},
-                "trustStores": ["ca:migrate"], "trustedIdentities": ["*"]}]});
-            write(&format!("{conf}/trustpolicy.json"), &serde_json::to_vec_pretty(&policy)?)?;
+            write(&format!("{conf}/trustpolicy.json"), notation_policy().as_bytes())?;
         }
         if let Some(reference) = &self.keys.cosign {
             let key = if self.keys.cosign_is_file() { format!("{KEYS}/cosign.key") } else { reference.clone() };
@@ -324,28 +418,37 @@ impl<'a> Signer<'a> {
         Ok(())
     }
 
-    /// Each tool: verify first, else sign and verify again.
-    /// Each tool: verify first, else sign and verify again. All in one `exec` per digest (an
-    /// exec costs ~0.3-1 s on podman), one tool after the other: cosign's bundle and Notation
-    /// both update the digest's referrers tag, which concurrent writers would race on.
-    fn sign(&self, sh: &Shell, reference: &str, present: &[Artifact], masker: &Masker) -> Result<Vec<ToolResult>> {
-        let mut scripts: Vec<(String, String)> = Vec::new();
-        if self.keys.cosign.is_some() {
-            let bundle_present = present.iter().any(|a| a.kind == "cosign-bundle");
-            for format in self.keys.format().formats() {
-                let script = cosign_script(&self.cosign_key(), format, self.plain_http, bundle_present, reference);
-                scripts.push((format!("cosign-{format}"), script));
-            }
+    /// `migrate`'s signing ([`signing::ensure`]) with the user's keys: each format asked for is
+    /// verified first and signed (then verified) only if missing, one after the other in one
+    /// script (cosign's bundle and Notation both update the digest's referrers tag).
+    fn sign(&self, sh: &Shell, target: &DigestRef) -> Result<Vec<ToolResult>> {
+        let wanted = self.keys.wanted();
+        let keys = signing::Keys {
+            cosign_key: self.cosign_key(),
+            cosign_pub: format!("{SHM}/cosign.pub"),
+            notation_key: Some(NOTATION_KEY_NAME.to_string()),
+        };
+        let results = signing::ensure(self, sh, &self.registry, &keys, target, &wanted)?;
+        Ok(results.iter().filter(|r| wanted.contains(&r.format)).map(|r| self.result(r)).collect())
+    }
+
+    /// One format's outcome in the evidence's terms; a failure's detail masked.
+    fn result(&self, r: &FormatResult) -> ToolResult {
+        let outcome = match r.status {
+            Status::Signed => Outcome::Signed,
+            Status::Already => Outcome::AlreadySigned,
+            _ => Outcome::Failed(self.masker.mask(&r.detail)),
+        };
+        ToolResult { kind: r.format.name().into(), outcome, artifacts: vec![], attributed: true }
+    }
+
+    /// The user's cosign public key, as `prepare` wrote it (for the consumer kit).
+    fn cosign_pub(&self, sh: &Shell) -> Result<String> {
+        let out = self.exec(sh, &format!("cat {SHM}/cosign.pub"), None)?;
+        if !out.ok() || !out.stdout.contains("PUBLIC KEY") {
+            bail!("reading the cosign public key in the signers container: {}", out.combined().trim());
         }
-        if self.keys.notation.is_some() {
-            let insecure = if self.plain_http { " --insecure-registry" } else { "" };
-            let r = util::shell_quote(reference);
-            let script =
-                once_script(&format!("notation verify{insecure} {r}"), &format!("notation sign{insecure} {r}"), true);
-            scripts.push(("notation".into(), script));
-        }
-        let out = self.exec(sh, &per_kind_script(&scripts), None)?;
-        Ok(scripts.iter().map(|(kind, _)| result_of(kind, &out.combined(), masker)).collect())
+        Ok(out.stdout)
     }
 
     fn cosign_key(&self) -> String {
@@ -363,82 +466,14 @@ impl<'a> Signer<'a> {
     }
 }
 
-/// Runs each `(kind, script)` in a subshell, one after the other, every output line prefixed
-/// with `<kind>| ` so that [`result_of`] can tell them apart.
-fn per_kind_script(scripts: &[(String, String)]) -> String {
-    scripts.iter().map(|(kind, script)| format!("( {script}\n) 2>&1 | sed 's/^/{kind}| /'\n")).collect()
-}
-
-/// One kind's outcome from [`per_kind_script`]'s output: its last `@@` line, or a failure with
-/// its lines (masked).
-fn result_of(kind: &str, output: &str, masker: &Masker) -> ToolResult {
-    let prefix = format!("{kind}| ");
-    let lines: Vec<&str> = output.lines().filter_map(|l| l.strip_prefix(&prefix)).collect();
-    let last = lines.iter().rev().find(|l| l.starts_with("@@ ")).map(|l| l.trim_start_matches("@@ "));
-    let outcome = match last {
-        Some("already") => Outcome::AlreadySigned,
-        Some("signed") => Outcome::Signed,
-        _ => Outcome::Failed(
-            masker.mask(&lines.iter().filter(|l| !l.starts_with("@@")).copied().collect::<Vec<_>>().join(" | ")),
-        ),
-    };
-    ToolResult { kind: kind.into(), outcome, artifacts: vec![], attributed: true }
-}
-
-/// cosign in one format. Measured with cosign 3.1.1: `verify --new-bundle-format=false` accepts
-/// only the legacy `.sig` signature, while the default `verify` accepts either; so a bundle
-/// counts as there only when the registry holds a bundle referrer (`bundle_present`, read by
-/// the caller) and the default verify passes.
-///
-/// ADOPTION POINT (issue 18): replace with issue 18's shared cosign signing (its
-/// `--cosign-format bundle|legacy|both`) once it is on main.
-fn cosign_script(key: &str, format: &str, plain_http: bool, bundle_present: bool, reference: &str) -> String {
-    let insecure = if plain_http { " --allow-insecure-registry --allow-http-registry" } else { "" };
-    let legacy = if format == "legacy" { " --new-bundle-format=false" } else { "" };
-    let r = util::shell_quote(reference);
-    let verify = format!("cosign verify --key {SHM}/cosign.pub --insecure-ignore-tlog=true{legacy}{insecure} {r}");
-    let sign = format!(
-        "cosign sign --yes --key {} --use-signing-config=false --tlog-upload=false{legacy}{insecure} {r}",
-        util::shell_quote(key)
-    );
-    // No bundle referrer: nothing to find, and the first verify could pass on a legacy signature.
-    once_script(&verify, &sign, format != "bundle" || bundle_present)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cosign_verifies_the_format_it_would_sign() {
-        let legacy = cosign_script("/migrate/keys/cosign.key", "legacy", false, true, "reg:5000/a@sha256:ab");
-        assert!(legacy.contains("verify --key /dev/shm/migrate/cosign.pub --insecure-ignore-tlog=true --new-bundle-format=false 'reg:5000/a@sha256:ab'"), "{legacy}");
-        assert!(legacy.contains("sign --yes --key '/migrate/keys/cosign.key' --use-signing-config=false --tlog-upload=false --new-bundle-format=false"), "{legacy}");
-        assert!(!legacy.contains("allow-http"), "a TLS registry is never reached insecurely");
-        let bundle = cosign_script("awskms:///alias/k", "bundle", false, true, "reg:5000/a@sha256:ab");
-        assert!(bundle.contains("--key 'awskms:///alias/k'") && !bundle.contains("new-bundle-format"), "{bundle}");
-        assert!(bundle.find("@@ already").unwrap() < bundle.find("cosign sign").unwrap(), "verified first");
-        let absent = cosign_script("k", "bundle", false, false, "reg:5000/a@sha256:ab");
-        assert!(!absent.contains("@@ already"), "no bundle referrer: nothing counts as there\n{absent}");
-        assert!(absent.contains("cosign sign") && absent.contains("@@ signed"));
-        let http = cosign_script("k", "bundle", true, true, "reg/a@sha256:ab");
-        assert!(http.contains("--allow-http-registry"), "{http}");
-    }
-
-    #[test]
-    fn each_tool_runs_in_turn_and_its_outcome_is_read_from_its_own_lines() {
-        let scripts = vec![
-            ("cosign-bundle".to_string(), once_script("true", "false", false)),
-            ("cosign-legacy".to_string(), once_script("true", "true", true)),
-            ("notation".to_string(), once_script("false", "echo pw-0123456789abcdef; false", true)),
-        ];
-        let out = std::process::Command::new("sh").arg("-c").arg(per_kind_script(&scripts)).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-        let masker = Masker::new(&["pw-0123456789abcdef".to_string()]);
-        let results: Vec<ToolResult> = scripts.iter().map(|(k, _)| result_of(k, &text, &masker)).collect();
-        assert!(matches!(&results[0].outcome, Outcome::Failed(m) if m.is_empty() || !m.contains("@@")), "{results:?}");
-        assert_eq!(results[1].outcome, Outcome::AlreadySigned);
-        let Outcome::Failed(m) = &results[2].outcome else { panic!("{results:?}") };
-        assert!(m.contains("***") && !m.contains("pw-0123456789abcdef"), "{m}");
+/// The signing code's runtime: the signers container on the host's network, with the cosign
+/// key's password (and a KMS provider's variables) from this process's environment; run as a
+/// scenario step is, so a signal that ends the run kills its processes in the container.
+impl signing::Runtime for Signer<'_> {
+    fn run(&self, _sh: &Shell, script: &str, args: &[&str], env: &[(String, String)]) -> Result<Output> {
+        let mut all = self.env.clone();
+        all.extend(env.iter().cloned());
+        let step = Step { container: &self.container, script, args, env: &all };
+        step::run(&self.sb.engine, &step, step::NO_LIMIT, &self.masker, false)
     }
 }

@@ -7,8 +7,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use super::enforce::PolicyPull;
 use super::registry::Artifact;
-use crate::scenario::mask::Masker;
+use crate::step::mask::Masker;
 use crate::util;
 
 pub const FORMAT: &str = "trust-sandbox/migrate-evidence/v1";
@@ -66,6 +67,9 @@ pub struct Record {
     pub results: Vec<ToolResult>,
     /// Every cosign/Notation signature artifact on the digest after this run.
     pub artifacts_after: Vec<Artifact>,
+    /// The digest pulled through a pull-time policy after signing (with a cosign key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_pull: Option<PolicyPull>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,7 +114,8 @@ pub(super) fn write(path: &Path, e: &Evidence, masker: &Masker) -> Result<()> {
 
 /// The evidence for a terminal: one line per digest and tool.
 pub fn table(e: &Evidence) -> String {
-    let mut rows = vec![vec!["REFERENCE".to_string(), "DCT (TAG ROLE VERSION)".into(), "RESULT".into()]];
+    let mut rows =
+        vec![vec!["REFERENCE".to_string(), "DCT (TAG ROLE VERSION)".into(), "RESULT".into(), "POLICY PULL".into()]];
     for r in &e.records {
         let dct: Vec<String> = r.dct.iter().map(|d| format!("{} {} v{}", d.tag, d.role, d.metadata_version)).collect();
         let results: Vec<String> = r
@@ -125,7 +130,12 @@ pub fn table(e: &Evidence) -> String {
                 format!("{} {o}", t.kind)
             })
             .collect();
-        rows.push(vec![r.reference.clone(), dct.join(", "), results.join(", ")]);
+        let pull = match &r.policy_pull {
+            Some(p) if p.accepted => "accepted",
+            Some(_) => "REFUSED",
+            None => "-",
+        };
+        rows.push(vec![r.reference.clone(), dct.join(", "), results.join(", "), pull.into()]);
     }
     super::plan::columns(&rows)
 }

@@ -4,31 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
-
+use crate::migrate::signing::{CosignFormat, Format};
 use crate::util;
-
-/// Which cosign signature formats to write (issue 18 adds the same choice to `migrate`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum CosignFormat {
-    /// The Sigstore bundle as an OCI referrer (cosign 3's default).
-    Bundle,
-    /// The `sha256-<hex>.sig` tag, which containers/image (podman, CRI-O, skopeo) reads.
-    Legacy,
-    Both,
-}
-
-impl CosignFormat {
-    pub(super) fn formats(self) -> Vec<&'static str> {
-        match self {
-            CosignFormat::Bundle => vec!["bundle"],
-            CosignFormat::Legacy => vec!["legacy"],
-            CosignFormat::Both => vec!["bundle", "legacy"],
-        }
-    }
-}
+use anyhow::{bail, Context, Result};
 
 /// The user's Notation key: by name in their Notation configuration, or a certificate and key.
 #[derive(Debug, Clone)]
@@ -44,6 +22,7 @@ pub struct Keys {
     /// `hashivault://…`, `k8s://…`), passed to cosign as it is.
     pub cosign: Option<String>,
     pub notation: Option<NotationKey>,
+    /// `--cosign-format`, as `migrate` takes it (one enum, one default: both).
     pub cosign_format: Option<CosignFormat>,
 }
 
@@ -62,6 +41,19 @@ impl Keys {
 
     pub(super) fn format(&self) -> CosignFormat {
         self.cosign_format.unwrap_or(CosignFormat::Both)
+    }
+
+    /// The formats `--apply` writes: cosign's (as `--cosign-format` says) with a cosign key,
+    /// Notation's with a Notation key.
+    pub(super) fn wanted(&self) -> Vec<Format> {
+        let mut f = Vec::new();
+        if self.cosign.is_some() {
+            f.extend(self.format().formats());
+        }
+        if self.notation.is_some() {
+            f.push(Format::Notation);
+        }
+        f
     }
 
     pub(super) fn cosign_is_file(&self) -> bool {

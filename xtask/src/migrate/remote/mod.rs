@@ -12,6 +12,7 @@ pub mod apply;
 pub mod archive;
 pub mod canonical;
 pub mod credentials;
+pub mod enforce;
 pub mod evidence;
 pub mod http;
 pub mod keys;
