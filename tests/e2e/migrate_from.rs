@@ -414,29 +414,16 @@ fn migrate_from(engine: &str) {
 
     // A consumer verifies with cosign (both formats) and notation, from the host's network.
     let image = current_image(&local, "signers");
+    let docker_config = rstate.join("docker").display().to_string();
+    let signers = lstate.display().to_string();
     let consumer = |script: &str| -> Run {
-        local.engine_cli(&[
-            "run",
-            "--rm",
-            "--network",
-            "host",
-            "-v",
-            &format!("{ca}:/remote-ca.crt:ro"),
-            "-e",
-            "SSL_CERT_FILE=/remote-ca.crt",
-            "-v",
-            &format!("{}:/dc:ro", rstate.join("docker").display()),
-            "-e",
-            "DOCKER_CONFIG=/dc",
-            "-v",
-            &format!("{}:/signers:ro", lstate.display()),
-            "-e",
-            "XDG_CONFIG_HOME=/signers/config",
+        on_host(
+            &local,
             &image,
-            "sh",
-            "-c",
-            script,
-        ])
+            &[(&ca, "/remote-ca.crt"), (&docker_config, "/dc"), (&signers, "/signers")],
+            &["SSL_CERT_FILE=/remote-ca.crt", "DOCKER_CONFIG=/dc", "XDG_CONFIG_HOME=/signers/config"],
+            &["sh", "-c", script],
+        )
     };
     let reg = format!("127.0.0.1:{}", remote.registry_port);
     for key in ["web", "moved-signed", "owner", "alice"] {
@@ -469,31 +456,17 @@ fn migrate_from(engine: &str) {
     assert_eq!(policy["default"], serde_json::json!([{"type": "reject"}]), "{policy:#}");
     let consumer_image = current_image(&local, "consumer");
     let policy_pull = |reference: &str| -> Run {
-        local.engine_cli(&[
-            "run",
-            "--rm",
-            "--network",
-            "host",
-            "-v",
-            &format!("{}:/kit:ro", kit.display()),
-            "-v",
-            &format!("{ca}:/certs/ca.crt:ro"),
-            "-v",
-            &format!("{}:/dc:ro", rstate.join("docker").display()),
+        let from = format!("docker://{reference}");
+        on_host(
+            &local,
             &consumer_image,
-            "skopeo",
-            "--policy",
-            "/kit/containers/policy.json",
-            "--registries.d",
-            "/kit/containers/registries.d",
-            "copy",
-            "--src-cert-dir",
-            "/certs",
-            "--src-authfile",
-            "/dc/config.json",
-            &format!("docker://{reference}"),
-            "dir:/tmp/pulled",
-        ])
+            &[(&kit_arg, "/kit"), (&ca, "/certs/ca.crt"), (&docker_config, "/dc")],
+            &[],
+            &["skopeo", "--policy", "/kit/containers/policy.json", "--registries.d", "/kit/containers/registries.d"]
+                .into_iter()
+                .chain(["copy", "--src-cert-dir", "/certs", "--src-authfile", "/dc/config.json", &from, "dir:/tmp/p"])
+                .collect::<Vec<_>>(),
+        )
     };
     for (repo, key) in [("app/web", "web"), ("team/api", "alice")] {
         policy_pull(&format!("{reg}/{repo}@{}", d[key])).assert_ok(&format!("a policy pull of {repo}@{}", d[key]));
@@ -521,6 +494,21 @@ fn migrate_from(engine: &str) {
         );
     }
     assert!(!std::fs::read_to_string(&evidence).unwrap().contains(password.trim()));
+}
+
+/// `argv` in a throwaway container of `image` on the host's network (where the remote's
+/// published ports are), with read-only mounts and environment.
+fn on_host(sb: &Sandbox, image: &str, mounts: &[(&str, &str)], env: &[&str], argv: &[&str]) -> Run {
+    let mut a: Vec<String> = ["run", "--rm", "--network", "host"].iter().map(|s| s.to_string()).collect();
+    for (from, to) in mounts {
+        a.extend(["-v".to_string(), format!("{from}:{to}:ro")]);
+    }
+    for e in env {
+        a.extend(["-e".to_string(), e.to_string()]);
+    }
+    a.push(image.to_string());
+    a.extend(argv.iter().map(|s| s.to_string()));
+    sb.engine_cli(&a.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 fn copy_dir(from: &Path, to: &Path) {

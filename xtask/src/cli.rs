@@ -400,6 +400,21 @@ mod tests {
     }
 
     #[test]
+    fn one_cosign_format_option_for_migrate_and_migrate_from() {
+        use crate::migrate::signing::CosignFormat;
+        let format = |extra: &[&str]| {
+            let base =
+                ["cargo xtask", "sandbox", "migrate", "--from", "https://n:4443", "--registry", "https://r:5000"];
+            let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+            let Task::Sandbox(a) = Cli::try_parse_from(args).unwrap().task else { panic!() };
+            let Some(Command::Migrate(m)) = a.command else { panic!() };
+            m.cosign_format
+        };
+        assert_eq!(format(&["--apply", "--cosign-key", "k"]), CosignFormat::Both, "migrate's default");
+        assert_eq!(format(&["--apply", "--cosign-key", "k", "--cosign-format", "legacy"]), CosignFormat::Legacy);
+    }
+
+    #[test]
     fn json_means_the_same_everywhere() {
         let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap();
         let Task::Sandbox(a) = parse(&["cargo xtask", "sandbox", "status", "--json"]).task else { panic!() };

@@ -278,18 +278,6 @@ fn notation_policy() -> String {
     serde_json::to_string_pretty(&policy).expect("a JSON literal serialises")
 }
 
-/// A docker `config.json` with the registry's credentials (cosign, Notation, crane and
-/// containers/image all read it).
-pub(super) fn docker_config(remote: &Remote) -> Result<Vec<u8>> {
-    let mut auths = serde_json::Map::new();
-    if let Some(c) = remote.registry.ep.credentials() {
-        use base64::Engine as _;
-        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.user, c.secret));
-        auths.insert(remote.registry_address(), serde_json::json!({ "auth": auth }));
-    }
-    Ok(serde_json::to_vec(&serde_json::json!({ "auths": auths }))?)
-}
-
 impl<'a> Signer<'a> {
     fn start(sh: &Shell, setup: &Setup<'a>, remote: &Remote) -> Result<Signer<'a>> {
         let sb = setup.sb;
@@ -381,7 +369,7 @@ impl<'a> Signer<'a> {
 
     /// Writes the credentials, Notation's configuration and the cosign public key into `/dev/shm`.
     fn prepare(&self, sh: &Shell, remote: &Remote, notation: Option<&NotationFiles>) -> Result<()> {
-        let docker = docker_config(remote)?;
+        let docker = remote.docker_config()?;
         let write = |path: &str, bytes: &[u8]| -> Result<()> {
             let script = format!("umask 077 && mkdir -p \"$(dirname {path})\" && cat > {path}");
             let out = self.exec(sh, &script, Some(bytes))?;

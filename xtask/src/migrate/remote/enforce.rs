@@ -66,7 +66,7 @@ impl<'a> PolicyConsumer<'a> {
             let pem = std::fs::read(ca).map_err(|e| anyhow::anyhow!("reading {}: {e}", ca.display()))?;
             c.write(sh, &format!("/etc/containers/certs.d/{}/ca.crt", remote.registry_address()), &pem)?;
         }
-        c.write(sh, AUTH_FILE, &super::apply::docker_config(remote)?)?;
+        c.write(sh, AUTH_FILE, &remote.docker_config()?)?;
         Ok(c)
     }
 

@@ -148,6 +148,12 @@ mod tests {
         assert!(d[0].contains("awskms:///alias/x") && d[0].contains("both formats"), "{d:?}");
         assert!(d[1].contains("CN=trust-sandbox notation k1") && d[1].contains("fingerprint"), "{d:?} {subject}");
         assert!(!keys.cosign_is_file());
+        // `--cosign-format` as `migrate` takes it: both by default, one when asked.
+        use crate::migrate::signing::Format::*;
+        assert_eq!(keys.wanted(), [CosignBundle, CosignLegacy, Notation]);
+        let legacy = Keys { cosign_format: Some(CosignFormat::Legacy), notation: None, ..keys.clone() };
+        assert_eq!(legacy.wanted(), [CosignLegacy]);
+        assert!(legacy.describe().unwrap()[0].contains("the legacy .sig tag"));
         // By name, from a Notation configuration.
         let conf = dir.path().join("notation");
         std::fs::create_dir_all(&conf).unwrap();

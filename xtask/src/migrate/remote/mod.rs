@@ -82,6 +82,19 @@ impl Remote {
         credentials::host_of(&self.registry.ep.base)
     }
 
+    /// A docker `config.json` with the registry's credentials (cosign, Notation, crane and
+    /// containers/image all read it), for a tool in a container: never argv.
+    pub fn docker_config(&self) -> Result<Vec<u8>> {
+        let mut auths = serde_json::Map::new();
+        if let Some(c) = self.registry.ep.credentials() {
+            auths.insert(
+                self.registry_address(),
+                serde_json::json!({ "auth": crate::util::basic_auth(&c.user, &c.secret).trim_start_matches("Basic ") }),
+            );
+        }
+        Ok(serde_json::to_vec(&serde_json::json!({ "auths": auths }))?)
+    }
+
     /// The secrets this run knows, for masking every output.
     pub fn secrets(&self) -> Vec<String> {
         [self.notary.credentials(), self.registry.ep.credentials()]
