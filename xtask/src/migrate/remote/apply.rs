@@ -93,10 +93,20 @@ pub fn run(
         );
     }
     let masker = Masker::new(&remote.secrets());
+    if setup.keys.cosign.is_some() {
+        // A kit directory that cannot be written starts nothing.
+        crate::migrate::kit::preflight(&setup.kit)?;
+    }
     let signer = Signer::start(sh, setup, remote)?;
     // With a cosign key, every digest is pulled through a pull-time policy after signing.
     let policy = match &setup.keys.cosign {
-        Some(_) => Some(policy_consumer(sh, setup, remote, plan, &signer)?),
+        Some(_) => match policy_consumer(sh, setup, remote, plan, &signer) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                signer.stop(sh);
+                return Err(e);
+            }
+        },
         None => {
             ui::warn(
                 "no cosign key: podman, CRI-O and skopeo cannot enforce Notation signatures; no policy pull is made",
