@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod readiness;
 mod registry_mode;
+pub mod waves;
 
 pub use readiness::Readiness;
 pub use registry_mode::{RegistryMode, When};
@@ -47,6 +48,10 @@ pub struct ImageSpec {
 pub struct Service {
     pub name: String,
     pub image: String,
+    /// The services that must be ready before this one starts (`up` starts the others in
+    /// parallel; see `sandbox::waves`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
     pub aliases: Vec<String>,
     pub ports: Vec<Port>,
     pub command: Vec<String>,
@@ -206,6 +211,7 @@ impl Spec {
                 bail!("sandbox.json: service `{}` has no command", s.name);
             }
         }
+        waves::plan(self).context("sandbox.json")?;
         Ok(())
     }
 }
