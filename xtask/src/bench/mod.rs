@@ -191,6 +191,7 @@ fn sandbox_rows(
             // What a plain `up` picks: the bench measures the default set-up.
             client: None,
             client_cli: None,
+            registry: Default::default(),
             yes: false,
         },
         Err(e) => return rows.fail_all(&e.context("choosing ports for the bench sandbox")),

@@ -8,6 +8,7 @@ use xshell::Shell;
 
 use crate::cli::{ImageSourceArgs, UpArgs};
 use crate::images;
+use crate::sandbox::state::RegistryMode;
 use crate::sandbox::{lifecycle, Selector, UpOptions};
 use crate::ui;
 
@@ -25,6 +26,8 @@ pub fn default_args() -> UpArgs {
         registry_port: None,
         client: None,
         client_cli: None,
+        registry_tls: false,
+        registry_auth: false,
         yes: false,
     }
 }
@@ -41,6 +44,7 @@ pub fn options(a: &UpArgs) -> UpOptions {
         registry_port: a.registry_port,
         client: a.client,
         client_cli: a.client_cli.clone().map(Some),
+        registry: RegistryMode { tls: a.registry_tls, auth: a.registry_auth },
         yes: a.yes,
     }
 }

@@ -89,8 +89,7 @@ fn acquire_at(path: PathBuf, name: &str, command: &str) -> Result<Lock> {
 fn open(path: &Path) -> Result<File> {
     let dir = path.parent().expect("the lock path has a parent");
     let missing = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
-    // `create_dir_all` reports AlreadyExists when its mkdir finds the directory but a finishing
-    // holder removes it before the check that it is one (seen on a busy machine): a retry too.
+    // create_dir_all says AlreadyExists when the directory goes between its mkdir and its check.
     let raced = |e: &std::io::Error| missing(e) || e.kind() == std::io::ErrorKind::AlreadyExists;
     for _ in 0..100 {
         match std::fs::create_dir_all(dir)

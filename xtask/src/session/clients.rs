@@ -50,6 +50,8 @@ fn switch(choice: Option<Choice>) -> UpOptions {
         registry_port: None,
         client: None,
         client_cli: Some(choice),
+        // Plain asks for nothing: an existing sandbox keeps its registry's TLS and auth.
+        registry: Default::default(),
         yes: false,
     }
 }
