@@ -119,6 +119,32 @@ pub enum Command {
     Compare(CompareArgs),
     /// Write the running sandbox as a Compose file or Kubernetes manifests (secrets as 0600 files).
     Export(ExportArgs),
+    /// See a repository's trust data: roles, versions, expiries, keys and who holds them, tags.
+    Trust(TrustArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TrustArgs {
+    #[command(subcommand)]
+    pub command: TrustCommand,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum TrustCommand {
+    /// A repository's TUF trust data as a tree: the server's (compared with the client's cache),
+    /// or one client identity's cache (compared with the server).
+    Show(TrustShowArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TrustShowArgs {
+    /// The repository: `test/trusttest` (on the sandbox's registry) or `sandboxregistry:5000/test/trusttest`.
+    pub repository: String,
+    /// Show what this client identity's cache holds (alice, bob, … as scenario steps create them).
+    #[arg(long)]
+    pub identity: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -162,6 +188,7 @@ impl Command {
             Command::Migrate(_) => "migrate",
             Command::Compare(_) => "compare",
             Command::Export(_) => "export",
+            Command::Trust(_) => "trust",
         }
     }
 }

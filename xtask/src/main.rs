@@ -15,6 +15,7 @@ mod migrate;
 mod nixcheck;
 mod sandbox;
 mod scenario;
+mod trust;
 mod ui;
 mod util;
 

@@ -6,19 +6,17 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use xshell::Shell;
 
 use crate::cli::ExecArgs;
 use crate::sandbox::{Sandbox, Selector};
 use crate::scenario::executor::wrap_script;
+use crate::trust::identity::check_identity;
 
 pub fn run(sh: &Shell, sel: &Selector, args: &ExecArgs) -> Result<ExitCode> {
     if let Some(id) = &args.identity {
-        let ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !ok {
-            bail!("identity `{id}` must be lowercase letters, digits and `-` (it names a directory)");
-        }
+        check_identity(id)?;
     }
     let sb = Sandbox::open_required(sh, sel)?;
     let env = sb.secrets()?.client_env();

@@ -19,6 +19,7 @@ mod setup;
 mod shell;
 mod status;
 mod test;
+mod trust;
 mod up;
 mod versions;
 
@@ -71,5 +72,6 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
         Command::Export(a) => export::run(sh, &sel, &a),
         Command::Migrate(a) => migrate::run(sh, &sel, &a),
         Command::Compare(a) => compare::run(sh, &sel, &a),
+        Command::Trust(a) => trust::run(sh, &sel, &a),
     }
 }

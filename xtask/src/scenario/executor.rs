@@ -13,11 +13,10 @@ use crate::sandbox::readiness;
 use crate::sandbox::spec::Spec;
 use crate::sandbox::state::{ClientMode, Secrets};
 use crate::sandbox::Sandbox;
+use crate::trust::identity::IDENTITIES_DIR;
 use crate::ui::{self, Printer};
 use crate::util;
 
-/// Second client identities keep their trust data on the client's trust volume, so they survive `down`.
-const IDENTITIES_DIR: &str = "/root/.docker/trust/identities";
 /// The client's own docker TLS directory; sandbox.json mounts the CA there for the server.
 const CLIENT_TLS_DIR: &str = "/root/.docker/tls";
 
