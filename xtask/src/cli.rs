@@ -315,6 +315,10 @@ pub struct RunArgs {
     /// Write a JUnit XML report.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write one self-contained HTML page: every step, failures first, and the trust trees
+    /// before and after the steps that change them.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -445,6 +449,9 @@ pub struct MigrateArgs {
     pub to: MigrateTo,
     #[command(flatten)]
     pub json: JsonFlag,
+    /// Write one self-contained HTML page: each signed digest's DCT origin and its new signatures.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub images: ImageSourceArgs,
 }
@@ -466,6 +473,9 @@ pub struct CompareArgs {
     /// Print the recorded matrix as the README's Markdown table, measure nothing.
     #[arg(long)]
     pub markdown: bool,
+    /// Write one self-contained HTML page: the attack matrix as a grid, each cell with its evidence.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub images: ImageSourceArgs,
 }

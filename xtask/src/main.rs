@@ -10,6 +10,7 @@ mod engine;
 mod export;
 mod host;
 mod hosts_file;
+mod html;
 mod images;
 mod migrate;
 mod nixcheck;

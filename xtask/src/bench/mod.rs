@@ -290,7 +290,7 @@ fn guide_through_runner(sh: &Shell, sb: &Sandbox, guide: &Scenario) -> Result<()
     // The exit code says only pass or fail; the report also says which step failed.
     let report = tempfile::NamedTempFile::new().context("creating a report file")?;
     let json = JsonFlag { json: Some(report.path().display().to_string()) };
-    let args = RunArgs { step: false, keep_going: false, json, junit: None };
+    let args = RunArgs { step: false, keep_going: false, json, junit: None, html: None };
     executor::run_scenarios_with(sh, sb, std::slice::from_ref(guide), &args, Printer::sink())?;
     let text = std::fs::read_to_string(report.path()).context("reading the runner's report")?;
     let report = scenario::Report::from_json(&text).context("parsing the runner's report")?;

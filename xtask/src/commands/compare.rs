@@ -10,13 +10,16 @@ use crate::cli::CompareArgs;
 use crate::migrate::compare;
 use crate::migrate::signers::{ImageChoice, Signers};
 use crate::sandbox::{Sandbox, Selector};
-use crate::ui;
+use crate::{html, ui};
 
 pub fn run(sh: &Shell, sel: &Selector, args: &CompareArgs) -> Result<ExitCode> {
     let expected = compare::expected()?;
     if args.markdown {
         print!("{}", compare::markdown(&expected));
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(path) = &args.html {
+        html::check_writable(path)?;
     }
     let sb = Sandbox::open_required(sh, sel)?;
     super::migrate::require_up(sh, &sb)?;
@@ -31,6 +34,10 @@ pub fn run(sh: &Shell, sel: &Selector, args: &CompareArgs) -> Result<ExitCode> {
         print!("{table}");
     }
     args.json.write(&matrix)?;
+    if let Some(path) = &args.html {
+        let masker = super::migrate::report_masker(&sb, &signers)?;
+        html::write_timed(path, || crate::migrate::html::render_compare(&matrix, &expected, &masker))?;
+    }
     if matrix.as_recorded {
         ui::status("Matches", "every cell is as xtask/data/comparison.toml and the README state");
         Ok(ExitCode::SUCCESS)

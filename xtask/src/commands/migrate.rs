@@ -10,9 +10,13 @@ use crate::cli::{MigrateArgs, MigrateTo};
 use crate::migrate::signers::{ImageChoice, Signers};
 use crate::migrate::tools::Tool;
 use crate::sandbox::{readiness, Sandbox, Selector};
-use crate::ui;
+use crate::scenario::mask::Masker;
+use crate::{html, ui};
 
 pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
+    if let Some(path) = &args.html {
+        html::check_writable(path)?;
+    }
     let sb = Sandbox::open_required(sh, sel)?;
     require_up(sh, &sb)?;
     let tools = match args.to {
@@ -50,7 +54,35 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
         print!("\n{commands}");
     }
     args.json.write(&report)?;
+    if let Some(path) = &args.html {
+        let origins = origins(sh, &sb, &report);
+        let masker = report_masker(&sb, &signers)?;
+        html::write_timed(path, || crate::migrate::html::render_migrate(&report, &origins, &commands, &masker))?;
+    }
     Ok(if report.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+/// The server's trust data of each migrated repository: where the signed digests come from.
+fn origins(sh: &Shell, sb: &Sandbox, report: &crate::migrate::Report) -> Vec<crate::trust::view::TrustView> {
+    let mut repos: Vec<&str> = report.records.iter().map(|r| r.repository.as_str()).collect();
+    repos.dedup();
+    repos
+        .into_iter()
+        .filter_map(|gun| match crate::trust::snapshot(sh, sb, gun, None) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                ui::warn(format!("the HTML page leaves out the trust data of {gun}: {e:#}"));
+                None
+            }
+        })
+        .collect()
+}
+
+/// Masks the sandbox's secrets and the signers' in pages made from migrate and compare results.
+pub fn report_masker(sb: &Sandbox, signers: &Signers<'_>) -> Result<Masker> {
+    let mut secrets = sb.secrets()?.values();
+    secrets.extend(signers.secrets());
+    Ok(Masker::new(&secrets))
 }
 
 /// The registry, the Notary server and the client must answer; nothing is started otherwise.

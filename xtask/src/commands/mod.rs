@@ -41,7 +41,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
     let command = args.command.unwrap_or_else(|| {
         Command::Play(PlayArgs {
             up: up::default_args(),
-            run: RunArgs { step: false, keep_going: false, json: JsonFlag::default(), junit: None },
+            run: RunArgs { step: false, keep_going: false, json: JsonFlag::default(), junit: None, html: None },
         })
     });
     // Commands that change the sandbox take turns (the lock is released when `_lock` drops).

@@ -4,6 +4,7 @@
 
 pub mod compare;
 pub mod find;
+pub mod html;
 pub mod signers;
 pub mod tools;
 

@@ -93,6 +93,11 @@ impl<'a> Signers<'a> {
         Ok(signers)
     }
 
+    /// What reports must mask: the cosign key's password.
+    pub fn secrets(&self) -> Vec<String> {
+        vec![self.cosign_password.clone()]
+    }
+
     fn run_spec(&self, image: &str) -> RunSpec {
         RunSpec {
             name: self.container.clone(),

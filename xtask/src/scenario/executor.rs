@@ -139,6 +139,11 @@ impl Executor for SandboxExecutor<'_> {
         }
     }
 
+    fn trust(&mut self, repository: &str, identity: Option<&str>) -> Result<crate::trust::view::TrustView> {
+        let gun = crate::trust::gun(&self.sb.spec, repository)?;
+        crate::trust::snapshot(self.sh, self.sb, &gun, identity)
+    }
+
     fn begin(&mut self, scenario: &Scenario) -> Result<()> {
         for decl in &scenario.containers {
             let name = containers::start(self.sh, self.sb, &scenario.name, decl)?;
@@ -242,6 +247,9 @@ pub fn check_report_paths(args: &RunArgs) -> Result<()> {
             );
         }
     }
+    if let Some(path) = &args.html {
+        crate::html::check_writable(path)?;
+    }
     Ok(())
 }
 
@@ -281,9 +289,11 @@ fn run_with(
         printer,
         registry,
         server: sb.spec.server_url()?,
+        trust_snapshots: args.html.is_some(),
         ..Default::default()
     };
     let masker = super::mask::Masker::new(&secrets.values());
+    let page_masker = masker.clone();
     let limit = super::model::DEFAULT_STEP_TIMEOUT;
     let exec = SandboxExecutor { sh, sb, secrets, started: Vec::new(), limit, masker, stream };
     let mut runner = Runner::new(exec, opts);
@@ -291,6 +301,9 @@ fn run_with(
     args.json.write(&report)?;
     if let Some(path) = &args.junit {
         super::junit::write(&report, path)?;
+    }
+    if let Some(path) = &args.html {
+        crate::html::write_timed(path, || super::html::render(&report, &page_masker))?;
     }
     Ok(if report.summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

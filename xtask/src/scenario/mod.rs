@@ -6,6 +6,7 @@ pub mod clock;
 pub mod containers;
 pub mod executor;
 pub mod expect;
+pub mod html;
 pub mod interpolate;
 pub mod junit;
 pub mod mask;

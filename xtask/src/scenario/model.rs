@@ -53,6 +53,10 @@ pub struct Step {
     pub expect: Expect,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capture: Vec<Capture>,
+    /// A repository whose trust tree the HTML report shows just before and just after this step
+    /// (a rotation, a freeze, a rollback). Placeholders as in `run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustLook>,
     /// How long the step's command may run (`"90s"`, `"5m"`, `"1h"`), default
     /// [`DEFAULT_STEP_TIMEOUT`]; at the timeout its processes are killed and the step fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -156,6 +160,34 @@ impl From<Target> for String {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Whose trust data a step's report shows: `trust = "{{registry}}/test/rotate"` is the Notary
+/// server's (compared with the client's cache); `trust = { repository = "…", identity = "bob" }`
+/// is bob's cache (compared with the server).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum TrustLook {
+    Server(String),
+    Cache {
+        repository: String,
+        identity: String,
+    },
+}
+
+impl TrustLook {
+    pub fn repository(&self) -> &str {
+        match self {
+            TrustLook::Server(r) | TrustLook::Cache { repository: r, .. } => r,
+        }
+    }
+
+    pub fn identity(&self) -> Option<&str> {
+        match self {
+            TrustLook::Server(_) => None,
+            TrustLook::Cache { identity, .. } => Some(identity),
+        }
     }
 }
 
@@ -541,6 +573,12 @@ impl Scenario {
             }
             for c in &step.capture {
                 texts.push(("capture", &c.regex));
+            }
+            if let Some(look) = &step.trust {
+                texts.push(("trust", look.repository()));
+                if let Some(id) = look.identity().filter(|id| !is_slug(id)) {
+                    err(format!("trust identity `{id}` must be lowercase letters, digits and `-` (it names a directory)"));
+                }
             }
             for (field, text) in texts {
                 match interpolate::placeholders(text) {

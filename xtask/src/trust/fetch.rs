@@ -142,15 +142,15 @@ pub fn check(who: &str, code: i32, output: &str) -> Check {
         // `notary list` prints a header, a rule and one line per tag, or says there are none.
         let tags = lines.iter().skip_while(|l| !l.starts_with("----")).skip(1).count();
         let message = if tags == 0 && lines.iter().any(|l| l.starts_with("No targets")) {
-            "accepts it: no signed tags".to_string()
+            "no signed tags".to_string()
         } else {
-            format!("accepts it: {tags} signed tag(s)")
+            format!("{tags} signed tag(s)")
         };
         return Check { who: who.into(), ok: true, message };
     }
     let last = lines.last().copied().unwrap_or("no output");
     let message = last.trim_start_matches("* fatal: ").to_string();
-    Check { who: who.into(), ok: false, message: format!("refuses it: {message}") }
+    Check { who: who.into(), ok: false, message }
 }
 
 #[cfg(test)]
@@ -196,11 +196,11 @@ mod tests {
         let cache = d.cache.unwrap();
         assert_eq!(cache.keys().collect::<Vec<_>>(), ["root", "targets/releases"]);
         let (who, code, output) = &d.checks[0];
-        assert_eq!(check(who, *code, output).message, "accepts it: 1 signed tag(s)");
+        assert_eq!(check(who, *code, output).message, "1 signed tag(s)");
         let (who, code, output) = &d.checks[1];
         let c = check(who, *code, output);
         assert!(!c.ok);
-        assert_eq!(c.message, "refuses it: could not rotate trust to a new trusted root");
+        assert_eq!(c.message, "could not rotate trust to a new trusted root");
         assert!(parse_client("@@nocache\n").unwrap().cache.is_none());
     }
 

@@ -22,7 +22,7 @@ pub fn render(view: &TrustView, p: &Printer) -> String {
     let mut out = tree.to_string();
     for c in &view.checks {
         let mark = if c.ok { p.paint("✓", Style::Green) } else { p.paint("✗", Style::Red) };
-        out.push_str(&format!("{mark} {} {}\n", c.who, c.message));
+        out.push_str(&format!("{mark} {} {}: {}\n", c.who, c.verb(), c.message));
     }
     out
 }

@@ -194,6 +194,17 @@ pub struct Check {
     pub message: String,
 }
 
+impl Check {
+    /// "accepts it" or "refuses it".
+    pub fn verb(&self) -> &'static str {
+        if self.ok {
+            "accepts it"
+        } else {
+            "refuses it"
+        }
+    }
+}
+
 /// One metadata file as fetched: its bytes (empty when too large to fetch), its real length and,
 /// when the source knows it without parsing (the server's database), its version.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -204,6 +215,7 @@ pub struct RawFile {
 }
 
 impl RawFile {
+    #[cfg(test)]
     pub fn new(bytes: Vec<u8>) -> RawFile {
         RawFile { length: bytes.len() as u64, bytes, version: None }
     }
@@ -415,6 +427,38 @@ impl Ctx<'_> {
         held_by.dedup();
         KeyView { id: id.into(), keytype: key.map(|k| k.keytype.clone()).unwrap_or_else(|| "unknown".into()), held_by }
     }
+}
+
+/// What a step did to each role: `new`, `removed`, or `v3 → v4` (or `rewritten` at the same
+/// version, `keys changed`, `no longer delegated`). Roles it left alone are not listed.
+pub fn changes(before: &TrustView, after: &TrustView) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let keys = |r: &RoleView| r.keys.iter().map(|k| k.id.clone()).collect::<Vec<_>>();
+    for a in &after.roles {
+        let Some(b) = before.roles.iter().find(|b| b.name == a.name) else {
+            out.insert(a.name.clone(), "new".to_string());
+            continue;
+        };
+        let what = if b.sha256.is_none() && a.sha256.is_some() {
+            "new".to_string()
+        } else if b.version != a.version {
+            let v = |r: &RoleView| r.version.map_or("none".into(), |v| format!("v{v}"));
+            format!("{} → {}", v(b), v(a))
+        } else if b.sha256 != a.sha256 {
+            "rewritten at the same version".into()
+        } else if keys(b) != keys(a) {
+            "keys changed".into()
+        } else if b.delegated && !a.delegated {
+            "no longer delegated".into()
+        } else {
+            continue;
+        };
+        out.insert(a.name.clone(), what);
+    }
+    for b in before.roles.iter().filter(|b| !after.roles.iter().any(|a| a.name == b.name)) {
+        out.insert(b.name.clone(), "removed".to_string());
+    }
+    out
 }
 
 /// Twelve hex digits, as notary and `docker trust inspect` abbreviate key IDs.
