@@ -50,7 +50,9 @@ impl Tone {
     pub fn mark(self, word: &str) -> Markup {
         let shape = match self {
             Tone::Good => html! { circle cx="8" cy="8" r="7" {} path d="M4.5 8.3l2.3 2.4 4.7-5.2" {} },
-            Tone::Bad => html! { rect x="1.5" y="1.5" width="13" height="13" rx="1.5" {} path d="M5 5l6 6M11 5l-6 6" {} },
+            Tone::Bad => {
+                html! { rect x="1.5" y="1.5" width="13" height="13" rx="1.5" {} path d="M5 5l6 6M11 5l-6 6" {} }
+            }
             Tone::Warn => html! { path d="M8 1.3l7 13.2H1z" {} path d="M8 6v4.2M8 12.2v.3" {} },
             Tone::Quiet => html! { circle class="hollow" cx="8" cy="8" r="6.3" {} path d="M5 8h6" {} },
             Tone::Changed => html! { path d="M8 1l7 7-7 7-7-7z" {} path d="M5.5 8h5M8.8 5.8L11 8l-2.2 2.2" {} },
@@ -118,7 +120,11 @@ pub fn check_writable(path: &Path) -> Result<()> {
         _ => Path::new("."),
     };
     if !dir.is_dir() {
-        bail!("cannot write the HTML report {}: the directory {} does not exist (create it first)", path.display(), dir.display());
+        bail!(
+            "cannot write the HTML report {}: the directory {} does not exist (create it first)",
+            path.display(),
+            dir.display()
+        );
     }
     if path.is_dir() {
         bail!("cannot write the HTML report {}: it is a directory; name a file", path.display());
@@ -132,7 +138,8 @@ pub fn check_writable(path: &Path) -> Result<()> {
 
 /// Writes the page atomically (readers see the old file or the whole new one), world-readable.
 pub fn write(path: &Path, page: &str) -> Result<()> {
-    crate::util::write_mode(path, page.as_bytes(), 0o644).with_context(|| format!("writing the HTML report {}", path.display()))
+    crate::util::write_mode(path, page.as_bytes(), 0o644)
+        .with_context(|| format!("writing the HTML report {}", path.display()))
 }
 
 /// Renders with `render`, writes atomically, and says where, how large and how long rendering took.

@@ -170,10 +170,7 @@ impl fmt::Display for Target {
 #[serde(untagged)]
 pub enum TrustLook {
     Server(String),
-    Cache {
-        repository: String,
-        identity: String,
-    },
+    Cache { repository: String, identity: String },
 }
 
 impl TrustLook {
@@ -577,7 +574,9 @@ impl Scenario {
             if let Some(look) = &step.trust {
                 texts.push(("trust", look.repository()));
                 if let Some(id) = look.identity().filter(|id| !is_slug(id)) {
-                    err(format!("trust identity `{id}` must be lowercase letters, digits and `-` (it names a directory)"));
+                    err(format!(
+                        "trust identity `{id}` must be lowercase letters, digits and `-` (it names a directory)"
+                    ));
                 }
             }
             for (field, text) in texts {

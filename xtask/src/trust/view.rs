@@ -566,4 +566,4 @@ impl Comparison {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

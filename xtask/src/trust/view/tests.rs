@@ -19,7 +19,7 @@ const LATER: &str = "2030-01-01T00:00:00Z";
 
 /// A repository after `signer add alice` and `signer remove alice`: releases has no keys left,
 /// alice's own role is no longer delegated; root v2 is signed by the new and the old root key.
-fn repository() -> (Files, [String; 5]) {
+pub(crate) fn repository() -> (Files, [String; 5]) {
     let (root_old, _) = key("root-old");
     let (root, root_json) = key("root-new");
     let (targets, targets_json) = key("targets");
@@ -50,7 +50,7 @@ fn repository() -> (Files, [String; 5]) {
     (files, [root, targets, snapshot, timestamp, root_old])
 }
 
-fn now() -> time::OffsetDateTime {
+pub(crate) fn now() -> time::OffsetDateTime {
     crate::trust::tuf::parse_time("2026-01-01T00:00:00Z").unwrap()
 }
 
