@@ -206,6 +206,7 @@ details summary { cursor: pointer; color: var(--dim); }
 table { border-collapse: collapse; width: 100%; table-layout: fixed; margin: .5rem 0; }
 th, td { border: 1px solid var(--rule); padding: .35rem .45rem; vertical-align: top; text-align: left; overflow-wrap: anywhere; }
 th { background: var(--code-bg); font-weight: 650; }
+th .meta { font-weight: 400; }
 td.cell.good { background: var(--good-bg); } td.cell.bad { background: var(--bad-bg); } td.cell.warn { background: var(--warn-bg); }
 td.cell .msg { display: block; margin-top: .2rem; }
 td.cell .meta { display: block; color: var(--dim); font-size: .82em; margin-top: .15rem; }

@@ -117,8 +117,10 @@ fn step(s: &ScenarioReport, st: &StepReport, t: &Text<'_>) -> Markup {
             }
             @if !st.explain.is_empty() { p class="dim" { (t.t(&st.explain)) } }
             pre class="command" { (t.t(&st.command)) }
-            p class="outcome" { (outcome(st)) }
-            @if let Some(m) = &st.message { p class="outcome mono" { (t.t(m)) } }
+            @match &st.message {
+                Some(m) => p class="outcome mono" { (t.t(m)) },
+                None => p class="outcome" { (outcome(st)) },
+            }
             @if !st.failures.is_empty() {
                 ul class="failures" {
                     @for f in &st.failures {
@@ -161,17 +163,24 @@ fn outcome(st: &StepReport) -> String {
     }
 }
 
-/// The output lines the expectation looked for: the message the tool recorded.
+/// The message the tool recorded: the output lines the expectation looked for; for a step that
+/// failed, its last lines (what it said instead).
 fn evidence(st: &StepReport) -> Vec<String> {
     let e = &st.expected;
     let regexes: Vec<Regex> = e.matches.iter().filter_map(|r| Regex::new(r).ok()).collect();
-    st.output_tail
-        .iter()
+    let lines = st.output_tail.iter().map(|l| l.trim()).filter(|l| !l.is_empty());
+    let found: Vec<String> = lines
+        .clone()
         .filter(|line| {
             e.contains.iter().chain(&e.stdout_contains).any(|c| line.contains(c.as_str()))
                 || regexes.iter().any(|r| r.is_match(line))
         })
         .take(EVIDENCE_LINES)
-        .map(|l| l.trim().to_string())
-        .collect()
+        .map(String::from)
+        .collect();
+    if !found.is_empty() || st.status != StepStatus::Failed {
+        return found;
+    }
+    let all: Vec<&str> = lines.collect();
+    all[all.len().saturating_sub(EVIDENCE_LINES)..].iter().map(|l| l.to_string()).collect()
 }
