@@ -68,7 +68,7 @@ fn origins(sh: &Shell, sb: &Sandbox, report: &crate::migrate::Report) -> Vec<cra
     repos.dedup();
     repos
         .into_iter()
-        .filter_map(|gun| match crate::trust::snapshot(sh, sb, gun, None) {
+        .filter_map(|gun| match crate::trust::snapshot(sh, sb, gun, None, crate::trust::Verify::AskClients) {
             Ok(v) => Some(v),
             Err(e) => {
                 ui::warn(format!("the HTML page leaves out the trust data of {gun}: {e:#}"));

@@ -14,7 +14,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &TrustArgs) -> Result<ExitCode> {
     let TrustCommand::Show(a) = &args.command;
     let sb = Sandbox::open_required(sh, sel)?;
     let gun = trust::gun(&sb.spec, &a.repository)?;
-    let view = trust::snapshot(sh, &sb, &gun, a.identity.as_deref())?;
+    let view = trust::snapshot(sh, &sb, &gun, a.identity.as_deref(), trust::Verify::AskClients)?;
     if !a.json.write(&view)? {
         print!("{}", trust::tree::render(&view, &Printer::stdout()));
     }

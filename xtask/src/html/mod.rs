@@ -17,8 +17,6 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-use crate::scenario::mask::Masker;
-
 /// What a mark says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {
@@ -66,19 +64,20 @@ impl Tone {
     }
 }
 
-/// Text on its way into a page: secrets masked.
+/// Text on its way into a page: secrets masked (by the reports' masker, handed in as a function
+/// so that pages depend on no report's module).
 pub struct Text<'a> {
-    masker: &'a Masker,
+    mask: &'a dyn Fn(&str) -> String,
 }
 
 impl<'a> Text<'a> {
-    pub fn new(masker: &'a Masker) -> Text<'a> {
-        Text { masker }
+    pub fn new(mask: &'a dyn Fn(&str) -> String) -> Text<'a> {
+        Text { mask }
     }
 
     /// `s` with secrets masked (maud escapes it where it is interpolated).
     pub fn t(&self, s: &str) -> String {
-        self.masker.mask(s)
+        (self.mask)(s)
     }
 }
 

@@ -44,7 +44,8 @@ fn column_label(tool: &str) -> String {
 }
 
 pub fn render_compare(matrix: &Matrix, expected: &Expected, masker: &Masker) -> String {
-    let t = Text::new(masker);
+    let mask = |s: &str| masker.mask(s);
+    let t = Text::new(&mask);
     let mut columns: Vec<&str> = Vec::new();
     for c in matrix.rows.iter().flat_map(|r| &r.cells) {
         if !columns.contains(&c.tool.as_str()) {
@@ -126,7 +127,8 @@ fn grid_cell(row: &str, cell: &MeasuredCell, t: &Text<'_>) -> Markup {
 const RECORD_COLUMNS: [&str; 6] = ["repository", "tag", "dct_digest", "dct_signers", "registry_digest", "note"];
 
 pub fn render_migrate(report: &Report, origins: &[TrustView], commands: &str, masker: &Masker) -> String {
-    let t = Text::new(masker);
+    let mask = |s: &str| masker.mask(s);
+    let t = Text::new(&mask);
     let records: Vec<Value> = report.records.iter().filter_map(|r| serde_json::to_value(r).ok()).collect();
     let mut signature_columns: Vec<String> = Vec::new();
     for r in &records {

@@ -141,7 +141,7 @@ impl Executor for SandboxExecutor<'_> {
 
     fn trust(&mut self, repository: &str, identity: Option<&str>) -> Result<crate::trust::view::TrustView> {
         let gun = crate::trust::gun(&self.sb.spec, repository)?;
-        crate::trust::snapshot(self.sh, self.sb, &gun, identity)
+        crate::trust::snapshot(self.sh, self.sb, &gun, identity, crate::trust::Verify::ReadOnly)
     }
 
     fn begin(&mut self, scenario: &Scenario) -> Result<()> {

@@ -14,7 +14,8 @@ use crate::html::{self, secs, Text, Tone};
 const EVIDENCE_LINES: usize = 3;
 
 pub fn render(report: &Report, masker: &Masker) -> String {
-    let t = Text::new(masker);
+    let mask = |s: &str| masker.mask(s);
+    let t = Text::new(&mask);
     let steps: usize = report.scenarios.iter().map(|s| s.steps.len()).sum();
     let failed_steps: Vec<(&ScenarioReport, &StepReport)> = report
         .scenarios

@@ -61,11 +61,11 @@ fn decode_hex(hex: &str) -> Result<Vec<u8>> {
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).context("not hex")).collect()
 }
 
-/// Runs in the client as `sh -c SCRIPT sh GUN SERVER CA BASE CACHE`: BASE is the default
-/// client's trust directory (identities live under `BASE/identities/<name>/trust`), CACHE the
-/// trust directory whose cache is read and whose next update is tried (on a copy, so the
-/// client's own cache is never changed).
-pub const CLIENT_SCRIPT: &str = r#"gun=$1 server=$2 ca=$3 base=$4 cache=$5 max=$6
+/// Runs in the client as `sh -c SCRIPT sh GUN SERVER CA BASE CACHE MAX VERIFY`: BASE is the
+/// default client's trust directory (identities live under `BASE/identities/<name>/trust`),
+/// CACHE the trust directory whose cache is read and, when VERIFY is 1, whose next update is
+/// tried (on a copy, so the client's own cache is never changed).
+pub const CLIENT_SCRIPT: &str = r#"gun=$1 server=$2 ca=$3 base=$4 cache=$5 max=$6 verify=$7
 for d in "$base"/identities/*/trust; do [ -d "$d" ] || continue; n=${d%/trust}; printf '@@identity\t%s\n' "${n##*/}"; done
 keys() {
   [ -d "$2/private" ] || return 0
@@ -91,6 +91,7 @@ check() {
   rm -rf "$t"
   printf '@@check\t%s\t%s\t' "$1" "$rc"; printf '%s' "$o" | base64 -w0; echo
 }
+[ "$verify" = 1 ] || exit 0
 check fresh ""
 [ ! -d "$m" ] || check cache "$cache"
 "#;

@@ -52,23 +52,42 @@ fn client_ca(spec: &Spec) -> Result<String> {
         .context("sandbox.json mounts no CA into the client outside ~/.docker")
 }
 
+/// Whether a look asks a notary client what it makes of the data. Asking is a fetch from the
+/// Notary server like any client's, and notary-server may sign and store a new timestamp or
+/// snapshot while it answers (measured: after the `mix-and-match` edit, a fetch made the next
+/// client accept the mixed targets). So the trees a scenario run takes around its steps only
+/// read (the database, the client's files); `trust show` asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verify {
+    AskClients,
+    ReadOnly,
+}
+
 /// The trust data of `gun` as the Notary server stores it (`identity` None), compared with the
 /// client's cache; or as `identity`'s cache holds it, compared with the server.
-pub fn snapshot(sh: &Shell, sb: &Sandbox, gun: &str, identity: Option<&str>) -> Result<TrustView> {
+pub fn snapshot(sh: &Shell, sb: &Sandbox, gun: &str, identity: Option<&str>, verify: Verify) -> Result<TrustView> {
     if let Some(id) = identity {
         identity::check_identity(id)?;
     }
-    let out = sb.sql(sh, &fetch::server_sql(gun)).context("reading the trust database")?;
-    if !out.ok() {
-        bail!("reading the trust database: {}", out.combined().trim());
-    }
-    let server = fetch::parse_server(&out.stdout)?;
     let client = &sb.spec.client()?.name;
     let max = fetch::MAX_FILE.to_string();
     let (base, cache_dir) = (trust_dir(None), trust_dir(identity));
     let (url, ca) = (sb.spec.server_url()?, client_ca(&sb.spec)?);
-    let argv = ["sh", "-c", fetch::CLIENT_SCRIPT, "sh", gun, &url, &ca, &base, &cache_dir, &max];
-    let out = sb.exec(sh, client, &argv, &[], None)?;
+    let ask = if verify == Verify::AskClients { "1" } else { "0" };
+    let argv = ["sh", "-c", fetch::CLIENT_SCRIPT, "sh", gun, &url, &ca, &base, &cache_dir, &max, ask];
+    // The two engine calls are independent: run them side by side.
+    let (db, out) = std::thread::scope(|s| {
+        let db =
+            s.spawn(|| Shell::new().map_err(anyhow::Error::from).and_then(|sh| sb.sql(&sh, &fetch::server_sql(gun))));
+        let out = sb.exec(sh, client, &argv, &[], None);
+        (db.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the database read panicked"))), out)
+    });
+    let db = db.context("reading the trust database")?;
+    if !db.ok() {
+        bail!("reading the trust database: {}", db.combined().trim());
+    }
+    let server = fetch::parse_server(&db.stdout)?;
+    let out = out?;
     if !out.ok() {
         bail!("reading the client's trust data: {}", out.combined().trim());
     }
