@@ -13,7 +13,7 @@ use crate::ui::Printer;
 pub fn run(sh: &Shell, sel: &Selector, args: &TrustArgs) -> Result<ExitCode> {
     let TrustCommand::Show(a) = &args.command;
     let sb = Sandbox::open_required(sh, sel)?;
-    let gun = trust::gun(&sb.spec, &a.repository)?;
+    let gun = trust::gun(&sb.client_registry()?, &a.repository)?;
     let view = trust::snapshot(sh, &sb, &gun, a.identity.as_deref(), trust::Verify::AskClients)?;
     if !a.json.write(&view)? {
         print!("{}", trust::tree::render(&view, &Printer::stdout()));

@@ -1,7 +1,7 @@
 //! The HTML reports (`--html FILE`): one self-contained page per run — inline CSS and SVG, no
 //! script, no network — that reads without JavaScript and prints on A4. Pages are built with
-//! maud, which escapes every interpolated value by construction; every text from a report also
-//! passes through the secrets [`Masker`] on its way into the page.
+//! maud, which escapes every interpolated value by construction; every text a report carries
+//! from commands and their output also passes through the secrets masker on its way in.
 //!
 //! Marks carry meaning by shape and word as well as colour (Okabe–Ito hues): passed/refused is a
 //! circle with a tick, failed/accepted a square with a cross, a warning a triangle with `!`,

@@ -11,7 +11,7 @@ use super::{clock, containers, Action, Executor, Output, Runner, Scenario, Servi
 use crate::cli::RunArgs;
 use crate::sandbox::readiness;
 use crate::sandbox::spec::Spec;
-use crate::sandbox::state::{ClientMode, Secrets};
+use crate::sandbox::state::Secrets;
 use crate::sandbox::Sandbox;
 use crate::trust::identity::IDENTITIES_DIR;
 use crate::ui::{self, Printer};
@@ -140,7 +140,7 @@ impl Executor for SandboxExecutor<'_> {
     }
 
     fn trust(&mut self, repository: &str, identity: Option<&str>) -> Result<crate::trust::view::TrustView> {
-        let gun = crate::trust::gun(&self.sb.spec, repository)?;
+        let gun = crate::trust::gun(&self.sb.client_registry()?, repository)?;
         crate::trust::snapshot(self.sh, self.sb, &gun, identity, crate::trust::Verify::ReadOnly)
     }
 
@@ -273,14 +273,7 @@ fn run_with(
     if args.step && !std::io::stdin().is_terminal() {
         ui::info("Step mode", "reading answers from standard input (Enter runs, s skips, q quits)");
     }
-    // In host-daemon mode the host's dockerd reaches the registry by its published port (where
-    // the registry also listens inside its network).
-    let registry = match sb.state.client {
-        ClientMode::OwnDaemon => sb.spec.registry_address()?,
-        ClientMode::HostDaemon => {
-            format!("{}:{}", sb.spec.published("registry_port")?.0.network_name(), sb.state.registry_port)
-        }
-    };
+    let registry = sb.client_registry()?;
     let opts = super::Options {
         keep_going: args.keep_going,
         secrets: secrets.values(),

@@ -18,7 +18,7 @@ use view::{Source, TrustView};
 /// The GUN for what a person typed: `test/rotate` is a repository of the sandbox's registry;
 /// a name whose first part is a host (`host:port/…`, `a.b/…`, `localhost/…`) stays as given. A
 /// trailing `:tag` or `@digest` is dropped: trust data belongs to the repository.
-pub fn gun(spec: &Spec, repo: &str) -> Result<String> {
+pub fn gun(registry: &str, repo: &str) -> Result<String> {
     let repo = repo.trim();
     let no_digest = repo.split_once('@').map_or(repo, |(r, _)| r);
     let last_slash = no_digest.rfind('/').map_or(0, |i| i + 1);
@@ -28,13 +28,12 @@ pub fn gun(spec: &Spec, repo: &str) -> Result<String> {
     };
     let first = name.split('/').next().unwrap_or_default();
     let has_host = name.contains('/') && (first.contains(['.', ':']) || first == "localhost");
-    let gun = if has_host { name.to_string() } else { format!("{}/{name}", spec.registry_address()?) };
+    let gun = if has_host { name.to_string() } else { format!("{registry}/{name}") };
     let ok = gun.split('/').skip(1).all(|p| !p.is_empty())
         && gun.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/:".contains(&b));
     if name.is_empty() || !ok {
         bail!(
-            "`{repo}` is not a repository name: lowercase letters, digits, `.`, `_`, `-` and `/` (e.g. test/trusttest or {}/test/trusttest)",
-            spec.registry_address()?
+            "`{repo}` is not a repository name: lowercase letters, digits, `.`, `_`, `-` and `/` (e.g. test/trusttest or {registry}/test/trusttest)"
         );
     }
     Ok(gun)
@@ -146,8 +145,7 @@ mod tests {
 
     #[test]
     fn repository_names_become_guns() {
-        let spec = crate::sandbox::spec::load().unwrap();
-        let g = |r: &str| gun(&spec, r).unwrap();
+        let g = |r: &str| gun("sandboxregistry:5000", r).unwrap();
         assert_eq!(g("test/rotate"), "sandboxregistry:5000/test/rotate");
         assert_eq!(g("test/rotate:latest"), "sandboxregistry:5000/test/rotate");
         assert_eq!(g("sandboxregistry:5000/test/rotate"), "sandboxregistry:5000/test/rotate");
@@ -155,7 +153,7 @@ mod tests {
         assert_eq!(g("trusttest"), "sandboxregistry:5000/trusttest");
         assert_eq!(g("localhost/x"), "localhost/x");
         for bad in ["", "Test/Upper", "a'b", "a//b", "x/y z", "a;drop"] {
-            let err = gun(&spec, bad).unwrap_err().to_string();
+            let err = gun("sandboxregistry:5000", bad).unwrap_err().to_string();
             assert!(err.contains("is not a repository name"), "{bad}: {err}");
         }
     }

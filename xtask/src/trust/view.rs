@@ -515,8 +515,8 @@ impl RoleView {
         w
     }
 
-    /// "signed by 2 keys: 1a2b3c4d5e6f (a root key), …" compared with the role's keys: a rotated
-    /// root is signed by its old key too.
+    /// Key IDs that signed this role's file but are not among its keys: the old root key on a
+    /// rotated root (cross-signing), or a delegate's key after it was removed.
     pub fn foreign_signatures(&self) -> Vec<&str> {
         self.signed_by.iter().filter(|id| !self.keys.iter().any(|k| &k.id == *id)).map(String::as_str).collect()
     }
