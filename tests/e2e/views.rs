@@ -2,12 +2,14 @@
 //! rotation, delegation, revocation and with a stale second client; and the `--html` pages of
 //! `play`, `scenario run`, `compare` and `migrate` opened in headless Chromium (Debian's package,
 //! which `cargo xtask test --yes` installs), each saved as a screenshot and checked in the
-//! rendered DOM for every step, cell, record and role.
+//! rendered DOM for every step, cell, record and role; a run ended by SIGTERM still writes its
+//! page, marked interrupted.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use trust_sandbox_tests::{require_engine, run, workspace_root, Run, Sandbox};
+use trust_sandbox_tests::{require_engine, run, scenario_file, workspace_root, Run, Sandbox};
 
 #[test]
 fn docker_trust_views() {
@@ -69,14 +71,32 @@ fn trust_views(engine: &str) {
     r.assert_ok("compare --html");
     let matrix = r.json();
     let dom = browser.look(&cmp, &shots.join(format!("{engine}-compare.png")));
-    for row in matrix["rows"].as_array().unwrap() {
-        for cell in row["cells"].as_array().unwrap() {
-            let id = format!("data-cell=\"{}/{}\"", row["id"].as_str().unwrap(), cell["tool"].as_str().unwrap());
+    // Every column the matrix has, every row asked for, and each cell with its outcome, the
+    // stage that refused and its evidence line.
+    for col in matrix["columns"].as_array().unwrap() {
+        assert!(dom.contains(&format!("data-column=\"{}\"", col["id"].as_str().unwrap())), "{col}");
+    }
+    let rows = matrix["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{matrix}");
+    for row in rows {
+        assert!(dom.contains(&format!("data-row=\"{}\"", row["id"].as_str().unwrap())), "{row}");
+        let cells = row["cells"].as_array().unwrap();
+        assert_eq!(cells.len(), matrix["columns"].as_array().unwrap().len(), "a cell per column: {row}");
+        for cell in cells {
+            let id = format!("data-cell=\"{}/{}\"", row["id"].as_str().unwrap(), cell["column"].as_str().unwrap());
             let at = dom.find(&id).unwrap_or_else(|| panic!("{id} missing from the compare page"));
-            let td = &dom[at..at + dom[at..].find("</td>").unwrap()];
-            assert!(td.contains(cell["verdict"].as_str().unwrap()), "{td}");
+            let td = &dom[dom[..at].rfind("<td").unwrap()..at + dom[at..].find("</td>").unwrap()];
+            assert!(td.contains(&format!("data-outcome=\"{}\"", cell["outcome"].as_str().unwrap())), "{td}");
+            assert!(td.contains("class=\"word\""), "the outcome in words: {td}");
+            let stage = cell["stage"].as_str().unwrap();
+            if !stage.is_empty() {
+                assert!(td.contains(&format!("at the {stage}")), "the refusing stage: {td}");
+            }
             let evidence = cell["message"].as_str().unwrap();
-            assert!(td.contains(&html_text(evidence.split_whitespace().next().unwrap())), "{evidence} not in {td}");
+            if let Some(word) = evidence.split_whitespace().next() {
+                assert!(td.contains(&html_text(word)), "{evidence} not in {td}");
+            }
+            assert!(td.contains("ended up with"), "the digest it ended up with: {td}");
         }
     }
     let mig = out.path().join("migrate.html");
@@ -91,10 +111,78 @@ fn trust_views(engine: &str) {
         assert!(dom.contains(&key), "{key} missing");
         assert!(dom.contains(rec["dct_digest"].as_str().unwrap()), "digest of {key}");
         assert!(dom.contains(&format!("data-trust=\"{}\"", rec["repository"].as_str().unwrap())), "origin of {key}");
+        let at = dom.find(&key).unwrap();
+        let tr = &dom[at..at + dom[at..].find("</tr>").unwrap()];
+        for sig in rec["signatures"].as_array().unwrap() {
+            assert!(tr.contains(&format!("data-format=\"{}\"", sig["format"].as_str().unwrap())), "{sig} in {tr}");
+        }
+        let carries: Vec<&str> = rec["carries"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+        assert!(!carries.is_empty(), "{rec}");
+        assert!(tr.contains(&format!("data-carries=\"{}\"", carries.join(" "))), "{carries:?} in {tr}");
     }
-    for col in ["New signature: cosign", "New signature: notation"] {
-        assert!(dom.contains(col), "{col}");
+    for f in migrated["formats"].as_array().unwrap() {
+        assert!(dom.contains(&format!("New signature: {}", f.as_str().unwrap())), "{f}");
     }
+    let kit = migrated["kit"].as_str().unwrap();
+    assert!(dom.contains(&format!("data-kit=\"{kit}\"")), "the kit");
+    assert!(dom.contains("<code>containers/policy.json</code>"), "the kit's files");
+
+    an_interrupted_run_still_writes_its_page(
+        &sb,
+        &browser,
+        out.path(),
+        &shots.join(format!("{engine}-interrupted.png")),
+    );
+}
+
+/// SIGTERM during a step: the run stops, and its page is written all the same, marked
+/// interrupted, with the step that did not run.
+fn an_interrupted_run_still_writes_its_page(sb: &Sandbox, browser: &Chromium, dir: &Path, shot: &Path) {
+    let hang = format!("sleep 5{}", std::process::id() % 1000 + 1000);
+    let f = scenario_file(
+        dir,
+        "hang",
+        &format!(
+            "name = \"hang\"\nsummary = \"a step that hangs\"\ndescription = \"ended by a signal\"\n\
+             [[steps]]\ntitle = \"hangs\"\nexplain = \"never ends by itself\"\nrun = \"{hang}\"\n\
+             [[steps]]\ntitle = \"after the signal\"\nexplain = \"must not run\"\nrun = \"true\"\n"
+        ),
+    );
+    let page = dir.join("interrupted.html");
+    let mut child = sb
+        .command(&["scenario", "run", "--file", f.to_str().unwrap(), "--html", page.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !sb
+        .exec("client", "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done")
+        .stdout
+        .contains(&hang)
+    {
+        assert!(started.elapsed() < Duration::from_secs(300), "the step never started");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before its step started");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    run(Command::new("kill").args(["-TERM", &child.id().to_string()]), None).assert_ok("kill");
+    let signalled = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if signalled.elapsed() > Duration::from_secs(300) {
+            let _ = child.kill();
+            panic!("the run did not stop within 300 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(status.code(), Some(143), "128 + SIGTERM");
+    let dom = browser.look(&page, shot);
+    assert!(dom.contains("interrupted by SIGTERM"), "the page says so");
+    assert!(dom.contains("data-step=\"hang/1\"") && dom.contains("data-step=\"hang/2\""), "both steps");
+    assert!(dom.contains("<span class=\"word\">interrupted</span>"), "the scenario is marked interrupted");
 }
 
 /// Every scenario and step of the report, its trust trees with every role of the views they

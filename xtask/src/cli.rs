@@ -72,7 +72,7 @@ pub struct SandboxArgs {
     )]
     pub name: String,
     /// Container engine; default: the one that is installed and answers (docker, then podman).
-    #[arg(long, global = true, env = "TRUST_SANDBOX_ENGINE", value_enum)]
+    #[arg(long, global = true, env = crate::engine::ENGINE_ENV, value_enum)]
     pub engine: Option<EngineKind>,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -113,9 +113,9 @@ pub enum Command {
     Env,
     /// Measure up/down/build/scenario against plain engine baselines.
     Bench(BenchArgs),
-    /// Re-sign every DCT-signed tag by its signed digest with cosign and/or Notation, and verify.
+    /// Re-sign every DCT-signed tag by its signed digest with cosign (both formats) and/or Notation, verify, and write the consumer kit.
     Migrate(MigrateArgs),
-    /// Measure DCT, cosign and Notation side by side on the same tag under six attacks.
+    /// Measure every enforcement point (DCT, cosign, Notation, a pull-time policy, a plain pull) on the same image under each attack.
     Compare(CompareArgs),
     /// Write the running sandbox as a Compose file or Kubernetes manifests (secrets as 0600 files).
     Export(ExportArgs),
@@ -141,7 +141,7 @@ pub struct TrustShowArgs {
     /// The repository: `test/trusttest` (on the sandbox's registry) or `sandboxregistry:5000/test/trusttest`.
     pub repository: String,
     /// Show what this client identity's cache holds (alice, bob, … as scenario steps create them).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::sandbox::name::parse_identity, allow_hyphen_values = true)]
     pub identity: Option<String>,
     #[command(flatten)]
     pub json: JsonFlag,
@@ -206,17 +206,10 @@ impl JsonFlag {
     /// Writes `value` where `--json` says. True when the JSON went to stdout, so the caller prints
     /// no text there.
     pub fn write(&self, value: &impl serde::Serialize) -> anyhow::Result<bool> {
-        use anyhow::Context;
-        let Some(target) = self.json.as_deref() else {
-            return Ok(false);
-        };
-        let text = serde_json::to_string_pretty(value)? + "\n";
-        if target == "-" {
-            print!("{text}");
-            return Ok(true);
+        match self.json.as_deref() {
+            Some(target) => crate::ui::json(target, value),
+            None => Ok(false),
         }
-        std::fs::write(target, text).with_context(|| format!("writing {target}"))?;
-        Ok(false)
     }
 }
 
@@ -356,8 +349,9 @@ pub enum ScenarioCommand {
 
 #[derive(Args, Debug, Clone)]
 pub struct ExecArgs {
-    /// Run as a second client identity (own docker config and trust keys), as scenario steps do.
-    #[arg(long)]
+    /// Run as a second client identity (own docker config and trust keys), as scenario steps do;
+    /// one token, as a sandbox name.
+    #[arg(long, value_parser = crate::sandbox::name::parse_identity, allow_hyphen_values = true)]
     pub identity: Option<String>,
     /// The command and its arguments (after `--`).
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
@@ -447,6 +441,14 @@ pub struct MigrateArgs {
     /// Which signatures to add.
     #[arg(long, value_enum, default_value = "both")]
     pub to: MigrateTo,
+    /// Which of cosign's formats: `legacy` (the `.sig` tag) is the only one podman, CRI-O and
+    /// skopeo read; `bundle` is cosign 3's default; `both` serves every consumer.
+    #[arg(long, value_enum, default_value = "both")]
+    pub cosign_format: crate::migrate::signing::CosignFormat,
+    /// Where to write the consumer kit (policy.json, registries.d, Notation policy, Kyverno
+    /// ClusterPolicy); default: `signers/kit` in the sandbox's state directory.
+    #[arg(long, value_name = "DIR")]
+    pub kit: Option<PathBuf>,
     #[command(flatten)]
     pub json: JsonFlag,
     /// Write one self-contained HTML page: each signed digest's DCT origin and its new signatures.

@@ -1,5 +1,6 @@
-//! `migrate [--to cosign|notation|both] [--json FILE]`: every DCT-signed tag of the sandbox,
-//! re-signed by the digest DCT signed, verified, and reported; safe to repeat.
+//! `migrate [--to cosign|notation|both] [--cosign-format bundle|legacy|both] [--kit DIR] [--json FILE]`:
+//! every DCT-signed tag of the sandbox, re-signed by the digest DCT signed in every format asked
+//! for, verified, and reported; the consumer kit written beside the key; safe to repeat.
 
 use std::process::ExitCode;
 
@@ -8,28 +9,44 @@ use xshell::Shell;
 
 use crate::cli::{MigrateArgs, MigrateTo};
 use crate::migrate::signers::{ImageChoice, Signers};
-use crate::migrate::tools::Tool;
+use crate::migrate::signing::Format;
+use crate::migrate::{self, kit};
 use crate::sandbox::{readiness, Sandbox, Selector};
-use crate::scenario::mask::Masker;
-use crate::{html, ui};
+use crate::step::mask::Masker;
+use crate::ui;
+
+/// The formats `--to` and `--cosign-format` ask for.
+pub fn formats(args: &MigrateArgs) -> Vec<Format> {
+    let mut f = Vec::new();
+    if matches!(args.to, MigrateTo::Cosign | MigrateTo::Both) {
+        f.extend(args.cosign_format.formats());
+    }
+    if matches!(args.to, MigrateTo::Notation | MigrateTo::Both) {
+        f.push(Format::Notation);
+    }
+    f
+}
 
 pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
     if let Some(path) = &args.html {
-        html::check_writable(path)?;
+        crate::session::reports::check_page(path)?;
     }
     let sb = Sandbox::open_required(sh, sel)?;
     require_up(sh, &sb)?;
-    let tools = match args.to {
-        MigrateTo::Cosign => vec![Tool::Cosign],
-        MigrateTo::Notation => vec![Tool::Notation],
-        MigrateTo::Both => vec![Tool::Cosign, Tool::Notation],
+    let opts = migrate::Options {
+        formats: formats(args),
+        kit_dir: args.kit.clone().unwrap_or_else(|| kit::default_dir(&sb)),
+        images: ImageChoice { source: args.images.source, mirrors: args.images.mirror.clone() },
+        only: None,
     };
-    let choice = ImageChoice { source: args.images.source, mirrors: args.images.mirror.clone() };
-    let signers = Signers::start(sh, &sb, &choice)?;
-    let report = crate::migrate::run(sh, &sb, &signers, &tools)?;
+    let signers = migrate::start(sh, &sb, &opts)?;
+    crate::signals::catch(
+        "killing the running command's processes in the signers container, then writing the report so far",
+    )?;
+    let report = migrate::migrate(sh, &sb, &signers, &opts)?;
     // With `--json -` stdout carries the JSON only.
     let to_stdout = args.json.json.as_deref() == Some("-");
-    let human = format!("{}\n", crate::migrate::table(&report));
+    let human = format!("{}\n", migrate::table(&report));
     if to_stdout {
         eprint!("{human}");
     } else {
@@ -47,7 +64,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
         );
     }
     let exec = format!("{} exec {}", sb.engine.kind, signers.container);
-    let commands = crate::migrate::consumer_commands(&report, &exec);
+    let commands = migrate::consumer_commands(&report, &exec, &sb.spec.registry_address()?);
     if to_stdout {
         eprint!("\n{commands}");
     } else {
@@ -55,15 +72,42 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
     }
     args.json.write(&report)?;
     if let Some(path) = &args.html {
-        let origins = origins(sh, &sb, &report);
+        // Written however the run ended: an interrupted migration's page says so (without the
+        // trust trees, which would take more engine calls after the signal).
+        let origins = if crate::signals::caught().is_none() { origins(sh, &sb, &report) } else { Vec::new() };
         let masker = report_masker(&sb, &signers)?;
-        html::write_timed(path, || crate::migrate::html::render_migrate(&report, &origins, &commands, &masker))?;
+        let kit_files = kit::listed(&opts.kit_dir);
+        let extras = migrate::html::Extras { origins: &origins, commands: &commands, kit_files: &kit_files };
+        crate::session::reports::write_page(path, || migrate::html::render(&report, &extras, &masker))?;
     }
-    Ok(if report.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    for n in &report.not_migrated {
+        ui::warn(format!(
+            "not migrated: {} ({}) in {}: {}",
+            n.tag,
+            migrate::short(&n.digest),
+            n.format.name(),
+            n.reason
+        ));
+    }
+    if let Some(sig) = crate::signals::caught() {
+        ui::warn(format!(
+            "interrupted by {sig}: the running command's processes were killed; the report holds what was done (exit {})",
+            sig.exit_code()
+        ));
+        return Ok(ExitCode::from(sig.exit_code()));
+    }
+    if !report.not_migrated.is_empty() {
+        ui::warn(format!(
+            "{} signature(s) asked for are missing: a DCT-signed tag is not fully migrated (listed above)",
+            report.not_migrated.len()
+        ));
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The server's trust data of each migrated repository: where the signed digests come from.
-fn origins(sh: &Shell, sb: &Sandbox, report: &crate::migrate::Report) -> Vec<crate::trust::view::TrustView> {
+fn origins(sh: &Shell, sb: &Sandbox, report: &migrate::Report) -> Vec<crate::trust::view::TrustView> {
     let mut repos: Vec<&str> = report.records.iter().map(|r| r.repository.as_str()).collect();
     repos.dedup();
     repos

@@ -22,7 +22,7 @@ const HOST_TOOLS: [(&str, &str); 5] = [
 ];
 
 pub fn run(sh: &Shell, yes: bool, unit_only: bool) -> Result<ExitCode> {
-    let root = crate::sandbox::spec::source_root();
+    let root = crate::table::source_root();
     let _dir = sh.push_dir(&root);
 
     if !unit_only {

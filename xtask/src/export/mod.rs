@@ -124,7 +124,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
         for m in std::mem::take(&mut spec.mounts) {
             match m {
                 Mount::Volume { name, target } => {
-                    let logical = name.strip_prefix(&format!("{}-", sb.name)).unwrap_or(&name).to_string();
+                    let logical = crate::sandbox::name::part_of(&sb.name, &name).unwrap_or(&name).to_string();
                     if !volumes.contains(&logical) {
                         volumes.push(logical.clone());
                     }
@@ -163,7 +163,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
             let rel = Plan::secret_env_rel(&svc.name);
             files.insert(rel.clone(), OutFile { rel, bytes: text.into_bytes(), secret: true });
         }
-        if svc.readiness == crate::sandbox::readiness::Readiness::DbSchema {
+        if svc.readiness == crate::table::Readiness::DbSchema {
             // The schema step `up` runs through exec, as the container's own entry.
             for (rel, target, bytes, secret) in [
                 ("db-entry.sh", db_init::ENTRY_TARGET, db_init::entry_script()?, false),
@@ -224,6 +224,15 @@ pub fn write(out: &Path, plan: &Plan, manifests: &[(&str, String)]) -> Result<()
             out.display(),
             plan.sandbox
         );
+    }
+    // One format per directory: the other's manifest beside this one would start a second stack.
+    for (format, manifest) in [("compose", compose::FILE), ("kube", kube::FILE)] {
+        if !manifests.iter().any(|(name, _)| *name == manifest) && out.join(manifest).exists() {
+            bail!(
+                "{} holds an earlier `export {format}` ({manifest}): one directory holds one format. Pick another --out directory (the default is export/<format> in the state directory), or remove {manifest} first",
+                out.display()
+            );
+        }
     }
     crate::util::make_private_dir(&out.join(SECRETS_DIR))?;
     for f in &plan.files {

@@ -8,13 +8,11 @@
 //! not run a hollow circle with a dash, a change a diamond.
 //!
 //! The renderers of each report live beside their data (`scenario::html`, `migrate::html`); this
-//! module holds the page, the marks, the trust trees and the writing.
+//! module holds the page, the marks and the trust trees. Pages are written, like the JSON and
+//! JUnit reports, by `session::reports`.
 
 pub mod trust;
 
-use std::path::Path;
-
-use anyhow::{bail, Context, Result};
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 /// What a mark says.
@@ -109,49 +107,6 @@ pub fn page(title: &str, facts: &[(&str, String)], body: Markup) -> String {
         }
     };
     doc.into_string()
-}
-
-/// Refuses, before any work, a path the page could not be written to: a missing directory, one
-/// that is not writable, or a directory in the file's place. Tries a real file, as the write will.
-pub fn check_writable(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if !dir.is_dir() {
-        bail!(
-            "cannot write the HTML report {}: the directory {} does not exist (create it first)",
-            path.display(),
-            dir.display()
-        );
-    }
-    if path.is_dir() {
-        bail!("cannot write the HTML report {}: it is a directory; name a file", path.display());
-    }
-    tempfile::Builder::new()
-        .prefix(".html-check-")
-        .tempfile_in(dir)
-        .map(drop)
-        .with_context(|| format!("cannot write the HTML report {}: {} is not writable", path.display(), dir.display()))
-}
-
-/// Writes the page atomically (readers see the old file or the whole new one), world-readable.
-pub fn write(path: &Path, page: &str) -> Result<()> {
-    crate::util::write_mode(path, page.as_bytes(), 0o644)
-        .with_context(|| format!("writing the HTML report {}", path.display()))
-}
-
-/// Renders with `render`, writes atomically, and says where, how large and how long rendering took.
-pub fn write_timed(path: &Path, render: impl FnOnce() -> String) -> Result<()> {
-    let started = std::time::Instant::now();
-    let page = render();
-    let rendered = started.elapsed();
-    write(path, &page)?;
-    crate::ui::status(
-        "Wrote",
-        format!("{} ({} kB, rendered in {} ms)", path.display(), page.len().div_ceil(1024), rendered.as_millis()),
-    );
-    Ok(())
 }
 
 /// `1.23 s`, `0.16 s`.

@@ -4,12 +4,16 @@
 
 use regex::Regex;
 
-use crate::migrate::compare::{Cell, Expected, Matrix, MeasuredCell, MeasuredRow, Row, Verdict};
-use crate::migrate::{Outcome, Record, Report as MigrateReport, Unsigned};
+use super::Tone;
+use crate::migrate::compare::html as compare_html;
+use crate::migrate::compare::{Cell, Column, Expected, Matrix, MeasuredCell, MeasuredRow, OutcomeDef, Row, RowKind};
+use crate::migrate::html::Extras as MigrateExtras;
+use crate::migrate::signing::{Format, FormatResult, Status};
+use crate::migrate::{NotMigrated, Record, Report as MigrateReport, Unsigned};
 use crate::scenario::expect::{Failure, FailureKind};
-use crate::scenario::mask::Masker;
 use crate::scenario::model::{Expect, Outcome as StepOutcome, Target};
 use crate::scenario::report::{Report, ScenarioReport, StepReport, StepStatus, TrustChange, TrustShot};
+use crate::step::mask::Masker;
 use crate::trust::view::{build, compare, Source, TrustView};
 
 const SECRET: &str = "5f3c9a0e1b7d2c4a6e8f";
@@ -31,9 +35,10 @@ fn step(index: usize, title: &str, status: StepStatus) -> StepReport {
         index,
         title: title.into(),
         explain: format!("explains {title}"),
-        on: Target::Client,
+        on: Target::default(),
         identity: None,
         command: format!("docker push sandboxregistry:5000/test/{index}"),
+        command_shortened: None,
         env: Default::default(),
         clock: None,
         status,
@@ -71,6 +76,7 @@ fn scenario_report() -> Report {
         summary: "rotates".into(),
         passed: true,
         aborted: false,
+        interrupted: false,
         duration_ms: 900,
         steps: vec![step(1, "sign version 1", StepStatus::Passed), rotation],
     };
@@ -79,6 +85,7 @@ fn scenario_report() -> Report {
         summary: "the guide".into(),
         passed: false,
         aborted: false,
+        interrupted: false,
         duration_ms: 500,
         steps: vec![
             step(1, "start clean", StepStatus::Passed),
@@ -164,115 +171,205 @@ fn text_is_escaped_by_construction() {
     assert_self_contained(&page.replace("&lt;img src=http://x.example/a.png&gt;", ""));
 }
 
-fn cell(tool: &str, verdict: Verdict, as_recorded: bool) -> MeasuredCell {
+fn outcome(id: &str, mark: &str) -> OutcomeDef {
+    OutcomeDef { id: id.into(), mark: mark.into(), meaning: format!("means {id}") }
+}
+
+fn column(id: &str) -> Column {
+    Column { id: id.into(), title: format!("title {id}"), how: format!("how {id}"), clock: true }
+}
+
+fn cell(column: &str, outcome: &str, stage: &str, digest: Option<String>, as_recorded: bool) -> MeasuredCell {
     MeasuredCell {
-        tool: tool.into(),
-        verdict,
-        exit_code: if verdict == Verdict::Refused { 1 } else { 0 },
-        message: format!("{tool} says {SECRET}"),
+        column: column.into(),
+        outcome: outcome.into(),
+        stage: stage.into(),
+        exit_code: if stage.is_empty() { 0 } else { 1 },
+        digest,
+        message: format!("{column} says {SECRET}"),
         as_recorded,
-        recorded: Cell { verdict: Verdict::Refused, message: "recorded line".into() },
+        recorded: Cell { outcome: "attack-refused".into(), stage: "signature".into(), message: "recorded line".into() },
         seconds: 0.25,
     }
 }
 
+fn digest(c: char) -> String {
+    format!("sha256:{}", c.to_string().repeat(64))
+}
+
+/// A matrix with outcomes, columns and a row kind the page has never heard of by name: the page
+/// renders whatever the data lists.
 fn matrix() -> (Matrix, Expected) {
-    let row = |id: &str, cells: Vec<MeasuredCell>| MeasuredRow {
+    let row = |id: &str, kind: RowKind, cells: Vec<MeasuredCell>| MeasuredRow {
         id: id.into(),
+        kind,
         attack: format!("attack {id}"),
         repository: format!("sandboxregistry:5000/compare/{id}"),
-        signed_digest: format!("sha256:{}", "a".repeat(64)),
-        attacker_digest: format!("sha256:{}", "b".repeat(64)),
+        tag: "latest".into(),
+        signed_digest: digest('a'),
+        wanted_digest: digest('b'),
         cells,
     };
     let m = Matrix {
         sandbox: "s".into(),
         clock_shift: "+15d".into(),
+        outcomes: vec![
+            outcome("attack-refused", "✓ refused"),
+            outcome("attack-accepted", "✗ accepted"),
+            outcome("good-refused", "⚠ good image refused"),
+            outcome("good-accepted", "✓ accepted"),
+            outcome("attack-delayed", "delayed"),
+        ],
+        columns: vec![column("dct"), column("skopeo"), column("kyverno")],
+        interrupted: Some("SIGTERM".into()),
         rows: vec![
             row(
                 "tag-moved",
+                RowKind::Attack,
                 vec![
-                    cell("dct", Verdict::Refused, true),
-                    cell("cosign", Verdict::Accepted, true),
-                    cell("notation", Verdict::Refused, true),
+                    cell("dct", "attack-refused", "signature", Some(digest('a')), true),
+                    cell("skopeo", "attack-accepted", "", Some(digest('b')), false),
+                    cell("kyverno", "attack-delayed", "", None, true),
                 ],
             ),
-            // A column only one row has: columns come from the data.
+            // A column this row has no cell for is shown as not measured.
             row(
-                "tag-rollback",
+                "bundle-only",
+                RowKind::Good,
                 vec![
-                    cell("dct", Verdict::Refused, true),
-                    cell("cosign", Verdict::Accepted, false),
-                    cell("kyverno", Verdict::Accepted, true),
+                    cell("dct", "good-accepted", "", Some(digest('b')), true),
+                    cell("skopeo", "good-refused", "content", None, true),
                 ],
             ),
         ],
         as_recorded: false,
     };
-    let recorded = |id: &str| Row {
+    let recorded = |id: &str, kind: RowKind| Row {
         id: id.into(),
+        kind,
         attack: format!("attack {id}"),
         how: format!("how {id}"),
-        dct: Cell { verdict: Verdict::Refused, message: "m".into() },
-        cosign: Cell { verdict: Verdict::Refused, message: "m".into() },
-        notation: Cell { verdict: Verdict::Refused, message: "m".into() },
         note: format!("why {id}"),
+        check_tag: "latest".into(),
+        signed_with: vec![],
+        cells: Default::default(),
     };
-    (m, Expected { rows: vec![recorded("tag-moved"), recorded("tag-rollback")] })
+    let e = Expected {
+        outcomes: m.outcomes.clone(),
+        columns: m.columns.clone(),
+        rows: vec![recorded("tag-moved", RowKind::Attack), recorded("bundle-only", RowKind::Good)],
+    };
+    (m, e)
 }
 
 #[test]
-fn the_compare_page_is_a_grid_with_every_cell_and_its_evidence() {
+fn outcomes_look_as_their_marks_say_with_shape_colour_and_word() {
+    let e = crate::migrate::compare::expected().unwrap();
+    let looks: Vec<(Tone, String)> = e.outcomes.iter().map(compare_html::look).collect();
+    assert_eq!(
+        looks,
+        [
+            (Tone::Good, "refused".to_string()),
+            (Tone::Bad, "accepted".to_string()),
+            (Tone::Warn, "good image refused".to_string()),
+            (Tone::Good, "accepted".to_string()),
+        ]
+    );
+    assert_eq!(compare_html::look(&outcome("x", "")), (Tone::Quiet, "x".to_string()));
+}
+
+#[test]
+fn the_compare_page_is_a_grid_with_every_cell_its_stage_and_its_evidence() {
     let (m, e) = matrix();
-    let page = crate::migrate::html::render_compare(&m, &e, &Masker::new(&[SECRET.to_string()]));
+    let page = compare_html::render(&m, &e, &Masker::new(&[SECRET.to_string()]));
     assert_self_contained(&page);
     assert_marks_have_words(&page);
     for r in &m.rows {
         assert!(page.contains(&format!("data-row=\"{}\"", r.id)));
         for c in &r.cells {
             let at = page
-                .find(&format!("data-cell=\"{}/{}\"", r.id, c.tool))
-                .unwrap_or_else(|| panic!("{}/{}", r.id, c.tool));
-            let cell = &page[at..at + page[at..].find("</td>").unwrap()];
-            let word = if c.verdict == Verdict::Refused { "refused" } else { "accepted" };
+                .find(&format!("data-cell=\"{}/{}\"", r.id, c.column))
+                .unwrap_or_else(|| panic!("{}/{}", r.id, c.column));
+            // From the cell's `<td` (its class comes before its data attributes) to its end.
+            let start = page[..at].rfind("<td").unwrap();
+            let cell = &page[start..at + page[at..].find("</td>").unwrap()];
+            let def = m.outcomes.iter().find(|o| o.id == c.outcome).unwrap();
+            let (tone, word) = compare_html::look(def);
+            assert!(cell.contains(&format!("class=\"cell {}\"", tone.class())), "{cell}");
             assert!(cell.contains(&format!("<span class=\"word\">{word}</span>")), "{cell}");
-            assert!(cell.contains(&format!("{} says ***", c.tool)), "evidence, masked: {cell}");
+            assert!(cell.contains(&format!("data-outcome=\"{}\"", c.outcome)), "{cell}");
+            if !c.stage.is_empty() {
+                assert!(cell.contains(&format!("at the {}", c.stage)), "the refusing stage: {cell}");
+            }
+            assert!(cell.contains(&format!("{} says ***", c.column)), "evidence, masked: {cell}");
         }
     }
-    for col in ["DCT (docker pull)", "cosign verify", "notation verify", "kyverno"] {
-        assert!(page.contains(&format!("<th>{col}</th>")), "{col}");
+    for c in &m.columns {
+        assert!(page.contains(&format!("<th data-column=\"{}\">{}</th>", c.id, c.title)), "{}", c.id);
+        assert!(page.contains(&c.how), "{}", c.id);
     }
-    assert!(page.contains("data-cell=\"tag-moved/kyverno\""), "a missing cell is shown as such");
-    assert!(page.contains("differs from the record"));
-    assert!(page.contains("1 cell(s) differ"));
-    assert!(page.contains("why tag-rollback"));
+    for o in &m.outcomes {
+        assert!(page.contains(&format!("data-outcome=\"{}\"", o.id)) && page.contains(&o.meaning), "{}", o.id);
+    }
+    // What each consumer ended up with, in the row's words.
+    assert!(page.contains("ended up with sha256:aaaaaaaaaaaa (the signed image)"));
+    assert!(
+        page.contains("ended up with sha256:bbbbbbbbbbbb (the attacker&#39;s)") || page.contains("(the attacker's)")
+    );
+    assert!(page.contains("ended up with sha256:bbbbbbbbbbbb (the good image)"));
+    assert!(page.contains("ended up with no image"));
+    assert!(page.contains("data-cell=\"bundle-only/kyverno\"") && page.contains("not measured"));
+    assert!(page.contains("differs from the record") && page.contains("1 cell(s) differ"));
+    assert!(page.contains("interrupted by SIGTERM: 2 row(s) measured"));
+    assert!(page.contains("why bundle-only") && page.contains(">good image</span>"));
     assert!(!page.contains(SECRET));
 }
 
+fn format_result(format: Format, status: Status, detail: &str) -> FormatResult {
+    FormatResult { format, status, signatures: vec![digest('e')], detail: detail.into() }
+}
+
 #[test]
-fn the_migrate_page_has_each_digest_its_origin_and_every_signature_column() {
-    let digest = format!("sha256:{}", "c".repeat(64));
-    let record = |repo: &str, cosign: Outcome, notation: Outcome| Record {
+fn the_migrate_page_has_each_digest_its_origin_its_signatures_per_format_and_the_kit() {
+    let record = |repo: &str, signatures: Vec<FormatResult>| Record {
         repository: format!("sandboxregistry:5000/{repo}"),
         tag: "latest".into(),
-        dct_digest: digest.clone(),
+        dct_digest: digest('c'),
         dct_signers: vec!["Repo Admin".into()],
-        registry_digest: Some(format!("sha256:{}", "d".repeat(64))),
+        registry_digest: Some(digest('d')),
         signed_digest_served: true,
-        cosign,
-        notation,
+        carries: signatures.iter().filter(|s| s.status.carried()).map(|s| s.format).collect(),
+        signatures,
         note: "tag moved".into(),
     };
     let report = MigrateReport {
         sandbox: "s".into(),
+        formats: vec![Format::CosignLegacy, Format::Notation],
+        interrupted: None,
         records: vec![
-            record("app/web", Outcome::Signed, Outcome::AlreadySigned),
+            record(
+                "test/rotate",
+                vec![
+                    format_result(Format::CosignBundle, Status::Present, ""),
+                    format_result(Format::CosignLegacy, Status::Signed, ""),
+                    format_result(Format::Notation, Status::Already, ""),
+                ],
+            ),
             record(
                 "app/gone",
-                Outcome::Skipped("signed digest not served".into()),
-                Outcome::Failed(format!("boom {SECRET}")),
+                vec![
+                    format_result(Format::CosignBundle, Status::Foreign, ""),
+                    format_result(Format::CosignLegacy, Status::Absent, ""),
+                    format_result(Format::Notation, Status::Failed, &format!("boom {SECRET}")),
+                ],
             ),
         ],
+        not_migrated: vec![NotMigrated {
+            tag: "sandboxregistry:5000/app/gone:latest".into(),
+            digest: digest('c'),
+            format: Format::Notation,
+            reason: format!("boom {SECRET}"),
+        }],
         without_signed_tags: vec![Unsigned {
             repository: "sandboxregistry:5000/app/none".into(),
             reason: "no signed tags".into(),
@@ -283,43 +380,46 @@ fn the_migrate_page_has_each_digest_its_origin_and_every_signature_column() {
         cosign_public_key: "/st/cosign.pub".into(),
         notation_certificate: "/st/notation.crt".into(),
         notation_trust_policy: "/st/trustpolicy.json".into(),
+        kit: Some("/st/signers/kit".into()),
     };
-    let origin = sample_view();
-    let page = crate::migrate::html::render_migrate(
-        &report,
-        &[origin],
-        "cosign verify …",
-        &Masker::new(&[SECRET.to_string()]),
-    );
+    let origins = [sample_view()];
+    let kit_files = ["containers/policy.json".to_string(), "kyverno/clusterpolicy.yaml".to_string()];
+    let extras = MigrateExtras { origins: &origins, commands: "cosign verify …", kit_files: &kit_files };
+    let page = crate::migrate::html::render(&report, &extras, &Masker::new(&[SECRET.to_string()]));
     assert_self_contained(&page);
     assert_marks_have_words(&page);
     for r in &report.records {
-        assert!(page.contains(&format!("data-record=\"{}:{}\"", r.repository, r.tag)), "{}", r.repository);
+        let at = page.find(&format!("data-record=\"{}:{}\"", r.repository, r.tag)).unwrap();
+        let row = &page[at..at + page[at..].find("</tr>").unwrap()];
+        assert!(row.contains(&format!("data-origin=\"{}\"", r.dct_digest)) && row.contains("Repo Admin"), "{row}");
+        for f in Format::ALL {
+            assert!(row.contains(&format!("data-format=\"{}\"", f.name())), "{} in {row}", f.name());
+        }
+        assert!(row.contains("signature sha256:eeeeeeeeeeee"), "{row}");
+        let carries: Vec<&str> = r.carries.iter().map(|f| f.name()).collect();
+        assert!(row.contains(&format!("data-carries=\"{}\"", carries.join(" "))), "{row}");
     }
-    assert!(page.contains(&digest) && page.contains("Repo Admin"));
-    for col in ["New signature: cosign", "New signature: notation"] {
-        assert!(page.contains(col), "{col}");
+    assert!(page.contains("data-carries=\"cosign-bundle cosign-legacy notation\""), "what test/rotate carries");
+    for f in Format::ALL {
+        assert!(page.contains(&format!("New signature: {}", f.name())), "{}", f.name());
     }
-    for word in ["signed", "already-signed", "skipped", "failed"] {
+    for word in ["signed now", "already signed", "present (not asked for)", "signed by another key", "none", "failed"] {
         assert!(page.contains(&format!("<span class=\"word\">{word}</span>")), "{word}");
     }
+    assert!(page.contains("data-not-migrated=\"sandboxregistry:5000/app/gone:latest/notation\""));
     assert!(page.contains("boom ***") && !page.contains(SECRET));
     assert!(page.contains("sandboxregistry:5000/app/none"));
+    assert!(page.contains("data-kit=\"/st/signers/kit\"") && page.contains("<code>kyverno/clusterpolicy.yaml</code>"));
     assert!(page.contains("data-trust=\"sandboxregistry:5000/test/rotate\""), "the DCT origin's tree");
+    assert!(page.contains("cosign-legacy, notation"), "the formats asked for");
 }
 
 #[test]
-fn unwritable_report_paths_are_refused_before_any_work() {
-    let dir = tempfile::tempdir().unwrap();
-    let err = super::check_writable(&dir.path().join("missing/r.html")).unwrap_err().to_string();
-    assert!(err.contains("does not exist"), "{err}");
-    let err = super::check_writable(dir.path()).unwrap_err().to_string();
-    assert!(err.contains("is a directory"), "{err}");
-    let file = dir.path().join("file");
-    std::fs::write(&file, "x").unwrap();
-    let err = super::check_writable(&file.join("r.html")).unwrap_err().to_string();
-    assert!(err.contains("does not exist"), "a file is no directory: {err}");
-    super::check_writable(&dir.path().join("r.html")).unwrap();
-    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(names, ["file"], "the check leaves nothing behind");
+fn an_interrupted_run_says_so_on_its_page() {
+    let mut report = scenario_report();
+    report.interrupted = Some("SIGINT".into());
+    report.scenarios[1].interrupted = true;
+    let page = crate::scenario::html::render(&report, &Masker::new(&[]));
+    assert!(page.contains("interrupted by SIGINT"), "{page}");
+    assert!(page.contains("<span class=\"word\">interrupted</span>"));
 }

@@ -1,184 +1,82 @@
-//! The HTML pages of `migrate --html` and `compare --html`, rendered generically from the reports'
-//! data: the comparison's columns are the tools its cells name (in the order they first appear),
-//! a cell's colour and shape follow its verdict's name; the migration's signature columns are
-//! every field of a record that holds an outcome (`{"status": …}`). New columns, rows or
-//! outcomes in the data need no change here.
+//! The page of `migrate --html`: each DCT-signed digest with its DCT origin (the repository, tag
+//! and signers, and the server's trust tree it comes from), its new signatures in every format
+//! (one column per format, whether asked for or found), the formats it carries afterwards (each
+//! verified with this sandbox's key or certificate), what was asked for and not signed, and
+//! the consumer kit written beside the key and certificate.
 
 use maud::{html, Markup};
-use serde_json::Value;
 
-use super::compare::{Expected, Matrix, MeasuredCell};
-use super::Report;
+use super::signing::{Format, FormatResult, Status};
+use super::{short, Record, Report};
 use crate::html::trust::single;
 use crate::html::{self, Text, Tone};
-use crate::scenario::mask::Masker;
+use crate::step::mask::Masker;
 use crate::trust::view::TrustView;
 
-/// How a verdict or outcome looks, by its serialised name: the names of refusal and success are
-/// good, of acceptance and failure bad; anything else (not applicable, skipped) quiet.
-pub fn tone_of(status: &str) -> Tone {
+/// How a format's status looks: carried signatures are good, a failure bad, a signature by
+/// another key worth a look, none quiet.
+fn look(status: Status, asked: bool) -> (Tone, &'static str) {
     match status {
-        "refused" | "signed" | "already-signed" | "passed" => Tone::Good,
-        "accepted" | "failed" => Tone::Bad,
-        _ => Tone::Quiet,
+        Status::Signed => (Tone::Good, "signed now"),
+        Status::Already => (Tone::Good, "already signed"),
+        Status::Present => (Tone::Good, "present (not asked for)"),
+        Status::Foreign => (Tone::Warn, "signed by another key"),
+        Status::Failed => (Tone::Bad, "failed"),
+        Status::Absent if asked => (Tone::Bad, "none"),
+        Status::Absent => (Tone::Quiet, "none (not asked for)"),
     }
 }
 
-/// The serialised name of a verdict-like value (`Verdict::Refused` → `refused`).
-fn name_of(v: &impl serde::Serialize) -> String {
-    match serde_json::to_value(v) {
-        Ok(Value::String(s)) => s,
-        Ok(Value::Object(o)) => o.get("status").and_then(Value::as_str).unwrap_or_default().to_string(),
-        _ => String::new(),
-    }
+/// What the page knows beside the report: the repositories' trust data and the kit's files.
+pub struct Extras<'a> {
+    /// The server's trust data of each migrated repository (where the signed digests come from).
+    pub origins: &'a [TrustView],
+    /// The consumer's verify commands, as the terminal shows them.
+    pub commands: &'a str,
+    /// The files of the consumer kit, relative to its directory.
+    pub kit_files: &'a [String],
 }
 
-/// A column's heading: the README's words for the tools it knows, the tool's name otherwise.
-fn column_label(tool: &str) -> String {
-    match tool {
-        "dct" => "DCT (docker pull)".into(),
-        "cosign" => "cosign verify".into(),
-        "notation" => "notation verify".into(),
-        other => other.to_string(),
-    }
-}
-
-pub fn render_compare(matrix: &Matrix, expected: &Expected, masker: &Masker) -> String {
+pub fn render(report: &Report, extras: &Extras<'_>, masker: &Masker) -> String {
     let mask = |s: &str| masker.mask(s);
     let t = Text::new(&mask);
-    let mut columns: Vec<&str> = Vec::new();
-    for c in matrix.rows.iter().flat_map(|r| &r.cells) {
-        if !columns.contains(&c.tool.as_str()) {
-            columns.push(&c.tool);
-        }
-    }
-    let differing = matrix.rows.iter().flat_map(|r| &r.cells).filter(|c| !c.as_recorded).count();
-    let facts = [
-        ("sandbox", matrix.sandbox.clone()),
-        ("attacks", matrix.rows.len().to_string()),
-        ("verifiers", columns.len().to_string()),
-        ("clock shift of the freshness row", matrix.clock_shift.clone()),
-    ];
-    let body = html! {
-        div class="summary" {
-            @if matrix.as_recorded { (Tone::Good.mark("every cell as recorded in comparison.toml")) }
-            @else { (Tone::Bad.mark(&format!("{differing} cell(s) differ from comparison.toml"))) }
-        }
-        p class="dim" {
-            "Each row starts from a freshly signed tag, stages the attack, then lets each verifier check the tag as its users would. "
-            "A refusal means the verifier did not accept the image the attacker wanted accepted."
-        }
-        table class="grid" {
-            colgroup { col style="width: 24%"; @for _ in &columns { col; } }
-            thead { tr { th { "Attack" } @for c in &columns { th { (column_label(c)) } } } }
-            tbody {
-                @for row in &matrix.rows {
-                    @let recorded = expected.rows.iter().find(|r| r.id == row.id);
-                    tr data-row=(row.id) {
-                        th scope="row" {
-                            (t.t(&row.attack))
-                            @if let Some(r) = recorded { span class="meta dim" { br; (t.t(&r.how)) } }
-                        }
-                        @for col in &columns {
-                            @match row.cells.iter().find(|c| c.tool == *col) {
-                                Some(cell) => (grid_cell(&row.id, cell, &t)),
-                                None => td class="cell" data-cell={ (row.id) "/" (col) } { span class="dim" { "not measured" } },
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        @let notes: Vec<_> = matrix.rows.iter().filter_map(|r| expected.rows.iter().find(|e| e.id == r.id)).collect();
-        @if !notes.is_empty() {
-            h2 { "Why" }
-            ul { @for r in notes { li { strong { (t.t(&r.attack)) } ": " (t.t(&r.note)) "." } } }
-        }
-        h2 { "Where each attack ran" }
-        table {
-            thead { tr { th { "Attack" } th { "Repository" } th { "Signed digest" } th { "Digest the attacker wants accepted" } } }
-            tbody {
-                @for row in &matrix.rows {
-                    tr { td { (t.t(&row.attack)) } td class="mono" { (t.t(&row.repository)) } td class="mono" { (t.t(&row.signed_digest)) } td class="mono" { (t.t(&row.attacker_digest)) } }
-                }
-            }
-        }
-    };
-    html::page("trust-sandbox: what each verifier catches", &facts, body)
-}
-
-fn grid_cell(row: &str, cell: &MeasuredCell, t: &Text<'_>) -> Markup {
-    let verdict = name_of(&cell.verdict);
-    let tone = tone_of(&verdict);
-    html! {
-        td class={ "cell " (tone.class()) } data-cell={ (row) "/" (cell.tool) } {
-            (tone.mark(&verdict))
-            span class="msg mono" { (t.t(&cell.message)) }
-            span class="meta" { "exit " (cell.exit_code) " · " (format!("{:.2} s", cell.seconds)) }
-            @if !cell.as_recorded {
-                span class="meta" { (Tone::Warn.mark("differs from the record")) " recorded: " (name_of(&cell.recorded.verdict)) " — " (t.t(&cell.recorded.message)) }
-            }
-        }
-    }
-}
-
-/// Fields of a migrate record that the table shows in its own columns; every other field that
-/// holds an outcome is a signature column.
-const RECORD_COLUMNS: [&str; 6] = ["repository", "tag", "dct_digest", "dct_signers", "registry_digest", "note"];
-
-pub fn render_migrate(report: &Report, origins: &[TrustView], commands: &str, masker: &Masker) -> String {
-    let mask = |s: &str| masker.mask(s);
-    let t = Text::new(&mask);
-    let records: Vec<Value> = report.records.iter().filter_map(|r| serde_json::to_value(r).ok()).collect();
-    let mut signature_columns: Vec<String> = Vec::new();
-    for r in &records {
-        for (k, v) in r.as_object().into_iter().flatten() {
-            let outcome = v.get("status").is_some_and(Value::is_string);
-            if outcome && !RECORD_COLUMNS.contains(&k.as_str()) && !signature_columns.contains(k) {
-                signature_columns.push(k.clone());
-            }
-        }
-    }
+    let formats: Vec<&str> = report.formats.iter().map(|f| f.name()).collect();
     let facts = [
         ("sandbox", report.sandbox.clone()),
+        ("formats asked for", formats.join(", ")),
         ("signed tags", report.records.len().to_string()),
         ("signed now", report.signed.to_string()),
         ("already there", report.already_signed.to_string()),
         ("failed", report.failed.to_string()),
     ];
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let body = html! {
         div class="summary" {
-            @if report.failed == 0 { (Tone::Good.mark("every DCT-signed tag re-signed and verified")) }
-            @else { (Tone::Bad.mark(&format!("{} signature(s) failed", report.failed))) }
+            @if let Some(sig) = &report.interrupted { (Tone::Warn.mark(&format!("interrupted by {sig}"))) }
+            @if report.not_migrated.is_empty() { (Tone::Good.mark("every DCT-signed tag carries every format asked for")) }
+            @else { (Tone::Bad.mark(&format!("{} signature(s) asked for are missing", report.not_migrated.len()))) }
         }
-        p class="dim" { "Each tag is re-signed by the digest DCT signed (its DCT origin), never by what the tag points to now." }
+        p class="dim" {
+            "Each tag is re-signed by the digest DCT signed (its DCT origin), never by what the tag points to now; "
+            "each signature is verified with this sandbox's key or certificate."
+        }
         table class="migrate" {
-            colgroup { col style="width: 17%"; col style="width: 7%"; col style="width: 22%"; col style="width: 9%"; col style="width: 13%"; @for _ in &signature_columns { col; } col; }
+            colgroup { col style="width: 15%"; col style="width: 6%"; col style="width: 19%"; col style="width: 10%"; @for _ in Format::ALL { col; } col style="width: 10%"; col; }
             thead {
                 tr {
-                    th { "Repository" } th { "Tag" } th { "DCT-signed digest" } th { "Signed by (DCT)" } th { "Registry now" }
-                    @for c in &signature_columns { th { "New signature: " (c) } }
+                    th { "Repository" } th { "Tag" } th { "DCT origin: the signed digest, its signers" } th { "Registry now" }
+                    @for f in Format::ALL { th data-format=(f.name()) { "New signature: " (f.name()) } }
+                    th { "Carries (verified)" }
                     th { "Note" }
                 }
             }
-            tbody {
-                @for r in &records {
-                    @let digest = text(r, "dct_digest");
-                    tr data-record={ (text(r, "repository")) ":" (text(r, "tag")) } {
-                        td class="mono" { (t.t(&text(r, "repository"))) }
-                        td class="mono" { (t.t(&text(r, "tag"))) }
-                        td class="mono" { (t.t(&digest)) }
-                        td { (t.t(&r.get("dct_signers").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default())) }
-                        td class="mono" {
-                            @match r.get("registry_digest").and_then(Value::as_str) {
-                                None => (Tone::Warn.mark("tag gone")),
-                                Some(d) if d == digest => span class="dim" { "same" },
-                                Some(d) => { (Tone::Warn.mark("moved")) " " (t.t(d)) },
-                            }
-                        }
-                        @for c in &signature_columns { (outcome_cell(r.get(c), &t)) }
-                        td { (t.t(&text(r, "note"))) }
+            tbody { @for r in &report.records { (record_row(report, r, extras, &t)) } }
+        }
+        @if !report.not_migrated.is_empty() {
+            h2 { "Not migrated" }
+            ul class="checks" {
+                @for n in &report.not_migrated {
+                    li data-not-migrated={ (n.tag) "/" (n.format.name()) } {
+                        (Tone::Bad.mark(n.format.name())) " " code { (t.t(&n.tag)) } " (" code title=(n.digest) { (short(&n.digest)) } "): " (t.t(&n.reason))
                     }
                 }
             }
@@ -187,24 +85,67 @@ pub fn render_migrate(report: &Report, origins: &[TrustView], commands: &str, ma
             h2 { "Repositories with trust data but no signed tag" }
             ul { @for u in &report.without_signed_tags { li { code { (t.t(&u.repository)) } ": " (t.t(&u.reason)) } } }
         }
+        h2 { "The consumer kit" }
+        @match &report.kit {
+            Some(dir) => {
+                p { "Written to " code data-kit=(t.t(dir)) { (t.t(dir)) } " from the same key and certificate (no secret in it):" }
+                ul class="kit" { @for f in extras.kit_files { li { code { (t.t(f)) } } } }
+            }
+            None => p { (Tone::Warn.mark("not written")) },
+        }
         h2 { "Verify as a consumer" }
-        pre { (t.t(commands)) }
-        @if !origins.is_empty() {
+        pre { (t.t(extras.commands)) }
+        @if !extras.origins.is_empty() {
             h2 { "The DCT trust data the digests come from" }
-            @for v in origins { (single(v, &t)) }
+            @for v in extras.origins { (single(v, &t)) }
         }
     };
     html::page("trust-sandbox: migration off DCT", &facts, body)
 }
 
-fn outcome_cell(v: Option<&Value>, t: &Text<'_>) -> Markup {
-    let status = v.and_then(|v| v.get("status")).and_then(Value::as_str).unwrap_or("none");
-    let detail = v.and_then(|v| v.get("detail")).and_then(Value::as_str).unwrap_or_default();
-    let tone = tone_of(status);
+fn record_row(report: &Report, r: &Record, extras: &Extras<'_>, t: &Text<'_>) -> Markup {
+    let has_tree = extras.origins.iter().any(|v| v.repository == r.repository);
     html! {
-        td class={ "cell " (tone.class()) } {
-            (tone.mark(status))
-            @if !detail.is_empty() { span class="meta" { (t.t(detail)) } }
+        tr data-record={ (r.repository) ":" (r.tag) } {
+            td class="mono" { (t.t(&r.repository)) }
+            td class="mono" { (t.t(&r.tag)) }
+            td {
+                code data-origin=(r.dct_digest) { (t.t(&r.dct_digest)) }
+                span class="meta dim" {
+                    br; "signed in DCT by " (t.t(&r.dct_signers.join(", ")))
+                    @if has_tree { " · trust tree below" }
+                }
+            }
+            td class="mono" {
+                @match &r.registry_digest {
+                    None => (Tone::Warn.mark("tag gone")),
+                    Some(d) if *d == r.dct_digest => span class="dim" { "same" },
+                    Some(d) => { (Tone::Warn.mark("moved")) " " (t.t(d)) },
+                }
+            }
+            @for f in Format::ALL { (format_cell(f, r.signatures.iter().find(|s| s.format == f), report.formats.contains(&f), t)) }
+            @let carries: Vec<&str> = r.carries.iter().map(|f| f.name()).collect();
+            td data-carries=(carries.join(" ")) {
+                @if carries.is_empty() { (Tone::Bad.mark("nothing")) }
+                @else { @for f in &carries { span class="chip" { (f) } " " } }
+            }
+            td { (t.t(&r.note)) }
+        }
+    }
+}
+
+fn format_cell(format: Format, result: Option<&FormatResult>, asked: bool, t: &Text<'_>) -> Markup {
+    let (tone, word) = match result {
+        Some(s) => look(s.status, asked),
+        None => (Tone::Quiet, "not signed: the digest is not served"),
+    };
+    html! {
+        td class={ "cell " (tone.class()) } data-format=(format.name()) {
+            (tone.mark(word))
+            @if let Some(s) = result {
+                @for sig in &s.signatures { span class="meta mono" title=(sig) { "signature " (short(sig)) } }
+                @if !s.detail.is_empty() { span class="meta" { (t.t(&s.detail)) } }
+            }
         }
     }
 }

@@ -23,11 +23,13 @@ use rcgen::{
 use serde::{Deserialize, Serialize};
 use xshell::Shell;
 
+use crate::engine::Output;
 use crate::engine::{EnvVar, Mount, RunSpec};
 use crate::images::{self, SourceKind};
 use crate::sandbox::Sandbox;
+use crate::step::{self, mask::Masker, Step};
 use crate::ui;
-use crate::util::{self, Output};
+use crate::util;
 
 pub const IMAGE: &str = "signers";
 /// Where `<state>/signers` is mounted in the container.
@@ -100,13 +102,6 @@ impl<'a> Signers<'a> {
 
     fn run_spec(&self, image: &str) -> RunSpec {
         RunSpec {
-            name: self.container.clone(),
-            image: image.to_string(),
-            network: self.sb.network(),
-            hostname: IMAGE.into(),
-            aliases: vec![],
-            // Name, id and owning state directory, as every object of the sandbox carries.
-            labels: self.sb.labels(Some(IMAGE)),
             env: vec![EnvVar {
                 // Notation reads its configuration (keys, trust store, policy) from here.
                 name: "XDG_CONFIG_HOME".into(),
@@ -114,28 +109,14 @@ impl<'a> Signers<'a> {
                 secret: false,
             }],
             mounts: vec![Mount::Bind { source: self.dir.clone(), target: MOUNT.into(), readonly: false }],
-            publish: vec![],
-            cap_add: vec![],
-            security_opt: vec![],
-            // A helper that only waits for `exec`: nothing to restart.
-            restart: None,
-            command: vec!["sleep".into(), "infinity".into()],
+            ..super::helper::spec(self.sb, IMAGE, image)
         }
     }
 
     fn run_container(&self, sh: &Shell, image: &str) -> Result<()> {
-        let engine = &self.sb.engine;
-        if !engine.network_exists(sh, &self.sb.network())? {
-            bail!("sandbox `{}` is not up (no network): run `cargo xtask sandbox up` first", self.sb.name);
+        if super::helper::ensure(sh, self.sb, &self.run_spec(image))? {
+            ui::status("Started", format!("{} ({image})", self.container));
         }
-        if let Some(c) = engine.container(sh, &self.container)? {
-            if c.running && c.image == image {
-                return Ok(());
-            }
-            engine.remove_containers(sh, std::slice::from_ref(&self.container))?;
-        }
-        engine.run(sh, &self.run_spec(image)).context("starting the signers container")?;
-        ui::status("Started", format!("{} ({image})", self.container));
         Ok(())
     }
 
@@ -162,11 +143,36 @@ impl<'a> Signers<'a> {
         self.sb.engine.exec(sh, &self.container, argv, &env, None)
     }
 
-    /// `sh -c script` with positional arguments, so references never need quoting.
-    pub fn script(&self, sh: &Shell, script: &str, args: &[&str], cosign: bool) -> Result<Output> {
-        let mut argv = vec!["sh", "-c", script, "sh"];
-        argv.extend_from_slice(args);
-        self.exec(sh, &argv, cosign)
+    /// `sh -c script` with positional arguments, so references never need quoting. It runs as a
+    /// scenario step does: a signal that ends the run kills its processes in the container.
+    pub fn script(&self, script: &str, args: &[&str], cosign: bool) -> Result<Output> {
+        let env = if cosign { vec![("COSIGN_PASSWORD".to_string(), self.cosign_password.clone())] } else { vec![] };
+        self.step(script, args, &env)
+    }
+
+    fn step(&self, script: &str, args: &[&str], env: &[(String, String)]) -> Result<Output> {
+        let step = Step { container: &self.container, script, args, env };
+        let masker = Masker::new(std::slice::from_ref(&self.cosign_password));
+        step::run(&self.sb.engine, &step, step::NO_LIMIT, &masker, false)
+    }
+
+    /// Why a command in the container gave nothing to go by: the container is not running.
+    pub fn not_running(&self, sh: &Shell) -> Option<String> {
+        match self.sb.engine.container(sh, &self.container) {
+            Ok(Some(c)) if c.running => None,
+            Ok(Some(c)) => Some(format!("the signers container {} is {} (not running)", self.container, c.status)),
+            Ok(None) => Some(format!("the signers container {} is gone", self.container)),
+            Err(e) => Some(format!("the signers container {} cannot be inspected: {e:#}", self.container)),
+        }
+    }
+
+    /// The sandbox's cosign key pair and Notation key, as the container sees them.
+    pub fn keys(&self) -> super::signing::Keys {
+        super::signing::Keys {
+            cosign_key: format!("{MOUNT}/cosign.key"),
+            cosign_pub: format!("{MOUNT}/cosign.pub"),
+            notation_key: Some(NOTATION_KEY_NAME.to_string()),
+        }
     }
 
     pub fn cosign_pub(&self) -> PathBuf {
@@ -179,6 +185,16 @@ impl<'a> Signers<'a> {
 
     pub fn trust_policy_file(&self) -> PathBuf {
         self.dir.join("config/notation/trustpolicy.json")
+    }
+}
+
+/// The signing code's runtime: the cosign key's password goes in through the environment, and
+/// a signal that ends the run kills the script's processes (as [`Signers::script`]).
+impl super::signing::Runtime for Signers<'_> {
+    fn run(&self, _sh: &Shell, script: &str, args: &[&str], env: &[(String, String)]) -> Result<Output> {
+        let mut all = vec![("COSIGN_PASSWORD".to_string(), self.cosign_password.clone())];
+        all.extend(env.iter().cloned());
+        self.step(script, args, &all)
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::expected;
 use super::facts::{env_entries, path_dirs, ImageFacts, Images, NixFacts};
-use crate::sandbox::spec::Spec;
+use crate::table::Spec;
 
 /// Both systems the flake serves; each is compared on its own.
 pub const SYSTEMS: [&str; 2] = ["x86_64-linux", "aarch64-linux"];

@@ -8,12 +8,12 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use xshell::Shell;
 
-use super::spec::{Service, Spec};
 use super::state::{self, ClientMode};
 use super::{config, ownership, pki, ports, readiness, Sandbox, Selector, UpOptions};
 use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_ID, LABEL_SERVICE};
 use crate::engine::objects::{Kind, Object};
 use crate::engine::{ContainerState, Engine, EngineKind, RunSpec};
+use crate::table::{Service, Spec};
 use crate::{images, ui, util};
 
 /// `up`: everything in table order, each really ready before the next starts.
@@ -23,18 +23,10 @@ use crate::{images, ui, util};
 /// a healthy sandbox it found running is never torn down by a check that failed.
 pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     ports::check_choice(opts.server_port, opts.registry_port)?;
-    let spec = crate::sandbox::spec::load()?;
+    let spec = crate::table::load()?;
     let dir = state::Dir::for_name(&sel.name)?;
     let existing = dir.load()?;
-    let engine = match (&existing, sel.engine) {
-        (Some(s), Some(k)) if s.engine != k => bail!(
-            "sandbox `{}` lives on {}, not {k}: drop --engine, pick another --name, or `destroy` it first",
-            sel.name,
-            s.engine
-        ),
-        (Some(s), _) => Engine::detect(sh, Some(s.engine))?,
-        (None, k) => Engine::detect(sh, k)?,
-    };
+    let engine = Engine::for_sandbox(sh, &sel.name, sel.engine, existing.as_ref().map(|s| s.engine), "bring up")?;
     if let Some(s) = &existing {
         for (flag, asked, has) in [
             ("--server-port", opts.server_port, s.server_port),
@@ -65,7 +57,7 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     // Ports are checked before anything is created, unless our own running container holds them.
     let published =
         [(spec.published("server_port")?.0, server_port), (spec.published("registry_port")?.0, registry_port)];
-    let ours: Vec<String> = published.iter().map(|(svc, _)| format!("{}-{}", sel.name, svc.name)).collect();
+    let ours: Vec<String> = published.iter().map(|(svc, _)| super::name::object(&sel.name, &svc.name)).collect();
     let running: Vec<String> = engine.inspect(sh, &ours)?.into_iter().filter(|c| c.running).map(|c| c.name).collect();
     for ((svc, port), name) in published.iter().zip(&ours) {
         if !running.contains(name) {
@@ -140,7 +132,7 @@ impl Created {
     }
 
     fn remove(&self, sh: &Shell, sb: &Sandbox) -> Result<()> {
-        sb.engine.remove_containers(sh, &self.containers).context("removing containers")?;
+        sb.remove_own_containers(sh, &self.containers).context("removing containers")?;
         for c in &self.containers {
             ui::status("Removed", format!("container {c}"));
         }
@@ -234,7 +226,7 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
         let fresh = current.as_ref().is_some_and(|c| c.running && c.labels.get(LABEL_CONFIG) == hash);
         if !fresh {
             if current.is_some() {
-                sb.engine.remove_containers(sh, std::slice::from_ref(&name))?;
+                sb.remove_own_containers(sh, std::slice::from_ref(&name))?;
             }
             created.containers.push(name.clone());
             sb.engine.run(sh, spec).with_context(|| format!("starting {}", svc.name))?;
@@ -256,22 +248,26 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
 /// `notarysandbox` before it was `client`): removed so an existing sandbox upgrades cleanly. Their
 /// named volumes stay; volume names do not depend on the service's name.
 fn remove_retired(sh: &Shell, sb: &Sandbox) -> Result<()> {
-    // Only this state's containers, by their exact id label.
+    // Only this state's containers, by their exact id and state labels.
     let ours = sb.engine.objects_labelled(sh, Kind::Container, LABEL_ID, &sb.state.id)?;
-    let names: Vec<String> = ours.into_iter().map(|o| o.name).collect();
+    let names: Vec<String> = ours.into_iter().filter(|o| sb.owns(o)).map(|o| o.name).collect();
     let retired = retired(&sb.engine.inspect(sh, &names)?, &sb.spec);
-    sb.engine.remove_containers(sh, &retired).context("removing containers of retired services")?;
+    sb.remove_own_containers(sh, &retired).context("removing containers of retired services")?;
     for c in &retired {
         ui::status("Removed", format!("container {c} (its service is no longer in sandbox.json)"));
     }
     Ok(())
 }
 
-/// The containers among `found` whose service label names no service of `spec`.
+/// The containers among `found` whose service label names no service of `spec` (an on-demand
+/// helper, such as the signers after `migrate`, is not one: it is kept until `down`).
 fn retired(found: &[ContainerState], spec: &Spec) -> Vec<String> {
+    let helpers = spec.helper_names();
     found
         .iter()
-        .filter(|c| c.labels.get(LABEL_SERVICE).is_some_and(|s| spec.service(s).is_err()))
+        .filter(|c| {
+            c.labels.get(LABEL_SERVICE).is_some_and(|s| spec.service(s).is_err() && !helpers.contains(&s.as_str()))
+        })
         .map(|c| c.name.clone())
         .collect()
 }
@@ -342,9 +338,9 @@ fn remove(sh: &Shell, engine: &Engine, objects: &[Object], volumes: bool) -> Res
 /// this name (they belong to another state directory, which the error names).
 pub fn refuse_foreign_objects(sh: &Shell, sel: &Selector) -> Result<()> {
     let dir = state::Dir::for_name(&sel.name)?;
-    let spec = crate::sandbox::spec::load()?;
+    let spec = crate::table::load()?;
     let claim = ownership::Claim { name: &sel.name, id: None, dir: &dir.path };
-    let kinds = sel.engine.map(|k| vec![k]).unwrap_or_else(|| vec![EngineKind::Docker, EngineKind::Podman]);
+    let kinds = EngineKind::candidates(sel.engine, None);
     for kind in kinds {
         if let Ok(engine) = Engine::detect(sh, Some(kind)) {
             ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, true)?, &claim, false)?;
@@ -353,50 +349,73 @@ pub fn refuse_foreign_objects(sh: &Shell, sel: &Selector) -> Result<()> {
     Ok(())
 }
 
+/// What `destroy` found to remove.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Destroyed {
+    /// Objects, the state directory, or both, were removed.
+    Something,
+    /// No state directory and no object of this name on any engine that answers.
+    Nothing,
+}
+
 /// `destroy`: `down`, then the volumes and the state directory (trust data, keys, PKI).
 ///
-/// It refuses, removing nothing, when the sandbox's engine does not answer (the keys would go
-/// while containers with published ports and the trust data stayed), when an object of this name
-/// belongs to another state directory, and when the directory is not a sandbox state at all.
-pub fn destroy(sh: &Shell, sel: &Selector) -> Result<()> {
+/// Everything is checked before anything is removed, and it refuses, removing nothing, when:
+/// `--engine` (or `TRUST_SANDBOX_ENGINE`) names another engine than the one the state records (the
+/// keys would go while the stack kept running on the other one); the sandbox's engine does not
+/// answer; `state.json` cannot be read (an unreadable state is not an absent one); an object of
+/// this name belongs to another state directory, or to one that cannot be read; the directory is
+/// not a sandbox state at all. A corrupt `state.json` is this sandbox's all the same: destroy is
+/// how to start over, so then every engine that answers is searched.
+pub fn destroy(sh: &Shell, sel: &Selector) -> Result<Destroyed> {
     let dir = state::Dir::for_name(&sel.name)?;
+    let kept = || format!("nothing was removed (the keys and state in {} are kept)", dir.path.display());
     let state = match dir.load() {
         Ok(s) => s,
-        // A corrupt state.json is still this sandbox's: destroy is how to start over.
-        Err(_) if dir.path.join("state.json").exists() => None,
-        Err(e) => return Err(e),
+        Err(e) if e.downcast_ref::<state::Corrupt>().is_some() => None,
+        Err(e) => return Err(e.context(kept())),
     };
-    let spec = crate::sandbox::spec::load()?;
-    let kinds: Vec<EngineKind> = match (sel.engine, state.as_ref().map(|s| s.engine)) {
-        (Some(k), _) | (None, Some(k)) => vec![k],
-        (None, None) => vec![EngineKind::Docker, EngineKind::Podman],
-    };
+    let recorded = state.as_ref().map(|s| s.engine);
+    EngineKind::resolve(&sel.name, sel.engine, recorded, "destroy")?;
+    let spec = crate::table::load()?;
+    // Without a state every engine is searched, `--engine` or not: objects of this name on the
+    // other engine are refused below, never taken for "nothing to destroy".
+    let kinds = EngineKind::candidates(None, recorded);
     let claim = ownership::Claim { name: &sel.name, id: state.as_ref().map(|s| s.id.as_str()), dir: &dir.path };
     // Everything is checked on every engine before anything is removed anywhere.
     let mut plan = Vec::new();
     for kind in &kinds {
+        let required = state.is_some() || sel.engine == Some(*kind);
         let engine = match Engine::detect(sh, Some(*kind)) {
             Ok(e) => e,
-            Err(e) if state.is_some() || sel.engine.is_some() => {
+            Err(e) if required => {
                 return Err(e.context(format!(
-                    "destroy needs {kind} to remove the sandbox's containers, network and volumes: nothing was removed (the keys and state in {} are kept). Start {kind} and run destroy again",
-                    dir.path.display()
+                    "destroy needs {kind} to remove the sandbox's containers, network and volumes: {}. Start {kind} and run destroy again",
+                    kept()
                 )));
             }
             // No state here and no engine asked for: nothing of ours can be on an engine that is absent.
             Err(_) => continue,
         };
-        let found = ownership::survey(sh, &engine, &spec, &sel.name, true)?;
-        plan.push((engine, ownership::check(found, &claim, true)?));
+        let found = ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, true)?, &claim, true)?;
+        if let Some(asked) = sel.engine.filter(|k| k != kind && !found.is_empty()) {
+            // No state to say where it lives; its objects say it.
+            EngineKind::resolve(&sel.name, Some(asked), Some(*kind), "destroy")?;
+        }
+        plan.push((engine, found));
+    }
+    let state_dir = dir.path.try_exists().with_context(|| format!("cannot read {}: {}", dir.path.display(), kept()))?;
+    if !state_dir && plan.iter().all(|(_, objects)| objects.is_empty()) {
+        return Ok(Destroyed::Nothing);
     }
     for (engine, objects) in &plan {
         remove(sh, engine, objects, true)?;
     }
-    if dir.path.exists() {
+    if state_dir {
         std::fs::remove_dir_all(&dir.path).with_context(|| format!("removing {}", dir.path.display()))?;
         ui::status("Removed", format!("state {}", dir.path.display()));
     }
-    Ok(())
+    Ok(Destroyed::Something)
 }
 
 #[cfg(test)]
@@ -418,13 +437,16 @@ mod tests {
 
     #[test]
     fn only_containers_of_services_gone_from_the_table_are_retired() {
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let found = [
             container("ts-db", Some("db")),
             container("ts-client", Some("client")),
             container("ts-notarysandbox", Some("notarysandbox")),
             container("ts-unlabelled", None),
+            container("ts-signers", Some("signers")),
+            container("ts-consumer", Some("consumer")),
         ];
+        assert_eq!(spec.helper_names(), ["consumer", "signers"]);
         assert_eq!(retired(&found, &spec), ["ts-notarysandbox"]);
     }
 }

@@ -1,20 +1,17 @@
 //! The scenario runner wired to a live sandbox: `SandboxExecutor` runs each step's command in its
-//! container (or its action on the engine), and `run_scenarios` plays scenarios and writes reports.
-
-use std::io::IsTerminal;
-use std::process::ExitCode;
+//! container (or its action on the engine) and starts and removes the scenario's own containers.
+//! How a run of several scenarios starts, ends (signals included) and reports is `crate::session`'s.
 
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{clock, containers, Action, Executor, Output, Runner, Scenario, Service, StepMode, Target};
-use crate::cli::RunArgs;
+use super::{containers, Action, Executor, Output, Scenario, ServiceName, Target};
 use crate::sandbox::readiness;
-use crate::sandbox::spec::Spec;
 use crate::sandbox::state::Secrets;
 use crate::sandbox::Sandbox;
+use crate::step::{self, clock, mask::Masker};
+use crate::table::Spec;
 use crate::trust::identity::IDENTITIES_DIR;
-use crate::ui::{self, Printer};
 use crate::util;
 
 /// The client's own docker TLS directory; sandbox.json mounts the CA there for the server.
@@ -24,13 +21,22 @@ pub struct SandboxExecutor<'a> {
     sh: &'a Shell,
     sb: &'a Sandbox,
     secrets: Secrets,
-    /// The scenario containers `begin` started, removed again by `end`.
-    started: Vec<String>,
     /// The current step's time limit (the runner sets it before each `run`).
     limit: std::time::Duration,
-    masker: super::mask::Masker,
+    masker: Masker,
     /// Stream long steps' output to stderr (off when the progress goes elsewhere, as in `bench`).
     stream: bool,
+    /// What was cleaned up because a signal ended the run, for the session's closing message.
+    pub teardown: Vec<String>,
+}
+
+impl<'a> SandboxExecutor<'a> {
+    pub fn new(sh: &'a Shell, sb: &'a Sandbox, stream: bool) -> Result<SandboxExecutor<'a>> {
+        let secrets = sb.secrets()?;
+        let masker = Masker::new(&secrets.values());
+        let limit = super::model::DEFAULT_STEP_TIMEOUT;
+        Ok(SandboxExecutor { sh, sb, secrets, limit, masker, stream, teardown: Vec::new() })
+    }
 }
 
 /// The service (container) a step's `on` names: scenarios use the service table's names, and a
@@ -44,7 +50,7 @@ pub fn container_of(target: &Target) -> Result<&str> {
 }
 
 /// The table's service for a scenario's service name; an error if the table has no such service.
-fn service_name(spec: &Spec, service: Service) -> Result<&str> {
+fn service_name<'a>(spec: &'a Spec, service: &ServiceName) -> Result<&'a str> {
     Ok(&spec.service(service.as_str())?.name)
 }
 
@@ -55,7 +61,7 @@ pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<(&str, cl
     let mut s = String::new();
     if let Some(id) = identity {
         s.push_str(&format!(
-            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG\" && cp -R {CLIENT_TLS_DIR} \"$DOCKER_CONFIG/\"\n"
+            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG\" && cp -R {CLIENT_TLS_DIR} \"$DOCKER_CONFIG/\" || {{ echo \"cannot prepare $DOCKER_CONFIG for identity {id}\" >&2; exit 125; }}\n"
         ));
     }
     match clock {
@@ -78,15 +84,32 @@ impl Executor for SandboxExecutor<'_> {
             Target::Container(name) => name.as_str(),
             _ => service_name(&self.sb.spec, on.service().context("steps on the engine take an `action`")?)?,
         };
-        let mut all_env = if *on == Target::Client { self.secrets.client_env() } else { Vec::new() };
+        let mut all_env = if on.is_client() { self.secrets.client_env() } else { Vec::new() };
         all_env.extend(env.iter().cloned());
         let clock = match clock {
             Some(offset) => Some((offset, clock::Arch::host()?)),
             None => None,
         };
         let wrapped = wrap_script(script, identity, clock);
-        let name = self.sb.container(container);
-        super::step_process::run(&self.sb.engine.bin, &name, &wrapped, &all_env, self.limit, &self.masker, self.stream)
+        let name = match on {
+            // A helper (the consumer) is the sandbox's own container, like the signers.
+            Target::Container(c) if !super::model::HELPERS.contains(&c.as_str()) => containers::engine_name(self.sb, c),
+            _ => self.sb.container(container),
+        };
+        let step = step::Step { container: &name, script: &wrapped, args: &[], env: &all_env };
+        let result = step::run(&self.sb.engine, &step, self.limit, &self.masker, self.stream);
+        if let Err(e) = &result {
+            if let Some(stopped) = e.downcast_ref::<step::Stopped>() {
+                if stopped.by_signal {
+                    self.teardown.push(stopped.what.clone());
+                }
+            }
+        }
+        result
+    }
+
+    fn interrupted(&self) -> Option<String> {
+        crate::signals::caught().map(|s| format!("interrupted by {s}"))
     }
 
     fn set_time_limit(&mut self, limit: std::time::Duration) {
@@ -98,21 +121,21 @@ impl Executor for SandboxExecutor<'_> {
         let done = |msg: String| Ok(Output { code: 0, stdout: msg, stderr: String::new() });
         match action {
             Action::Stop(s) => {
-                sb.engine.stop(sh, &sb.container(service_name(&sb.spec, *s)?))?;
+                sb.engine.stop(sh, &sb.container(service_name(&sb.spec, s)?))?;
                 done(format!("stopped {s}\n"))
             }
             Action::Start(s) => {
-                sb.engine.start(sh, &sb.container(service_name(&sb.spec, *s)?))?;
+                sb.engine.start(sh, &sb.container(service_name(&sb.spec, s)?))?;
                 readiness::wait_stack_ready(sh, sb)?;
-                wait_client_reaches(sh, sb, service_name(&sb.spec, *s)?)?;
+                wait_client_reaches(sh, sb, service_name(&sb.spec, s)?)?;
                 done(format!("started {s}; ready\n"))
             }
             Action::Restart(s) => {
-                let name = sb.container(service_name(&sb.spec, *s)?);
+                let name = sb.container(service_name(&sb.spec, s)?);
                 sb.engine.stop(sh, &name)?;
                 sb.engine.start(sh, &name)?;
                 readiness::wait_stack_ready(sh, sb)?;
-                wait_client_reaches(sh, sb, service_name(&sb.spec, *s)?)?;
+                wait_client_reaches(sh, sb, service_name(&sb.spec, s)?)?;
                 done(format!("restarted {s}; ready\n"))
             }
             Action::DbSnapshot(name) => {
@@ -125,6 +148,10 @@ impl Executor for SandboxExecutor<'_> {
                 util::make_private_dir(&dir)?;
                 util::write_private(&dir.join(format!("{name}.sql")), out.stdout.as_bytes())?;
                 done(format!("saved snapshot {name} ({} bytes)\n", out.stdout.len()))
+            }
+            Action::Migrate(repo) => {
+                let (report, code) = migrate_action(sh, sb, repo)?;
+                Ok(Output { code, stdout: report, stderr: String::new() })
             }
             Action::DbRestore(name) => {
                 let file = sb.dir.path.join("snapshots").join(format!("{name}.sql"));
@@ -145,17 +172,64 @@ impl Executor for SandboxExecutor<'_> {
     }
 
     fn begin(&mut self, scenario: &Scenario) -> Result<()> {
+        if scenario.requires.iter().any(|r| r == crate::migrate::consumer::IMAGE) {
+            start_consumer(self.sh, self.sb)?;
+        }
         for decl in &scenario.containers {
-            let name = containers::start(self.sh, self.sb, &scenario.name, decl)?;
-            self.started.push(name);
+            containers::start(self.sh, self.sb, &scenario.name, decl)?;
         }
         Ok(())
     }
 
-    fn end(&mut self, _scenario: &Scenario) -> Result<()> {
-        let names = std::mem::take(&mut self.started);
-        containers::remove(self.sh, self.sb, &names)
+    /// Every container of this scenario that carries this sandbox's labels goes, also one that an
+    /// interrupted start created without reporting it.
+    fn end(&mut self, scenario: &Scenario) -> Result<()> {
+        let removed = containers::remove_all(self.sh, self.sb, &scenario.name)?;
+        if crate::signals::caught().is_some() && !removed.is_empty() {
+            self.teardown.push(format!("removed the scenario's container(s) {}", removed.join(", ")));
+        }
+        Ok(())
     }
+}
+
+/// The `migrate` action: the command's own code for one repository, in every format, the
+/// consumer kit written where `migrate` writes it. Returns the table and the exit code.
+fn migrate_action(sh: &Shell, sb: &Sandbox, repo: &str) -> Result<(String, i32)> {
+    use crate::migrate::{self, kit, signers::ImageChoice, signing::Format};
+    let opts = migrate::Options {
+        formats: Format::ALL.to_vec(),
+        kit_dir: kit::default_dir(sb),
+        images: ImageChoice { source: crate::images::SourceKind::default_for_up(), mirrors: vec![] },
+        only: Some(format!("{}/{repo}", sb.spec.registry_address()?)),
+    };
+    let signers = migrate::start(sh, sb, &opts)?;
+    let report = migrate::migrate(sh, sb, &signers, &opts)?;
+    let pinned: String = report.records.iter().map(|r| format!("pinned {}\n", r.pinned())).collect();
+    let missing: String = report
+        .not_migrated
+        .iter()
+        .map(|n| format!("not migrated: {} in {}: {}\n", n.tag, n.format.name(), n.reason))
+        .collect();
+    let text = format!(
+        "{}{pinned}{missing}{} signed now, {} already there, {} failed; consumer kit: {}\n",
+        migrate::table(&report),
+        report.signed,
+        report.already_signed,
+        report.failed,
+        report.kit.as_deref().unwrap_or("-")
+    );
+    Ok((text, if !report.not_migrated.is_empty() || report.records.is_empty() { 1 } else { 0 }))
+}
+
+/// The `consumer` helper a scenario requires: its image (built on first use) and its container,
+/// with the consumer kit mounted (empty until a `migrate` step writes it: then it refuses all).
+fn start_consumer(sh: &Shell, sb: &Sandbox) -> Result<()> {
+    use crate::migrate::{consumer, kit, signers::ImageChoice};
+    let choice = ImageChoice { source: crate::images::SourceKind::default_for_up(), mirrors: vec![] };
+    let image = consumer::image(sh, sb, &choice)?;
+    util::make_private_dir(&crate::migrate::signers::state_dir(sb))?;
+    consumer::Consumer::start(sh, sb, &image, &kit::default_dir(sb))?;
+    Ok(())
 }
 
 /// After a restart the service may have a new address (podman hands out another IP, and a random
@@ -187,7 +261,8 @@ fn client_connect_script(host: &str, port: u16) -> String {
     )
 }
 
-fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
+/// What a scenario needs of the client image beyond the stack (its `requires`), checked before it runs.
+pub fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
     for cap in &s.requires {
         if cap == "faketime" {
             // A shifted clock needs libfaketime and the host architecture's qemu in the client.
@@ -205,102 +280,6 @@ fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
     Ok(())
 }
 
-/// Runs `scenarios` against `sb` and writes the reports; the exit code says whether all passed.
-/// Ctrl-C kills the running step's processes in its container (see `step_process`), the
-/// remaining steps fail at once, and the exit code is 130; a second Ctrl-C exits immediately.
-pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &RunArgs) -> Result<ExitCode> {
-    use std::sync::atomic::Ordering;
-    let _ = ctrlc::set_handler(|| {
-        if super::step_process::INTERRUPTED.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
-    let code = run_with(sh, sb, scenarios, args, ui::printer(), true)?;
-    if super::step_process::INTERRUPTED.load(Ordering::SeqCst) {
-        ui::warn("interrupted: the running step's processes were killed");
-        return Ok(ExitCode::from(130));
-    }
-    Ok(code)
-}
-
-/// `run_scenarios` with the human progress sent to `printer` (`bench` silences it with a sink).
-pub fn run_scenarios_with(
-    sh: &Shell,
-    sb: &Sandbox,
-    scenarios: &[Scenario],
-    args: &RunArgs,
-    printer: Printer,
-) -> Result<ExitCode> {
-    run_with(sh, sb, scenarios, args, printer, false)
-}
-
-/// A report file must be writable where it was asked for: checked before the run, not after it.
-pub fn check_report_paths(args: &RunArgs) -> Result<()> {
-    let json = args.json.json.as_deref().filter(|p| *p != "-").map(std::path::Path::new);
-    for path in json.into_iter().chain(args.junit.as_deref()) {
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        if !parent.is_dir() {
-            bail!(
-                "cannot write the report {}: the directory {} does not exist (create it first)",
-                path.display(),
-                parent.display()
-            );
-        }
-    }
-    if let Some(path) = &args.html {
-        crate::html::check_writable(path)?;
-    }
-    Ok(())
-}
-
-fn run_with(
-    sh: &Shell,
-    sb: &Sandbox,
-    scenarios: &[Scenario],
-    args: &RunArgs,
-    printer: Printer,
-    stream: bool,
-) -> Result<ExitCode> {
-    check_report_paths(args)?;
-    for s in scenarios {
-        check_requirements(sh, sb, s)?;
-    }
-    let secrets = sb.secrets()?;
-    let step = args.step.then(|| StepMode {
-        input: Box::new(std::io::BufReader::new(std::io::stdin())),
-        prompt: Box::new(std::io::stderr()),
-    });
-    if args.step && !std::io::stdin().is_terminal() {
-        ui::info("Step mode", "reading answers from standard input (Enter runs, s skips, q quits)");
-    }
-    let registry = sb.client_registry()?;
-    let opts = super::Options {
-        keep_going: args.keep_going,
-        secrets: secrets.values(),
-        step,
-        engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
-        printer,
-        registry,
-        server: sb.spec.server_url()?,
-        trust_snapshots: args.html.is_some(),
-        ..Default::default()
-    };
-    let masker = super::mask::Masker::new(&secrets.values());
-    let page_masker = masker.clone();
-    let limit = super::model::DEFAULT_STEP_TIMEOUT;
-    let exec = SandboxExecutor { sh, sb, secrets, started: Vec::new(), limit, masker, stream };
-    let mut runner = Runner::new(exec, opts);
-    let report = runner.run_all(scenarios);
-    args.json.write(&report)?;
-    if let Some(path) = &args.junit {
-        super::junit::write(&report, path)?;
-    }
-    if let Some(path) = &args.html {
-        crate::html::write_timed(path, || super::html::render(&report, &page_masker))?;
-    }
-    Ok(if report.summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,7 +290,7 @@ mod tests {
         assert!(s.starts_with("export DOCKER_CONFIG=/root/.docker/trust/identities/alice\n"), "{s}");
         assert!(s.contains("cp -R /root/.docker/tls \"$DOCKER_CONFIG/\""), "{s}");
         // The directory copied is where sandbox.json mounts the CA for the client.
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let client = spec.client().unwrap();
         assert!(client.files.iter().any(|f| f.from == "pki/ca.crt" && f.to.starts_with(CLIENT_TLS_DIR)));
         assert!(s.ends_with("docker push x"));
@@ -339,12 +318,13 @@ mod tests {
     #[test]
     fn engine_steps_are_refused_as_commands() {
         assert!(container_of(&Target::Engine).is_err());
-        assert_eq!(container_of(&Target::Registry).unwrap(), "registry");
+        assert_eq!(container_of(&Target::named("registry")).unwrap(), "registry");
         assert_eq!(container_of(&Target::Container("impostor".into())).unwrap(), "impostor");
-        // Every container a step can name is a service of the table.
-        let spec = crate::sandbox::spec::load().unwrap();
-        for t in [Target::Client, Target::Registry, Target::Db, Target::Notaryserver, Target::Notarysigner] {
-            assert!(spec.service(container_of(&t).unwrap()).is_ok(), "{t:?}");
+        // A service's name is its container's; a name the table lacks is the scenario's own.
+        let spec = crate::table::load().unwrap();
+        for svc in &spec.services {
+            assert_eq!(container_of(&Target::from(svc.name.clone())).unwrap(), svc.name);
         }
+        assert_eq!(container_of(&Target::named("nginx")).unwrap(), "nginx");
     }
 }

@@ -1,14 +1,15 @@
 //! The HTML page of a scenario run (`scenario run`/`play --html FILE`): every step with its
 //! command, outcome, timing and the message it recorded; failures first; the trust trees before
-//! and after the steps that name a `trust` repository.
+//! and after the steps that name a `trust` repository. A run a signal ended says so at the top,
+//! and its scenarios are marked interrupted.
 
 use maud::{html, Markup};
 use regex::Regex;
 
-use super::mask::Masker;
 use super::report::{Report, ScenarioReport, StepReport, StepStatus};
 use crate::html::trust::{pair, Shot};
 use crate::html::{self, secs, Text, Tone};
+use crate::step::mask::Masker;
 
 /// Evidence lines shown per step: enough to see what the tool said.
 const EVIDENCE_LINES: usize = 3;
@@ -33,6 +34,9 @@ pub fn render(report: &Report, masker: &Masker) -> String {
     ];
     let body = html! {
         div class="summary" data-summary=(report.summary.line()) {
+            @if let Some(sig) = &report.interrupted {
+                (Tone::Warn.mark(&format!("interrupted by {sig}: the steps after it did not run")))
+            }
             (Tone::Good.mark(&format!("{} scenario(s) passed", report.summary.passed)))
             (if report.summary.failed > 0 { Tone::Bad } else { Tone::Quiet }.mark(&format!("{} failed", report.summary.failed)))
             span class="dim" { (secs(report.scenarios.iter().map(|s| s.duration_ms).sum())) " in all" }
@@ -69,6 +73,8 @@ fn anchor(scenario: &str, index: usize) -> String {
 fn status_mark(s: &ScenarioReport) -> Markup {
     if s.passed {
         Tone::Good.mark("passed")
+    } else if s.interrupted {
+        Tone::Warn.mark("interrupted")
     } else if s.aborted {
         Tone::Quiet.mark("aborted")
     } else {

@@ -1,5 +1,8 @@
 //! The scenario file format (`xtask/scenarios/*.toml`) and its load-time checks.
 
+mod target;
+mod trust_look;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -8,10 +11,17 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::interpolate::{self, Vars, BUILTINS};
+use crate::table;
+pub use target::{ServiceName, Target};
+pub use trust_look::TrustLook;
 
 /// Capabilities a scenario may list in `requires`. An executor that lacks one
 /// can refuse the scenario up front instead of failing half-way through.
-pub const CAPABILITIES: &[&str] = &["faketime"];
+pub const CAPABILITIES: &[&str] = &["faketime", "consumer"];
+
+/// Helper containers a capability brings (steps run in one with `on = "<name>"`): `consumer`, the
+/// pull-time enforcement point (skopeo and podman through the consumer kit's policy).
+pub const HELPERS: &[&str] = &["consumer"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +75,11 @@ pub struct Step {
 
 /// A step's time limit when it names none: generous for a push of a small image into a vfs
 /// daemon on a busy 2-core machine (seconds), short enough that a hung step ends a CI run.
+/// The longest `run` a scenario file may hold. A step's script reaches its container as one
+/// argument of the engine's `exec`, and Linux takes at most 128 KiB (MAX_ARG_STRLEN) in one
+/// argument; the identity and clock wraps around the script need the rest.
+pub const MAX_RUN_BYTES: usize = 120 * 1024;
+
 pub const DEFAULT_STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// `"90s"`, `"5m"`, `"1h"` or plain seconds (`"90"`); more than zero.
@@ -88,103 +103,6 @@ impl Step {
     /// This step's time limit (a malformed `timeout` was refused when the scenario was loaded).
     pub fn time_limit(&self) -> std::time::Duration {
         self.timeout.as_deref().and_then(|t| parse_timeout(t).ok()).unwrap_or(DEFAULT_STEP_TIMEOUT)
-    }
-}
-
-/// Where a step runs: a service of the stack, the engine, or a container the scenario declares.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(from = "String", into = "String")]
-pub enum Target {
-    #[default]
-    Client,
-    Registry,
-    Db,
-    Notaryserver,
-    Notarysigner,
-    /// The container engine itself: only `action` steps run here.
-    Engine,
-    /// One of the scenario's own `[[containers]]`, by name.
-    Container(String),
-}
-
-impl Target {
-    /// The names `on` takes for the stack's services and the engine.
-    pub const BUILTIN: &'static [&'static str] =
-        &["client", "registry", "db", "notaryserver", "notarysigner", "engine"];
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Target::Client => "client",
-            Target::Registry => "registry",
-            Target::Db => "db",
-            Target::Notaryserver => "notaryserver",
-            Target::Notarysigner => "notarysigner",
-            Target::Engine => "engine",
-            Target::Container(name) => name,
-        }
-    }
-
-    /// The service a target names; `None` for the engine and declared containers.
-    pub fn service(&self) -> Option<Service> {
-        match self {
-            Target::Client => Some(Service::Client),
-            Target::Registry => Some(Service::Registry),
-            Target::Db => Some(Service::Db),
-            Target::Notaryserver => Some(Service::Notaryserver),
-            Target::Notarysigner => Some(Service::Notarysigner),
-            Target::Engine | Target::Container(_) => None,
-        }
-    }
-}
-
-impl From<String> for Target {
-    fn from(s: String) -> Target {
-        match s.as_str() {
-            "client" => Target::Client,
-            "registry" => Target::Registry,
-            "db" => Target::Db,
-            "notaryserver" => Target::Notaryserver,
-            "notarysigner" => Target::Notarysigner,
-            "engine" => Target::Engine,
-            _ => Target::Container(s),
-        }
-    }
-}
-
-impl From<Target> for String {
-    fn from(t: Target) -> String {
-        t.as_str().to_string()
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Whose trust data a step's report shows: `trust = "{{registry}}/test/rotate"` is the Notary
-/// server's (compared with the client's cache); `trust = { repository = "…", identity = "bob" }`
-/// is bob's cache (compared with the server).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(untagged)]
-pub enum TrustLook {
-    Server(String),
-    Cache { repository: String, identity: String },
-}
-
-impl TrustLook {
-    pub fn repository(&self) -> &str {
-        match self {
-            TrustLook::Server(r) | TrustLook::Cache { repository: r, .. } => r,
-        }
-    }
-
-    pub fn identity(&self) -> Option<&str> {
-        match self {
-            TrustLook::Server(_) => None,
-            TrustLook::Cache { identity, .. } => Some(identity),
-        }
     }
 }
 
@@ -218,46 +136,19 @@ pub struct ContainerFile {
     pub content: String,
 }
 
-/// A container of the stack, as named in engine actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Service {
-    Client,
-    Registry,
-    Db,
-    Notaryserver,
-    Notarysigner,
-}
-
-impl Service {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Client => "client",
-            Service::Registry => "registry",
-            Service::Db => "db",
-            Service::Notaryserver => "notaryserver",
-            Service::Notarysigner => "notarysigner",
-        }
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Something done to the stack rather than inside a container
 /// (TOML: `action = { stop = "notarysigner" }`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    Stop(Service),
-    Start(Service),
-    Restart(Service),
+    Stop(ServiceName),
+    Start(ServiceName),
+    Restart(ServiceName),
     /// Saves the notary databases under a name, for a later `db_restore`.
     DbSnapshot(String),
     DbRestore(String),
+    /// `migrate` for one repository (`<registry>/<this>`): every format, the consumer kit written.
+    Migrate(String),
 }
 
 impl fmt::Display for Action {
@@ -268,6 +159,7 @@ impl fmt::Display for Action {
             Action::Restart(s) => write!(f, "restart {s}"),
             Action::DbSnapshot(n) => write!(f, "db_snapshot {n}"),
             Action::DbRestore(n) => write!(f, "db_restore {n}"),
+            Action::Migrate(r) => write!(f, "migrate {r}"),
         }
     }
 }
@@ -407,14 +299,21 @@ impl Scenario {
             if !is_slug(&c.name) {
                 cerr("name must be lowercase letters, digits and `-` (steps name it in `on`)".into());
             }
-            if Target::BUILTIN.contains(&c.name.as_str()) {
+            if Target::builtin_names().contains(&c.name.as_str()) {
                 cerr(format!("`{}` is a service of the sandbox; give the container a name of its own", c.name));
+            }
+            if HELPERS.contains(&c.name.as_str()) {
+                cerr(format!(
+                    "`{}` is a helper of the sandbox (`requires = [\"{0}\"]`); give the container a name of its own",
+                    c.name
+                ));
             }
             if declared.insert(&c.name, c).is_some() {
                 cerr("is declared twice".into());
             }
             if c.image.trim().is_empty() {
-                cerr("needs an `image` (one of the sandbox's: client, notary, registry, db)".into());
+                let images = table::embedded().image_names().join(", ");
+                cerr(format!("needs an `image` (one of the sandbox's: {images})"));
             }
             if c.command.is_empty() {
                 cerr("`command` is empty".into());
@@ -457,6 +356,12 @@ impl Scenario {
                     if run.trim().is_empty() {
                         err("`run` is empty".into());
                     }
+                    if run.len() > MAX_RUN_BYTES {
+                        err(format!(
+                            "`run` is {} bytes; a step's script reaches its container as one command-line argument, which Linux limits to 128 KiB (at most {MAX_RUN_BYTES} bytes here): put the bulk into a file of a `[[containers]]` entry, or split the step",
+                            run.len()
+                        ));
+                    }
                     if step.on == Target::Engine {
                         err("on = \"engine\" only takes an `action`, not `run`".into());
                     }
@@ -477,6 +382,11 @@ impl Scenario {
                                 err(format!("db_restore `{snap}` but no earlier step takes db_snapshot `{snap}`"));
                             }
                         }
+                        Action::Migrate(repo) => {
+                            if repo.is_empty() || repo.contains(['@', ':', ' ']) || repo.starts_with('/') {
+                                err(format!("migrate `{repo}` must be a repository path such as \"test/app\""));
+                            }
+                        }
                         Action::Stop(_) | Action::Start(_) | Action::Restart(_) => {}
                     }
                     if !step.env.is_empty() {
@@ -486,22 +396,28 @@ impl Scenario {
             }
 
             if let Target::Container(c) = &step.on {
-                if !declared.contains_key(c.as_str()) {
-                    let mut known: Vec<&str> = Target::BUILTIN.to_vec();
+                let helper = HELPERS.contains(&c.as_str()) && self.requires.iter().any(|r| r == c);
+                if !declared.contains_key(c.as_str()) && !helper {
+                    let mut known: Vec<&str> = Target::builtin_names();
                     known.extend(declared.keys());
+                    let hint = if HELPERS.contains(&c.as_str()) {
+                        format!("; `{c}` needs `requires = [\"{c}\"]`")
+                    } else {
+                        String::new()
+                    };
                     err(format!(
-                        "on = \"{c}\" names no service and no container of this scenario (known: {})",
+                        "on = \"{c}\" names no service and no container of this scenario (known: {}){hint}",
                         known.join(", ")
                     ));
                 }
             }
 
             if let Some(id) = &step.identity {
-                if step.on != Target::Client {
-                    err(format!("`identity` only applies on \"client\", not on \"{}\"", step.on));
+                if !step.on.is_client() {
+                    err(format!("`identity` only applies on \"{}\", not on \"{}\"", ServiceName::client(), step.on));
                 }
-                if !is_slug(id) {
-                    err(format!("identity `{id}` must be lowercase letters, digits and `-` (it names a directory)"));
+                if let Err(e) = crate::sandbox::name::validate_identity(id) {
+                    err(e.to_string());
                 }
             }
 
@@ -523,9 +439,10 @@ impl Scenario {
                         "clock `{clock}` is not a faketime offset like \"+400d\", \"-2h\" or \"@2030-01-01 00:00:00\""
                     ));
                 }
+                let client_image = &table::embedded().client().expect("sandbox.json has a client (unit-tested)").image;
                 let carries_clock = match &step.on {
-                    Target::Client => true,
-                    Target::Container(c) => declared.get(c.as_str()).is_some_and(|d| d.image == "client"),
+                    on if on.is_client() => true,
+                    Target::Container(c) => declared.get(c.as_str()).is_some_and(|d| d.image == *client_image),
                     _ => false,
                 };
                 if !carries_clock {
@@ -573,10 +490,8 @@ impl Scenario {
             }
             if let Some(look) = &step.trust {
                 texts.push(("trust", look.repository()));
-                if let Some(id) = look.identity().filter(|id| !is_slug(id)) {
-                    err(format!(
-                        "trust identity `{id}` must be lowercase letters, digits and `-` (it names a directory)"
-                    ));
+                if let Some(Err(e)) = look.identity().map(crate::sandbox::name::validate_identity) {
+                    err(format!("trust: {e}"));
                 }
             }
             for (field, text) in texts {

@@ -1,7 +1,7 @@
 //! Plays scenarios step by step through an [`Executor`].
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -16,11 +16,12 @@ use crate::trust::view::TrustView;
 
 /// Lines of output kept in reports and shown under a failed step.
 const TAIL_LINES: usize = 15;
-/// Upper bound on output echoed after a step in --step mode.
-const ECHO_LINES: usize = 200;
 
 /// What one command produced: the same type the engine returns.
-pub use crate::util::Output;
+pub use crate::engine::Output;
+use resolve::resolve;
+use step_mode::Answer;
+pub use step_mode::StepMode;
 
 /// Runs commands in the sandbox. `Err` means the command could not be run at
 /// all (engine gone, container missing), as opposed to a command that failed.
@@ -56,13 +57,12 @@ pub trait Executor {
     fn trust(&mut self, _repository: &str, _identity: Option<&str>) -> Result<TrustView> {
         anyhow::bail!("this executor cannot read trust data")
     }
-}
 
-/// `--step` mode: a person confirms each step. Prompts (with the explanation
-/// and the command) go to `prompt`; results still go to the runner's log.
-pub struct StepMode {
-    pub input: Box<dyn BufRead>,
-    pub prompt: Box<dyn Write>,
+    /// Why the run must stop now (`interrupted by SIGTERM`), if it must: no further step or
+    /// scenario starts, and the current scenario's `end` still runs.
+    fn interrupted(&self) -> Option<String> {
+        None
+    }
 }
 
 pub struct Options {
@@ -108,7 +108,7 @@ pub fn new_run_id() -> String {
     crate::util::random_hex(4).expect("the kernel's random source is readable")
 }
 
-pub use super::mask::Masker;
+pub use crate::step::mask::Masker;
 
 impl Masker {
     fn mask_all(&self, v: &[String]) -> Vec<String> {
@@ -120,20 +120,6 @@ impl Masker {
     }
 }
 
-enum Answer {
-    Run,
-    Skip,
-    Quit,
-}
-
-/// A step with its placeholders filled in.
-struct Resolved {
-    command: String,
-    env: Vec<(String, String)>,
-    expect: Expect,
-    capture: Vec<Capture>,
-}
-
 pub struct Runner<E: Executor> {
     exec: E,
     opts: Options,
@@ -141,6 +127,8 @@ pub struct Runner<E: Executor> {
     run_id: String,
     started_at: String,
     aborted: bool,
+    /// Why the run stopped early, once the executor said it must.
+    interrupted: Option<String>,
 }
 
 impl<E: Executor> Runner<E> {
@@ -153,6 +141,7 @@ impl<E: Executor> Runner<E> {
             run_id,
             started_at: crate::util::now_rfc3339(),
             aborted: false,
+            interrupted: None,
         }
     }
 
@@ -167,9 +156,16 @@ impl<E: Executor> Runner<E> {
         self.aborted
     }
 
-    #[cfg(test)]
     pub fn into_executor(self) -> E {
         self.exec
+    }
+
+    /// Records (once) and returns why the run must stop, if the executor says it must.
+    fn check_interrupted(&mut self) -> Option<String> {
+        if self.interrupted.is_none() {
+            self.interrupted = self.exec.interrupted();
+        }
+        self.interrupted.clone()
     }
 
     /// The values `{{registry}}`, `{{server}}` and `{{run_id}}` stand for.
@@ -203,8 +199,11 @@ impl<E: Executor> Runner<E> {
         let mut steps = Vec::with_capacity(total);
         let mut stop_note: Option<String> = None;
 
+        let cut_before = self.check_interrupted();
         if self.aborted {
             stop_note = Some("not run: the run was aborted".into());
+        } else if let Some(why) = &cut_before {
+            stop_note = Some(format!("not run: {why}"));
         } else {
             let header = self.paint(&format!("== {}: {}", scenario.name, scenario.summary), BOLD);
             self.log_line(&header);
@@ -226,9 +225,12 @@ impl<E: Executor> Runner<E> {
 
         for (i, step) in scenario.steps.iter().enumerate() {
             let index = i + 1;
+            if stop_note.is_none() {
+                stop_note = self.check_interrupted().map(|why| format!("not run: {why}"));
+            }
             if let Some(note) = &stop_note {
                 let report = self.not_run(index, step, &vars, note);
-                if !self.aborted {
+                if !self.aborted && self.interrupted.is_none() {
                     let line = format!("[{index}/{total}] {} — not run", report.title);
                     let line = self.paint(&line, DIM);
                     self.log_line(&line);
@@ -239,6 +241,8 @@ impl<E: Executor> Runner<E> {
             let report = self.run_step(index, total, step, &mut vars);
             if self.aborted {
                 stop_note = Some("not run: aborted at the prompt".into());
+            } else if let Some(why) = self.check_interrupted() {
+                stop_note = Some(format!("not run: {why}"));
             } else if report.status == StepStatus::Failed && !self.opts.keep_going {
                 stop_note = Some(format!("not run: step {index} failed"));
             }
@@ -259,12 +263,16 @@ impl<E: Executor> Runner<E> {
             summary: scenario.summary.clone(),
             passed,
             aborted: self.aborted,
+            interrupted: self.interrupted.is_some(),
             duration_ms: millis(started.elapsed()),
             steps,
         };
-        let line = report.summary_line();
-        let line = self.paint(&line, if passed { GREEN } else { RED });
-        self.log_line(&line);
+        // A scenario the interruption kept from starting says nothing (the closing message does).
+        if cut_before.is_none() {
+            let line = report.summary_line();
+            let line = self.paint(&line, if passed { GREEN } else { RED });
+            self.log_line(&line);
+        }
         report
     }
 
@@ -413,7 +421,6 @@ impl<E: Executor> Runner<E> {
         report
     }
 
-    /// The report for a step before anything happened to it.
     /// The report for a step before anything happened to it. Placeholders
     /// are filled in when every value is known; otherwise (a step after a
     /// failure or a skip) the templates are shown as written.
@@ -426,13 +433,15 @@ impl<E: Executor> Runner<E> {
                 step.expect.clone(),
             ),
         };
+        let (command, command_shortened) = super::report::shorten(&self.masker.mask(&command));
         StepReport {
             index,
             title: step.title.clone(),
             explain: step.explain.trim().to_string(),
             on: step.on.clone(),
             identity: step.identity.clone(),
-            command: self.masker.mask(&command),
+            command,
+            command_shortened,
             env: env.into_iter().map(|(k, v)| (k, self.masker.mask(&v))).collect(),
             clock: step.clock.clone(),
             status: StepStatus::NotRun,
@@ -464,7 +473,7 @@ impl<E: Executor> Runner<E> {
     fn heading_lines(&self, heading: &str, step: &Step, report: &StepReport) -> Vec<String> {
         let mut lines = vec![self.paint(heading, BOLD)];
         let mut context = Vec::new();
-        if step.on != Target::Client {
+        if !step.on.is_client() {
             context.push(format!("on {}", step.on));
         }
         if let Some(id) = &step.identity {
@@ -492,52 +501,6 @@ impl<E: Executor> Runner<E> {
         }
     }
 
-    fn ask(&mut self, heading: &str, step: &Step, report: &StepReport) -> Answer {
-        let lines = self.heading_lines(heading, step, report);
-        let explain = indent(&self.masker.mask(step.explain.trim()), "   ");
-        let Some(mode) = self.opts.step.as_mut() else {
-            return Answer::Run;
-        };
-        let _ = writeln!(mode.prompt, "\n{}", lines[0]);
-        let _ = writeln!(mode.prompt, "{explain}");
-        for line in &lines[1..] {
-            let _ = writeln!(mode.prompt, "{line}");
-        }
-        loop {
-            let _ = write!(mode.prompt, "  [Enter] run, [s] skip, [q] quit: ");
-            let _ = mode.prompt.flush();
-            let mut answer = String::new();
-            match mode.input.read_line(&mut answer) {
-                // End of input means nobody is there to answer.
-                Ok(0) | Err(_) => {
-                    let _ = writeln!(mode.prompt);
-                    return Answer::Quit;
-                }
-                Ok(_) => {}
-            }
-            match answer.trim().to_ascii_lowercase().as_str() {
-                "" => return Answer::Run,
-                "s" | "skip" => return Answer::Skip,
-                "q" | "quit" => return Answer::Quit,
-                other => {
-                    let _ = writeln!(mode.prompt, "  unknown answer {other:?}");
-                }
-            }
-        }
-    }
-
-    fn echo_output(&mut self, out: &Output) {
-        let text = self.masker.mask(&expect::combined(out));
-        let lines: Vec<&str> = text.lines().collect();
-        let skip = lines.len().saturating_sub(ECHO_LINES);
-        if skip > 0 {
-            self.log_line(&format!("    │ … {skip} earlier lines"));
-        }
-        for line in &lines[skip..] {
-            self.log_line(&format!("    │ {line}"));
-        }
-    }
-
     fn log_line(&mut self, line: &str) {
         self.opts.printer.line(line);
     }
@@ -552,36 +515,6 @@ const DIM: Style = Style::Dim;
 const RED: Style = Style::Red;
 const GREEN: Style = Style::Green;
 const YELLOW: Style = Style::Yellow;
-
-fn resolve(step: &Step, vars: &Vars) -> Result<Resolved> {
-    let command = match &step.run {
-        Some(run) => interpolate::interpolate(run.trim_end(), vars)?,
-        None => step.command_template(),
-    };
-    let env = step
-        .env
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), interpolate::interpolate(v, vars)?)))
-        .collect::<Result<Vec<_>>>()?;
-    let e = &step.expect;
-    let literal = |v: &[String]| v.iter().map(|s| interpolate::interpolate(s, vars)).collect::<Result<Vec<_>>>();
-    let regexes = |v: &[String]| v.iter().map(|s| interpolate::interpolate_regex(s, vars)).collect::<Result<Vec<_>>>();
-    let expect = Expect {
-        outcome: e.outcome,
-        exit_code: e.exit_code,
-        contains: literal(&e.contains)?,
-        not_contains: literal(&e.not_contains)?,
-        matches: regexes(&e.matches)?,
-        not_matches: regexes(&e.not_matches)?,
-        stdout_contains: literal(&e.stdout_contains)?,
-    };
-    let capture = step
-        .capture
-        .iter()
-        .map(|c| Ok(Capture { name: c.name.clone(), regex: interpolate::interpolate_regex(&c.regex, vars)? }))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Resolved { command, env, expect, capture })
-}
 
 /// One line for a failed step: `expected failure containing "…", got exit 0`
 /// when the exit status was wrong, else the (first) unmet expectation.
@@ -618,6 +551,9 @@ fn millis(d: Duration) -> u64 {
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
+
+mod resolve;
+mod step_mode;
 
 /// A scripted executor for unit tests: hands out queued results in order and
 /// records every call.

@@ -10,8 +10,8 @@ pub mod view;
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use crate::sandbox::spec::Spec;
 use crate::sandbox::Sandbox;
+use crate::table::Spec;
 use identity::trust_dir;
 use view::{Source, TrustView};
 
@@ -66,7 +66,7 @@ pub enum Verify {
 /// client's cache; or as `identity`'s cache holds it, compared with the server.
 pub fn snapshot(sh: &Shell, sb: &Sandbox, gun: &str, identity: Option<&str>, verify: Verify) -> Result<TrustView> {
     if let Some(id) = identity {
-        identity::check_identity(id)?;
+        crate::sandbox::name::validate_identity(id)?;
     }
     let client = &sb.spec.client()?.name;
     let max = fetch::MAX_FILE.to_string();
@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn the_client_reads_the_ca_from_its_own_mount() {
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         assert_eq!(client_ca(&spec).unwrap(), "/etc/sandbox/ca.crt");
     }
 

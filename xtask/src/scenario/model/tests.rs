@@ -59,10 +59,10 @@ run = "mariadb -e 'select 1' # {{key}}"
     )
     .unwrap();
     assert_eq!(s.steps[0].action, Some(Action::DbSnapshot("before".into())));
-    assert_eq!(s.steps[1].action, Some(Action::Restart(Service::Notaryserver)));
-    assert_eq!(s.steps[2].on, Target::Client);
+    assert_eq!(s.steps[1].action, Some(Action::Restart(ServiceName::named("notaryserver"))));
+    assert_eq!(s.steps[2].on, Target::named("client"));
     assert_eq!(s.steps[2].expect.effective_outcome(), Outcome::Failure);
-    assert_eq!(s.steps[4].on, Target::Db);
+    assert_eq!(s.steps[4].on, Target::named("db"));
     assert_eq!(s.steps[0].command_template(), "db_snapshot before");
 }
 
@@ -201,7 +201,7 @@ fn clock_needs_faketime_and_a_valid_offset() {
         assert!(is_clock(ok), "{ok}");
     }
     let e = error("requires = [\"time-travel\"]\n[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\n");
-    assert!(e.contains("requires unknown capability `time-travel` (known: faketime)"), "{e}");
+    assert!(e.contains("requires unknown capability `time-travel` (known: faketime, consumer)"), "{e}");
 }
 
 #[test]
@@ -210,7 +210,7 @@ fn identity_only_on_the_client() {
         "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"registry\"\nidentity = \"Alice Smith\"\nrun = \"true\"\n",
     );
     assert!(e.contains("`identity` only applies on \"client\", not on \"registry\""), "{e}");
-    assert!(e.contains("identity `Alice Smith` must be lowercase"), "{e}");
+    assert!(e.contains("invalid identity \"Alice Smith\"") && e.contains("no '--'"), "{e}");
 }
 
 #[test]
@@ -292,11 +292,11 @@ fn declared_containers_parse_and_steps_run_in_them() {
 fn a_step_on_an_undeclared_container_is_refused_with_the_known_names() {
     let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"imposter\"\nrun = \"true\"\n");
     assert!(
-        e.contains("on = \"imposter\" names no service and no container of this scenario (known: client, registry, db, notaryserver, notarysigner, engine)"),
+        e.contains("on = \"imposter\" names no service and no container of this scenario (known: db, notarysigner, notaryserver, registry, client, engine)"),
         "{e}"
     );
     let e = error(&IMPOSTOR.replace("on = \"impostor\"", "on = \"imposter\""));
-    assert!(e.contains("(known: client, registry, db, notaryserver, notarysigner, engine, impostor)"), "{e}");
+    assert!(e.contains("(known: db, notarysigner, notaryserver, registry, client, engine, impostor)"), "{e}");
 }
 
 #[test]
@@ -364,4 +364,45 @@ fn step_timeouts_parse_default_and_refuse_nonsense() {
     }
     let e = error("[[steps]]\ntitle = \"t\"\nexplain = \"e\"\nrun = \"true\"\ntimeout = \"soon\"\n");
     assert!(e.contains("timeout `soon`"), "{e}");
+}
+
+#[test]
+fn the_migrate_action_and_the_consumer_helper() {
+    let s = parse(
+        r#"
+requires = ["consumer"]
+[[steps]]
+title = "migrate"
+explain = "x"
+on = "engine"
+action = { migrate = "test/app" }
+[[steps]]
+title = "pull"
+explain = "x"
+on = "consumer"
+run = "podman pull x"
+"#,
+    )
+    .unwrap();
+    assert_eq!(s.steps[0].action, Some(Action::Migrate("test/app".into())));
+    assert_eq!(s.steps[0].command_template(), "migrate test/app");
+    assert_eq!(s.steps[1].on, Target::Container("consumer".into()));
+    let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"consumer\"\nrun = \"true\"\n");
+    assert!(e.contains("`consumer` needs `requires = [\"consumer\"]`"), "{e}");
+    let e =
+        error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { migrate = \"r@sha256:x\" }\n");
+    assert!(e.contains("must be a repository path"), "{e}");
+    let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\naction = { migrate = \"test/app\" }\n");
+    assert!(e.contains("needs on = \"engine\""), "{e}");
+    let e = error("[[containers]]\nname = \"consumer\"\nimage = \"notary\"\ncommand = [\"true\"]\n\n[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\n");
+    assert!(e.contains("container `consumer`: `consumer` is a helper of the sandbox"), "{e}");
+}
+
+#[test]
+fn a_run_too_long_for_one_argument_is_refused_with_the_limit() {
+    let long = "echo x\n".repeat(MAX_RUN_BYTES / 7 + 1);
+    let e = error(&format!("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = '''\n{long}'''\n"));
+    assert!(e.contains("`run` is") && e.contains("128 KiB"), "{}", &e[..e.len().min(400)]);
+    let fits = "echo x\n".repeat(MAX_RUN_BYTES / 8);
+    assert!(parse(&format!("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = '''\n{fits}'''\n")).is_ok());
 }

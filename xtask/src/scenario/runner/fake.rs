@@ -23,6 +23,8 @@ pub struct FakeExecutor {
     /// What `trust` answers, in order; and what it was asked (repository, identity).
     pub trust_views: VecDeque<Result<TrustView>>,
     pub trust_calls: Vec<(String, Option<String>)>,
+    /// After this many `run`/`action` calls, `interrupted` says the run must stop (a signal).
+    pub interrupt_after: Option<usize>,
 }
 
 impl FakeExecutor {
@@ -95,5 +97,9 @@ impl Executor for FakeExecutor {
     fn end(&mut self, scenario: &Scenario) -> Result<()> {
         self.lifecycle.push(format!("end {}", scenario.name));
         Ok(())
+    }
+
+    fn interrupted(&self) -> Option<String> {
+        self.interrupt_after.filter(|n| self.calls.len() >= *n).map(|_| "interrupted by SIGTERM".to_string())
     }
 }
