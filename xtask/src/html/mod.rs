@@ -162,6 +162,7 @@ th, td { border: 1px solid var(--rule); padding: .35rem .45rem; vertical-align: 
 th { background: var(--code-bg); font-weight: 650; }
 th .meta { font-weight: 400; }
 td.cell.good { background: var(--good-bg); } td.cell.bad { background: var(--bad-bg); } td.cell.warn { background: var(--warn-bg); }
+td.cell .mark { white-space: normal; } /* a narrow column wraps the word, never spills it */
 td.cell .msg { display: block; margin-top: .2rem; }
 td.cell .meta { display: block; color: var(--dim); font-size: .82em; margin-top: .15rem; }
 .trust-pair { display: grid; grid-template-columns: 1fr 1fr; gap: .6rem; margin: .4rem 0; }
