@@ -396,6 +396,8 @@ impl Chromium {
         let r = run(self.cmd(profile.path()).args(["--dump-dom", &url]), None);
         r.assert_ok("chromium --dump-dom");
         assert!(r.stdout.contains("<main>"), "chromium rendered no page:\n{}", r.stderr);
+        // The page beside its screenshot, to open by hand (the README's pictures come from these).
+        std::fs::copy(page, shot.with_extension("html")).unwrap();
         r.stdout
     }
 }
