@@ -28,10 +28,29 @@ pub fn formats(args: &MigrateArgs) -> Vec<Format> {
 }
 
 pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
+    if args.html.is_some() && (args.verify_archive.is_some() || args.from.from.is_some()) {
+        bail!("--html draws the page of the sandbox's own migration; `migrate --from` and `--verify-archive` report with --json");
+    }
+    if let Some(dir) = &args.verify_archive {
+        return super::migrate_from::verify_archive(dir, args);
+    }
+    if args.from.from.is_some() {
+        return super::migrate_from::run(sh, sel, args);
+    }
+    if args.from.at.is_some() {
+        bail!("--at goes with --from or --verify-archive");
+    }
     if let Some(path) = &args.html {
         crate::session::reports::check_page(path)?;
     }
     let sb = Sandbox::open_required(sh, sel)?;
+    if !sb.state.registry.is_plain() {
+        bail!(
+            "sandbox `{}` was made with {}: `migrate` re-signs a plain sandbox's own repositories; for a registry with TLS and auth use `migrate --from` (it is what such a sandbox stands in for)",
+            sb.name,
+            sb.state.registry.flags()
+        );
+    }
     require_up(sh, &sb)?;
     let opts = migrate::Options {
         formats: formats(args),

@@ -8,6 +8,7 @@ pub mod find;
 pub mod helper;
 pub mod html;
 pub mod kit;
+pub mod remote;
 pub mod signers;
 pub mod signing;
 pub mod tools;

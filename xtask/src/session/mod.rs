@@ -118,13 +118,15 @@ fn runner_options(sh: &Shell, sb: &Sandbox, opts: &Options, printer: Printer) ->
     if opts.step && !std::io::stdin().is_terminal() {
         ui::info("Step mode", "reading answers from standard input (Enter runs, s skips, q quits)");
     }
+    let registry = sb.client_registry()?;
     Ok(crate::scenario::Options {
         keep_going: opts.keep_going,
         secrets: sb.secrets()?.values(),
         step,
         engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
         printer,
-        registry: sb.client_registry()?,
+        registry_url: sb.registry_url(&registry),
+        registry,
         server: sb.spec.server_url()?,
         trust_snapshots: opts.html.is_some(),
         ..Default::default()
