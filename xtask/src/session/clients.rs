@@ -119,7 +119,8 @@ pub fn run(sh: &Shell, sel: &Selector, scenarios: &[Scenario], clients: &[String
     } else {
         print!("{text}");
     }
-    let written = reports::write_as(&m, &combined(&m), opts)?;
+    let masker = crate::step::mask::Masker::new(&sb.secrets()?.values());
+    let written = reports::write_as(&m, &combined(&m), opts, &masker)?;
     if let Some(sig) = signal {
         return Ok(super::say_interrupted(sig, &teardown, "the matrix", &written));
     }

@@ -10,6 +10,7 @@ fn step(index: usize, status: StepStatus, expectation: Option<&str>) -> StepRepo
     StepReport {
         index,
         title: format!("step {index}"),
+        explain: String::new(),
         on: Target::default(),
         identity: None,
         command: "true".into(),
@@ -26,12 +27,21 @@ fn step(index: usize, status: StepStatus, expectation: Option<&str>) -> StepRepo
         note: None,
         captures: BTreeMap::new(),
         output_tail: Vec::new(),
+        trust: None,
     }
 }
 
 fn scenario_report(name: &str, steps: Vec<StepReport>) -> ScenarioReport {
     let passed = steps.iter().all(|s| s.status == StepStatus::Passed);
-    ScenarioReport { name: name.into(), passed, aborted: false, interrupted: false, duration_ms: 1, steps }
+    ScenarioReport {
+        name: name.into(),
+        summary: String::new(),
+        passed,
+        aborted: false,
+        interrupted: false,
+        duration_ms: 1,
+        steps,
+    }
 }
 
 #[test]
