@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 /// A container as read back from `inspect`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ContainerState {
     pub name: String,
     pub id: String,
@@ -14,6 +14,15 @@ pub struct ContainerState {
     pub started_at: String,
     pub labels: std::collections::BTreeMap<String, String>,
     pub pid: i64,
+    /// Between two runs under a restart policy: docker says so (`State.Restarting`, status
+    /// `restarting`, and `Running` stays true meanwhile); podman 4.3 shows `stopped` instead.
+    pub restarting: bool,
+    /// How often the engine restarted it by its restart policy (top-level `RestartCount`).
+    pub restart_count: u64,
+    /// The exit code of its last run.
+    pub exit_code: i64,
+    /// When its last run ended (RFC 3339; the zero time, `0001-…`, if it never ended).
+    pub finished_at: String,
 }
 
 /// Parses `container inspect` JSON from either engine (docker prefixes names with '/').
@@ -37,6 +46,10 @@ pub fn parse_inspect(json: &str) -> Result<Vec<ContainerState>> {
             started_at: s("/State/StartedAt"),
             labels,
             pid: c.pointer("/State/Pid").and_then(|v| v.as_i64()).unwrap_or(0),
+            restarting: c.pointer("/State/Restarting").and_then(|v| v.as_bool()).unwrap_or(false),
+            restart_count: c.pointer("/RestartCount").and_then(|v| v.as_u64()).unwrap_or(0),
+            exit_code: c.pointer("/State/ExitCode").and_then(|v| v.as_i64()).unwrap_or(0),
+            finished_at: s("/State/FinishedAt"),
         });
     }
     Ok(out)

@@ -2,6 +2,7 @@
 //! (pure, unit-tested) and then run with xshell.
 
 mod argv;
+mod crash;
 mod inspect;
 pub mod objects;
 

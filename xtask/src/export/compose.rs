@@ -54,6 +54,9 @@ struct Service {
     security_opt: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     volumes: Vec<VolumeMount>,
+    /// `<target>:<mount options>`, the short form both docker-compose 1.29 and Compose v2 read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tmpfs: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     secrets: Vec<SecretMount>,
     healthcheck: Healthcheck,
@@ -156,6 +159,7 @@ fn service(part: &Part) -> Service {
         cap_add: spec.cap_add.clone(),
         security_opt: spec.security_opt.clone(),
         volumes,
+        tmpfs: part.tmpfs.iter().map(|(target, size)| format!("{target}:mode=755,size={size}")).collect(),
         secrets,
         healthcheck: Healthcheck {
             test: ["CMD".to_string()].into_iter().chain(escape_all(&part.probe)).collect(),

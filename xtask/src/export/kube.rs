@@ -164,6 +164,16 @@ struct Volume {
     persistent_volume_claim: Option<ClaimRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     host_path: Option<HostPath>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    empty_dir: Option<EmptyDir>,
+}
+
+/// `medium: Memory` is a tmpfs: runtime state that must not outlive the container.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EmptyDir {
+    medium: &'static str,
+    size_limit: String,
 }
 
 #[derive(Serialize)]
@@ -208,8 +218,21 @@ fn container(
                 name: vname.clone(),
                 persistent_volume_claim: Some(ClaimRef { claim_name: claim_name(sandbox, name) }),
                 host_path: None,
+                empty_dir: None,
             });
         }
+        mounts.push(VolumeMount { name: vname, mount_path: target.clone(), read_only: false });
+    }
+    for (target, size) in &part.tmpfs {
+        // One per container: an emptyDir is shared by every container that mounts it, and the
+        // services' runtime state has nothing to share.
+        let vname = volume_name(&format!("tmp-{}", part.service), Path::new(target));
+        volumes.push(Volume {
+            name: vname.clone(),
+            persistent_volume_claim: None,
+            host_path: None,
+            empty_dir: Some(EmptyDir { medium: "Memory", size_limit: format!("{}Mi", size >> 20) }),
+        });
         mounts.push(VolumeMount { name: vname, mount_path: target.clone(), read_only: false });
     }
     let mut files: Vec<(std::path::PathBuf, String, bool)> =
@@ -234,6 +257,7 @@ fn container(
                 name: vname.clone(),
                 persistent_volume_claim: None,
                 host_path: Some(HostPath { path, kind: if dir { "Directory" } else { "File" } }),
+                empty_dir: None,
             });
         }
         mounts.push(VolumeMount { name: vname, mount_path: target, read_only: true });

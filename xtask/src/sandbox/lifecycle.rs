@@ -10,7 +10,7 @@ use xshell::Shell;
 
 use super::spec::{Service, Spec};
 use super::state::{self, ClientMode};
-use super::{config, ownership, pki, ports, readiness, Sandbox, Selector, UpOptions};
+use super::{config, ownership, pki, ports, readiness, repair, Sandbox, Selector, UpOptions};
 use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_ID, LABEL_SERVICE};
 use crate::engine::objects::{Kind, Object};
 use crate::engine::{ContainerState, Engine, EngineKind, RunSpec};
@@ -231,24 +231,45 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
         let hash = spec.labels.iter().find(|(k, _)| k == LABEL_CONFIG).map(|(_, v)| v);
         let name = sb.container(&svc.name);
         let current = found.iter().find(|c| c.name == name);
-        let fresh = current.as_ref().is_some_and(|c| c.running && c.labels.get(LABEL_CONFIG) == hash);
+        // Exited or dead: no restart policy brings it back, so it is recreated (and said so).
+        let wedge = current.and_then(|c| repair::stopped(&svc.name, c));
+        let fresh = wedge.is_none() && current.is_some_and(|c| c.labels.get(LABEL_CONFIG) == hash);
+        if let Some(w) = &wedge {
+            repair::announce(sh, sb, w);
+        }
         if !fresh {
-            if current.is_some() {
-                sb.engine.remove_containers(sh, std::slice::from_ref(&name))?;
-            }
-            created.containers.push(name.clone());
-            sb.engine.run(sh, spec).with_context(|| format!("starting {}", svc.name))?;
+            recreate(sh, sb, spec, current.is_some(), created)?;
         }
         if i == 0 {
             // The first container brought the bridge up: pin it before the others join.
             sb.engine.pin_bridge_address(sh, &sb.network())?;
         }
-        readiness::wait_ready(sh, sb, svc)
-            .with_context(|| format!("waiting for {}", svc.name))
-            .map_err(|e| with_log_tail(sh, sb, &svc.name, e))?;
-        let verb = if fresh { "Fresh" } else { "Ready" };
+        let mut ready = readiness::wait_ready(sh, sb, svc);
+        let mut kept = fresh;
+        if let (true, Some(w)) = (fresh, ready.as_ref().err().and_then(repair::wedge_of)) {
+            // Found running but wedged (a restart loop): recreated once, then waited for again.
+            repair::announce(sh, sb, w);
+            recreate(sh, sb, spec, true, created)?;
+            kept = false;
+            ready = readiness::wait_ready(sh, sb, svc);
+        }
+        ready.with_context(|| format!("waiting for {}", svc.name)).map_err(|e| with_log_tail(sh, sb, &svc.name, e))?;
+        let verb = if kept { "Fresh" } else { "Ready" };
         ui::status(verb, format!("{:<14} {:>6.2} s  {}", svc.name, started.elapsed().as_secs_f64(), describe(sb, svc)));
     }
+    Ok(())
+}
+
+/// Removes the service's container if there is one, and starts it anew from its run spec: the
+/// named volumes it mounts and the state directory are not touched.
+fn recreate(sh: &Shell, sb: &Sandbox, spec: &RunSpec, exists: bool, created: &mut Created) -> Result<()> {
+    if exists {
+        sb.engine.remove_containers(sh, std::slice::from_ref(&spec.name))?;
+    }
+    if !created.containers.contains(&spec.name) {
+        created.containers.push(spec.name.clone());
+    }
+    sb.engine.run(sh, spec).with_context(|| format!("starting {}", spec.name))?;
     Ok(())
 }
 
@@ -413,6 +434,7 @@ mod tests {
             started_at: String::new(),
             labels: service.map(|s| (LABEL_SERVICE.to_string(), s.to_string())).into_iter().collect(),
             pid: 1,
+            ..Default::default()
         }
     }
 

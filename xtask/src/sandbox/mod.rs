@@ -11,6 +11,7 @@ pub mod ownership;
 pub mod pki;
 pub mod ports;
 pub mod readiness;
+pub mod repair;
 pub mod schema;
 pub mod spec;
 pub mod state;
@@ -177,6 +178,9 @@ impl Sandbox {
             .iter()
             .map(|v| Mount::Volume { name: self.volume(&v.name), target: v.target.clone() })
             .collect();
+        // Before the files: a file mounted below a tmpfs (the signer's secret env under /run)
+        // lands on it. Both engines order mounts by depth too.
+        mounts.extend(svc.tmpfs.iter().map(|t| Mount::Tmpfs { target: t.target.clone(), size_bytes: t.size_bytes() }));
         for f in &svc.files {
             let source = self.dir.path.join(&f.from);
             if !source.exists() {
