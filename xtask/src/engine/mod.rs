@@ -5,6 +5,7 @@ mod argv;
 mod crash;
 mod inspect;
 pub mod objects;
+pub mod podman_locks;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -138,9 +139,18 @@ impl Engine {
     pub fn checked(&self, sh: &Shell, args: &[&str]) -> Result<String> {
         let out = self.raw(sh, args)?;
         if !out.ok() {
-            bail!("`{} {}` failed: {}", self.kind, args.join(" "), out.combined().trim());
+            bail!("`{} {}` failed: {}", self.kind, args.join(" "), self.explained(&out));
         }
         Ok(out.stdout)
+    }
+
+    /// The engine's error text, with what to do about it where we know (podman's lock mismatch).
+    fn explained(&self, out: &Output) -> String {
+        let text = out.combined().trim().to_string();
+        match podman_locks::lock_mismatch_hint(self.kind, &text) {
+            Some(hint) => format!("{text}\n{hint}"),
+            None => text,
+        }
     }
 
     pub fn run(&self, sh: &Shell, spec: &RunSpec) -> Result<String> {
@@ -150,7 +160,7 @@ impl Engine {
         let out =
             Output::from_std(self.captured(sh, &args, &env, None).with_context(|| format!("starting {}", spec.name))?);
         if !out.ok() {
-            bail!("{} refused to start {}: {}", self.kind, spec.name, out.combined().trim());
+            bail!("{} refused to start {}: {}", self.kind, spec.name, self.explained(&out));
         }
         Ok(out.stdout.trim().to_string())
     }
@@ -198,7 +208,7 @@ impl Engine {
         args.extend(names.iter().map(String::as_str));
         let out = self.raw(sh, &args)?;
         if !out.ok() && !is_missing(&out) {
-            bail!("removing containers {}: {}", names.join(", "), out.combined().trim());
+            bail!("removing containers {}: {}", names.join(", "), self.explained(&out));
         }
         Ok(())
     }
@@ -256,7 +266,7 @@ impl Engine {
     pub fn network_rm(&self, sh: &Shell, name: &str) -> Result<()> {
         let out = self.raw(sh, &["network", "rm", name])?;
         if !out.ok() && !is_missing(&out) {
-            bail!("removing network {name}: {}", out.combined().trim());
+            bail!("removing network {name}: {}", self.explained(&out));
         }
         Ok(())
     }
@@ -285,7 +295,7 @@ impl Engine {
         args.extend(names.iter().map(String::as_str));
         let out = self.raw(sh, &args)?;
         if !out.ok() && !is_missing(&out) {
-            bail!("removing volumes {}: {}", names.join(", "), out.combined().trim());
+            bail!("removing volumes {}: {}", names.join(", "), self.explained(&out));
         }
         Ok(())
     }
