@@ -45,8 +45,8 @@ fn tmp_dir() -> PathBuf {
         dropins.sort();
         files.extend(dropins);
     }
-    let set =
-        files.iter().filter_map(|f| std::fs::read_to_string(f).ok()).filter_map(|t| configured_tmp_dir(&t)).last();
+    // The last file that sets it wins: search from the end.
+    let set = files.iter().rev().filter_map(|f| std::fs::read_to_string(f).ok()).find_map(|t| configured_tmp_dir(&t));
     set.map(PathBuf::from).unwrap_or_else(|| {
         match std::env::var_os("XDG_RUNTIME_DIR").filter(|_| !crate::util::is_root()) {
             Some(run) => Path::new(&run).join("libpod/tmp"),

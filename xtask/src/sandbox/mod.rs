@@ -3,6 +3,7 @@
 //! them; the parts of its life live beside it.
 
 pub mod config;
+pub mod crash;
 pub mod db;
 pub mod lifecycle;
 pub mod lock;

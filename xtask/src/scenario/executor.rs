@@ -116,6 +116,12 @@ impl Executor for SandboxExecutor<'_> {
                 wait_client_reaches(sh, sb, service_name(&sb.spec, *s)?)?;
                 done(format!("restarted {s}; ready\n"))
             }
+            Action::Kill(s) => {
+                let service = service_name(&sb.spec, *s)?;
+                let recovery = crate::sandbox::crash::kill_and_wait(sh, sb, service)?;
+                wait_client_reaches(sh, sb, service)?;
+                done(recovery.report())
+            }
             Action::DbSnapshot(name) => {
                 let dump = "exec \"$(command -v mariadb-dump || command -v mysqldump)\" --protocol=socket -S /run/mysqld/mysqld.sock -uroot --single-transaction --databases notaryserver notarysigner";
                 let out = sb.exec(sh, "db", &["sh", "-c", dump], &[], None)?;
