@@ -23,6 +23,23 @@ pub struct ContainerState {
     pub exit_code: i64,
     /// When its last run ended (RFC 3339; the zero time, `0001-…`, if it never ended).
     pub finished_at: String,
+    /// The engine says it runs, but its main process is gone: podman 4.3 keeps saying `running`
+    /// when the container's process and its conmon were killed (as a reboot without systemd
+    /// leaves them), and no `ps --sync` changes that. Filled in by `Engine::inspect`.
+    pub process_gone: bool,
+}
+
+/// Is `pid` the main process of container `id`? Its cgroup path names the container's id on
+/// both engines (`/docker/<id>`, `libpod-<id>`), which a pid reused by another process lacks.
+/// Unknown (not readable) counts as alive: only a proven loss makes a container wedged.
+pub fn process_alive(pid: i64, id: &str) -> bool {
+    if pid <= 0 || id.is_empty() {
+        return true;
+    }
+    match std::fs::read_to_string(format!("/proc/{pid}/cgroup")) {
+        Ok(text) => text.contains(id),
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    }
 }
 
 /// Parses `container inspect` JSON from either engine (docker prefixes names with '/').
@@ -50,6 +67,7 @@ pub fn parse_inspect(json: &str) -> Result<Vec<ContainerState>> {
             restart_count: c.pointer("/RestartCount").and_then(|v| v.as_u64()).unwrap_or(0),
             exit_code: c.pointer("/State/ExitCode").and_then(|v| v.as_i64()).unwrap_or(0),
             finished_at: s("/State/FinishedAt"),
+            process_gone: false,
         });
     }
     Ok(out)

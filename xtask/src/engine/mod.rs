@@ -193,7 +193,15 @@ impl Engine {
         if out.stdout.trim().is_empty() {
             return Ok(Vec::new());
         }
-        parse_inspect(&out.stdout)
+        let mut found = parse_inspect(&out.stdout)?;
+        // docker follows its containers' processes through containerd; podman 4.3 without its
+        // conmon keeps a stale `running` (see ContainerState::process_gone).
+        if self.kind == EngineKind::Podman {
+            for c in found.iter_mut().filter(|c| c.running && !c.restarting) {
+                c.process_gone = !inspect::process_alive(c.pid, &c.id);
+            }
+        }
+        Ok(found)
     }
 
     pub fn container(&self, sh: &Shell, name: &str) -> Result<Option<ContainerState>> {

@@ -93,6 +93,14 @@ fn inspect_reads_restarts_as_each_engine_reports_them() {
 }
 
 #[test]
+fn a_process_counts_as_the_containers_only_with_its_id_in_its_cgroup() {
+    let me = std::process::id() as i64;
+    assert!(!inspect::process_alive(me, "0123456789abcdef0123456789abcdef"), "this test is no container");
+    assert!(!inspect::process_alive(i32::MAX as i64, "abc"), "no such process");
+    assert!(inspect::process_alive(0, "abc"), "no pid: nothing proven");
+}
+
+#[test]
 fn inspect_rejects_non_array() {
     assert!(parse_inspect("{}").is_err());
 }

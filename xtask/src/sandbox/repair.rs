@@ -35,6 +35,8 @@ pub struct Wedge {
     pub exit_code: i64,
     /// The engine keeps restarting it and it keeps dying.
     pub looping: bool,
+    /// The engine says it runs, but its process is gone.
+    pub gone: bool,
     /// What the readiness probe last said, when a wait found the wedge.
     pub probe_error: Option<String>,
 }
@@ -46,6 +48,8 @@ impl fmt::Display for Wedge {
         if self.looping {
             let code = code.map(|c| format!(", {c}")).unwrap_or_default();
             write!(f, "{} is restarting in a loop ({} restarts{code})", self.service, self.restarts)?;
+        } else if self.gone {
+            write!(f, "{} is {} by the engine's account, but its process is gone", self.service, self.status)?;
         } else {
             let code = code.map(|c| format!(" ({c})")).unwrap_or_default();
             write!(f, "{} is {}{code}", self.service, self.status)?;
@@ -67,7 +71,17 @@ impl Wedge {
             restarts: c.restart_count,
             exit_code: c.exit_code,
             looping,
+            gone: c.process_gone,
             probe_error: None,
+        }
+    }
+
+    /// One word for `status`'s STATE column.
+    pub fn state(&self) -> &str {
+        match (self.looping, self.gone) {
+            (true, _) => "looping",
+            (_, true) => "gone",
+            _ => &self.status,
         }
     }
 
@@ -94,9 +108,10 @@ pub fn between_runs(c: &ContainerState) -> bool {
     c.restarting || c.status == "stopped"
 }
 
-/// A container no restart policy will start again: neither running nor between two runs.
+/// A container no restart policy will start again: neither running nor between two runs, or
+/// "running" with its process gone (then nothing will ever restart it).
 pub fn stopped(service: &str, c: &ContainerState) -> Option<Wedge> {
-    (!c.running && !between_runs(c)).then(|| Wedge::of(service, c, false))
+    (c.process_gone || (!c.running && !between_runs(c))).then(|| Wedge::of(service, c, false))
 }
 
 /// Watches one container while `up` waits for it to be ready: the first wedge it sees ends the
@@ -158,33 +173,43 @@ pub fn wedge_of(err: &anyhow::Error) -> Option<&Wedge> {
     err.chain().find_map(|e| e.downcast_ref::<Wedge>())
 }
 
-/// Every wedged service among `found` right now, for `status` and `doctor`: a stopped one at
-/// once; one between runs, or running after restarts, if a second look a moment later finds it
-/// restarted again or still between runs.
+/// Every wedged service among `found` (services that failed their probe), for `status` and
+/// `doctor`: a stopped one at once; one that has restarted before is watched for as long as
+/// `up` would take to call it a loop, and is looping if it died again meanwhile.
 pub fn survey(sh: &Shell, sb: &Sandbox, found: &[ContainerState]) -> Result<Vec<Wedge>> {
     let mut wedged = Vec::new();
-    let mut suspects = Vec::new();
+    let mut suspects: Vec<(String, u64, Watch)> = Vec::new();
+    let start = Instant::now();
     for svc in &sb.spec.services {
         let Some(c) = found.iter().find(|c| c.name == sb.container(&svc.name)) else { continue };
         if let Some(w) = stopped(&svc.name, c) {
             wedged.push(w);
         } else if between_runs(c) || c.restart_count > 0 {
-            suspects.push((svc.name.clone(), c.clone()));
+            let mut watch = Watch::default();
+            watch.observe(&svc.name, c, start);
+            // Between runs now: its next start is no new death.
+            suspects.push((svc.name.clone(), c.restart_count + u64::from(between_runs(c)), watch));
         }
     }
-    if suspects.is_empty() {
-        return Ok(wedged);
-    }
-    std::thread::sleep(Duration::from_millis(700));
-    let names: Vec<String> = suspects.iter().map(|(s, _)| sb.container(s)).collect();
-    let again = sb.engine.inspect(sh, &names)?;
-    for (service, before) in suspects {
-        let Some(now) = again.iter().find(|c| c.name == sb.container(&service)) else { continue };
-        if let Some(w) = stopped(&service, now) {
-            wedged.push(w);
-        } else if now.restart_count > before.restart_count || (between_runs(&before) && between_runs(now)) {
-            wedged.push(Wedge::of(&service, now, true));
-        }
+    while !suspects.is_empty() && start.elapsed() < BETWEEN_RUNS + Duration::from_millis(300) {
+        std::thread::sleep(Duration::from_millis(250));
+        let names: Vec<String> = suspects.iter().map(|(s, _, _)| sb.container(s)).collect();
+        let again = sb.engine.inspect(sh, &names)?;
+        let now = Instant::now();
+        suspects.retain_mut(|(service, allowed, watch)| {
+            let Some(c) = again.iter().find(|c| c.name == sb.container(service)) else { return false };
+            let verdict = watch.observe(service, c, now).or_else(|| {
+                // Died again while it was not answering.
+                (c.restart_count > *allowed).then(|| Wedge::of(service, c, true))
+            });
+            match verdict {
+                Some(w) => {
+                    wedged.push(w);
+                    false
+                }
+                None => true,
+            }
+        });
     }
     Ok(wedged)
 }
@@ -213,6 +238,11 @@ mod tests {
         assert!(stopped("client", &c("running", true, false, 5)).is_none());
         assert!(stopped("client", &c("restarting", true, true, 1)).is_none(), "docker, between two runs");
         assert!(stopped("client", &c("stopped", false, false, 1)).is_none(), "podman, between two runs");
+        let gone = ContainerState { process_gone: true, exit_code: 0, ..c("running", true, false, 0) };
+        assert_eq!(
+            stopped("db", &gone).unwrap().to_string(),
+            "db is running by the engine's account, but its process is gone"
+        );
     }
 
     #[test]

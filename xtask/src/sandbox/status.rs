@@ -86,7 +86,7 @@ pub fn status(sh: &Shell, sb: &Sandbox) -> Result<Status> {
     for w in repair::survey(sh, sb, &failing)? {
         if let Some(s) = services.iter_mut().find(|s| s.service == w.service) {
             s.wedged = true;
-            s.state = if w.looping { "looping".to_string() } else { w.status.clone() };
+            s.state = w.state().to_string();
             s.detail = format!(
                 "{w}; its log ends: {} (all of it: `cargo xtask sandbox --name {} logs {}`)",
                 repair::last_log_line(sh, sb, &w.service),
