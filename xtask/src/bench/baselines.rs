@@ -88,6 +88,18 @@ impl<'a> Plain<'a> {
         }
     }
 
+    /// The engine restarts the same containers (no grace period), then each is waited for in
+    /// start order, as after `up`.
+    pub(super) fn restart(&self) -> Result<()> {
+        let mut c = Command::new(self.bin);
+        c.args(["restart", "--time", "0"]).args(self.services.iter().map(|(s, _)| &s.name));
+        checked(&mut c)?;
+        for (spec, readiness) in &self.services {
+            self.wait(spec, readiness).with_context(|| format!("plain restart of {}", spec.name))?;
+        }
+        Ok(())
+    }
+
     pub(super) fn down(&self) -> Result<()> {
         let mut rm = Command::new(self.bin);
         rm.args(["rm", "-f"]).args(self.services.iter().map(|(s, _)| &s.name));

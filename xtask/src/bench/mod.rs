@@ -5,6 +5,7 @@
 
 mod baselines;
 mod cold_build;
+mod crash;
 mod report;
 
 use std::collections::BTreeMap;
@@ -119,6 +120,7 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
         "each step's script via plain `exec`, captures by regex, own run id",
     );
     let mut mem_row = Row::new("memory", "stack memory", "MB", Goal::MaxValue(250.0), "none (absolute target)");
+    let mut crash_row = crash::row();
 
     let up_opts = match two_free_ports() {
         Ok((server, registry)) => UpOptions {
@@ -133,8 +135,8 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
         },
         Err(e) => {
             let e = e.context("choosing ports for the bench sandbox");
-            fail_rows(&mut [&mut up_row, &mut down_row, &mut guide_row, &mut mem_row], &e);
-            return vec![up_row, down_row, guide_row, mem_row];
+            fail_rows(&mut [&mut up_row, &mut down_row, &mut guide_row, &mut mem_row, &mut crash_row], &e);
+            return vec![up_row, down_row, guide_row, mem_row, crash_row];
         }
     };
 
@@ -147,8 +149,8 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
         Ok(sb) => sb,
         Err(e) => {
             let e = e.context(format!("creating the bench sandbox `{}`", bench.name));
-            fail_rows(&mut [&mut up_row, &mut down_row, &mut guide_row, &mut mem_row], &e);
-            return vec![up_row, down_row, guide_row, mem_row];
+            fail_rows(&mut [&mut up_row, &mut down_row, &mut guide_row, &mut mem_row, &mut crash_row], &e);
+            return vec![up_row, down_row, guide_row, mem_row, crash_row];
         }
     };
 
@@ -157,13 +159,20 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
         Some(sb) => {
             guide(sh, engine, &sb, runs, &mut guide_row);
             memory(engine, &sb, runs, &mut mem_row);
+            let plain = images::ensure(sh, engine, spec, up_opts.images, &up_opts.image_opts)
+                .and_then(|refs| lifecycle::run_specs(&sb, &refs))
+                .and_then(|specs| Plain::new(engine, &sb, specs));
+            match plain {
+                Ok(plain) => drop(crash::measure(sh, &plain, bench, &up_opts, sb, runs, &mut crash_row)),
+                Err(e) => crash_row.fail(&e.context("preparing the plain baseline")),
+            }
         }
         None => {
             let e = anyhow::anyhow!("the bench sandbox could not be brought back up after the warm cycles");
-            fail_rows(&mut [&mut guide_row, &mut mem_row], &e);
+            fail_rows(&mut [&mut guide_row, &mut mem_row, &mut crash_row], &e);
         }
     }
-    vec![up_row, down_row, guide_row, mem_row]
+    vec![up_row, down_row, guide_row, mem_row, crash_row]
 }
 
 fn checked(c: &mut Command) -> Result<()> {
