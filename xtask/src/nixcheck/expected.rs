@@ -6,6 +6,11 @@ use std::collections::BTreeSet;
 
 use crate::sandbox::spec::Spec;
 
+/// Paths where services keep runtime state under another name than their tmpfs's: dockerd
+/// writes `/var/run/docker.pid`, which must land on the tmpfs over `/run` (sandbox.json), so
+/// `/var/run` must lead there on both image paths, or the pid file outlives a crash again.
+pub const RUNTIME_PATHS: &[&str] = &["/var/run"];
+
 /// One requirement: any of these programs (MariaDB's and MySQL's names differ).
 pub type Alternatives = &'static [&'static str];
 
