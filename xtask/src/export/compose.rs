@@ -38,6 +38,9 @@ struct Service {
     container_name: String,
     image: String,
     pull_policy: &'static str,
+    /// `up`'s restart policy: a crashed service comes back by itself here too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restart: Option<String>,
     hostname: String,
     command: Vec<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -149,6 +152,7 @@ fn service(part: &Part) -> Service {
         container_name: spec.name.clone(),
         image: spec.image.clone(),
         pull_policy: "never",
+        restart: spec.restart.clone(),
         hostname: spec.hostname.clone(),
         command: escape_all(&spec.command),
         environment: spec.env.iter().map(|e| (e.name.clone(), escape(&e.value))).collect(),

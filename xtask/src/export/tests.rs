@@ -148,6 +148,7 @@ fn compose_keeps_names_order_readiness_and_no_secret() {
         let s = &services[&part.service];
         assert_eq!(s["container_name"], format!("{NAME}-{}", part.service));
         assert_eq!(s["pull_policy"], "never");
+        assert_eq!(s["restart"], "unless-stopped", "a crashed service comes back by itself");
         assert_eq!(s["networks"]["sandbox"]["aliases"], serde_json::json!(part.spec.aliases));
         assert_eq!(s["healthcheck"]["test"][0], "CMD");
         let tmpfs = s["tmpfs"][0].as_str().unwrap();
@@ -241,8 +242,14 @@ fn kube_is_one_pod_named_for_the_sandbox_with_aliases_on_localhost() {
     assert_eq!(containers[0]["args"][0], "sh", "the DB waits for nothing");
     let signer = &containers[1];
     assert!(signer["args"][2].as_str().unwrap().contains("/dev/tcp/127.0.0.1/3306"), "{signer}");
+    // Then each empties its runtime dir (an emptyDir outlives a container's restart in the pod).
     assert_eq!(signer["args"][4], "sh");
-    assert!(signer["args"][6].as_str().unwrap().starts_with(". /run/trust-sandbox/"), "{signer}");
+    let empty = signer["args"][6].as_str().unwrap();
+    assert!(empty.starts_with("for f in '/run'/* ") && empty.contains("rm -rf --one-file-system"), "{signer}");
+    assert!(signer["args"][10].as_str().unwrap().starts_with(". /run/trust-sandbox/"), "{signer}");
+    let names: Vec<&str> =
+        pod["spec"]["volumes"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"exp-kube-run-client"), "the runtime emptyDirs are named for the sandbox: {names:?}");
     assert!(containers[4]["args"][2].as_str().unwrap().contains("/dev/tcp/127.0.0.1/5000"));
     assert_eq!(passphrase_files(&f.plan, &f.sb), 1);
     for v in volumes {

@@ -15,8 +15,9 @@ pub const RUNTIME_PATHS: &[&str] = &["/var/run"];
 pub type Alternatives = &'static [&'static str];
 
 /// Every image: `sh -c` runs the scenarios, `versions` and the DB helpers; `bash` the TCP
-/// readiness probes (/dev/tcp); `versions` reads version strings with grep and head.
-const EVERY_IMAGE: &[Alternatives] = &[&["sh"], &["bash"], &["grep"], &["head"]];
+/// readiness probes (/dev/tcp); `versions` reads version strings with grep and head; the kube
+/// export's containers empty their runtime dirs with rm before they start (export/kube.rs).
+const EVERY_IMAGE: &[Alternatives] = &[&["sh"], &["bash"], &["grep"], &["head"], &["rm"]];
 
 /// Per image, from where the xtask runs them.
 const PER_IMAGE: &[(&str, &[Alternatives])] = &[
