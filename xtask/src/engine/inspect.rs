@@ -29,6 +29,16 @@ pub struct ContainerState {
     pub process_gone: bool,
 }
 
+impl ContainerState {
+    /// How long its last run lasted, while it is between runs (its start and end both recorded,
+    /// the end after the start); `None` while a run is under way or never ended.
+    pub fn last_run(&self) -> Option<std::time::Duration> {
+        let at = |t: &str| time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok();
+        let (start, end) = (at(&self.started_at)?, at(&self.finished_at)?);
+        (end >= start).then(|| (end - start).try_into().ok()).flatten()
+    }
+}
+
 /// Is `pid` the main process of container `id`? Its cgroup path names the container's id on
 /// both engines (`/docker/<id>`, `libpod-<id>`), which a pid reused by another process lacks.
 /// Unknown (not readable) counts as alive: only a proven loss makes a container wedged.

@@ -24,6 +24,9 @@ use crate::engine::ContainerState;
 const BETWEEN_RUNS: Duration = Duration::from_secs(3);
 /// Restarts seen during one wait that make it a loop rather than one crash.
 const LOOP_RESTARTS: u64 = 2;
+/// A run shorter than this, ended by a crash, does not count as having started: docker grows its
+/// back-off for such runs (it resets it after 10 s), and so does this.
+const SHORT_RUN: Duration = Duration::from_secs(10);
 
 /// Why a service will not come back by itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +130,11 @@ impl Watch {
     pub fn observe(&mut self, service: &str, c: &ContainerState, now: Instant) -> Option<Wedge> {
         let first = *self.first_count.get_or_insert(c.restart_count);
         if c.restart_count >= first + LOOP_RESTARTS {
+            return Some(Wedge::of(service, c, true));
+        }
+        // Between runs after restarts whose last one ended within seconds of its start: the
+        // engine will back off and try again, and the next run will end the same way.
+        if between_runs(c) && c.restart_count >= LOOP_RESTARTS && c.last_run().is_some_and(|d| d < SHORT_RUN) {
             return Some(Wedge::of(service, c, true));
         }
         if between_runs(c) {
@@ -255,6 +263,24 @@ mod tests {
         // Back between runs later: the clock starts again.
         assert_eq!(w.observe("db", &c("stopped", false, false, 5), t0 + Duration::from_secs(10)), None);
         assert_eq!(w.observe("db", &c("running", true, false, 5), t0 + Duration::from_millis(10_100)), None);
+    }
+
+    #[test]
+    fn between_runs_after_short_runs_is_a_loop_at_first_sight() {
+        let mut looping = c("restarting", true, true, 4);
+        looping.started_at = "2026-12-07T15:43:57.968743436Z".into();
+        looping.finished_at = "2026-12-07T15:43:58.301Z".into();
+        let wedge = Watch::default().observe("client", &looping, Instant::now()).unwrap();
+        assert!(wedge.looping, "{wedge}");
+        // The same after a long run is one crash: wait for the restart.
+        let mut once = looping.clone();
+        once.started_at = "2026-12-07T14:00:00Z".into();
+        assert_eq!(Watch::default().observe("db", &once, Instant::now()), None);
+        // A run under way (started after the last end) is not judged by its predecessor.
+        let mut running = looping.clone();
+        (running.running, running.restarting, running.status) = (true, false, "running".into());
+        running.started_at = "2026-12-07T15:44:00Z".into();
+        assert_eq!(running.last_run(), None);
     }
 
     #[test]
