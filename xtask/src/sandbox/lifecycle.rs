@@ -66,7 +66,14 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     let published =
         [(spec.published("server_port")?.0, server_port), (spec.published("registry_port")?.0, registry_port)];
     let ours: Vec<String> = published.iter().map(|(svc, _)| format!("{}-{}", sel.name, svc.name)).collect();
-    let running: Vec<String> = engine.inspect(sh, &ours)?.into_iter().filter(|c| c.running).map(|c| c.name).collect();
+    // Between two runs (a crash being restarted) the engine still holds the port for it: podman's
+    // restart holds it (measured: `taken by pid … (podman)` right after a SIGKILL).
+    let running: Vec<String> = engine
+        .inspect(sh, &ours)?
+        .into_iter()
+        .filter(|c| c.running || repair::between_runs(c))
+        .map(|c| c.name)
+        .collect();
     for ((svc, port), name) in published.iter().zip(&ours) {
         if !running.contains(name) {
             ports::check_free(*port, svc.network_name())?;
