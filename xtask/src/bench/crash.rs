@@ -12,7 +12,6 @@ use super::baselines::Plain;
 use super::report::Row;
 use super::secs_since;
 use crate::sandbox::{lifecycle, Sandbox, Selector, UpOptions};
-use crate::ui;
 
 pub(super) fn row() -> Row {
     Row::new(
@@ -27,7 +26,7 @@ pub(super) fn row() -> Row {
 }
 
 /// Each run: our side kills all five main processes and times `up`; the plain side restarts the
-/// five with the engine and times until each answers. Returns the sandbox as `up` left it.
+/// five with the engine and times until each answers.
 pub(super) fn measure(
     sh: &Shell,
     plain: &Plain<'_>,
@@ -36,34 +35,21 @@ pub(super) fn measure(
     mut sb: Sandbox,
     runs: usize,
     row: &mut Row,
-) -> Sandbox {
-    let (mut ours, mut base) = (vec![], vec![]);
-    'runs: for i in 1..=runs {
-        for ours_turn in if i % 2 == 1 { [true, false] } else { [false, true] } {
-            let result = if ours_turn {
-                killed_then_up(sh, &sb, bench, up_opts).map(|(fresh, secs)| {
-                    sb = fresh;
-                    secs
-                })
-            } else {
-                let t = Instant::now();
-                plain.restart().map(|()| secs_since(t))
-            };
-            match result {
-                Ok(secs) if ours_turn => ours.push(secs),
-                Ok(secs) => base.push(secs),
-                Err(e) => {
-                    row.fail(&e.context(if ours_turn { "SIGKILL, then up" } else { "plain restart" }));
-                    break 'runs;
-                }
-            }
-        }
-        if let (Some(o), Some(p)) = (ours.last(), base.last()) {
-            ui::info("Bench", format!("crash recovery {i}/{runs}: {o:.2} s (plain restart {p:.2} s)"));
-        }
-    }
-    row.set(&ours, &base);
-    sb
+) {
+    super::alternate(
+        runs,
+        row,
+        ("crash recovery", "plain restart", "SIGKILL, then up", "plain restart"),
+        || {
+            let (fresh, secs) = killed_then_up(sh, &sb, bench, up_opts)?;
+            sb = fresh;
+            Ok(secs)
+        },
+        || {
+            let t = Instant::now();
+            plain.restart().map(|()| secs_since(t))
+        },
+    );
 }
 
 fn killed_then_up(sh: &Shell, sb: &Sandbox, bench: &Selector, up_opts: &UpOptions) -> Result<(Sandbox, f64)> {

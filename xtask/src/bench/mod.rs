@@ -163,7 +163,7 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
                 .and_then(|refs| lifecycle::run_specs(&sb, &refs))
                 .and_then(|specs| Plain::new(engine, &sb, specs));
             match plain {
-                Ok(plain) => drop(crash::measure(sh, &plain, bench, &up_opts, sb, runs, &mut crash_row)),
+                Ok(plain) => crash::measure(sh, &plain, bench, &up_opts, sb, runs, &mut crash_row),
                 Err(e) => crash_row.fail(&e.context("preparing the plain baseline")),
             }
         }
@@ -274,25 +274,50 @@ fn guide(sh: &Shell, engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) 
         Ok(g) => g,
         Err(e) => return row.fail(&e),
     };
-    let (mut ours, mut plain) = (vec![], vec![]);
+    alternate(
+        runs,
+        row,
+        ("guide", "plain", "through the runner", "plain"),
+        || {
+            let t = Instant::now();
+            guide_through_runner(sh, sb, &guide).map(|()| secs_since(t))
+        },
+        || {
+            let t = Instant::now();
+            guide_plain(engine, sb, &guide).map(|()| secs_since(t))
+        },
+    );
+}
+
+/// Runs our side and the baseline `runs` times each, alternating which goes first so that
+/// neither always meets the colder machine; each returns its seconds. The first failure ends the
+/// measurement and is recorded in the row with its side's context. `labels`: what the progress
+/// line calls the row and the baseline, then each side's context for a failure.
+fn alternate(
+    runs: usize,
+    row: &mut Row,
+    labels: (&str, &str, &'static str, &'static str),
+    mut ours: impl FnMut() -> Result<f64>,
+    mut plain: impl FnMut() -> Result<f64>,
+) {
+    let (what, baseline, ours_ctx, plain_ctx) = labels;
+    let (mut o, mut p) = (vec![], vec![]);
     'runs: for i in 1..=runs {
         for ours_turn in if i % 2 == 1 { [true, false] } else { [false, true] } {
-            let t = Instant::now();
-            let result = if ours_turn { guide_through_runner(sh, sb, &guide) } else { guide_plain(engine, sb, &guide) };
-            match result {
-                Ok(()) if ours_turn => ours.push(secs_since(t)),
-                Ok(()) => plain.push(secs_since(t)),
+            match if ours_turn { ours() } else { plain() } {
+                Ok(secs) if ours_turn => o.push(secs),
+                Ok(secs) => p.push(secs),
                 Err(e) => {
-                    row.fail(&e.context(if ours_turn { "through the runner" } else { "plain" }));
+                    row.fail(&e.context(if ours_turn { ours_ctx } else { plain_ctx }));
                     break 'runs;
                 }
             }
         }
-        if let (Some(o), Some(p)) = (ours.last(), plain.last()) {
-            ui::info("Bench", format!("guide {i}/{runs}: {o:.2} s (plain {p:.2} s)"));
+        if let (Some(a), Some(b)) = (o.last(), p.last()) {
+            ui::info("Bench", format!("{what} {i}/{runs}: {a:.2} s ({baseline} {b:.2} s)"));
         }
     }
-    row.set(&ours, &plain);
+    row.set(&o, &p);
 }
 
 fn guide_through_runner(sh: &Shell, sb: &Sandbox, guide: &Scenario) -> Result<()> {
