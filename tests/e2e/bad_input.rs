@@ -72,8 +72,21 @@ fn commands_on_a_sandbox_that_does_not_exist() {
     let state = tempfile::tempdir().unwrap();
     let r = xtask_in(state.path(), &["--name", "ghost", "status"]);
     r.assert_fails_with("status of nothing", "no sandbox named `ghost`");
-    // down and destroy are idempotent: nothing to do is not an error.
+    // down is idempotent: nothing to do is not an error.
     xtask_in(state.path(), &["--name", "ghost", "down"]).assert_ok("down of nothing");
+    // destroy of a name that never existed says so and fails, as `rm` of a missing file does: a
+    // mistyped --name must not pass for a clean-up.
+    let r = xtask_in(state.path(), &["--name", "ghost", "destroy"]);
+    r.assert_fails_with("destroy of nothing", "no sandbox named `ghost`");
+    assert!(r.stderr.contains("nothing to destroy"), "{}", r.stderr);
+    one_clear_error(&r);
+    // Every command above took or refused the lock; none left its file.
+    let locks = state.path().join(".locks");
+    assert!(
+        std::fs::read_dir(&locks).map(|d| d.count() == 0).unwrap_or(true),
+        "lock files left in {}",
+        locks.display()
+    );
 }
 
 #[test]

@@ -119,9 +119,15 @@ impl Sandbox {
     }
 
     pub fn with_ports(engine: &str, purpose: &str, server_port: u16, registry_port: u16) -> Sandbox {
+        // The process id keeps two checkouts testing at once from sharing a sandbox.
+        let name = format!("tse2e-{engine}-{purpose}-{}", std::process::id());
+        Sandbox::named(engine, &name, server_port, registry_port)
+    }
+
+    /// A sandbox with exactly this name (its own state directory and ports all the same).
+    pub fn named(engine: &str, name: &str, server_port: u16, registry_port: u16) -> Sandbox {
         Sandbox {
-            // The process id keeps two checkouts testing at once from sharing a sandbox.
-            name: format!("tse2e-{engine}-{purpose}-{}", std::process::id()),
+            name: name.to_string(),
             engine: engine.to_string(),
             state: tempfile::Builder::new().prefix("trust-sandbox-e2e-").tempdir().expect("temp state dir"),
             server_port,
@@ -196,7 +202,8 @@ impl Drop for Sandbox {
             return;
         }
         let r = self.x(&["destroy"]);
-        if !r.ok() {
+        // A sandbox that never got created (a refused `up`) has nothing to destroy.
+        if !r.ok() && !r.stderr.contains("nothing to destroy") {
             eprintln!("destroying {} failed: {}", self.name, r.stderr);
         }
     }

@@ -59,9 +59,20 @@ fn migrate_and_compare(engine: &str) {
         assert!(d.get(k).is_some_and(|v| v.starts_with("sha256:")), "no digest for {k}:\n{}", signed.stdout);
     }
 
+    // The signed digest of app/gone is no longer served: migrate says so and fails (exit 1), so
+    // a CI job can tell; the JSON is still written.
     let first = sb.x(&["migrate", "--json", "-"]);
-    first.assert_ok("migrate");
+    assert_eq!(first.code, 1, "migrate with an unmigratable tag:\n{}", first.stderr);
+    for tool in ["cosign", "notation"] {
+        let line = format!("not migrated: {R}/app/gone:latest ({}) with {tool}:", &d["gone"][..19]);
+        assert!(first.stderr.contains(&line), "{line}:\n{}", first.stderr);
+    }
     let report = first.json();
+    let missing = report["not_migrated"].as_array().unwrap();
+    assert_eq!(missing.len(), 2, "{}", first.stdout);
+    assert!(missing
+        .iter()
+        .all(|m| m["tag"] == format!("{R}/app/gone:latest") && !m["reason"].as_str().unwrap().is_empty()));
     let rec = |repo: &str, tag: &str| -> serde_json::Value {
         report["records"]
             .as_array()
@@ -132,7 +143,7 @@ fn migrate_and_compare(engine: &str) {
 
     // A second run signs nothing twice.
     let second = sb.x(&["migrate", "--json", "-"]);
-    second.assert_ok("second migrate");
+    assert_eq!(second.code, 1, "app/gone is still not migrated:\n{}", second.stderr);
     let again = second.json();
     assert_eq!(again["signed"], 0, "{}", second.stdout);
     assert_eq!(again["already_signed"], report["signed"], "{}", second.stdout);
@@ -169,6 +180,8 @@ fn migrate_and_compare(engine: &str) {
         );
     }
 
+    compare_stops_cleanly_on_sigterm(&sb);
+
     // The shifted clock really reaches the Go verifiers: at +3 years Notation refuses, because the
     // sandbox's certificate (2 years) has expired by then.
     let late = sb.exec(
@@ -184,4 +197,47 @@ fn migrate_and_compare(engine: &str) {
     assert!(sb.labelled("container").contains(&sb.container("signers")));
     sb.x(&["down"]).assert_ok("down");
     assert!(sb.labelled("container").is_empty(), "{:?}", sb.labelled("container"));
+}
+
+/// SIGTERM (a CI job cancelled) in the middle of `compare`: the running check's processes are
+/// killed, the rows measured so far are kept in the JSON, marked, and the exit code is 143.
+fn compare_stops_cleanly_on_sigterm(sb: &Sandbox) {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, err) = (dir.path().join("compare.json"), dir.path().join("compare.stderr"));
+    let mut cmd = sb.command(&["compare", "--json", json.to_str().unwrap()]);
+    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+    cmd.stderr(std::fs::File::create(&err).unwrap());
+    let mut child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    // The second row has begun: one row is measured, one is running.
+    while std::fs::read_to_string(&err).unwrap().matches("Comparing").count() < 2 {
+        assert!(started.elapsed().as_secs() < 600, "compare never reached its second row");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "compare ended early:\n{}",
+            std::fs::read_to_string(&err).unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    trust_sandbox_tests::run(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]), None)
+        .assert_ok("kill");
+    let status = child.wait().unwrap();
+    let stderr = std::fs::read_to_string(&err).unwrap();
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGTERM"), "{stderr}");
+    let matrix: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(matrix["interrupted"], "SIGTERM", "{matrix}");
+    assert_eq!(matrix["as_recorded"], false);
+    assert!(!matrix["rows"].as_array().unwrap().is_empty(), "the measured row was not kept: {matrix}");
+    // No process the comparison started is left in the client or the signers container.
+    for service in ["client", "signers"] {
+        let left =
+            sb.exec(service, "grep -l TRUST_SANDBOX_STEP /proc/[0-9]*/environ 2>/dev/null | grep -v self || true");
+        assert!(
+            left.stdout.trim().is_empty(),
+            "{service}: processes of the interrupted compare survived: {}",
+            left.stdout
+        );
+    }
 }

@@ -179,17 +179,10 @@ impl JsonFlag {
     /// Writes `value` where `--json` says. True when the JSON went to stdout, so the caller prints
     /// no text there.
     pub fn write(&self, value: &impl serde::Serialize) -> anyhow::Result<bool> {
-        use anyhow::Context;
-        let Some(target) = self.json.as_deref() else {
-            return Ok(false);
-        };
-        let text = serde_json::to_string_pretty(value)? + "\n";
-        if target == "-" {
-            print!("{text}");
-            return Ok(true);
+        match self.json.as_deref() {
+            Some(target) => crate::ui::json(target, value),
+            None => Ok(false),
         }
-        std::fs::write(target, text).with_context(|| format!("writing {target}"))?;
-        Ok(false)
     }
 }
 
@@ -325,8 +318,9 @@ pub enum ScenarioCommand {
 
 #[derive(Args, Debug, Clone)]
 pub struct ExecArgs {
-    /// Run as a second client identity (own docker config and trust keys), as scenario steps do.
-    #[arg(long)]
+    /// Run as a second client identity (own docker config and trust keys), as scenario steps do;
+    /// one token, as a sandbox name.
+    #[arg(long, value_parser = crate::sandbox::name::parse_identity, allow_hyphen_values = true)]
     pub identity: Option<String>,
     /// The command and its arguments (after `--`).
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]

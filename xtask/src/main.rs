@@ -15,6 +15,8 @@ mod migrate;
 mod nixcheck;
 mod sandbox;
 mod scenario;
+mod session;
+mod signals;
 mod ui;
 mod util;
 

@@ -141,6 +141,21 @@ fn global() -> &'static Mutex<Printer> {
     PRINTER.get_or_init(|| Mutex::new(Printer::stderr()))
 }
 
+/// Writes `value` as pretty JSON to `target`: `-` is stdout, anything else a file. True when it
+/// went to stdout, so the caller prints no text there. A stdout that is gone (a closed terminal)
+/// is an error here, not a panic.
+pub fn json(target: &str, value: &impl serde::Serialize) -> anyhow::Result<bool> {
+    use anyhow::Context;
+    let text = serde_json::to_string_pretty(value)? + "\n";
+    if target == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes()).and_then(|()| out.flush()).context("writing the JSON to stdout")?;
+        return Ok(true);
+    }
+    std::fs::write(target, text).with_context(|| format!("writing {target}"))?;
+    Ok(false)
+}
+
 /// The process-wide printer (a clone shares its writer).
 pub fn printer() -> Printer {
     global().lock().unwrap_or_else(|e| e.into_inner()).clone()

@@ -31,6 +31,21 @@ impl Output {
         s
     }
 
+    /// What went wrong, never empty: the output, else the exit status and what it means.
+    pub fn reason(&self) -> String {
+        let text = self.combined();
+        let text = text.trim();
+        if !text.is_empty() {
+            return text.to_string();
+        }
+        match self.code {
+            137 => {
+                "exit 137 and no output: killed (SIGKILL), e.g. its container stopped or it ran out of memory".into()
+            }
+            code => format!("exit {code} and no output"),
+        }
+    }
+
     pub fn from_std(out: std::process::Output) -> Output {
         Output {
             // A signal death has no code; 128+n mirrors what a shell would report.

@@ -15,12 +15,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use crate::cli::{BenchArgs, JsonFlag, RunArgs};
 use crate::engine::Engine;
 use crate::images::{self, SourceKind};
 use crate::sandbox::spec::Spec;
 use crate::sandbox::{lifecycle, ports, Sandbox, Selector, UpOptions};
-use crate::scenario::executor;
 use crate::scenario::{self, Scenario};
 use crate::ui::{self, Printer};
 use crate::util;
@@ -36,10 +34,18 @@ const PLAIN_POLL: Duration = Duration::from_millis(100);
 /// Outside the `localhost/trust-sandbox/` namespace, so `images list|rm` never see the cold-build copies.
 const THROWAWAY_REPO: &str = "localhost/trust-sandbox-bench";
 
-pub fn run(sh: &Shell, sel: &Selector, args: &BenchArgs) -> Result<()> {
+/// What one bench run measured: the JSON document and the table for a terminal.
+pub struct Measured {
+    pub doc: serde_json::Value,
+    pub table: String,
+}
+
+/// Runs every measurement `runs` times (and a cold build when asked); fails only when none could
+/// be taken at all.
+pub fn run(sh: &Shell, sel: &Selector, runs: usize, cold_build: bool) -> Result<Measured> {
     let engine = Engine::detect(sh, sel.engine).context("the bench needs a container engine")?;
     let spec = crate::sandbox::spec::load()?;
-    let runs = args.runs.max(1);
+    let runs = runs.max(1);
     let bench = Selector { name: format!("{}-bench", sel.name), engine: Some(engine.kind) };
     let started_at = util::now_rfc3339();
     ui::info("Bench", format!("{runs} run(s) on {} with a dedicated sandbox `{}`", engine.kind, bench.name));
@@ -49,22 +55,16 @@ pub fn run(sh: &Shell, sel: &Selector, args: &BenchArgs) -> Result<()> {
         let _teardown = Teardown { sh, name: bench.name.clone() };
         sandbox_rows(sh, &engine, &spec, &bench, runs)
     };
-    if args.cold_build {
+    if cold_build {
         rows.push(cold_build_row(sh, &engine, &spec, runs));
     }
 
-    let facts = Facts::collect(sh, &engine, runs, started_at, args.cold_build);
+    let facts = Facts::collect(sh, &engine, runs, started_at, cold_build);
     let doc = serde_json::json!({ "schema": SCHEMA, "facts": facts, "measurements": rows });
-    if !args.json.write(&doc)? {
-        print!("{}", render_table(&rows, &facts));
-    }
-    if let Some(path) = args.json.json.as_deref().filter(|p| *p != "-") {
-        ui::status("Wrote", path);
-    }
     if rows.iter().all(|r| r.ours.is_none()) {
         bail!("no measurement could be taken (see the errors above)");
     }
-    Ok(())
+    Ok(Measured { doc, table: render_table(&rows, &facts) })
 }
 
 struct Teardown<'a> {
@@ -321,13 +321,8 @@ fn alternate(
 }
 
 fn guide_through_runner(sh: &Shell, sb: &Sandbox, guide: &Scenario) -> Result<()> {
-    // The exit code says only pass or fail; the report also says which step failed.
-    let report = tempfile::NamedTempFile::new().context("creating a report file")?;
-    let json = JsonFlag { json: Some(report.path().display().to_string()) };
-    let args = RunArgs { step: false, keep_going: false, json, junit: None };
-    executor::run_scenarios_with(sh, sb, std::slice::from_ref(guide), &args, Printer::sink())?;
-    let text = std::fs::read_to_string(report.path()).context("reading the runner's report")?;
-    let report = scenario::Report::from_json(&text).context("parsing the runner's report")?;
+    // The report says which step failed, if one did.
+    let report = crate::session::play_quietly(sh, sb, std::slice::from_ref(guide), Printer::sink())?;
     if report.summary.failed == 0 {
         return Ok(());
     }

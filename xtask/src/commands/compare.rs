@@ -22,6 +22,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &CompareArgs) -> Result<ExitCode> {
     super::migrate::require_up(sh, &sb)?;
     let choice = ImageChoice { source: args.images.source, mirrors: args.images.mirror.clone() };
     let signers = Signers::start(sh, &sb, &choice)?;
+    crate::signals::catch("killing the running check's processes, then writing the rows measured so far")?;
     let matrix = compare::run(sh, &sb, &signers, &args.rows)?;
     let json = args.json.json.as_deref() == Some("-");
     let table = compare::table(&matrix);
@@ -31,6 +32,15 @@ pub fn run(sh: &Shell, sel: &Selector, args: &CompareArgs) -> Result<ExitCode> {
         print!("{table}");
     }
     args.json.write(&matrix)?;
+    if let Some(sig) = crate::signals::caught() {
+        ui::warn(format!(
+            "interrupted by {sig}: the running check's processes were killed; {} row(s) measured and kept{} (exit {})",
+            matrix.rows.len(),
+            if args.json.json.is_some() { " in the JSON, marked interrupted" } else { "" },
+            sig.exit_code()
+        ));
+        return Ok(ExitCode::from(sig.exit_code()));
+    }
     if matrix.as_recorded {
         ui::status("Matches", "every cell is as xtask/data/comparison.toml and the README state");
         Ok(ExitCode::SUCCESS)

@@ -1,12 +1,13 @@
 //! `exec [--identity NAME] -- CMD ARGS…`: one command in the client for scripts, the compose-style
 //! sibling of the interactive `shell`. The trust environment and the passphrases are preset (values
 //! through the engine client's environment, never its argv), stdin is passed on, and the command's
-//! exit code is this command's exit code.
+//! exit code is this command's exit code. The identity was checked against the name rule by the
+//! parser, before anything ran.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use xshell::Shell;
 
 use crate::cli::ExecArgs;
@@ -14,12 +15,6 @@ use crate::sandbox::{Sandbox, Selector};
 use crate::scenario::executor::wrap_script;
 
 pub fn run(sh: &Shell, sel: &Selector, args: &ExecArgs) -> Result<ExitCode> {
-    if let Some(id) = &args.identity {
-        let ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !ok {
-            bail!("identity `{id}` must be lowercase letters, digits and `-` (it names a directory)");
-        }
-    }
     let sb = Sandbox::open_required(sh, sel)?;
     let env = sb.secrets()?.client_env();
     let mut cmd = std::process::Command::new(&sb.engine.bin);
@@ -31,12 +26,13 @@ pub fn run(sh: &Shell, sel: &Selector, args: &ExecArgs) -> Result<ExitCode> {
         cmd.arg("--env").arg(k);
         cmd.env(k, v);
     }
-    cmd.arg(sb.container(&sb.spec.client()?.name));
+    let client = sb.container(&sb.spec.client()?.name);
+    cmd.arg(&client);
     if let Some(id) = &args.identity {
         // The identity's config dir is prepared as for a scenario step; the command keeps its argv.
         cmd.args(["sh", "-c", &wrap_script("exec \"$@\"", Some(id), None), "sh"]);
     }
     cmd.args(&args.command);
     let status = cmd.status().with_context(|| format!("running {} exec", sb.engine.kind))?;
-    Ok(super::shell::exit_code(status, "the command"))
+    Ok(super::shell::exit_code(sh, &sb, &client, status, "the command"))
 }

@@ -22,6 +22,9 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
     };
     let choice = ImageChoice { source: args.images.source, mirrors: args.images.mirror.clone() };
     let signers = Signers::start(sh, &sb, &choice)?;
+    crate::signals::catch(
+        "killing the running command's processes in the signers container, then writing the report so far",
+    )?;
     let report = crate::migrate::run(sh, &sb, &signers, &tools)?;
     // With `--json -` stdout carries the JSON only.
     let to_stdout = args.json.json.as_deref() == Some("-");
@@ -50,7 +53,30 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
         print!("\n{commands}");
     }
     args.json.write(&report)?;
-    Ok(if report.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    for n in &report.not_migrated {
+        ui::warn(format!(
+            "not migrated: {} ({}) with {}: {}",
+            n.tag,
+            crate::migrate::short(&n.digest),
+            n.tool,
+            n.reason
+        ));
+    }
+    if let Some(sig) = crate::signals::caught() {
+        ui::warn(format!(
+            "interrupted by {sig}: the running command's processes were killed; the report holds what was done (exit {})",
+            sig.exit_code()
+        ));
+        return Ok(ExitCode::from(sig.exit_code()));
+    }
+    if !report.not_migrated.is_empty() {
+        ui::warn(format!(
+            "{} signature(s) asked for are missing: a DCT-signed tag is not fully migrated (listed above)",
+            report.not_migrated.len()
+        ));
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The registry, the Notary server and the client must answer; nothing is started otherwise.

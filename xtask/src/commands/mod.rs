@@ -30,6 +30,16 @@ use xshell::Shell;
 use crate::cli::{Cli, Command, JsonFlag, PlayArgs, RunArgs, Task};
 use crate::sandbox::Selector;
 
+/// What a scenario session (`crate::session`) takes from the run flags.
+fn session_options(a: &RunArgs) -> crate::session::Options {
+    crate::session::Options {
+        step: a.step,
+        keep_going: a.keep_going,
+        json: a.json.json.clone(),
+        junit: a.junit.clone(),
+    }
+}
+
 pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
     let args = match cli.task {
         Task::Sandbox(args) => args,

@@ -8,11 +8,11 @@ use xshell::Shell;
 
 use crate::cli::PlayArgs;
 use crate::sandbox::{lifecycle, status, Sandbox, Selector};
-use crate::scenario::{self, executor};
-use crate::ui;
+use crate::{scenario, session, ui};
 
 pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
-    executor::check_report_paths(&args.run)?;
+    let opts = super::session_options(&args.run);
+    session::check_paths(&opts)?;
     let up = super::up::options(&args.up);
     let scenario = scenario::find(scenario::GUIDE)?;
     let sb = match Sandbox::open(sh, sel)? {
@@ -22,7 +22,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
         }
         _ => lifecycle::up(sh, sel, &up).context("bringing the sandbox up")?,
     };
-    executor::run_scenarios(sh, &sb, &[scenario], &args.run)
+    session::run(sh, &sb, &[scenario], &opts)
 }
 
 #[cfg(test)]

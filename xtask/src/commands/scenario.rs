@@ -9,7 +9,8 @@ use xshell::Shell;
 
 use crate::cli::{JsonFlag, RunArgs, ScenarioCommand};
 use crate::sandbox::{status, Sandbox, Selector};
-use crate::scenario::{self, executor, Scenario};
+use crate::scenario::{self, Scenario};
+use crate::session;
 
 pub fn run(sh: &Shell, sel: &Selector, command: ScenarioCommand) -> Result<ExitCode> {
     match command {
@@ -26,7 +27,8 @@ fn run_named(
     files: &[PathBuf],
     args: &RunArgs,
 ) -> Result<ExitCode> {
-    executor::check_report_paths(args)?;
+    let opts = super::session_options(args);
+    session::check_paths(&opts)?;
     let mut scenarios = match (all, names.is_empty()) {
         (true, true) => scenario::catalogue()?,
         (false, _) => names.iter().map(|n| scenario::find(n)).collect::<Result<Vec<_>>>()?,
@@ -43,7 +45,7 @@ fn run_named(
     if !status::all_ready(sh, &sb) {
         bail!("sandbox `{}` is not fully up: run `cargo xtask sandbox up` (see `status`)", sb.name);
     }
-    executor::run_scenarios(sh, &sb, &scenarios, args)
+    session::run(sh, &sb, &scenarios, &opts)
 }
 
 fn list(json: &JsonFlag) -> Result<()> {

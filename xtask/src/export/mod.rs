@@ -230,6 +230,15 @@ pub fn write(out: &Path, plan: &Plan, manifests: &[(&str, String)]) -> Result<()
             plan.sandbox
         );
     }
+    // One format per directory: the other's manifest beside this one would start a second stack.
+    for (format, manifest) in [("compose", compose::FILE), ("kube", kube::FILE)] {
+        if !manifests.iter().any(|(name, _)| *name == manifest) && out.join(manifest).exists() {
+            bail!(
+                "{} holds an earlier `export {format}` ({manifest}): one directory holds one format. Pick another --out directory (the default is export/<format> in the state directory), or remove {manifest} first",
+                out.display()
+            );
+        }
+    }
     crate::util::make_private_dir(&out.join(SECRETS_DIR))?;
     for f in &plan.files {
         let path = out.join(&f.rel);

@@ -27,7 +27,9 @@ pub fn command(readiness: &Readiness, ca: Option<&str>, expected: &Expected) -> 
             ns = expected.server_migrations,
             nsig = expected.signer_migrations,
         ),
-        Readiness::Tcp { port } => format!("exec 3<>/dev/tcp/127.0.0.1/{port}"),
+        // In a container the service's database cannot be asked with its account (no DB client
+        // there); its port is what an orchestrator can probe.
+        Readiness::Tcp { port, .. } => format!("exec 3<>/dev/tcp/127.0.0.1/{port}"),
         // TLS verified against the sandbox CA when the container holds it, then the status line.
         Readiness::Https { port, path, .. } => {
             let verify = ca.map(|ca| format!(" -CAfile {ca} -verify_return_error")).unwrap_or_default();
@@ -61,14 +63,14 @@ mod tests {
     fn every_kind_probes_inside_with_bash() {
         for r in [
             Readiness::DbSchema,
-            Readiness::Tcp { port: 7899 },
+            Readiness::Tcp { port: 7899, database: None },
             readiness(r#"{"kind": "https", "port": 4443, "path": "/_notary_server/health"}"#),
             readiness(r#"{"kind": "http", "port": 5000, "path": "/v2/"}"#),
             Readiness::ClientDaemon,
         ] {
             let argv = command(&r, None, &EXPECTED);
             assert_eq!(argv[..2], ["bash", "-c"], "{r:?}");
-            if let Readiness::Tcp { port } | Readiness::Https { port, .. } | Readiness::Http { port, .. } = &r {
+            if let Readiness::Tcp { port, .. } | Readiness::Https { port, .. } | Readiness::Http { port, .. } = &r {
                 assert!(
                     argv[2].contains(&format!("127.0.0.1:{port}")) || argv[2].contains(&format!("127.0.0.1/{port}")),
                     "{r:?}"

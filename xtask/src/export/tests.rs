@@ -280,7 +280,11 @@ fn write_refuses_a_foreign_directory_and_keeps_secrets_private() {
     assert_eq!(mode(&out.path().join("secrets/pki/notaryserver.key")), 0o600);
     assert_eq!(mode(&out.path().join("files/pki/ca.crt")), 0o644);
     // A second export of the same sandbox may overwrite the first.
-    write(out.path(), &f.plan, &[]).unwrap();
+    write(out.path(), &f.plan, &[("compose.yaml", "services: {}\n".into())]).unwrap();
+    // Not with the other format: the directory would hold two stacks' manifests.
+    let err = write(out.path(), &f.plan, &[("sandbox.yaml", "kind: Pod\n".into())]).unwrap_err().to_string();
+    assert!(err.contains("holds an earlier `export compose` (compose.yaml)"), "{err}");
+    assert!(!out.path().join("sandbox.yaml").exists(), "the kube manifest was written beside the compose one");
 }
 
 #[test]

@@ -16,7 +16,8 @@ use super::find::REGISTRY;
 use super::signers::Signers;
 use super::tools::{self, Tool};
 use crate::sandbox::Sandbox;
-use crate::scenario::clock;
+use crate::scenario::mask::Masker;
+use crate::scenario::{clock, step_process};
 use crate::ui;
 
 pub const DATA: &str = include_str!("../../data/comparison.toml");
@@ -133,7 +134,11 @@ pub struct MeasuredRow {
 pub struct Matrix {
     pub sandbox: String,
     pub clock_shift: String,
+    /// The signal that ended the comparison early; `rows` then holds the rows measured until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     pub rows: Vec<MeasuredRow>,
+    /// Every row measured and every cell as recorded (false for an interrupted comparison).
     pub as_recorded: bool,
 }
 
@@ -214,29 +219,37 @@ struct Ctx<'a, 'b> {
     sb: &'a Sandbox,
     signers: &'a Signers<'b>,
     env: Vec<(String, String)>,
+    masker: Masker,
+}
+
+/// `out` if it succeeded, else an error that says why (never an empty reason).
+fn succeeded(what: &str, out: crate::util::Output) -> Result<crate::util::Output> {
+    if !out.ok() {
+        bail!("{what} failed: {}", out.reason());
+    }
+    Ok(out)
 }
 
 impl Ctx<'_, '_> {
+    /// A script in the client, run as a scenario step is: a signal kills its processes there.
     fn client(&self, script: &str, args: &[&str]) -> Result<crate::util::Output> {
-        let mut argv = vec!["sh", "-c", script, "sh"];
-        argv.extend_from_slice(args);
-        self.sb.exec(self.sh, &self.sb.spec.client()?.name, &argv, &self.env, None)
+        let container = self.sb.container(&self.sb.spec.client()?.name);
+        let step = step_process::Step { container: &container, script, args, env: &self.env };
+        step_process::run(&self.sb.engine.bin, &step, step_process::NO_LIMIT, &self.masker, false)
     }
 
     fn client_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<crate::util::Output> {
-        let out = self.client(script, args)?;
-        if !out.ok() {
-            bail!("{what} failed: {}", out.combined().trim());
-        }
-        Ok(out)
+        succeeded(what, self.client(script, args)?)
     }
 
     fn signers_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<crate::util::Output> {
-        let out = self.signers.script(self.sh, script, args, true)?;
+        let out = self.signers.script(script, args, true)?;
         if !out.ok() {
-            bail!("{what} failed: {}", out.combined().trim());
+            if let Some(stopped) = self.signers.not_running(self.sh) {
+                bail!("{what} failed: {stopped} ({})", out.reason());
+            }
         }
-        Ok(out)
+        succeeded(what, out)
     }
 
     /// Signs `digest_ref` with the sandbox's cosign key and Notation certificate.
@@ -266,14 +279,29 @@ pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, only: &[String]) -> 
             bail!("unknown comparison row `{id}`; the rows are: {}", ids.join(", "));
         }
     }
-    let ctx = Ctx { sh, sb, signers, env: sb.secrets()?.client_env() };
+    let secrets = sb.secrets()?;
+    let ctx = Ctx { sh, sb, signers, env: secrets.client_env(), masker: Masker::new(&secrets.values()) };
     let mut rows = Vec::new();
+    let mut interrupted = None;
     for row in expected.rows.iter().filter(|r| only.is_empty() || only.contains(&r.id)) {
+        if let Some(sig) = crate::signals::caught() {
+            interrupted = Some(sig.name().to_string());
+            break;
+        }
         ui::status("Comparing", format!("{}: {}", row.id, row.how));
-        rows.push(run_row(&ctx, row).with_context(|| format!("comparison row {}", row.id))?);
+        match run_row(&ctx, row) {
+            Ok(r) => rows.push(r),
+            // A signal stopped the row half-way (its running command's processes were killed).
+            Err(e) if crate::signals::caught().is_some() => {
+                ui::warn(format!("comparison row {}: {e:#}", row.id));
+                interrupted = crate::signals::caught().map(|s| s.name().to_string());
+                break;
+            }
+            Err(e) => return Err(e.context(format!("comparison row {}", row.id))),
+        }
     }
-    let as_recorded = rows.iter().all(|r| r.cells.iter().all(|c| c.as_recorded));
-    Ok(Matrix { sandbox: sb.name.clone(), clock_shift: CLOCK_SHIFT.into(), rows, as_recorded })
+    let as_recorded = interrupted.is_none() && rows.iter().all(|r| r.cells.iter().all(|c| c.as_recorded));
+    Ok(Matrix { sandbox: sb.name.clone(), clock_shift: CLOCK_SHIFT.into(), interrupted, rows, as_recorded })
 }
 
 fn run_row(ctx: &Ctx<'_, '_>, row: &Row) -> Result<MeasuredRow> {
@@ -292,7 +320,7 @@ fn run_row(ctx: &Ctx<'_, '_>, row: &Row) -> Result<MeasuredRow> {
             let layer = first_layer(&manifest.stdout)?;
             let out = ctx.sb.exec(ctx.sh, "registry", &["sh", "-c", TAMPER, "sh", &layer], &[], None)?;
             if !out.ok() || out.stdout.contains(&format!("after={layer}")) {
-                bail!("tampering with {layer} failed: {}", out.combined().trim());
+                bail!("tampering with {layer} failed: {}", out.reason());
             }
             signed.clone()
         }
@@ -341,7 +369,7 @@ fn run_row(ctx: &Ctx<'_, '_>, row: &Row) -> Result<MeasuredRow> {
         let check = || -> Result<crate::util::Output> {
             match column {
                 "dct" => ctx.client(&script, &[]),
-                _ => ctx.signers.script(ctx.sh, &script, &[], false),
+                _ => ctx.signers.script(&script, &[], false),
             }
         };
         let started = std::time::Instant::now();

@@ -58,7 +58,14 @@ pub struct Record {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub sandbox: String,
+    /// The signal that ended the run early; `records` then holds the tags done until then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     pub records: Vec<Record>,
+    /// Every DCT-signed tag that did not get a signature it was asked for, and why (failed, its
+    /// digest no longer served, or not reached before an interruption): the exit status is
+    /// non-zero when there is one.
+    pub not_migrated: Vec<NotMigrated>,
     /// Repositories with trust data but no signed tag.
     pub without_signed_tags: Vec<Unsigned>,
     pub signed: usize,
@@ -69,13 +76,24 @@ pub struct Report {
     pub notation_trust_policy: String,
 }
 
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NotMigrated {
+    /// `repository:tag`.
+    pub tag: String,
+    /// The digest DCT signed.
+    pub digest: String,
+    pub tool: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Unsigned {
     pub repository: String,
     pub reason: String,
 }
 
-/// Finds, signs and verifies; never signs a digest twice.
+/// Finds, signs and verifies; never signs a digest twice. A signal (see `crate::signals`) stops
+/// it after killing the running command's processes: the report then holds what was done.
 pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, tools: &[Tool]) -> Result<Report> {
     let guns = find::guns(sh, sb)?;
     ui::status(
@@ -84,17 +102,45 @@ pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, tools: &[Tool]) -> R
     );
     let (tags, unsigned) = find::signed_tags(sh, sb, &guns)?;
     let mut records = Vec::new();
+    let mut interrupted = None;
     for t in &tags {
-        records
-            .push(migrate_tag(sh, signers, t, tools).with_context(|| format!("migrating {}:{}", t.repository, t.tag))?);
+        if let Some(sig) = crate::signals::caught() {
+            interrupted = Some(sig.name().to_string());
+            break;
+        }
+        match migrate_tag(sh, signers, t, tools) {
+            Ok(r) => records.push(r),
+            Err(e) if crate::signals::caught().is_some() => {
+                ui::warn(format!("{e:#}"));
+                interrupted = crate::signals::caught().map(|s| s.name().to_string());
+                break;
+            }
+            Err(e) => return Err(e.context(format!("migrating {}:{}", t.repository, t.tag))),
+        }
     }
     let count =
         |f: &dyn Fn(&Outcome) -> bool| records.iter().flat_map(|r| [&r.cosign, &r.notation]).filter(|o| f(o)).count();
+    let mut not_migrated = not_migrated(&records);
+    for t in tags.iter().skip(records.len()) {
+        for tool in tools {
+            not_migrated.push(NotMigrated {
+                tag: format!("{}:{}", t.repository, t.tag),
+                digest: t.digest.clone(),
+                tool: tool.name().into(),
+                reason: format!(
+                    "not reached: the run was interrupted by {}",
+                    interrupted.as_deref().unwrap_or("a signal")
+                ),
+            });
+        }
+    }
     Ok(Report {
         sandbox: sb.name.clone(),
+        interrupted,
         signed: count(&|o| *o == Outcome::Signed),
         already_signed: count(&|o| *o == Outcome::AlreadySigned),
         failed: count(&|o| matches!(o, Outcome::Failed(_))),
+        not_migrated,
         records,
         without_signed_tags: unsigned
             .into_iter()
@@ -106,12 +152,39 @@ pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, tools: &[Tool]) -> R
     })
 }
 
+/// The tool signatures that were asked for and are not there: failed, or skipped because the
+/// registry no longer serves the signed digest. (`--to` leaving a tool out is not one.)
+fn not_migrated(records: &[Record]) -> Vec<NotMigrated> {
+    let mut out = Vec::new();
+    for r in records {
+        for (tool, outcome) in [(Tool::Cosign, &r.cosign), (Tool::Notation, &r.notation)] {
+            let reason = match outcome {
+                Outcome::Failed(why) => why.clone(),
+                Outcome::Skipped(why) if why != NOT_ASKED => why.clone(),
+                _ => continue,
+            };
+            out.push(NotMigrated {
+                tag: format!("{}:{}", r.repository, r.tag),
+                digest: r.dct_digest.clone(),
+                tool: tool.name().into(),
+                reason,
+            });
+        }
+    }
+    out
+}
+
+/// Why a tool was skipped on purpose.
+const NOT_ASKED: &str = "not asked for (--to)";
+
 fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, tools: &[Tool]) -> Result<Record> {
     let tag_ref = format!("{}:{}", t.repository, t.tag);
     let digest_ref = format!("{}@{}", t.repository, t.digest);
-    let out = signers.script(sh, tools::REGISTRY_STATE, &[&tag_ref, &digest_ref], false)?;
-    let (now, served) = tools::parse_registry_state(&out.stdout)
-        .with_context(|| format!("asking the registry about {tag_ref}: {}", out.combined().trim()))?;
+    let out = signers.script(tools::REGISTRY_STATE, &[&tag_ref, &digest_ref], false)?;
+    let (now, served) = tools::parse_registry_state(&out.stdout).with_context(|| {
+        let why = signers.not_running(sh).unwrap_or_else(|| out.reason());
+        format!("asking the registry about {tag_ref}: {why}")
+    })?;
     let mut notes = Vec::new();
     match &now {
         None => notes.push("the tag is gone from the registry".to_string()),
@@ -125,19 +198,17 @@ fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, tools: &[Tool])
     }
     let outcome = |tool: Tool| -> Result<Outcome> {
         if !tools.contains(&tool) {
-            return Ok(Outcome::Skipped("not asked for (--to)".into()));
+            return Ok(Outcome::Skipped(NOT_ASKED.into()));
         }
         if !served {
-            return Ok(Outcome::Skipped("signed digest not served".into()));
+            return Ok(Outcome::Skipped("the registry no longer serves the signed digest".into()));
         }
-        let out = signers.script(sh, &tools::sign_once_script(tool, &digest_ref), &[], tool == Tool::Cosign)?;
+        let out = signers.script(&tools::sign_once_script(tool, &digest_ref), &[], tool == Tool::Cosign)?;
         let last = out.stdout.lines().rev().find(|l| l.starts_with("@@ ")).unwrap_or("").trim_start_matches("@@ ");
         let result = match last {
             "already" => Outcome::AlreadySigned,
             "signed" => Outcome::Signed,
-            _ => {
-                Outcome::Failed(out.combined().lines().filter(|l| !l.starts_with("@@")).collect::<Vec<_>>().join(" | "))
-            }
+            _ => Outcome::Failed(failure_reason(&out, || signers.not_running(sh))),
         };
         match &result {
             Outcome::Signed => ui::status("Signed", format!("{digest_ref} with {} (verified)", tool.name())),
@@ -162,6 +233,23 @@ fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, tools: &[Tool])
         notation,
         note: notes.join("; "),
     })
+}
+
+/// Why a signing script failed, never empty: its output less the `@@` markers, and when the
+/// container stopped under it (no output, or exit 137), that.
+fn failure_reason(out: &crate::util::Output, not_running: impl FnOnce() -> Option<String>) -> String {
+    let all = out.combined();
+    let text: Vec<&str> = all.lines().map(str::trim).filter(|l| !l.starts_with("@@") && !l.is_empty()).collect();
+    let text = text.join(" | ");
+    let stopped = if text.is_empty() || out.code == 137 { not_running() } else { None };
+    // Nothing said: the exit status says what it can.
+    let bare = || crate::util::Output { code: out.code, ..Default::default() }.reason();
+    match (text.is_empty(), stopped) {
+        (true, Some(stopped)) => format!("{stopped} ({})", bare()),
+        (false, Some(stopped)) => format!("{text} ({stopped})"),
+        (false, None) => text,
+        (true, None) => bare(),
+    }
 }
 
 /// `sha256:` and the first 12 hex digits.
@@ -257,6 +345,8 @@ mod tests {
     fn report(records: Vec<Record>) -> Report {
         Report {
             sandbox: "s".into(),
+            interrupted: None,
+            not_migrated: not_migrated(&records),
             records,
             without_signed_tags: vec![],
             signed: 0,
@@ -291,6 +381,29 @@ mod tests {
         assert!(c.contains("cosign verify --key /st/signers/cosign.pub"), "{c}");
         assert!(c.contains("notation policy import /st/signers/config/notation/trustpolicy.json"), "{c}");
         assert!(c.contains(&format!("sandboxregistry:5000/app/web@sha256:{}", "a".repeat(64))), "{c}");
+    }
+
+    #[test]
+    fn what_was_asked_for_and_not_signed_is_named_and_never_without_a_reason() {
+        let gone = Record {
+            cosign: Outcome::Skipped("the registry no longer serves the signed digest".into()),
+            notation: Outcome::Skipped(NOT_ASKED.into()),
+            ..record(Outcome::Signed, None)
+        };
+        let failed = Record { notation: Outcome::Failed("boom".into()), ..record(Outcome::AlreadySigned, None) };
+        let n = not_migrated(&[record(Outcome::Signed, None), gone, failed]);
+        let got: Vec<(&str, &str)> = n.iter().map(|m| (m.tool.as_str(), m.reason.as_str())).collect();
+        assert_eq!(got, [("cosign", "the registry no longer serves the signed digest"), ("notation", "boom")]);
+        assert_eq!(n[0].tag, "sandboxregistry:5000/app/web:v1");
+
+        // The signers container died under the command: no output, exit 137.
+        let dead = crate::util::Output { code: 137, stdout: "@@ sign-failed\n".into(), stderr: String::new() };
+        let why = failure_reason(&dead, || Some("the signers container ts-signers is exited (not running)".into()));
+        assert!(why.starts_with("the signers container ts-signers is exited") && why.contains("SIGKILL"), "{why}");
+        let silent = crate::util::Output { code: 1, stdout: String::new(), stderr: String::new() };
+        assert_eq!(failure_reason(&silent, || None), "exit 1 and no output");
+        let said = crate::util::Output { code: 1, stdout: "x\n@@ sign-failed\n".into(), stderr: "denied\n".into() };
+        assert_eq!(failure_reason(&said, || None), "x | denied");
     }
 
     #[test]

@@ -26,6 +26,8 @@ use xshell::Shell;
 use crate::engine::{EnvVar, Mount, RunSpec};
 use crate::images::{self, SourceKind};
 use crate::sandbox::Sandbox;
+use crate::scenario::mask::Masker;
+use crate::scenario::step_process::{self, Step};
 use crate::ui;
 use crate::util::{self, Output};
 
@@ -127,7 +129,7 @@ impl<'a> Signers<'a> {
             if c.running && c.image == image {
                 return Ok(());
             }
-            engine.remove_containers(sh, std::slice::from_ref(&self.container))?;
+            self.sb.remove_own_containers(sh, std::slice::from_ref(&self.container))?;
         }
         engine.run(sh, &self.run_spec(image)).context("starting the signers container")?;
         ui::status("Started", format!("{} ({image})", self.container));
@@ -157,11 +159,23 @@ impl<'a> Signers<'a> {
         self.sb.engine.exec(sh, &self.container, argv, &env, None)
     }
 
-    /// `sh -c script` with positional arguments, so references never need quoting.
-    pub fn script(&self, sh: &Shell, script: &str, args: &[&str], cosign: bool) -> Result<Output> {
-        let mut argv = vec!["sh", "-c", script, "sh"];
-        argv.extend_from_slice(args);
-        self.exec(sh, &argv, cosign)
+    /// `sh -c script` with positional arguments, so references never need quoting. It runs as a
+    /// scenario step does: a signal that ends the run kills its processes in the container.
+    pub fn script(&self, script: &str, args: &[&str], cosign: bool) -> Result<Output> {
+        let env = if cosign { vec![("COSIGN_PASSWORD".to_string(), self.cosign_password.clone())] } else { vec![] };
+        let step = Step { container: &self.container, script, args, env: &env };
+        let masker = Masker::new(std::slice::from_ref(&self.cosign_password));
+        step_process::run(&self.sb.engine.bin, &step, step_process::NO_LIMIT, &masker, false)
+    }
+
+    /// Why a command in the container gave nothing to go by: the container is not running.
+    pub fn not_running(&self, sh: &Shell) -> Option<String> {
+        match self.sb.engine.container(sh, &self.container) {
+            Ok(Some(c)) if c.running => None,
+            Ok(Some(c)) => Some(format!("the signers container {} is {} (not running)", self.container, c.status)),
+            Ok(None) => Some(format!("the signers container {} is gone", self.container)),
+            Err(e) => Some(format!("the signers container {} cannot be inspected: {e:#}", self.container)),
+        }
     }
 
     pub fn cosign_pub(&self) -> PathBuf {

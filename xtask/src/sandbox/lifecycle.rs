@@ -26,14 +26,12 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     let spec = crate::sandbox::spec::load()?;
     let dir = state::Dir::for_name(&sel.name)?;
     let existing = dir.load()?;
-    let engine = match (&existing, sel.engine) {
-        (Some(s), Some(k)) if s.engine != k => bail!(
-            "sandbox `{}` lives on {}, not {k}: drop --engine, pick another --name, or `destroy` it first",
-            sel.name,
-            s.engine
-        ),
-        (Some(s), _) => Engine::detect(sh, Some(s.engine))?,
-        (None, k) => Engine::detect(sh, k)?,
+    let engine = match &existing {
+        Some(s) => {
+            super::engine_choice::check(&sel.name, s.engine, sel.engine, "bring up")?;
+            Engine::detect(sh, Some(s.engine))?
+        }
+        None => Engine::detect(sh, sel.engine)?,
     };
     if let Some(s) = &existing {
         for (flag, asked, has) in [
@@ -147,7 +145,7 @@ impl Created {
     }
 
     fn remove(&self, sh: &Shell, sb: &Sandbox) -> Result<()> {
-        sb.engine.remove_containers(sh, &self.containers).context("removing containers")?;
+        sb.remove_own_containers(sh, &self.containers).context("removing containers")?;
         for c in &self.containers {
             ui::status("Removed", format!("container {c}"));
         }
@@ -267,11 +265,11 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
     Ok(())
 }
 
-/// Removes the service's container if there is one, and starts it anew from its run spec: the
-/// named volumes it mounts and the state directory are not touched.
+/// Removes the service's container if there is one (only if it is this sandbox's), and starts it
+/// anew from its run spec: the named volumes it mounts and the state directory are not touched.
 fn recreate(sh: &Shell, sb: &Sandbox, spec: &RunSpec, exists: bool, created: &mut Created) -> Result<()> {
     if exists {
-        sb.engine.remove_containers(sh, std::slice::from_ref(&spec.name))?;
+        sb.remove_own_containers(sh, std::slice::from_ref(&spec.name))?;
     }
     if !created.containers.contains(&spec.name) {
         created.containers.push(spec.name.clone());
@@ -284,11 +282,11 @@ fn recreate(sh: &Shell, sb: &Sandbox, spec: &RunSpec, exists: bool, created: &mu
 /// `notarysandbox` before it was `client`): removed so an existing sandbox upgrades cleanly. Their
 /// named volumes stay; volume names do not depend on the service's name.
 fn remove_retired(sh: &Shell, sb: &Sandbox) -> Result<()> {
-    // Only this state's containers, by their exact id label.
+    // Only this state's containers, by their exact id and state labels.
     let ours = sb.engine.objects_labelled(sh, Kind::Container, LABEL_ID, &sb.state.id)?;
-    let names: Vec<String> = ours.into_iter().map(|o| o.name).collect();
+    let names: Vec<String> = ours.into_iter().filter(|o| sb.owns(o)).map(|o| o.name).collect();
     let retired = retired(&sb.engine.inspect(sh, &names)?, &sb.spec);
-    sb.engine.remove_containers(sh, &retired).context("removing containers of retired services")?;
+    sb.remove_own_containers(sh, &retired).context("removing containers of retired services")?;
     for c in &retired {
         ui::status("Removed", format!("container {c} (its service is no longer in sandbox.json)"));
     }
@@ -381,50 +379,75 @@ pub fn refuse_foreign_objects(sh: &Shell, sel: &Selector) -> Result<()> {
     Ok(())
 }
 
+/// What `destroy` found to remove.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Destroyed {
+    /// Objects, the state directory, or both, were removed.
+    Something,
+    /// No state directory and no object of this name on any engine that answers.
+    Nothing,
+}
+
 /// `destroy`: `down`, then the volumes and the state directory (trust data, keys, PKI).
 ///
-/// It refuses, removing nothing, when the sandbox's engine does not answer (the keys would go
-/// while containers with published ports and the trust data stayed), when an object of this name
-/// belongs to another state directory, and when the directory is not a sandbox state at all.
-pub fn destroy(sh: &Shell, sel: &Selector) -> Result<()> {
+/// Everything is checked before anything is removed, and it refuses, removing nothing, when:
+/// `--engine` (or `TRUST_SANDBOX_ENGINE`) names another engine than the one the state records (the
+/// keys would go while the stack kept running on the other one); the sandbox's engine does not
+/// answer; `state.json` cannot be read (an unreadable state is not an absent one); an object of
+/// this name belongs to another state directory, or to one that cannot be read; the directory is
+/// not a sandbox state at all. A corrupt `state.json` is this sandbox's all the same: destroy is
+/// how to start over, so then every engine that answers is searched.
+pub fn destroy(sh: &Shell, sel: &Selector) -> Result<Destroyed> {
     let dir = state::Dir::for_name(&sel.name)?;
+    let kept = || format!("nothing was removed (the keys and state in {} are kept)", dir.path.display());
     let state = match dir.load() {
         Ok(s) => s,
-        // A corrupt state.json is still this sandbox's: destroy is how to start over.
-        Err(_) if dir.path.join("state.json").exists() => None,
-        Err(e) => return Err(e),
+        Err(e) if e.downcast_ref::<state::Corrupt>().is_some() => None,
+        Err(e) => return Err(e.context(kept())),
     };
+    if let Some(s) = &state {
+        super::engine_choice::check(&sel.name, s.engine, sel.engine, "destroy")?;
+    }
     let spec = crate::sandbox::spec::load()?;
-    let kinds: Vec<EngineKind> = match (sel.engine, state.as_ref().map(|s| s.engine)) {
-        (Some(k), _) | (None, Some(k)) => vec![k],
-        (None, None) => vec![EngineKind::Docker, EngineKind::Podman],
+    let kinds: Vec<EngineKind> = match &state {
+        Some(s) => vec![s.engine],
+        None => vec![EngineKind::Docker, EngineKind::Podman],
     };
     let claim = ownership::Claim { name: &sel.name, id: state.as_ref().map(|s| s.id.as_str()), dir: &dir.path };
     // Everything is checked on every engine before anything is removed anywhere.
     let mut plan = Vec::new();
     for kind in &kinds {
+        let required = state.is_some() || sel.engine == Some(*kind);
         let engine = match Engine::detect(sh, Some(*kind)) {
             Ok(e) => e,
-            Err(e) if state.is_some() || sel.engine.is_some() => {
+            Err(e) if required => {
                 return Err(e.context(format!(
-                    "destroy needs {kind} to remove the sandbox's containers, network and volumes: nothing was removed (the keys and state in {} are kept). Start {kind} and run destroy again",
-                    dir.path.display()
+                    "destroy needs {kind} to remove the sandbox's containers, network and volumes: {}. Start {kind} and run destroy again",
+                    kept()
                 )));
             }
             // No state here and no engine asked for: nothing of ours can be on an engine that is absent.
             Err(_) => continue,
         };
-        let found = ownership::survey(sh, &engine, &spec, &sel.name, true)?;
-        plan.push((engine, ownership::check(found, &claim, true)?));
+        let found = ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, true)?, &claim, true)?;
+        if let Some(asked) = sel.engine.filter(|k| k != kind && !found.is_empty()) {
+            // No state to say where it lives; its objects say it.
+            super::engine_choice::check(&sel.name, *kind, Some(asked), "destroy")?;
+        }
+        plan.push((engine, found));
+    }
+    let state_dir = dir.path.try_exists().with_context(|| format!("cannot read {}: {}", dir.path.display(), kept()))?;
+    if !state_dir && plan.iter().all(|(_, objects)| objects.is_empty()) {
+        return Ok(Destroyed::Nothing);
     }
     for (engine, objects) in &plan {
         remove(sh, engine, objects, true)?;
     }
-    if dir.path.exists() {
+    if state_dir {
         std::fs::remove_dir_all(&dir.path).with_context(|| format!("removing {}", dir.path.display()))?;
         ui::status("Removed", format!("state {}", dir.path.display()));
     }
-    Ok(())
+    Ok(Destroyed::Something)
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@
 pub mod config;
 pub mod crash;
 pub mod db;
+pub mod engine_choice;
 pub mod lifecycle;
 pub mod lock;
 pub mod name;
+pub mod owned;
 pub mod ownership;
 pub mod pki;
 pub mod ports;
@@ -98,15 +100,7 @@ impl Sandbox {
         let Some(state) = dir.load()? else {
             return Ok(None);
         };
-        if let Some(kind) = sel.engine {
-            if kind != state.engine {
-                bail!(
-                    "sandbox `{}` lives on {}, not {kind}: drop --engine, pick another --name, or `destroy` it first",
-                    sel.name,
-                    state.engine
-                );
-            }
-        }
+        engine_choice::check(&sel.name, state.engine, sel.engine, "work with")?;
         let engine = Engine::detect(sh, Some(state.engine))?;
         let spec = crate::sandbox::spec::load()?;
         // Containers, network and volumes of this name must be this state's, whatever the command.

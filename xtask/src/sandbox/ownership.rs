@@ -4,6 +4,11 @@
 //! every object labelled with its name) and refuses when one belongs to another state. So a second
 //! state root (another `TRUST_SANDBOX_STATE`, a lost `HOME`) can neither take over a running
 //! sandbox with new secrets nor destroy its trust data.
+//!
+//! Only an owner that is provably gone (its state directory, or the `state.json` in it, is missing
+//! while the directory above it is there) lets `destroy` take its objects. An owner whose state
+//! cannot be read (permissions, an I/O error, a corrupt file, a directory above it that is missing:
+//! an unmounted disk, another HOME) is not a gone one: its objects are refused like a live owner's.
 
 use std::path::Path;
 
@@ -25,6 +30,19 @@ pub enum Owner {
     Other(String),
     /// A state directory that is gone (removed by hand): only `destroy` may take these.
     Gone(String),
+    /// A state directory that could not be read: perhaps alive, so never taken.
+    Unreachable(String),
+}
+
+/// What the state directory recorded on an object says about its owner now.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OwnerState {
+    /// It holds a sandbox state with that id.
+    Holds,
+    /// It is gone, or holds another sandbox now.
+    Gone,
+    /// It could not be read; the reason.
+    Unreachable(String),
 }
 
 /// This command's side: the sandbox name, and this state's id and directory if it has one.
@@ -34,7 +52,7 @@ pub struct Claim<'a> {
     pub dir: &'a Path,
 }
 
-pub fn owner(o: &Object, claim: &Claim<'_>, state_holds: impl Fn(&str, &str) -> bool) -> Owner {
+pub fn owner(o: &Object, claim: &Claim<'_>, owner_state: impl Fn(&str, &str) -> OwnerState) -> Owner {
     let (name, id, dir) = (o.label(LABEL_INSTANCE), o.label(LABEL_ID), o.label(LABEL_STATE));
     if name == claim.name && !id.is_empty() && claim.id == Some(id) {
         return Owner::Us;
@@ -48,19 +66,50 @@ pub fn owner(o: &Object, claim: &Claim<'_>, state_holds: impl Fn(&str, &str) -> 
     if dir.is_empty() {
         return Owner::Other(format!("sandbox id {id}, created from another state directory"));
     }
-    if state_holds(dir, id) {
-        Owner::Other(format!("the state directory {dir} (sandbox id {id})"))
-    } else {
-        Owner::Gone(format!("the state directory {dir} (sandbox id {id}), which no longer exists"))
+    if Path::new(dir) == claim.dir {
+        // This very directory, which does not (or no longer) hold that id: left over from an
+        // earlier sandbox of this name, or this state's file is corrupt (`destroy` starts over).
+        return Owner::Gone(format!("an earlier sandbox of this state directory (sandbox id {id})"));
+    }
+    match owner_state(dir, id) {
+        OwnerState::Holds => Owner::Other(format!("the state directory {dir} (sandbox id {id})")),
+        OwnerState::Gone => Owner::Gone(format!("the state directory {dir} (sandbox id {id}), which no longer exists")),
+        OwnerState::Unreachable(why) => {
+            Owner::Unreachable(format!("the state directory {dir} (sandbox id {id}), which cannot be read: {why}"))
+        }
     }
 }
 
-/// Does `state_dir` hold a sandbox state with this id?
-pub fn state_holds(state_dir: &str, id: &str) -> bool {
-    std::fs::read_to_string(Path::new(state_dir).join("state.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v["id"] == id)
+/// Whether `state_dir` still holds the sandbox `id`. Gone only when that is certain: its
+/// `state.json` (or the directory itself) is missing while the directory above it is there, or it
+/// holds another sandbox now; anything that could not be read is `Unreachable`.
+pub fn owner_state(state_dir: &str, id: &str) -> OwnerState {
+    let dir = Path::new(state_dir);
+    let file = dir.join("state.json");
+    let missing = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    match std::fs::read_to_string(&file) {
+        Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) if v["id"] == id => OwnerState::Holds,
+            Ok(v) if v["id"].is_string() => OwnerState::Gone,
+            _ => OwnerState::Unreachable(format!("{} is corrupt", file.display())),
+        },
+        Err(e) if missing(&e) => {
+            // The file is gone; so is the sandbox if its directory, or the one above, is readable.
+            let above = dir.parent().unwrap_or(dir);
+            match (std::fs::metadata(dir), std::fs::metadata(above)) {
+                (Ok(m), _) if m.is_dir() => OwnerState::Gone,
+                (Err(e), Ok(m)) if missing(&e) && m.is_dir() => OwnerState::Gone,
+                (Err(e), Err(up)) if missing(&e) && missing(&up) => OwnerState::Unreachable(format!(
+                    "neither it nor {} exists (an unmounted disk, another HOME?). If it was deleted for good, `mkdir -p {}` and run the command again",
+                    above.display(),
+                    above.display()
+                )),
+                (Err(e), _) | (_, Err(e)) => OwnerState::Unreachable(format!("{}: {e}", dir.display())),
+                (Ok(_), Ok(_)) => OwnerState::Unreachable(format!("{} is not a directory", dir.display())),
+            }
+        }
+        Err(e) => OwnerState::Unreachable(format!("reading {}: {e}", file.display())),
+    }
 }
 
 /// Every object on `engine` named as sandbox `name`'s would be, plus (with `labelled`) every
@@ -87,8 +136,13 @@ pub fn survey(sh: &Shell, engine: &Engine, spec: &Spec, name: &str, labelled: bo
 pub fn check(objects: Vec<Object>, claim: &Claim<'_>, orphans_ok: bool) -> Result<Vec<Object>> {
     let mut mine = Vec::new();
     for o in objects {
-        match owner(&o, claim, state_holds) {
+        match owner(&o, claim, owner_state) {
             Owner::Us => mine.push(o),
+            Owner::Unreachable(who) => bail!(
+                "{} `{}` belongs to {who}. An owner that cannot be read is not treated as gone: nothing was changed. Make it readable again (mount the disk, fix the permissions) and run the command with that state (TRUST_SANDBOX_STATE, HOME), or pick another --name",
+                o.kind.as_str(),
+                o.name
+            ),
             Owner::Gone(_) if orphans_ok => mine.push(o),
             Owner::Gone(who) => bail!(
                 "{} `{}` is left over from {who}: `cargo xtask sandbox --name {} destroy` removes it (and its trust data)",
@@ -124,19 +178,25 @@ mod tests {
     #[test]
     fn ownership_is_decided_by_name_id_and_state_labels() {
         let claim = Claim { name: "ts", id: Some("aaa"), dir: Path::new("/s/ts") };
-        let alive = |_: &str, _: &str| true;
-        let gone = |_: &str, _: &str| false;
+        let alive = |_: &str, _: &str| OwnerState::Holds;
+        let gone = |_: &str, _: &str| OwnerState::Gone;
+        let unreadable = |_: &str, _: &str| OwnerState::Unreachable("EIO".into());
         let ours = obj(&[(LABEL_INSTANCE, "ts"), (LABEL_ID, "aaa"), (LABEL_STATE, "/s/ts")]);
         assert_eq!(owner(&ours, &claim, alive), Owner::Us);
         let theirs = obj(&[(LABEL_INSTANCE, "ts"), (LABEL_ID, "bbb"), (LABEL_STATE, "/other/ts")]);
         assert!(matches!(owner(&theirs, &claim, alive), Owner::Other(w) if w.contains("/other/ts")));
         assert!(matches!(owner(&theirs, &claim, gone), Owner::Gone(_)));
+        assert!(matches!(owner(&theirs, &claim, unreadable), Owner::Unreachable(w) if w.contains("EIO")));
+        let earlier = obj(&[(LABEL_INSTANCE, "ts"), (LABEL_ID, "old"), (LABEL_STATE, "/s/ts")]);
+        assert!(matches!(owner(&earlier, &claim, alive), Owner::Gone(_)), "this directory, another id");
         let unlabelled = obj(&[]);
         assert!(matches!(owner(&unlabelled, &claim, gone), Owner::Other(_)));
         let legacy = obj(&[(LABEL_INSTANCE, "ts"), (LABEL_ID, "bbb")]);
         assert!(matches!(owner(&legacy, &claim, gone), Owner::Other(_)), "no state label: never an orphan");
         let no_state = Claim { name: "ts", id: None, dir: Path::new("/s/ts") };
-        assert!(matches!(owner(&ours, &no_state, alive), Owner::Other(_)), "a state-less command owns nothing");
+        // A state-less command owns nothing: what its own directory once made is left over
+        // (only `destroy` takes it), whatever the owner check would say of a directory.
+        assert!(matches!(owner(&ours, &no_state, alive), Owner::Gone(_)), "a state-less command owns nothing");
     }
 
     #[test]
@@ -148,8 +208,40 @@ mod tests {
         let theirs = obj(&[(LABEL_INSTANCE, "ts"), (LABEL_ID, "bbb"), (LABEL_STATE, &dir)]);
         let err = check(vec![theirs], &claim, true).unwrap_err().to_string();
         assert!(err.contains("belongs to another state directory") && err.contains(&dir), "{err}");
-        let orphan = obj(&[(LABEL_INSTANCE, "ts"), (LABEL_ID, "ccc"), (LABEL_STATE, "/gone/ts")]);
+        let gone = tmp.path().join("gone").display().to_string();
+        let orphan = obj(&[(LABEL_INSTANCE, "ts"), (LABEL_ID, "ccc"), (LABEL_STATE, &gone)]);
         assert_eq!(check(vec![orphan.clone()], &claim, true).unwrap().len(), 1);
         assert!(check(vec![orphan], &claim, false).unwrap_err().to_string().contains("destroy"));
+    }
+
+    /// As root every file is readable, so unreadable is staged as a read that fails otherwise: a
+    /// `state.json` that is a directory (EISDIR), a corrupt one, and a missing disk.
+    #[test]
+    fn an_owner_that_cannot_be_read_is_never_gone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        let owner = root.join("ts");
+        std::fs::create_dir_all(&owner).unwrap();
+        let dir = owner.display().to_string();
+        std::fs::write(owner.join("state.json"), r#"{"id":"bbb"}"#).unwrap();
+        assert_eq!(owner_state(&dir, "bbb"), OwnerState::Holds);
+        assert_eq!(owner_state(&dir, "ccc"), OwnerState::Gone, "another sandbox lives there now");
+        std::fs::write(owner.join("state.json"), "{corrupt").unwrap();
+        assert!(matches!(owner_state(&dir, "bbb"), OwnerState::Unreachable(w) if w.contains("corrupt")));
+        std::fs::remove_file(owner.join("state.json")).unwrap();
+        std::fs::create_dir(owner.join("state.json")).unwrap();
+        assert!(matches!(owner_state(&dir, "bbb"), OwnerState::Unreachable(w) if w.contains("reading")));
+        std::fs::remove_dir(owner.join("state.json")).unwrap();
+        assert_eq!(owner_state(&dir, "bbb"), OwnerState::Gone, "its directory is there without a state");
+        std::fs::remove_dir(&owner).unwrap();
+        assert_eq!(owner_state(&dir, "bbb"), OwnerState::Gone, "removed, the root still there");
+        std::fs::remove_dir(&root).unwrap();
+        let unmounted = owner_state(&dir, "bbb");
+        assert!(matches!(&unmounted, OwnerState::Unreachable(w) if w.contains("mkdir -p")), "{unmounted:?}");
+
+        let claim = Claim { name: "ts", id: None, dir: Path::new("/elsewhere/ts") };
+        let theirs = obj(&[(LABEL_INSTANCE, "ts"), (LABEL_ID, "bbb"), (LABEL_STATE, &dir)]);
+        let err = check(vec![theirs], &claim, true).unwrap_err().to_string();
+        assert!(err.contains("cannot be read") && err.contains("not treated as gone"), "{err}");
     }
 }

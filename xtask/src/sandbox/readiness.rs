@@ -20,8 +20,13 @@ const READY_TIMEOUT: Duration = Duration::from_secs(90);
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Readiness {
     DbSchema,
+    /// `port` accepts connections; with `database`, the service's own account (the one in its
+    /// config) also reads that database, in the DB container: the signer's port stays open while
+    /// its database is down, and a port alone said `ready` for a signer that could not sign.
     Tcp {
         port: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        database: Option<String>,
     },
     /// `path` answers 200 over TLS verified with the sandbox CA; so does `through_signer` if set: a
     /// request the server can only answer through its signer (notary-server's own health caches the
@@ -55,7 +60,7 @@ impl Readiness {
         let argv = |a: &[&str]| PlainCheck::Exec(a.iter().map(|s| s.to_string()).collect());
         match self {
             Readiness::DbSchema => argv(&["mysql", "-S", "/run/mysqld/mysqld.sock", "-uroot", "-e", "select 1"]),
-            Readiness::Tcp { port } => argv(&["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]),
+            Readiness::Tcp { port, .. } => argv(&["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]),
             Readiness::Https { port, path, .. } => PlainCheck::Get { port: *port, path: path.clone(), tls: true },
             Readiness::Http { port, path } => PlainCheck::Get { port: *port, path: path.clone(), tls: false },
             Readiness::ClientDaemon => argv(&["docker", "version", "--format", "{{.Server.Version}}"]),
@@ -67,6 +72,8 @@ pub fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<
     let started = Instant::now();
     let mut delay = Duration::from_millis(50);
     loop {
+        // A run that a signal ends (see crate::signals) stops waiting at once.
+        crate::signals::check()?;
         match probe() {
             Ok(v) => return Ok(v),
             Err(err) if started.elapsed() >= timeout => {
@@ -162,13 +169,16 @@ pub fn probe_once(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
             }
             Ok(())
         }
-        Readiness::Tcp { port } => {
+        Readiness::Tcp { port, database } => {
             let out =
                 sb.exec(sh, &svc.name, &["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")], &[], None)?;
             if !out.ok() {
                 bail!("tcp/{port}: {}", out.combined().trim());
             }
-            Ok(())
+            match database {
+                Some(database) => database_answers(sh, sb, database),
+                None => Ok(()),
+            }
         }
         Readiness::Https { port, path, through_signer } => {
             let base = format!("https://127.0.0.1:{}", published_for(sb, svc, *port)?);
@@ -190,6 +200,32 @@ pub fn probe_once(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// The account a service uses for `database` reads it, over TCP as the service connects, in the DB
+/// container. The password reaches the client as an option file on stdin, never on argv.
+fn database_answers(sh: &Shell, sb: &Sandbox, database: &str) -> Result<()> {
+    let secrets = sb.secrets()?;
+    let (user, password, table) = match database {
+        db::SIGNER_DB => (super::config::SIGNER_DB_USER, &secrets.db_signer_password, "private_keys"),
+        db::SERVER_DB => (super::config::SERVER_DB_USER, &secrets.db_server_password, "tuf_files"),
+        other => bail!("sandbox.json: readiness names database `{other}`, which the sandbox does not have"),
+    };
+    let db_service = sb
+        .spec
+        .services
+        .iter()
+        .find(|s| s.readiness == Readiness::DbSchema)
+        .context("sandbox.json has no database service")?;
+    let script = format!(
+        "exec \"$(command -v mariadb || command -v mysql)\" --defaults-extra-file=/dev/stdin --protocol=tcp -h 127.0.0.1 --batch --skip-column-names -e 'SELECT COUNT(*) FROM {database}.{table}'"
+    );
+    let options = format!("[client]\nuser={user}\npassword={password}\n");
+    let out = sb.exec(sh, &db_service.name, &["sh", "-c", &script], &[], Some(options.as_bytes()))?;
+    if !out.ok() {
+        bail!("its database account cannot read {database}.{table}: {}", out.reason());
+    }
+    Ok(())
 }
 
 /// After a service comes back, its dependents must reconnect too (notary-server's gRPC link to

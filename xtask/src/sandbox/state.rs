@@ -111,6 +111,18 @@ pub struct Dir {
     pub path: PathBuf,
 }
 
+/// A `state.json` that was read but is not a state this tool can use.
+#[derive(Debug)]
+pub struct Corrupt(pub String);
+
+impl std::fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Corrupt {}
+
 impl Dir {
     /// The state directory of a sandbox; `name` was checked against the name rule by the parser,
     /// and is checked again here, so no caller can make it reach outside the root.
@@ -127,11 +139,15 @@ impl Dir {
         self.path.join("config")
     }
 
-    /// Reads the state, refusing a directory that is not ours or is damaged.
+    /// Reads the state, refusing a directory that is not ours or is damaged. A `state.json` whose
+    /// content is damaged is a [`Corrupt`] error (`destroy` may start over from it); one that cannot
+    /// be read at all (permissions, an I/O error) is another error, which nothing treats as absent.
     pub fn load(&self) -> Result<Option<State>> {
         let file = self.path.join(STATE_FILE);
-        if !file.exists() {
-            if self.path.exists() && std::fs::read_dir(&self.path)?.next().is_some() {
+        let present = file.try_exists().with_context(|| format!("cannot read {}", file.display()))?;
+        if !present {
+            let dir_present = self.path.try_exists().with_context(|| format!("cannot read {}", self.path.display()))?;
+            if dir_present && std::fs::read_dir(&self.path)?.next().is_some() {
                 bail!(
                     "{} exists but holds no {STATE_FILE}: it is not a trust-sandbox state directory (or a corrupt one). Move it away, or point TRUST_SANDBOX_STATE elsewhere",
                     self.path.display()
@@ -139,16 +155,25 @@ impl Dir {
             }
             return Ok(None);
         }
-        let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-        let state: State = serde_json::from_str(&text).with_context(|| {
-            format!("corrupt state file {}: run `cargo xtask sandbox destroy` to start over", file.display())
+        let text = std::fs::read_to_string(&file).with_context(|| {
+            format!(
+                "cannot read {} (its sandbox is not treated as absent): fix the permissions or the disk",
+                file.display()
+            )
+        })?;
+        let state: State = serde_json::from_str(&text).map_err(|e| {
+            anyhow::Error::new(Corrupt(format!(
+                "corrupt state file {}: run `cargo xtask sandbox destroy` to start over ({e})",
+                file.display()
+            )))
         })?;
         if state.schema != SCHEMA {
-            bail!(
+            return Err(Corrupt(format!(
                 "{} has schema `{}`, this tool reads `{SCHEMA}`: use the matching version, or `destroy`",
                 file.display(),
                 state.schema
-            );
+            ))
+            .into());
         }
         Ok(Some(state))
     }
@@ -256,8 +281,15 @@ mod tests {
         assert!(err.contains("not a trust-sandbox state directory"), "{err}");
 
         std::fs::write(tmp.path().join(STATE_FILE), "{not json").unwrap();
-        let err = format!("{:#}", Dir { path: tmp.path().to_path_buf() }.load().unwrap_err());
-        assert!(err.contains("corrupt state file"), "{err}");
+        let err = Dir { path: tmp.path().to_path_buf() }.load().unwrap_err();
+        assert!(format!("{err:#}").contains("corrupt state file"), "{err:#}");
+        assert!(err.downcast_ref::<Corrupt>().is_some(), "corrupt content is told apart");
+
+        // Unreadable (a directory where the file should be: root reads every file): not corrupt.
+        std::fs::remove_file(tmp.path().join(STATE_FILE)).unwrap();
+        std::fs::create_dir(tmp.path().join(STATE_FILE)).unwrap();
+        let err = Dir { path: tmp.path().to_path_buf() }.load().unwrap_err();
+        assert!(err.downcast_ref::<Corrupt>().is_none() && format!("{err:#}").contains("cannot read"), "{err:#}");
     }
 
     #[test]

@@ -1,19 +1,15 @@
 //! The scenario runner wired to a live sandbox: `SandboxExecutor` runs each step's command in its
-//! container (or its action on the engine), and `run_scenarios` plays scenarios and writes reports.
-
-use std::io::IsTerminal;
-use std::process::ExitCode;
+//! container (or its action on the engine) and starts and removes the scenario's own containers.
+//! How a run of several scenarios starts, ends (signals included) and reports is `crate::session`'s.
 
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{clock, containers, Action, Executor, Output, Runner, Scenario, Service, StepMode, Target};
-use crate::cli::RunArgs;
+use super::{clock, containers, Action, Executor, Output, Scenario, Service, Target};
 use crate::sandbox::readiness;
 use crate::sandbox::spec::Spec;
-use crate::sandbox::state::{ClientMode, Secrets};
+use crate::sandbox::state::Secrets;
 use crate::sandbox::Sandbox;
-use crate::ui::{self, Printer};
 use crate::util;
 
 /// Second client identities keep their trust data on the client's trust volume, so they survive `down`.
@@ -25,13 +21,22 @@ pub struct SandboxExecutor<'a> {
     sh: &'a Shell,
     sb: &'a Sandbox,
     secrets: Secrets,
-    /// The scenario containers `begin` started, removed again by `end`.
-    started: Vec<String>,
     /// The current step's time limit (the runner sets it before each `run`).
     limit: std::time::Duration,
     masker: super::mask::Masker,
     /// Stream long steps' output to stderr (off when the progress goes elsewhere, as in `bench`).
     stream: bool,
+    /// What was cleaned up because a signal ended the run, for the session's closing message.
+    pub teardown: Vec<String>,
+}
+
+impl<'a> SandboxExecutor<'a> {
+    pub fn new(sh: &'a Shell, sb: &'a Sandbox, stream: bool) -> Result<SandboxExecutor<'a>> {
+        let secrets = sb.secrets()?;
+        let masker = super::mask::Masker::new(&secrets.values());
+        let limit = super::model::DEFAULT_STEP_TIMEOUT;
+        Ok(SandboxExecutor { sh, sb, secrets, limit, masker, stream, teardown: Vec::new() })
+    }
 }
 
 /// The service (container) a step's `on` names: scenarios use the service table's names, and a
@@ -56,7 +61,7 @@ pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<(&str, cl
     let mut s = String::new();
     if let Some(id) = identity {
         s.push_str(&format!(
-            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG\" && cp -R {CLIENT_TLS_DIR} \"$DOCKER_CONFIG/\"\n"
+            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG\" && cp -R {CLIENT_TLS_DIR} \"$DOCKER_CONFIG/\" || {{ echo \"cannot prepare $DOCKER_CONFIG for identity {id}\" >&2; exit 125; }}\n"
         ));
     }
     match clock {
@@ -86,8 +91,24 @@ impl Executor for SandboxExecutor<'_> {
             None => None,
         };
         let wrapped = wrap_script(script, identity, clock);
-        let name = self.sb.container(container);
-        super::step_process::run(&self.sb.engine.bin, &name, &wrapped, &all_env, self.limit, &self.masker, self.stream)
+        let name = match on {
+            Target::Container(c) => containers::engine_name(self.sb, c),
+            _ => self.sb.container(container),
+        };
+        let step = super::step_process::Step { container: &name, script: &wrapped, args: &[], env: &all_env };
+        let result = super::step_process::run(&self.sb.engine.bin, &step, self.limit, &self.masker, self.stream);
+        if let Err(e) = &result {
+            if let Some(stopped) = e.downcast_ref::<super::step_process::Stopped>() {
+                if stopped.by_signal {
+                    self.teardown.push(stopped.what.clone());
+                }
+            }
+        }
+        result
+    }
+
+    fn interrupted(&self) -> Option<String> {
+        crate::signals::caught().map(|s| format!("interrupted by {s}"))
     }
 
     fn set_time_limit(&mut self, limit: std::time::Duration) {
@@ -148,15 +169,19 @@ impl Executor for SandboxExecutor<'_> {
 
     fn begin(&mut self, scenario: &Scenario) -> Result<()> {
         for decl in &scenario.containers {
-            let name = containers::start(self.sh, self.sb, &scenario.name, decl)?;
-            self.started.push(name);
+            containers::start(self.sh, self.sb, &scenario.name, decl)?;
         }
         Ok(())
     }
 
-    fn end(&mut self, _scenario: &Scenario) -> Result<()> {
-        let names = std::mem::take(&mut self.started);
-        containers::remove(self.sh, self.sb, &names)
+    /// Every container of this scenario that carries this sandbox's labels goes, also one that an
+    /// interrupted start created without reporting it.
+    fn end(&mut self, scenario: &Scenario) -> Result<()> {
+        let removed = containers::remove_all(self.sh, self.sb, &scenario.name)?;
+        if crate::signals::caught().is_some() && !removed.is_empty() {
+            self.teardown.push(format!("removed the scenario's container(s) {}", removed.join(", ")));
+        }
+        Ok(())
     }
 }
 
@@ -189,7 +214,8 @@ fn client_connect_script(host: &str, port: u16) -> String {
     )
 }
 
-fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
+/// What a scenario needs of the client image beyond the stack (its `requires`), checked before it runs.
+pub fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
     for cap in &s.requires {
         if cap == "faketime" {
             // A shifted clock needs libfaketime and the host architecture's qemu in the client.
@@ -205,101 +231,6 @@ fn check_requirements(sh: &Shell, sb: &Sandbox, s: &Scenario) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Runs `scenarios` against `sb` and writes the reports; the exit code says whether all passed.
-/// Ctrl-C kills the running step's processes in its container (see `step_process`), the
-/// remaining steps fail at once, and the exit code is 130; a second Ctrl-C exits immediately.
-pub fn run_scenarios(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], args: &RunArgs) -> Result<ExitCode> {
-    use std::sync::atomic::Ordering;
-    let _ = ctrlc::set_handler(|| {
-        if super::step_process::INTERRUPTED.swap(true, Ordering::SeqCst) {
-            std::process::exit(130);
-        }
-    });
-    let code = run_with(sh, sb, scenarios, args, ui::printer(), true)?;
-    if super::step_process::INTERRUPTED.load(Ordering::SeqCst) {
-        ui::warn("interrupted: the running step's processes were killed");
-        return Ok(ExitCode::from(130));
-    }
-    Ok(code)
-}
-
-/// `run_scenarios` with the human progress sent to `printer` (`bench` silences it with a sink).
-pub fn run_scenarios_with(
-    sh: &Shell,
-    sb: &Sandbox,
-    scenarios: &[Scenario],
-    args: &RunArgs,
-    printer: Printer,
-) -> Result<ExitCode> {
-    run_with(sh, sb, scenarios, args, printer, false)
-}
-
-/// A report file must be writable where it was asked for: checked before the run, not after it.
-pub fn check_report_paths(args: &RunArgs) -> Result<()> {
-    let json = args.json.json.as_deref().filter(|p| *p != "-").map(std::path::Path::new);
-    for path in json.into_iter().chain(args.junit.as_deref()) {
-        let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-        if !parent.is_dir() {
-            bail!(
-                "cannot write the report {}: the directory {} does not exist (create it first)",
-                path.display(),
-                parent.display()
-            );
-        }
-    }
-    Ok(())
-}
-
-fn run_with(
-    sh: &Shell,
-    sb: &Sandbox,
-    scenarios: &[Scenario],
-    args: &RunArgs,
-    printer: Printer,
-    stream: bool,
-) -> Result<ExitCode> {
-    check_report_paths(args)?;
-    for s in scenarios {
-        check_requirements(sh, sb, s)?;
-    }
-    let secrets = sb.secrets()?;
-    let step = args.step.then(|| StepMode {
-        input: Box::new(std::io::BufReader::new(std::io::stdin())),
-        prompt: Box::new(std::io::stderr()),
-    });
-    if args.step && !std::io::stdin().is_terminal() {
-        ui::info("Step mode", "reading answers from standard input (Enter runs, s skips, q quits)");
-    }
-    // In host-daemon mode the host's dockerd reaches the registry by its published port (where
-    // the registry also listens inside its network).
-    let registry = match sb.state.client {
-        ClientMode::OwnDaemon => sb.spec.registry_address()?,
-        ClientMode::HostDaemon => {
-            format!("{}:{}", sb.spec.published("registry_port")?.0.network_name(), sb.state.registry_port)
-        }
-    };
-    let opts = super::Options {
-        keep_going: args.keep_going,
-        secrets: secrets.values(),
-        step,
-        engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
-        printer,
-        registry,
-        server: sb.spec.server_url()?,
-        ..Default::default()
-    };
-    let masker = super::mask::Masker::new(&secrets.values());
-    let limit = super::model::DEFAULT_STEP_TIMEOUT;
-    let exec = SandboxExecutor { sh, sb, secrets, started: Vec::new(), limit, masker, stream };
-    let mut runner = Runner::new(exec, opts);
-    let report = runner.run_all(scenarios);
-    args.json.write(&report)?;
-    if let Some(path) = &args.junit {
-        super::junit::write(&report, path)?;
-    }
-    Ok(if report.summary.failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 #[cfg(test)]

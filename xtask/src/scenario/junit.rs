@@ -81,9 +81,15 @@ fn render_suite(xml: &mut String, report: &Report, scenario: &ScenarioReport) {
         secs(scenario.duration_ms),
         escape(report.started_at.trim_end_matches('Z')),
     );
+    // A run that a signal ended says so in every suite it holds.
+    let interrupted = report
+        .interrupted
+        .as_deref()
+        .map(|sig| format!("<property name=\"interrupted\" value=\"{}\"/>", escape(sig)))
+        .unwrap_or_default();
     let _ = writeln!(
         xml,
-        "    <properties><property name=\"engine\" value=\"{}\"/><property name=\"run_id\" value=\"{}\"/></properties>",
+        "    <properties><property name=\"engine\" value=\"{}\"/><property name=\"run_id\" value=\"{}\"/>{interrupted}</properties>",
         escape(&report.engine),
         escape(&report.run_id)
     );

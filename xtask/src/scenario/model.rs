@@ -61,6 +61,11 @@ pub struct Step {
 
 /// A step's time limit when it names none: generous for a push of a small image into a vfs
 /// daemon on a busy 2-core machine (seconds), short enough that a hung step ends a CI run.
+/// The longest `run` a scenario file may hold. A step's script reaches its container as one
+/// argument of the engine's `exec`, and Linux takes at most 128 KiB (MAX_ARG_STRLEN) in one
+/// argument; the identity and clock wraps around the script need the rest.
+pub const MAX_RUN_BYTES: usize = 120 * 1024;
+
 pub const DEFAULT_STEP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// `"90s"`, `"5m"`, `"1h"` or plain seconds (`"90"`); more than zero.
@@ -433,6 +438,12 @@ impl Scenario {
                     if run.trim().is_empty() {
                         err("`run` is empty".into());
                     }
+                    if run.len() > MAX_RUN_BYTES {
+                        err(format!(
+                            "`run` is {} bytes; a step's script reaches its container as one command-line argument, which Linux limits to 128 KiB (at most {MAX_RUN_BYTES} bytes here): put the bulk into a file of a `[[containers]]` entry, or split the step",
+                            run.len()
+                        ));
+                    }
                     if step.on == Target::Engine {
                         err("on = \"engine\" only takes an `action`, not `run`".into());
                     }
@@ -476,8 +487,8 @@ impl Scenario {
                 if step.on != Target::Client {
                     err(format!("`identity` only applies on \"client\", not on \"{}\"", step.on));
                 }
-                if !is_slug(id) {
-                    err(format!("identity `{id}` must be lowercase letters, digits and `-` (it names a directory)"));
+                if let Err(e) = crate::sandbox::name::validate_identity(id) {
+                    err(e.to_string());
                 }
             }
 

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::expect::Failure;
@@ -21,6 +20,10 @@ pub struct Report {
     /// RFC 3339, UTC.
     pub started_at: String,
     pub run_id: String,
+    /// The signal that ended the run early (`SIGINT`, `SIGTERM`, `SIGHUP`): the report holds what
+    /// ran until then, the rest as not run. Absent when the run ended by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     pub scenarios: Vec<ScenarioReport>,
     pub summary: Summary,
 }
@@ -32,6 +35,9 @@ pub struct ScenarioReport {
     pub passed: bool,
     /// The person at the --step prompt quit (or input ended).
     pub aborted: bool,
+    /// A signal ended the run before this scenario finished (or started).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
     pub duration_ms: u64,
     pub steps: Vec<StepReport>,
 }
@@ -66,8 +72,12 @@ pub struct StepReport {
     pub on: Target,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
-    /// The script after interpolation, or the action (e.g. "stop notarysigner").
+    /// The script after interpolation, or the action (e.g. "stop notarysigner"); shortened when
+    /// long (see `command_shortened`).
     pub command: String,
+    /// Set when `command` was shortened for display: the whole script's size and hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_shortened: Option<Shortened>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +98,44 @@ pub struct StepReport {
     pub captures: BTreeMap<String, String>,
     /// The last lines of stdout+stderr.
     pub output_tail: Vec<String>,
+}
+
+/// What a shortened command stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Shortened {
+    pub bytes: usize,
+    pub lines: usize,
+    /// Of the whole (masked) script.
+    pub sha256: String,
+}
+
+/// Above this many bytes or lines a step's command is shown shortened, in the terminal and in the
+/// reports alike; the longest step of the embedded scenarios has 18 lines and 768 bytes.
+const SHOW_BYTES: usize = 4096;
+const SHOW_LINES: usize = 40;
+/// A shortened command keeps its first lines, each cut to a width.
+const KEEP_LINES: usize = 12;
+const KEEP_WIDTH: usize = 200;
+
+/// `command` as shown: whole when short, else its first lines and a closing line that says how
+/// much there is and its sha256 (with the same figures returned for the JSON).
+pub fn shorten(command: &str) -> (String, Option<Shortened>) {
+    let lines = command.lines().count();
+    if command.len() <= SHOW_BYTES && lines <= SHOW_LINES {
+        return (command.to_string(), None);
+    }
+    use sha2::Digest;
+    let sha256 = crate::util::hex(&sha2::Sha256::digest(command.as_bytes()));
+    let mut shown: Vec<String> = command
+        .lines()
+        .take(KEEP_LINES)
+        .map(|l| match l.char_indices().nth(KEEP_WIDTH) {
+            Some((cut, _)) => format!("{}…", &l[..cut]),
+            None => l.to_string(),
+        })
+        .collect();
+    shown.push(format!("… shortened: {} bytes, {lines} lines in all, sha256 {}", command.len(), &sha256[..16]));
+    (shown.join("\n"), Some(Shortened { bytes: command.len(), lines, sha256 }))
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -145,6 +193,9 @@ impl ScenarioReport {
         if self.aborted {
             line.push_str(" (aborted)");
         }
+        if self.interrupted {
+            line.push_str(" (interrupted)");
+        }
         line
     }
 }
@@ -156,13 +207,17 @@ impl Report {
             engine: engine.to_string(),
             started_at: started_at.to_string(),
             run_id: run_id.to_string(),
+            interrupted: None,
             summary: Summary::of(&scenarios),
             scenarios,
         }
     }
 
-    /// Parses a report, refusing other schema versions rather than misreading them.
-    pub fn from_json(text: &str) -> Result<Report> {
+    /// Parses a report, refusing other schema versions rather than misreading them (what a
+    /// consumer of the JSON does; the tests read reports back this way).
+    #[cfg(test)]
+    pub fn from_json(text: &str) -> anyhow::Result<Report> {
+        use anyhow::{bail, Context};
         let value: serde_json::Value = serde_json::from_str(text).context("report is not JSON")?;
         match value.get("schema").and_then(|s| s.as_str()) {
             Some(SCHEMA) => {}

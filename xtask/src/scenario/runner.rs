@@ -49,6 +49,12 @@ pub trait Executor {
     /// The time limit of the next `run` (the step's `timeout`); an executor that can kill a
     /// step's processes enforces it, others may ignore it.
     fn set_time_limit(&mut self, _limit: Duration) {}
+
+    /// Why the run must stop now (`interrupted by SIGTERM`), if it must: no further step or
+    /// scenario starts, and the current scenario's `end` still runs.
+    fn interrupted(&self) -> Option<String> {
+        None
+    }
 }
 
 /// `--step` mode: a person confirms each step. Prompts (with the explanation
@@ -130,6 +136,8 @@ pub struct Runner<E: Executor> {
     run_id: String,
     started_at: String,
     aborted: bool,
+    /// Why the run stopped early, once the executor said it must.
+    interrupted: Option<String>,
 }
 
 impl<E: Executor> Runner<E> {
@@ -142,6 +150,7 @@ impl<E: Executor> Runner<E> {
             run_id,
             started_at: crate::util::now_rfc3339(),
             aborted: false,
+            interrupted: None,
         }
     }
 
@@ -156,9 +165,16 @@ impl<E: Executor> Runner<E> {
         self.aborted
     }
 
-    #[cfg(test)]
     pub fn into_executor(self) -> E {
         self.exec
+    }
+
+    /// Records (once) and returns why the run must stop, if the executor says it must.
+    fn check_interrupted(&mut self) -> Option<String> {
+        if self.interrupted.is_none() {
+            self.interrupted = self.exec.interrupted();
+        }
+        self.interrupted.clone()
     }
 
     /// The values `{{registry}}`, `{{server}}` and `{{run_id}}` stand for.
@@ -192,8 +208,11 @@ impl<E: Executor> Runner<E> {
         let mut steps = Vec::with_capacity(total);
         let mut stop_note: Option<String> = None;
 
+        let cut_before = self.check_interrupted();
         if self.aborted {
             stop_note = Some("not run: the run was aborted".into());
+        } else if let Some(why) = &cut_before {
+            stop_note = Some(format!("not run: {why}"));
         } else {
             let header = self.paint(&format!("== {}: {}", scenario.name, scenario.summary), BOLD);
             self.log_line(&header);
@@ -215,9 +234,12 @@ impl<E: Executor> Runner<E> {
 
         for (i, step) in scenario.steps.iter().enumerate() {
             let index = i + 1;
+            if stop_note.is_none() {
+                stop_note = self.check_interrupted().map(|why| format!("not run: {why}"));
+            }
             if let Some(note) = &stop_note {
                 let report = self.not_run(index, step, &vars, note);
-                if !self.aborted {
+                if !self.aborted && self.interrupted.is_none() {
                     let line = format!("[{index}/{total}] {} — not run", report.title);
                     let line = self.paint(&line, DIM);
                     self.log_line(&line);
@@ -228,6 +250,8 @@ impl<E: Executor> Runner<E> {
             let report = self.run_step(index, total, step, &mut vars);
             if self.aborted {
                 stop_note = Some("not run: aborted at the prompt".into());
+            } else if let Some(why) = self.check_interrupted() {
+                stop_note = Some(format!("not run: {why}"));
             } else if report.status == StepStatus::Failed && !self.opts.keep_going {
                 stop_note = Some(format!("not run: step {index} failed"));
             }
@@ -247,12 +271,16 @@ impl<E: Executor> Runner<E> {
             name: scenario.name.clone(),
             passed,
             aborted: self.aborted,
+            interrupted: self.interrupted.is_some(),
             duration_ms: millis(started.elapsed()),
             steps,
         };
-        let line = report.summary_line();
-        let line = self.paint(&line, if passed { GREEN } else { RED });
-        self.log_line(&line);
+        // A scenario the interruption kept from starting says nothing (the closing message does).
+        if cut_before.is_none() {
+            let line = report.summary_line();
+            let line = self.paint(&line, if passed { GREEN } else { RED });
+            self.log_line(&line);
+        }
         report
     }
 
@@ -399,12 +427,14 @@ impl<E: Executor> Runner<E> {
                 step.expect.clone(),
             ),
         };
+        let (command, command_shortened) = super::report::shorten(&self.masker.mask(&command));
         StepReport {
             index,
             title: step.title.clone(),
             on: step.on.clone(),
             identity: step.identity.clone(),
-            command: self.masker.mask(&command),
+            command,
+            command_shortened,
             env: env.into_iter().map(|(k, v)| (k, self.masker.mask(&v))).collect(),
             clock: step.clock.clone(),
             status: StepStatus::NotRun,

@@ -1,19 +1,19 @@
 //! One scenario step's command in its container, with a time limit and live output.
 //!
 //! The step runs through `<engine> exec` with a marker variable (`TRUST_SANDBOX_STEP=<random>`) in
-//! its environment, which every process it starts inherits. At the time limit (or on Ctrl-C) the
-//! processes carrying the marker are killed from the host: the engine runs on this machine, so
-//! they are in the host's /proc. Killing only the `exec` client would leave them running in the
-//! container. The output of a step that runs longer than [`STREAM_AFTER`] streams (masked) as it
+//! its environment, which every process it starts inherits. At the time limit, or once a signal
+//! ended the run (`crate::signals`: SIGINT, SIGTERM, SIGHUP), the processes carrying the marker
+//! are killed from the host: the engine runs on this machine, so they are in the host's /proc.
+//! Killing only the `exec` client would leave them running in the container. `migrate` and
+//! `compare` run their commands here too, so a signal stops them the same way. The output of a step that runs longer than [`STREAM_AFTER`] streams (masked) as it
 //! comes; a quick step's output is only shown by the runner, as before.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 
 use super::mask::Masker;
 use crate::util::Output;
@@ -21,9 +21,37 @@ use crate::util::Output;
 /// A step still running after this long streams its output.
 pub const STREAM_AFTER: Duration = Duration::from_secs(3);
 const MARKER_VAR: &str = "TRUST_SANDBOX_STEP";
+/// For commands with no time limit of their own (`migrate`, `compare`): only a signal stops them.
+pub const NO_LIMIT: Duration = Duration::from_secs(24 * 3600);
+/// Linux's MAX_ARG_STRLEN (32 pages) less the terminating NUL: the most one argument can carry.
+const MAX_ARG_BYTES: usize = 128 * 1024 - 1;
 
-/// Set by the Ctrl-C handler: the running step is killed like at its time limit.
-pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+/// One command in a container: `sh -c script sh args…` with `env` (values through this process's
+/// environment only, never the engine's argv).
+pub struct Step<'a> {
+    pub container: &'a str,
+    pub script: &'a str,
+    pub args: &'a [&'a str],
+    pub env: &'a [(String, String)],
+}
+
+/// A step stopped from the host: at its time limit, or because a signal ended the run.
+#[derive(Debug)]
+pub struct Stopped {
+    /// `interrupted by SIGTERM: killed the step's 2 process(es) in <container>`.
+    pub what: String,
+    pub by_signal: bool,
+    /// The last lines it printed.
+    pub tail: String,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; last output: {}", self.what, self.tail)
+    }
+}
+
+impl std::error::Error for Stopped {}
 
 /// Where streamed lines go, masked, each under `    │ `.
 struct Stream {
@@ -61,22 +89,32 @@ fn reader(pipe: impl Read + Send + 'static, stream: Arc<Mutex<Stream>>) -> std::
     })
 }
 
-/// Runs `engine exec … container sh -c script` with `env` (values through this process's
-/// environment only), killing the step's processes at `limit`.
+/// Runs `engine exec … container sh -c script sh args…`, killing the step's processes at `limit`
+/// or when a signal ended the run (the error is then a [`Stopped`]).
 pub fn run(
     engine_bin: &std::path::Path,
-    container: &str,
-    script: &str,
-    env: &[(String, String)],
+    step: &Step<'_>,
     limit: Duration,
     masker: &Masker,
     stream: bool,
 ) -> Result<Output> {
+    let Step { container, script, args, env } = *step;
+    if script.len() > MAX_ARG_BYTES {
+        anyhow::bail!(
+            "the step's script is {} bytes once its placeholders are filled in; it reaches {container} as one command-line argument, which Linux limits to {MAX_ARG_BYTES} bytes",
+            script.len()
+        );
+    }
     let marker = format!("{MARKER_VAR}={}", crate::util::random_hex(8)?);
     let (_, value) = marker.split_once('=').expect("marker has a value");
     let mut names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
     names.push(MARKER_VAR);
-    let args = crate::engine::exec_args(container, &names, false, &["sh", "-c", script]);
+    let mut argv = vec!["sh", "-c", script];
+    if !args.is_empty() {
+        argv.push("sh");
+        argv.extend_from_slice(args);
+    }
+    let args = crate::engine::exec_args(container, &names, false, &argv);
     let mut cmd = Command::new(engine_bin);
     cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.envs(env.iter().map(|(k, v)| (k, v))).env(MARKER_VAR, value);
@@ -88,24 +126,26 @@ pub fn run(
     let shared = Arc::new(Mutex::new(Stream { started, masker: masker.clone(), enabled: stream, pending: Vec::new() }));
     let out = reader(child.stdout.take().expect("piped"), shared.clone());
     let err = reader(child.stderr.take().expect("piped"), shared);
-    let mut stopped: Option<String> = None;
+    let mut stopped: Option<(String, bool)> = None;
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
         }
-        let why = if INTERRUPTED.load(Ordering::SeqCst) {
-            Some("interrupted (Ctrl-C)".to_string())
+        let why = if let Some(sig) = crate::signals::caught() {
+            Some((format!("interrupted by {sig}"), true))
         } else if started.elapsed() >= limit {
-            Some(format!("timed out after {} s", limit.as_secs()))
+            Some((format!("timed out after {} s", limit.as_secs()), false))
         } else {
             None
         };
-        if let Some(why) = why {
+        if let Some((why, by_signal)) = why {
             let killed = kill_marked(&marker);
-            stopped = Some(format!("{why}; killed its {killed} process(es) in {container}"));
+            stopped = Some((format!("{why}: killed the step's {killed} process(es) in {container}"), by_signal));
             // The exec client ends with its command; if it does not, it goes too.
+            // After a signal the person (or CI) is waiting for the tool to end: a shorter wait.
             let grace = Instant::now();
-            while child.try_wait()?.is_none() && grace.elapsed() < Duration::from_secs(5) {
+            let wait = if by_signal { Duration::from_secs(1) } else { Duration::from_secs(5) };
+            while child.try_wait()?.is_none() && grace.elapsed() < wait {
                 std::thread::sleep(Duration::from_millis(50));
             }
             let _ = child.kill();
@@ -114,10 +154,11 @@ pub fn run(
         std::thread::sleep(Duration::from_millis(20));
     };
     let (stdout, stderr) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
-    if let Some(what) = stopped {
+    if let Some((what, by_signal)) = stopped {
         let tail: Vec<&str> = stdout.lines().chain(stderr.lines()).rev().take(5).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
-        bail!("{what}; last output: {}", if tail.is_empty() { "(none)".to_string() } else { tail.join(" | ") });
+        let tail = if tail.is_empty() { "(none)".to_string() } else { masker.mask(&tail.join(" | ")) };
+        return Err(Stopped { what, by_signal, tail }.into());
     }
     Ok(Output::from_std(std::process::Output { status, stdout: stdout.into_bytes(), stderr: stderr.into_bytes() }))
 }

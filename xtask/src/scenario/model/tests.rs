@@ -233,7 +233,7 @@ fn identity_only_on_the_client() {
         "[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"registry\"\nidentity = \"Alice Smith\"\nrun = \"true\"\n",
     );
     assert!(e.contains("`identity` only applies on \"client\", not on \"registry\""), "{e}");
-    assert!(e.contains("identity `Alice Smith` must be lowercase"), "{e}");
+    assert!(e.contains("invalid identity \"Alice Smith\"") && e.contains("no '--'"), "{e}");
 }
 
 #[test]
@@ -387,4 +387,13 @@ fn step_timeouts_parse_default_and_refuse_nonsense() {
     }
     let e = error("[[steps]]\ntitle = \"t\"\nexplain = \"e\"\nrun = \"true\"\ntimeout = \"soon\"\n");
     assert!(e.contains("timeout `soon`"), "{e}");
+}
+
+#[test]
+fn a_run_too_long_for_one_argument_is_refused_with_the_limit() {
+    let long = "echo x\n".repeat(MAX_RUN_BYTES / 7 + 1);
+    let e = error(&format!("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = '''\n{long}'''\n"));
+    assert!(e.contains("`run` is") && e.contains("128 KiB"), "{}", &e[..e.len().min(400)]);
+    let fits = "echo x\n".repeat(MAX_RUN_BYTES / 8);
+    assert!(parse(&format!("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = '''\n{fits}'''\n")).is_ok());
 }

@@ -19,6 +19,8 @@ pub struct FakeExecutor {
     pub begin_error: Option<String>,
     /// "begin NAME" / "end NAME", in call order.
     pub lifecycle: Vec<String>,
+    /// After this many `run`/`action` calls, `interrupted` says the run must stop (a signal).
+    pub interrupt_after: Option<usize>,
 }
 
 impl FakeExecutor {
@@ -86,5 +88,9 @@ impl Executor for FakeExecutor {
     fn end(&mut self, scenario: &Scenario) -> Result<()> {
         self.lifecycle.push(format!("end {}", scenario.name));
         Ok(())
+    }
+
+    fn interrupted(&self) -> Option<String> {
+        self.interrupt_after.filter(|n| self.calls.len() >= *n).map(|_| "interrupted by SIGTERM".to_string())
     }
 }

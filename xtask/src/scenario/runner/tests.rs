@@ -515,3 +515,77 @@ fn a_failed_begin_runs_no_step_and_still_ends() {
         .text()
         .contains("✗ could not start the scenario's containers: image `nix` is not one the sandbox runs"));
 }
+
+/// A signal during step 1 of the first scenario: nothing more runs, the scenario still ends (its
+/// containers go), the next one never begins, and every report says why.
+#[test]
+fn an_interruption_stops_every_later_step_and_scenario_but_not_the_cleanup() {
+    let log = Shared::default();
+    let mut exec = FakeExecutor::new().then_err("interrupted by SIGTERM: killed the step's 2 process(es) in ts-client");
+    exec.interrupt_after = Some(1);
+    let mut runner = Runner::new(exec, options(&log));
+    let mut second = scenario(THREE_STEPS);
+    second.name = "second".into();
+    let mut report = runner.run_all(&[scenario(THREE_STEPS), second]);
+    let exec = runner.into_executor();
+    assert_eq!(exec.calls.len(), 1, "no step ran after the signal");
+    assert_eq!(exec.lifecycle, ["begin t", "end t"], "the first ends, the second never begins");
+    let first = &report.scenarios[0];
+    assert!(first.interrupted && !first.passed);
+    assert_eq!(statuses(first), [StepStatus::Failed, StepStatus::NotRun, StepStatus::NotRun]);
+    assert!(first.steps[0].failures[0].message.contains("interrupted by SIGTERM: killed the step's 2 process(es)"));
+    assert_eq!(first.steps[1].note.as_deref(), Some("not run: interrupted by SIGTERM"));
+    let second = &report.scenarios[1];
+    assert!(second.interrupted && second.steps.iter().all(|s| s.status == StepStatus::NotRun));
+    let text = log.text();
+    assert!(text.contains("t: 0 passed, 1 failed, 2 not run (interrupted)"), "{text}");
+    assert!(!text.contains("second"), "a scenario that never began prints nothing:\n{text}");
+    assert!(!text.contains("— not run"), "no line per step not run after a signal:\n{text}");
+
+    // The session marks the report; JSON and JUnit carry it.
+    report.interrupted = Some("SIGTERM".into());
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["interrupted"], "SIGTERM");
+    assert_eq!(json["scenarios"][0]["interrupted"], true);
+    assert!(junit::render(&report).contains("<property name=\"interrupted\" value=\"SIGTERM\"/>"));
+}
+
+#[test]
+fn a_run_that_ends_by_itself_carries_no_interruption() {
+    let log = Shared::default();
+    let exec = FakeExecutor::new()
+        .then(0, "latest: digest: sha256:beef size: 1\n", "Successfully signed t\n")
+        .then(0, "Pull (1 of 1): x@sha256:beef\n", "")
+        .then(0, "", "");
+    let report = Runner::new(exec, options(&log)).run_all(&[scenario(THREE_STEPS)]);
+    assert!(report.scenarios[0].passed);
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(json.get("interrupted").is_none() && json["scenarios"][0].get("interrupted").is_none(), "{json}");
+    assert!(!junit::render(&report).contains("interrupted"));
+}
+
+/// A long script is shown shortened, in the terminal and the reports; the JSON keeps its size
+/// and hash, and the whole script is what runs.
+#[test]
+fn a_long_script_is_shown_shortened_with_its_size_and_hash() {
+    let log = Shared::default();
+    let line = format!("echo {}", "x".repeat(300));
+    let long = vec![line.as_str(); 300].join("\n");
+    let toml = format!("[[steps]]\ntitle = \"long\"\nexplain = \"a long script\"\nrun = '''\n{long}\n'''\n");
+    let exec = FakeExecutor::new().then(0, "", "");
+    let mut runner = Runner::new(exec, options(&log));
+    let report = runner.run_all(&[scenario(&toml)]);
+    let step = &report.scenarios[0].steps[0];
+    let shortened = step.command_shortened.as_ref().expect("marked as shortened");
+    assert_eq!((shortened.bytes, shortened.lines), (long.len(), 300));
+    use sha2::Digest;
+    assert_eq!(shortened.sha256, crate::util::hex(&sha2::Sha256::digest(long.as_bytes())));
+    assert!(step.command.len() < 4000, "{} bytes shown", step.command.len());
+    let closing = format!("… shortened: {} bytes, 300 lines in all, sha256 {}", long.len(), &shortened.sha256[..16]);
+    assert!(step.command.ends_with(&closing), "{}", step.command);
+    let text = log.text();
+    assert!(text.len() < 6000 && text.contains(&closing), "the terminal got {} bytes:\n{text}", text.len());
+    assert_eq!(runner.into_executor().scripts()[0], long, "the whole script runs");
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["scenarios"][0]["steps"][0]["command_shortened"]["bytes"], long.len());
+}
