@@ -1,6 +1,7 @@
 # Everything the Nix side knows about the sandbox comes from xtask/data/sandbox.json,
 # so the Nix and Debian image paths cannot disagree on names or commands. Nothing here
-# takes nixpkgs: nix/check-offline.sh evaluates it with a bare nix-instantiate.
+# takes nixpkgs, so it evaluates as well against the stand-in nixpkgs of `cargo xtask nix-check`
+# (nix/offline/) as against the real one.
 let
   data = builtins.fromJSON (builtins.readFile ../xtask/data/sandbox.json);
 
@@ -120,28 +121,4 @@ in
 
   notaryVersion = data.versions.notary;
   dockerMaxMajor = data.versions.docker_cli_max_major;
-
-  # What nix/check-offline.sh writes to target/nix-check/lib-eval.json and compares with
-  # sandbox.json; a Rust test can read the same file.
-  summary = {
-    images = builtins.listToAttrs (
-      map (image: {
-        name = image;
-        value = {
-          ref = "${imageName image}:${imageTag}";
-          package = packageName image;
-          cmd = imageCmd image;
-          commands = requiredCommands image;
-          services = map (service: service.name) (servicesOf image);
-          nixFile = "nix/images/${image}.nix";
-          nixFileExists = builtins.pathExists (./images + "/${image}.nix");
-        };
-      }) allImages
-    );
-    services = map (service: {
-      inherit (service) name image;
-      program = builtins.head service.command;
-    }) data.services;
-    inherit (data) versions;
-  };
 }

@@ -1,6 +1,6 @@
 # Every package of one system. Image attributes are generated from sandbox.json's image
 # keys, so an image added there without a nix/images/<name>.nix fails evaluation here
-# (and nix/check-offline.sh reports it without nixpkgs).
+# (`cargo xtask nix-check` reports it against its stand-in nixpkgs).
 { pkgs, self }:
 let
   inherit (pkgs) lib;

@@ -72,7 +72,7 @@ pub struct SandboxArgs {
     )]
     pub name: String,
     /// Container engine; default: the one that is installed and answers (docker, then podman).
-    #[arg(long, global = true, env = "TRUST_SANDBOX_ENGINE", value_enum)]
+    #[arg(long, global = true, env = crate::engine::ENGINE_ENV, value_enum)]
     pub engine: Option<EngineKind>,
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -112,6 +112,11 @@ pub fn checks(sh: &Shell, engines: &[EngineKind]) -> Vec<Check> {
     out
 }
 
+/// Are we root? (Image builds and /etc edits need it; apt then runs without sudo.)
+pub fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+}
+
 /// Consent to changing the machine: `--yes`, or CI=true (or 1) in the environment.
 pub fn consent(yes: bool) -> bool {
     consent_from(yes, std::env::var("CI").ok().as_deref())
@@ -156,8 +161,8 @@ pub fn apt_install(sh: &Shell, packages: &[&str], yes: bool) -> Result<()> {
     }
     ui::status("Installing", packages.join(" "));
     // Without root, sudo asks; `env` carries the frontend setting through it.
-    let runner = if crate::util::is_root() { "env" } else { "sudo" };
-    let pre: &[&str] = if crate::util::is_root() { &[] } else { &["env"] };
+    let runner = if is_root() { "env" } else { "sudo" };
+    let pre: &[&str] = if is_root() { &[] } else { &["env"] };
     cmd!(sh, "{runner} {pre...} apt-get update -qq").run().context("apt-get update")?;
     cmd!(
         sh,
@@ -172,7 +177,7 @@ fn configure_podman() -> Result<()> {
     if std::fs::read_to_string(PODMAN_DROPIN).is_ok_and(|s| s == PODMAN_CONF) {
         return Ok(());
     }
-    if !crate::util::is_root() {
+    if !is_root() {
         bail!("configuring podman needs root: write {PODMAN_DROPIN} with:\n{PODMAN_CONF}");
     }
     std::fs::create_dir_all(Path::new(PODMAN_DROPIN).parent().expect("has parent"))?;
@@ -246,7 +251,7 @@ fn start_dockerd(sh: &Shell) -> Result<()> {
     {
         cmd!(sh, "systemctl start docker").run().context("systemctl start docker")?;
     } else {
-        if !crate::util::is_root() {
+        if !is_root() {
             bail!(
                 "dockerd is not running and there is no systemd: start it as root: dockerd {} &",
                 DOCKERD_ARGS.join(" ")
@@ -263,7 +268,7 @@ fn start_dockerd(sh: &Shell) -> Result<()> {
             .spawn()
             .context("starting dockerd")?;
     }
-    crate::sandbox::readiness::poll("dockerd", Duration::from_secs(30), || {
+    crate::util::poll("dockerd", Duration::from_secs(30), || {
         let out = engine.raw(sh, &["info"])?;
         if !out.ok() {
             bail!("{}", out.combined().lines().last().unwrap_or_default());

@@ -1,36 +1,38 @@
 //! The baselines: the same work done with plain engine commands, as a person would type them,
 //! so every figure of ours has something on the same machine to be set against.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use xshell::Shell;
 
-use super::{checked, secs_since, PLAIN_POLL, READY_TIMEOUT};
-use crate::engine::{self, Engine, RunSpec};
-use crate::sandbox::readiness::{PlainCheck, Readiness};
+use super::{secs_since, PLAIN_POLL, READY_TIMEOUT};
+use crate::engine::{Engine, RunSpec};
 use crate::sandbox::Sandbox;
-use crate::scenario::{Outcome, Scenario, Target};
+use crate::scenario::{Outcome, Scenario};
+use crate::table::readiness::{PlainCheck, Readiness};
 use crate::util;
 
-/// The same containers as `up` starts, started with the plain engine CLI.
+/// The same containers as `up` starts, started with the plain engine commands (through the
+/// engine seam, each argv as a person would type it).
 pub(super) struct Plain<'a> {
-    bin: &'a Path,
+    sh: &'a Shell,
+    engine: &'a Engine,
     network: String,
-    network_labels: Vec<String>,
+    network_labels: Vec<(String, String)>,
     services: Vec<(RunSpec, Readiness)>,
     ca_pem: Vec<u8>,
 }
 
 impl<'a> Plain<'a> {
-    pub(super) fn new(engine: &'a Engine, sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plain<'a>> {
+    pub(super) fn new(sh: &'a Shell, engine: &'a Engine, sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plain<'a>> {
         let services = specs.into_iter().zip(sb.spec.services.iter().map(|s| s.readiness.clone())).collect();
         Ok(Plain {
-            bin: &engine.bin,
+            sh,
+            engine,
             network: sb.network(),
             // The labels let `destroy` find the network even if a baseline dies half-way.
-            network_labels: sb.labels(None).into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            network_labels: sb.labels(None),
             services,
             ca_pem: std::fs::read(sb.ca_file()).context("reading the sandbox CA")?,
         })
@@ -38,21 +40,12 @@ impl<'a> Plain<'a> {
 
     /// Returns each service's seconds from `run` to ready, to show where a gap comes from.
     pub(super) fn up(&self) -> Result<Vec<(String, f64)>> {
-        let mut net = Command::new(self.bin);
-        net.args(["network", "create"]);
-        for l in &self.network_labels {
-            net.args(["--label", l]);
-        }
-        checked(net.arg(&self.network))?;
+        self.engine.network_create(self.sh, &self.network, &self.network_labels)?;
         let mut took = Vec::new();
         for (spec, readiness) in &self.services {
             let t = Instant::now();
-            let mut c = Command::new(self.bin);
-            c.args(engine::run_args(spec));
-            for e in spec.env.iter().filter(|e| e.secret) {
-                c.env(&e.name, &e.value);
-            }
-            checked(&mut c)?;
+            // `run` with the same argv as `up`; secret values through the client's environment.
+            self.engine.run(self.sh, spec)?;
             self.wait(spec, readiness).with_context(|| format!("plain start of {}", spec.name))?;
             took.push((spec.name.clone(), secs_since(t)));
         }
@@ -61,14 +54,9 @@ impl<'a> Plain<'a> {
 
     fn wait(&self, spec: &RunSpec, readiness: &Readiness) -> Result<()> {
         let exec = |argv: &[String]| {
-            Command::new(self.bin)
-                .arg("exec")
-                .arg(&spec.name)
-                .args(argv)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
+            let mut args = vec!["exec", spec.name.as_str()];
+            args.extend(argv.iter().map(String::as_str));
+            self.engine.raw(self.sh, &args).is_ok_and(|out| out.ok())
         };
         let host_port = |port: u16| {
             spec.publish
@@ -91,9 +79,8 @@ impl<'a> Plain<'a> {
     /// The engine restarts the same containers (no grace period), then each is waited for in
     /// start order, as after `up`.
     pub(super) fn restart(&self) -> Result<()> {
-        let mut c = Command::new(self.bin);
-        c.args(["restart", "--time", "0"]).args(self.services.iter().map(|(s, _)| &s.name));
-        checked(&mut c)?;
+        let names: Vec<&str> = self.services.iter().map(|(s, _)| s.name.as_str()).collect();
+        self.engine.restart_now(self.sh, &names)?;
         for (spec, readiness) in &self.services {
             self.wait(spec, readiness).with_context(|| format!("plain restart of {}", spec.name))?;
         }
@@ -101,10 +88,10 @@ impl<'a> Plain<'a> {
     }
 
     pub(super) fn down(&self) -> Result<()> {
-        let mut rm = Command::new(self.bin);
-        rm.args(["rm", "-f"]).args(self.services.iter().map(|(s, _)| &s.name));
-        checked(&mut rm)?;
-        checked(Command::new(self.bin).args(["network", "rm", &self.network]))
+        let mut rm = vec!["rm", "-f"];
+        rm.extend(self.services.iter().map(|(s, _)| s.name.as_str()));
+        self.engine.checked(self.sh, &rm)?;
+        self.engine.checked(self.sh, &["network", "rm", &self.network]).map(drop)
     }
 }
 
@@ -125,7 +112,7 @@ pub(super) fn fill(text: &str, vars: &[(String, String)]) -> String {
 
 /// The guide's scripts as a person would paste them into `engine exec`. Its own run id keeps its
 /// layer apart from the runner's: registry blobs are shared and every run tampers with its blob.
-pub(super) fn guide_plain(engine: &Engine, sb: &Sandbox, guide: &Scenario) -> Result<()> {
+pub(super) fn guide_plain(sh: &Shell, engine: &Engine, sb: &Sandbox, guide: &Scenario) -> Result<()> {
     let client_env = sb.secrets()?.client_env();
     let mut vars: Vec<(String, String)> = vec![
         ("registry".into(), sb.spec.registry_address()?),
@@ -136,29 +123,22 @@ pub(super) fn guide_plain(engine: &Engine, sb: &Sandbox, guide: &Scenario) -> Re
         let (Some(script), None, None) = (&step.run, &step.identity, &step.clock) else {
             bail!("step {} ({}) is not a plain command", n + 1, step.title);
         };
-        let mut env = if step.on == Target::Client { client_env.clone() } else { Vec::new() };
+        let mut env = if step.on.is_client() { client_env.clone() } else { Vec::new() };
         env.extend(step.env.iter().map(|(k, v)| (k.clone(), fill(v, &vars))));
-        let mut c = Command::new(&engine.bin);
-        c.arg("exec");
-        for (k, v) in &env {
-            // Values through the environment, as the stack does: passphrases stay off argv.
-            c.args(["--env", k]).env(k, v);
-        }
-        c.arg(sb.container(crate::scenario::executor::container_of(&step.on)?)).args([
-            "sh",
-            "-c",
-            &fill(script, &vars),
-        ]);
-        let out = c.stdin(Stdio::null()).output().with_context(|| format!("exec for step {}", n + 1))?;
-        let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        let container = sb.container(crate::scenario::executor::container_of(&step.on)?);
+        // Values through the environment, as the stack does: passphrases stay off argv.
+        let out = engine
+            .exec(sh, &container, &["sh", "-c", &fill(script, &vars)], &env, None)
+            .with_context(|| format!("exec for step {}", n + 1))?;
+        let text = format!("{}\n{}", out.stdout, out.stderr);
         let as_expected = match step.expect.effective_outcome() {
-            Outcome::Success => out.status.success(),
-            Outcome::Failure => !out.status.success(),
+            Outcome::Success => out.ok(),
+            Outcome::Failure => !out.ok(),
             Outcome::Any => true,
         };
         if !as_expected {
             let tail: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).rev().take(3).collect();
-            bail!("step {} ({}) exited {}: {}", n + 1, step.title, out.status, tail.join(" | "));
+            bail!("step {} ({}) exited {}: {}", n + 1, step.title, out.code, tail.join(" | "));
         }
         for cap in &step.capture {
             let re = regex::Regex::new(&cap.regex).with_context(|| format!("capture `{}`", cap.name))?;

@@ -13,7 +13,7 @@ use super::report::{Goal, Row, Stats};
 use super::{checked, secs_since, THROWAWAY_REPO};
 use crate::engine::Engine;
 use crate::images::{self, debian, sources};
-use crate::sandbox::spec::Spec;
+use crate::table::Spec;
 use crate::ui;
 
 /// Cold means no cache at all: a fresh cache directory (tarballs and .debs), so the real cache and

@@ -17,9 +17,9 @@ use xshell::Shell;
 
 use crate::engine::Engine;
 use crate::images::{self, SourceKind};
-use crate::sandbox::spec::Spec;
-use crate::sandbox::{lifecycle, ports, Sandbox, Selector, UpOptions};
+use crate::sandbox::{lifecycle, name, ports, Sandbox, Selector, UpOptions};
 use crate::scenario::{self, Scenario};
+use crate::table::Spec;
 use crate::ui::{self, Printer};
 use crate::util;
 use baselines::{guide_plain, Plain};
@@ -44,7 +44,7 @@ pub struct Measured {
 /// be taken at all.
 pub fn run(sh: &Shell, sel: &Selector, runs: usize, cold_build: bool) -> Result<Measured> {
     let engine = Engine::detect(sh, sel.engine).context("the bench needs a container engine")?;
-    let spec = crate::sandbox::spec::load()?;
+    let spec = crate::table::load()?;
     let runs = runs.max(1);
     let bench = Selector { name: format!("{}-bench", sel.name), engine: Some(engine.kind) };
     let started_at = util::now_rfc3339();
@@ -158,10 +158,10 @@ fn sandbox_rows(sh: &Shell, engine: &Engine, spec: &Spec, bench: &Selector, runs
     match sb {
         Some(sb) => {
             guide(sh, engine, &sb, runs, &mut guide_row);
-            memory(engine, &sb, runs, &mut mem_row);
+            memory(sh, engine, &sb, runs, &mut mem_row);
             let plain = images::ensure(sh, engine, spec, up_opts.images, &up_opts.image_opts)
                 .and_then(|refs| lifecycle::run_specs(&sb, &refs))
-                .and_then(|specs| Plain::new(engine, &sb, specs));
+                .and_then(|specs| Plain::new(sh, engine, &sb, specs));
             match plain {
                 Ok(plain) => crash::measure(sh, &plain, bench, &up_opts, sb, runs, &mut crash_row),
                 Err(e) => crash_row.fail(&e.context("preparing the plain baseline")),
@@ -200,7 +200,7 @@ fn warm_cycles(
 ) -> Option<Sandbox> {
     let plain = match images::ensure(sh, engine, spec, up_opts.images, &up_opts.image_opts)
         .and_then(|refs| lifecycle::run_specs(&sb, &refs))
-        .and_then(|specs| Plain::new(engine, &sb, specs))
+        .and_then(|specs| Plain::new(sh, engine, &sb, specs))
     {
         Ok(p) => p,
         Err(e) => {
@@ -211,7 +211,6 @@ fn warm_cycles(
     };
     let (mut up_ours, mut up_plain, mut down_ours, mut down_plain) = (vec![], vec![], vec![], vec![]);
     let mut per_service: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-    let prefix = format!("{}-", sb.name);
     for i in 1..=runs {
         let cycle = (|| -> Result<Sandbox> {
             let t = Instant::now();
@@ -219,7 +218,7 @@ fn warm_cycles(
             down_ours.push(secs_since(t));
             let t = Instant::now();
             for (name, secs) in plain.up().context("plain up")? {
-                let service = name.strip_prefix(&prefix).unwrap_or(&name).to_string();
+                let service = name::part_of(&sb.name, &name).unwrap_or(&name).to_string();
                 per_service.entry(format!("plain {service}")).or_default().push(secs);
             }
             up_plain.push(secs_since(t));
@@ -284,7 +283,7 @@ fn guide(sh: &Shell, engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) 
         },
         || {
             let t = Instant::now();
-            guide_plain(engine, sb, &guide).map(|()| secs_since(t))
+            guide_plain(sh, engine, sb, &guide).map(|()| secs_since(t))
         },
     );
 }
@@ -354,38 +353,32 @@ fn parse_size(s: &str) -> Option<f64> {
     Some(n * factor)
 }
 
-/// `stats` lines `<name>\t<used> / <limit>` into service -> bytes, for the containers asked for.
-fn parse_stats(text: &str, prefix: &str) -> Result<BTreeMap<String, f64>> {
+/// `stats` lines `<name>\t<used> / <limit>` into service -> bytes, for the containers of sandbox
+/// `sandbox` asked for.
+fn parse_stats(text: &str, sandbox: &str) -> Result<BTreeMap<String, f64>> {
     let mut out = BTreeMap::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let (name, usage) = line.split_once('\t').with_context(|| format!("unexpected stats line {line:?}"))?;
         let used = usage.split('/').next().unwrap_or_default();
         let bytes = parse_size(used).with_context(|| format!("unreadable memory figure {used:?}"))?;
         let name = name.trim().trim_start_matches('/');
-        out.insert(name.strip_prefix(prefix).unwrap_or(name).to_string(), bytes);
+        out.insert(name::part_of(sandbox, name).unwrap_or(name).to_string(), bytes);
     }
     Ok(out)
 }
 
 /// Memory as the engine accounts it (the containers' cgroups), after the guide has exercised
 /// every service, so the client's daemon holds images as it does in use.
-fn memory(engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) {
+fn memory(sh: &Shell, engine: &Engine, sb: &Sandbox, runs: usize, row: &mut Row) {
     let names: Vec<String> = sb.spec.services.iter().map(|s| sb.container(&s.name)).collect();
-    let prefix = format!("{}-", sb.name);
     let mut totals = Vec::new();
     let mut per_service: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     for _ in 0..runs {
         let sample = (|| -> Result<BTreeMap<String, f64>> {
-            let out = Command::new(&engine.bin)
-                .args(["stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}"])
-                .args(&names)
-                .stdin(Stdio::null())
-                .output()
-                .context("running stats")?;
-            if !out.status.success() {
-                bail!("{} stats failed: {}", engine.kind, String::from_utf8_lossy(&out.stderr).trim());
-            }
-            let parsed = parse_stats(&String::from_utf8_lossy(&out.stdout), &prefix)?;
+            let mut args = vec!["stats", "--no-stream", "--format", "{{.Name}}\t{{.MemUsage}}"];
+            args.extend(names.iter().map(String::as_str));
+            let out = engine.checked(sh, &args)?;
+            let parsed = parse_stats(&out, &sb.name)?;
             for s in &sb.spec.services {
                 if !parsed.contains_key(&s.name) {
                     bail!("stats reported nothing for {}", s.name);
@@ -431,9 +424,9 @@ mod tests {
     #[test]
     fn stats_lines_map_to_services() {
         let text = "x-bench-db\t105.4MiB / 23.54GiB\n/x-bench-registry\t10MB / 25.28GB\n\n";
-        let m = parse_stats(text, "x-bench-").unwrap();
+        let m = parse_stats(text, "x-bench").unwrap();
         assert_eq!(m.len(), 2);
         assert_eq!(m["registry"], 10e6);
-        assert!(parse_stats("no tab here", "x-").is_err());
+        assert!(parse_stats("no tab here", "x").is_err());
     }
 }

@@ -7,7 +7,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use xshell::Shell;
 
 use crate::cli::ExecArgs;
@@ -17,22 +17,16 @@ use crate::scenario::executor::wrap_script;
 pub fn run(sh: &Shell, sel: &Selector, args: &ExecArgs) -> Result<ExitCode> {
     let sb = Sandbox::open_required(sh, sel)?;
     let env = sb.secrets()?.client_env();
-    let mut cmd = std::process::Command::new(&sb.engine.bin);
-    cmd.arg("exec").arg("--interactive");
-    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
-        cmd.arg("--tty");
-    }
-    for (k, v) in &env {
-        cmd.arg("--env").arg(k);
-        cmd.env(k, v);
-    }
-    let client = sb.container(&sb.spec.client()?.name);
-    cmd.arg(&client);
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let wrapper;
+    let mut argv: Vec<&str> = Vec::new();
     if let Some(id) = &args.identity {
         // The identity's config dir is prepared as for a scenario step; the command keeps its argv.
-        cmd.args(["sh", "-c", &wrap_script("exec \"$@\"", Some(id), None), "sh"]);
+        wrapper = wrap_script("exec \"$@\"", Some(id), None);
+        argv.extend(["sh", "-c", &wrapper, "sh"]);
     }
-    cmd.args(&args.command);
-    let status = cmd.status().with_context(|| format!("running {} exec", sb.engine.kind))?;
+    argv.extend(args.command.iter().map(String::as_str));
+    let client = sb.container(&sb.spec.client()?.name);
+    let status = sb.engine.attach(&client, &argv, &env, tty)?;
     Ok(super::shell::exit_code(sh, &sb, &client, status, "the command"))
 }

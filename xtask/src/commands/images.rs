@@ -8,7 +8,8 @@ use xshell::Shell;
 use crate::cli::ImagesCommand;
 use crate::engine::Engine;
 use crate::images;
-use crate::sandbox::{spec, Sandbox, Selector};
+use crate::sandbox::{Sandbox, Selector};
+use crate::table;
 use crate::ui;
 
 pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCode> {
@@ -26,7 +27,7 @@ pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCod
     match command {
         ImagesCommand::Build { images: src, rebuild } => {
             let engine = engine_for(sh)?;
-            let spec = spec::load()?;
+            let spec = table::load()?;
             // Every image, the on-demand ones (signers) included.
             let names: Vec<&str> = spec.images.keys().map(String::as_str).collect();
             let opts = images::Options { mirrors: src.mirror, rebuild };

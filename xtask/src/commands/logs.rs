@@ -12,12 +12,6 @@ pub fn run(sh: &Shell, sel: &Selector, a: &LogsArgs) -> Result<ExitCode> {
     let sb = Sandbox::open_required(sh, sel)?;
     sb.spec.service(&a.service)?;
     let name = sb.container(&a.service);
-    let bin = &sb.engine.bin;
-    let tail = a.tail.to_string();
-    let follow: &[&str] = if a.follow { &["--follow"] } else { &[] };
-    xshell::cmd!(sh, "{bin} logs --tail {tail} {follow...} {name}")
-        .quiet()
-        .run()
-        .with_context(|| format!("reading the log of {}", a.service))?;
+    sb.engine.logs(sh, &name, a.tail, a.follow).with_context(|| format!("reading the log of {}", a.service))?;
     Ok(ExitCode::SUCCESS)
 }

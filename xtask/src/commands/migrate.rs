@@ -46,7 +46,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
         );
     }
     let exec = format!("{} exec {}", sb.engine.kind, signers.container);
-    let commands = crate::migrate::consumer_commands(&report, &exec);
+    let commands = crate::migrate::consumer_commands(&report, &exec, &sb.spec.registry_address()?);
     if to_stdout {
         eprint!("\n{commands}");
     } else {

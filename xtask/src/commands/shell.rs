@@ -14,17 +14,6 @@ pub fn run(sh: &Shell, sel: &Selector) -> Result<ExitCode> {
     let sb = Sandbox::open_required(sh, sel)?;
     let secrets = sb.secrets()?;
     let env = secrets.client_env();
-    let mut cmd = std::process::Command::new(&sb.engine.bin);
-    cmd.arg("exec").arg("--interactive");
-    if std::io::stdin().is_terminal() {
-        cmd.arg("--tty");
-    }
-    for (k, v) in &env {
-        cmd.arg("--env").arg(k);
-        cmd.env(k, v);
-    }
-    let client = sb.container(&sb.spec.client()?.name);
-    cmd.arg(&client).args(["bash", "-l"]);
     ui::info(
         "Shell",
         format!(
@@ -33,7 +22,11 @@ pub fn run(sh: &Shell, sel: &Selector) -> Result<ExitCode> {
             sb.spec.registry_address()?
         ),
     );
-    let status = cmd.status().context("starting the shell")?;
+    let client = sb.container(&sb.spec.client()?.name);
+    let status = sb
+        .engine
+        .attach(&client, &["bash", "-l"], &env, std::io::stdin().is_terminal())
+        .context("starting the shell")?;
     Ok(exit_code(sh, &sb, &client, status, "the shell"))
 }
 
@@ -44,7 +37,7 @@ pub fn run(sh: &Shell, sel: &Selector) -> Result<ExitCode> {
 pub fn exit_code(sh: &Shell, sb: &Sandbox, container: &str, status: std::process::ExitStatus, what: &str) -> ExitCode {
     use std::os::unix::process::ExitStatusExt;
     let running = || sb.engine.container(sh, container).ok().flatten().is_some_and(|c| c.running);
-    let (code, note) = explain(status.code(), status.signal(), running, what, sb.engine.kind.binary());
+    let (code, note) = explain(status.code(), status.signal(), running, what, &sb.engine.kind.to_string());
     if let Some(note) = note {
         ui::warn(note);
     }

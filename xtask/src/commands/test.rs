@@ -17,7 +17,7 @@ const HOST_TOOLS: [(&str, &str); 4] =
     [("curl", "curl"), ("notary", "notary"), ("docker-compose", "docker-compose"), ("catatonit", "catatonit")];
 
 pub fn run(sh: &Shell, yes: bool, unit_only: bool) -> Result<ExitCode> {
-    let root = crate::sandbox::spec::source_root();
+    let root = crate::table::source_root();
     let _dir = sh.push_dir(&root);
 
     if !unit_only {

@@ -105,11 +105,24 @@ fn mount_arg(m: &Mount) -> String {
     }
 }
 
+/// How an `exec` meets its caller's stdin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdin {
+    /// None: the command reads end-of-file.
+    Closed,
+    /// Passed on (`--interactive`).
+    Piped,
+    /// Passed on and a terminal allocated (`--interactive --tty`): a person types into it.
+    Terminal,
+}
+
 /// `exec …` argv: env names only (values come from the client's environment), then the command.
-pub fn exec_args(container: &str, env_names: &[&str], interactive: bool, argv: &[&str]) -> Vec<String> {
+pub fn exec_args(container: &str, env_names: &[&str], stdin: Stdin, argv: &[&str]) -> Vec<String> {
     let mut a = vec!["exec".to_string()];
-    if interactive {
-        a.push("--interactive".into());
+    match stdin {
+        Stdin::Closed => {}
+        Stdin::Piped => a.push("--interactive".into()),
+        Stdin::Terminal => a.extend(["--interactive".into(), "--tty".into()]),
     }
     for name in env_names {
         a.push("--env".into());

@@ -1,5 +1,6 @@
 //! What a crash needs from the engine: killing a container's main process the way a crash does
-//! (so the restart policy applies), and reading its log lines in time order around it.
+//! (so the restart policy applies), restarting without a grace period, and reading its log lines
+//! in time order around it.
 
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
@@ -24,6 +25,14 @@ impl Engine {
             bail!("kill -KILL {} ({container}'s main process) failed: {status}", c.pid);
         }
         Ok(c.pid)
+    }
+
+    /// Restarts the containers without a grace period (`restart --time 0`): the plain engine's
+    /// own answer to a crashed stack, which `bench` sets `up`'s repair against.
+    pub fn restart_now(&self, sh: &Shell, containers: &[&str]) -> Result<()> {
+        let mut args = vec!["restart", "--time", "0"];
+        args.extend(containers);
+        self.checked(sh, &args).map(drop)
     }
 
     /// The container's log lines logged in `[since, until]` (RFC 3339 times; either end open),

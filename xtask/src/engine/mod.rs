@@ -1,11 +1,15 @@
 //! The engine seam: every podman/docker invocation goes through here, built as plain argv first
-//! (pure, unit-tested) and then run with xshell.
+//! (pure, unit-tested) and then run. The engine's binary is private to this module: nothing
+//! outside it can name docker or podman to run it.
 
 mod argv;
+mod attach;
 mod crash;
 mod inspect;
 pub mod objects;
+mod output;
 pub mod podman_locks;
+mod resolve;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,7 +26,7 @@ pub enum EngineKind {
 }
 
 impl EngineKind {
-    pub fn binary(self) -> &'static str {
+    fn binary(self) -> &'static str {
         match self {
             EngineKind::Docker => "docker",
             EngineKind::Podman => "podman",
@@ -39,12 +43,13 @@ impl fmt::Display for EngineKind {
 #[derive(Debug, Clone)]
 pub struct Engine {
     pub kind: EngineKind,
-    pub bin: PathBuf,
+    bin: PathBuf,
 }
 
-pub use crate::util::Output;
-pub use argv::{exec_args, run_args, EnvVar, Mount, RunSpec};
+pub use argv::{exec_args, run_args, EnvVar, Mount, RunSpec, Stdin};
 pub use inspect::{parse_inspect, ContainerState};
+pub use output::Output;
+pub use resolve::ENV as ENGINE_ENV;
 
 fn install_hint(kind: EngineKind) -> &'static str {
     match kind {
@@ -74,6 +79,12 @@ impl Engine {
             "no container engine answers ({}). Run `cargo xtask sandbox setup --yes` to install and start one, or `cargo xtask sandbox doctor` for instructions",
             reasons.join("; ")
         )
+    }
+
+    /// An engine that is never run: for tests that build what the engine would be asked.
+    #[cfg(test)]
+    pub fn stand_in(kind: EngineKind) -> Engine {
+        Engine { kind, bin: PathBuf::from(format!("/usr/bin/{}", kind.binary())) }
     }
 
     pub fn find(kind: EngineKind) -> Result<Engine> {
@@ -176,7 +187,8 @@ impl Engine {
         stdin: Option<&[u8]>,
     ) -> Result<Output> {
         let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-        let args = exec_args(container, &names, stdin.is_some(), argv);
+        let mode = if stdin.is_some() { Stdin::Piped } else { Stdin::Closed };
+        let args = exec_args(container, &names, mode, argv);
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let out = self.captured(sh, &args, &env, stdin).with_context(|| format!("exec in {container}"))?;
         Ok(Output::from_std(out))
@@ -380,6 +392,15 @@ impl Engine {
 
     pub fn stop(&self, sh: &Shell, container: &str) -> Result<()> {
         self.checked(sh, &["stop", "--time", "5", container]).map(|_| ())
+    }
+
+    /// SIGKILL (both engines' default) to each container, without a stop's grace period: for
+    /// throwaway containers whose PID 1 may ignore SIGTERM. The caller decides whether a failure
+    /// matters (a container that is not running makes it fail).
+    pub fn kill(&self, sh: &Shell, containers: &[&str]) -> Result<Output> {
+        let mut args = vec!["kill"];
+        args.extend_from_slice(containers);
+        self.raw(sh, &args)
     }
 
     pub fn start(&self, sh: &Shell, container: &str) -> Result<()> {

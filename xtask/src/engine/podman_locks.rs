@@ -28,13 +28,15 @@ pub fn lock_mismatch_hint(kind: EngineKind, text: &str) -> Option<String> {
 
 /// The directories whose loss tells podman that the machine restarted: its tmp dir and run root.
 pub fn reboot_markers(sh: &Shell, engine: &Engine) -> Result<Vec<PathBuf>> {
-    let run_root = engine.checked(sh, &["info", "--format", "{{.Store.RunRoot}}"])?;
-    Ok(vec![tmp_dir(), PathBuf::from(run_root.trim())])
+    let info = engine.checked(sh, &["info", "--format", "{{.Store.RunRoot}}\t{{.Host.Security.Rootless}}"])?;
+    let (run_root, rootless) = info.trim().split_once('\t').unwrap_or((info.trim(), "false"));
+    Ok(vec![tmp_dir(rootless == "true"), PathBuf::from(run_root)])
 }
 
 /// podman's tmp dir: `[engine] tmp_dir` of containers.conf (the last file that sets it wins, as
-/// podman reads them), else its default. podman 4.3's `info` does not report it.
-fn tmp_dir() -> PathBuf {
+/// podman reads them), else its default (under XDG_RUNTIME_DIR when podman runs rootless).
+/// podman 4.3's `info` does not report it.
+fn tmp_dir(rootless: bool) -> PathBuf {
     let mut files: Vec<PathBuf> = ["/usr/share/containers/containers.conf", "/etc/containers/containers.conf"]
         .iter()
         .map(PathBuf::from)
@@ -47,11 +49,9 @@ fn tmp_dir() -> PathBuf {
     }
     // The last file that sets it wins: search from the end.
     let set = files.iter().rev().filter_map(|f| std::fs::read_to_string(f).ok()).find_map(|t| configured_tmp_dir(&t));
-    set.map(PathBuf::from).unwrap_or_else(|| {
-        match std::env::var_os("XDG_RUNTIME_DIR").filter(|_| !crate::util::is_root()) {
-            Some(run) => Path::new(&run).join("libpod/tmp"),
-            None => PathBuf::from("/run/libpod"),
-        }
+    set.map(PathBuf::from).unwrap_or_else(|| match std::env::var_os("XDG_RUNTIME_DIR").filter(|_| rootless) {
+        Some(run) => Path::new(&run).join("libpod/tmp"),
+        None => PathBuf::from("/run/libpod"),
     })
 }
 

@@ -61,8 +61,13 @@ fn mounts_use_mount_syntax_so_colons_in_targets_survive() {
 
 #[test]
 fn exec_args_name_env_without_values() {
-    let a = exec_args("c", &["DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"], true, &["sh", "-c", "true"]);
+    let a = exec_args("c", &["DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE"], Stdin::Piped, &["sh", "-c", "true"]);
     assert_eq!(a, ["exec", "--interactive", "--env", "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "c", "sh", "-c", "true"]);
+    assert_eq!(exec_args("c", &[], Stdin::Closed, &["true"]), ["exec", "c", "true"]);
+    assert_eq!(
+        exec_args("c", &["A"], Stdin::Terminal, &["bash", "-l"]),
+        ["exec", "--interactive", "--tty", "--env", "A", "c", "bash", "-l"]
+    );
 }
 
 #[test]

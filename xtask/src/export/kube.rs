@@ -62,7 +62,7 @@ pub fn env_script_rel(service: &str) -> std::path::PathBuf {
 
 /// `export NAME='value'` lines (single quotes, embedded ones closed and escaped).
 pub fn env_script(env: &[(String, String)]) -> String {
-    env.iter().map(|(k, v)| format!("export {k}='{}'\n", v.replace('\'', r"'\''"))).collect()
+    env.iter().map(|(k, v)| crate::util::shell_export(k, v)).collect()
 }
 
 #[derive(Serialize)]
@@ -348,7 +348,7 @@ pub fn render(plan: &Plan, out: &Path) -> Result<String> {
     let mut containers = Vec::new();
     let mut hostnames = Vec::new();
     for (i, part) in plan.parts.iter().enumerate() {
-        if part.spec.name != format!("{}-{}", plan.sandbox, part.service) {
+        if part.spec.name != crate::sandbox::name::object(&plan.sandbox, &part.service) {
             bail!("container {} is not named <sandbox>-<service>, which the pod's naming relies on", part.spec.name);
         }
         if part.spec.security_opt.iter().any(|o| o == "seccomp=unconfined") {

@@ -127,7 +127,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
         for m in std::mem::take(&mut spec.mounts) {
             match m {
                 Mount::Volume { name, target } => {
-                    let logical = name.strip_prefix(&format!("{}-", sb.name)).unwrap_or(&name).to_string();
+                    let logical = crate::sandbox::name::part_of(&sb.name, &name).unwrap_or(&name).to_string();
                     if !volumes.contains(&logical) {
                         volumes.push(logical.clone());
                     }
@@ -167,7 +167,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
             let rel = Plan::secret_env_rel(&svc.name);
             files.insert(rel.clone(), OutFile { rel, bytes: text.into_bytes(), secret: true });
         }
-        if svc.readiness == crate::sandbox::readiness::Readiness::DbSchema {
+        if svc.readiness == crate::table::Readiness::DbSchema {
             // The schema step `up` runs through exec, as the container's own entry.
             for (rel, target, bytes, secret) in [
                 ("db-entry.sh", db_init::ENTRY_TARGET, db_init::entry_script()?, false),

@@ -4,7 +4,7 @@
 //! image of the table holds (sh, bash's /dev/tcp, openssl, the DB client, the docker CLI).
 
 use crate::sandbox::db;
-use crate::sandbox::readiness::Readiness;
+use crate::table::Readiness;
 
 /// How many migrations each database must have recorded before the DB counts as ready.
 pub struct Expected {

@@ -2,13 +2,13 @@
 //! no engine is needed because nothing runs.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use serde_json::Value;
 
 use super::*;
 use crate::engine::{Engine, EngineKind};
-use crate::sandbox::{config, spec, state};
+use crate::sandbox::{config, state};
+use crate::table;
 
 const NAME: &str = "exp";
 
@@ -24,15 +24,15 @@ fn sandbox(tmp: &Path) -> Sandbox {
     };
     crate::util::write_private(&dir.path.join("secrets.json"), serde_json::to_string(&secrets).unwrap().as_bytes())
         .unwrap();
-    let table = spec::load().unwrap();
+    let table = table::load().unwrap();
     pki::ensure(&dir.pki(), &st.id, &table.pki_leaves()).unwrap();
     crate::util::make_private_dir(&dir.config()).unwrap();
     for r in config::all(&secrets, &table).unwrap() {
         let mode = if r.secret { 0o600 } else { 0o644 };
         crate::util::write_mode(&dir.config().join(r.file), r.content.as_bytes(), mode).unwrap();
     }
-    let engine = Engine { kind: EngineKind::Docker, bin: PathBuf::from("/usr/bin/docker") };
-    Sandbox { name: NAME.into(), dir, state: st, engine, spec: spec::load().unwrap() }
+    let engine = Engine::stand_in(EngineKind::Docker);
+    Sandbox { name: NAME.into(), dir, state: st, engine, spec: table::load().unwrap() }
 }
 
 fn refs() -> BTreeMap<String, String> {

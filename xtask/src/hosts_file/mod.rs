@@ -27,7 +27,11 @@ pub use diff::unified_diff;
 use write::write_atomic;
 use write::{describe_io_error, raced_error, write_replacing, Access, WriteError};
 
-pub const NAMES: [&str; 2] = ["notaryserver", "sandboxregistry"];
+/// The names the host reaches the published services by: the table's (`notaryserver`,
+/// `sandboxregistry`).
+pub fn names() -> Vec<&'static str> {
+    crate::table::embedded().host_names()
+}
 pub const DEFAULT_HOSTS_FILE: &str = "/etc/hosts";
 
 /// Loopback rather than a container address: the sandbox publishes its ports
@@ -48,7 +52,7 @@ const BEGIN_NOTE: &str = "(managed by `cargo xtask sandbox hosts`; remove with `
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Finding {
-    /// A line outside our block that already maps one of [`NAMES`]. It may be
+    /// A line outside our block that already maps one of [`names`]. It may be
     /// a deliberate setup (another sandbox, a remote notary), so it is never
     /// overridden; `add` refuses instead.
     ForeignMapping {
@@ -56,7 +60,7 @@ pub enum Finding {
         line_no: usize,
         /// The line without its line terminator.
         line: String,
-        /// The name from [`NAMES`] (canonical spelling, whatever case the file uses).
+        /// The name from [`names`] (canonical spelling, whatever case the file uses).
         name: String,
         addr: String,
     },
@@ -256,7 +260,7 @@ impl Parsed<'_> {
             let mut fields = data.split_whitespace();
             let Some(addr) = fields.next() else { continue };
             let aliases: Vec<&str> = fields.collect();
-            for name in NAMES {
+            for name in names() {
                 if aliases.iter().any(|a| a.eq_ignore_ascii_case(name)) {
                     findings.push(Finding::ForeignMapping {
                         line_no: i + 1,
@@ -300,7 +304,7 @@ fn render_block(newline_added: bool, eol: Eol) -> String {
         "{BEGIN_PREFIX} {FORMAT_VERSION}{flag} {BEGIN_NOTE}{eol}\
          {ADDRESS}\t{names}{eol}\
          {END_PREFIX} {FORMAT_VERSION}{eol}",
-        names = NAMES.join(" "),
+        names = names().join(" "),
     )
 }
 
@@ -434,7 +438,7 @@ fn apply(path: &Path, plan: Plan, dry_run: bool, subcommand: &str) -> Result<Out
 }
 
 /// Adds (or refreshes) the block. Fails without writing when another line
-/// already maps one of [`NAMES`]. With `dry_run`, returns the diff only.
+/// already maps one of [`names`]. With `dry_run`, returns the diff only.
 pub fn add(path: &Path, dry_run: bool) -> Result<Outcome> {
     let before = read_hosts(path, "add")?.ok_or_else(|| {
         anyhow!("{} does not exist; create it first (e.g. `touch {0}`) or pass --hosts-file PATH", path.display())

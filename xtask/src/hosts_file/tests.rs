@@ -283,7 +283,7 @@ fn similar_marker_text_is_not_ours() {
 
 #[test]
 fn foreign_mapping_of_each_name_is_reported() {
-    for name in NAMES {
+    for name in names() {
         for (line, addr) in [
             (format!("10.9.8.7\t{name}"), "10.9.8.7"),
             (format!("127.0.0.1 {name} # set by hand"), "127.0.0.1"),
@@ -304,7 +304,7 @@ fn foreign_mapping_of_each_name_is_reported() {
 
 #[test]
 fn add_refuses_foreign_mapping_and_writes_nothing() {
-    for name in NAMES {
+    for name in names() {
         let before = format!("127.0.0.1 localhost\r\n10.9.8.7 {name}\r\n");
         let (dir, path) = tmp_hosts(&before);
         for dry_run in [false, true] {

@@ -37,7 +37,7 @@ pub struct LockedImage {
 }
 
 pub fn path() -> PathBuf {
-    crate::sandbox::spec::source_root().join("xtask/data/images.lock")
+    crate::table::source_root().join("xtask/data/images.lock")
 }
 
 pub fn load() -> Result<Lock> {
@@ -137,7 +137,7 @@ docker-registry = "2.8.2+ds1-1"
     #[test]
     fn the_shipped_lock_parses_and_covers_every_image_of_the_spec() {
         let lock = load().unwrap();
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         for image in spec.images.keys() {
             assert!(lock.images.contains_key(image), "images.lock lacks {image}");
         }

@@ -17,7 +17,7 @@ use xshell::Shell;
 
 use crate::engine::Engine;
 use crate::images::lock::Lock;
-use crate::sandbox::spec::Spec;
+use crate::table::Spec;
 use crate::ui;
 
 pub const REPO_PREFIX: &str = "localhost/trust-sandbox/";
@@ -64,7 +64,7 @@ pub fn cache_dir() -> PathBuf {
 }
 
 fn flake_root() -> PathBuf {
-    crate::sandbox::spec::source_root()
+    crate::table::source_root()
 }
 
 pub fn resolve(sh: &Shell, kind: SourceKind) -> SourceKind {

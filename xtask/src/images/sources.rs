@@ -1,5 +1,11 @@
 //! The Debian mirror the images are built from: read from the host's apt configuration (one-line
 //! `.list` and deb822 `.sources`), or given explicitly (`--mirror`, e.g. a snapshot.debian.org URL).
+//!
+//! The deb822 files are read with the `deb822-fast` crate. The one-line format is read here: the
+//! one crate that reads it (`apt-sources` 0.3) drops an entry followed by a comment, which apt
+//! accepts; has no `Check-Valid-Until`, which an extra suite's source must say and read back;
+//! rewrites URIs through `url` (`http://m` becomes `http://m/`); and brings colored, indicatif,
+//! itertools and url along (measured with 0.3.1).
 
 use std::path::Path;
 
@@ -54,27 +60,16 @@ pub fn parse_list(text: &str) -> Vec<Source> {
     out
 }
 
-/// Stanzas from one deb822 `.sources` file; disabled stanzas and non-`deb` types are ignored.
+/// Stanzas from one deb822 `.sources` file; disabled stanzas and non-`deb` types are ignored, and
+/// so is a file that is not deb822 (apt itself refuses it).
 pub fn parse_deb822(text: &str) -> Vec<Source> {
+    let Ok(file) = text.parse::<deb822_fast::Deb822>() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    for stanza in text.split("\n\n") {
-        let mut fields: Vec<(String, String)> = Vec::new();
-        for line in stanza.lines() {
-            if line.starts_with('#') || line.trim().is_empty() {
-                continue;
-            }
-            if line.starts_with([' ', '\t']) {
-                if let Some(last) = fields.last_mut() {
-                    last.1.push(' ');
-                    last.1.push_str(line.trim());
-                }
-                continue;
-            }
-            if let Some((k, v)) = line.split_once(':') {
-                fields.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-            }
-        }
-        let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
+    for stanza in file.iter() {
+        // apt's field names are case-insensitive; a value may continue over several lines.
+        let get = |k: &str| stanza.iter().find(|(f, _)| f.eq_ignore_ascii_case(k)).map(|(_, v)| v.trim().to_string());
         let words =
             |k: &str| get(k).map(|v| v.split_whitespace().map(String::from).collect::<Vec<_>>()).unwrap_or_default();
         if !words("types").iter().any(|t| t == "deb") || get("enabled").is_some_and(|e| e == "no") {
@@ -220,6 +215,21 @@ mod tests {
         let kept = for_suite(s, "bookworm");
         assert_eq!(kept.len(), 1);
         assert_eq!(kept[0].uri, "http://m");
+    }
+
+    #[test]
+    fn fields_are_case_insensitive_and_values_may_continue_over_lines() {
+        let s = parse_deb822(
+            "# a comment\ntypes: deb\nURIs: http://a/debian\n http://b/debian\nsuites: bookworm\ncomponents: main\n\n\n\nTypes: deb\nURIs: http://c\nSuites: bookworm\nComponents: main\n",
+        );
+        let uris: Vec<&str> = s.iter().map(|s| s.uri.as_str()).collect();
+        assert_eq!(uris, ["http://a/debian", "http://b/debian", "http://c"]);
+        assert!(s.iter().all(|s| s.suites == ["bookworm"] && s.components == ["main"]));
+    }
+
+    #[test]
+    fn a_file_that_is_not_deb822_yields_nothing() {
+        assert!(parse_deb822("Types: deb\nnot a field\nURIs: http://m\n").is_empty());
     }
 
     #[test]

@@ -12,13 +12,13 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use xshell::Shell;
 
-use super::find::REGISTRY;
 use super::signers::Signers;
 use super::tools::{self, Tool};
 use crate::sandbox::Sandbox;
 use crate::scenario::mask::Masker;
 use crate::scenario::{clock, step_process};
 use crate::ui;
+use crate::util::shell_quote;
 
 pub const DATA: &str = include_str!("../../data/comparison.toml");
 /// The clock shift of the freshness row: one day past the 14 days a Notary timestamp lives.
@@ -142,9 +142,10 @@ pub struct Matrix {
     pub as_recorded: bool,
 }
 
-/// Client-side: removes the repository's trust data and local images (a fresh start each run).
+/// Client-side: removes the trust data of repository "$1" on the Notary server "$2" and its local
+/// images (a fresh start each run).
 const RESET: &str = r#"cfg="${DOCKER_CONFIG:-$HOME/.docker}"
-notary -s https://notaryserver:4443 -d "$cfg/trust" --tlscacert /etc/sandbox/ca.crt delete "$1" --remote >/dev/null 2>&1 || true
+notary -s "$2" -d "$cfg/trust" --tlscacert /etc/sandbox/ca.crt delete "$1" --remote >/dev/null 2>&1 || true
 ids=$(docker image ls -q "$1" | sort -u); [ -z "$ids" ] || docker image rm -f $ids >/dev/null"#;
 
 /// Client-side: builds a unique one-file image as "$1:$2" (label "$3") and pushes it; DCT signs
@@ -156,12 +157,12 @@ if [ "$4" = unsigned ]; then export DOCKER_CONTENT_TRUST=0; fi
 docker push "$1:$2" > /tmp/push.log 2>&1 || { cat /tmp/push.log; exit 1; }
 sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\).*/digest=\1/p' /tmp/push.log"#;
 
-/// Client-side: the attacker re-initialises "$1" under her own root and pushes her image to
-/// "$1:$2". Prints `digest=<digest>`.
+/// Client-side: the attacker re-initialises "$1" on the Notary server "$3" under her own root and
+/// pushes her image to "$1:$2". Prints `digest=<digest>`.
 const MALLORY_PUSH: &str = r#"set -e
 export DOCKER_CONFIG=/tmp/compare-mallory; rm -rf "$DOCKER_CONFIG"; mkdir -p "$DOCKER_CONFIG"
 cp -r "$HOME/.docker/tls" "$DOCKER_CONFIG/tls"
-notary -s https://notaryserver:4443 -d "$DOCKER_CONFIG/trust" --tlscacert /etc/sandbox/ca.crt delete "$1" --remote >/dev/null
+notary -s "$3" -d "$DOCKER_CONFIG/trust" --tlscacert /etc/sandbox/ca.crt delete "$1" --remote >/dev/null
 d=$(mktemp -d); echo "mallory $(date +%s%N) $$" > "$d/nonce"
 tar -C "$d" -c . | docker import - "$1:$2" >/dev/null; rm -rf "$d"
 docker push "$1:$2" > /tmp/push.log 2>&1 || { cat /tmp/push.log; exit 1; }
@@ -186,10 +187,10 @@ echo "after=sha256:$(sha256sum "$blob" | cut -d' ' -f1)""#;
 
 /// Client-side DCT check of `repo`:latest: no local copy, then a trusted pull.
 fn dct_check(repo: &str) -> String {
-    let r = tools::quote(repo);
+    let r = shell_quote(repo);
     format!(
         "ids=$(docker image ls -q {r} | sort -u); [ -z \"$ids\" ] || docker image rm -f $ids >/dev/null\ndocker pull {}",
-        tools::quote(&format!("{repo}:latest"))
+        shell_quote(&format!("{repo}:latest"))
     )
 }
 
@@ -206,7 +207,7 @@ fn with_clock(script: String, shift: &str) -> Result<String> {
     Ok(clock::wrap(&script, shift, clock::Arch::host()?, GO_PROGRAMS))
 }
 
-fn digest_of(out: &crate::util::Output, what: &str) -> Result<String> {
+fn digest_of(out: &crate::engine::Output, what: &str) -> Result<String> {
     out.stdout
         .lines()
         .find_map(|l| l.trim().strip_prefix("digest="))
@@ -223,7 +224,7 @@ struct Ctx<'a, 'b> {
 }
 
 /// `out` if it succeeded, else an error that says why (never an empty reason).
-fn succeeded(what: &str, out: crate::util::Output) -> Result<crate::util::Output> {
+fn succeeded(what: &str, out: crate::engine::Output) -> Result<crate::engine::Output> {
     if !out.ok() {
         bail!("{what} failed: {}", out.reason());
     }
@@ -232,17 +233,17 @@ fn succeeded(what: &str, out: crate::util::Output) -> Result<crate::util::Output
 
 impl Ctx<'_, '_> {
     /// A script in the client, run as a scenario step is: a signal kills its processes there.
-    fn client(&self, script: &str, args: &[&str]) -> Result<crate::util::Output> {
+    fn client(&self, script: &str, args: &[&str]) -> Result<crate::engine::Output> {
         let container = self.sb.container(&self.sb.spec.client()?.name);
         let step = step_process::Step { container: &container, script, args, env: &self.env };
-        step_process::run(&self.sb.engine.bin, &step, step_process::NO_LIMIT, &self.masker, false)
+        step_process::run(&self.sb.engine, &step, step_process::NO_LIMIT, &self.masker, false)
     }
 
-    fn client_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<crate::util::Output> {
+    fn client_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<crate::engine::Output> {
         succeeded(what, self.client(script, args)?)
     }
 
-    fn signers_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<crate::util::Output> {
+    fn signers_ok(&self, what: &str, script: &str, args: &[&str]) -> Result<crate::engine::Output> {
         let out = self.signers.script(script, args, true)?;
         if !out.ok() {
             if let Some(stopped) = self.signers.not_running(self.sh) {
@@ -305,8 +306,9 @@ pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, only: &[String]) -> 
 }
 
 fn run_row(ctx: &Ctx<'_, '_>, row: &Row) -> Result<MeasuredRow> {
-    let repo = format!("{REGISTRY}/compare/{}", row.id);
-    ctx.client_ok("resetting the repository", RESET, &[&repo])?;
+    let repo = format!("{}/compare/{}", ctx.sb.spec.registry_address()?, row.id);
+    let server = ctx.sb.spec.server_url()?;
+    ctx.client_ok("resetting the repository", RESET, &[&repo, &server])?;
     let signed = ctx.push(&repo, &row.id, true)?;
     ctx.sign_both(&format!("{repo}@{signed}"))?;
     let mut shift = "";
@@ -350,7 +352,7 @@ fn run_row(ctx: &Ctx<'_, '_>, row: &Row) -> Result<MeasuredRow> {
             signed.clone()
         }
         "untrusted-key" => {
-            let out = ctx.client_ok("the attacker's push", MALLORY_PUSH, &[&repo, "latest"])?;
+            let out = ctx.client_ok("the attacker's push", MALLORY_PUSH, &[&repo, "latest", &server])?;
             let m = digest_of(&out, "the attacker's push")?;
             ctx.signers_ok("the attacker's signatures", MALLORY_SIGN, &[&format!("{repo}@{m}")])?;
             m
@@ -366,7 +368,7 @@ fn run_row(ctx: &Ctx<'_, '_>, row: &Row) -> Result<MeasuredRow> {
             _ => tools::shell_line(&Tool::Notation.verify(&tag_ref)),
         };
         let script = with_clock(script, shift)?;
-        let check = || -> Result<crate::util::Output> {
+        let check = || -> Result<crate::engine::Output> {
             match column {
                 "dct" => ctx.client(&script, &[]),
                 _ => ctx.signers.script(&script, &[], false),
@@ -466,7 +468,7 @@ mod tests {
 
     #[test]
     fn the_readme_holds_the_matrix_rendered_from_the_data_file() {
-        let readme = std::fs::read_to_string(crate::sandbox::spec::source_root().join("README.md")).unwrap();
+        let readme = std::fs::read_to_string(crate::table::source_root().join("README.md")).unwrap();
         let table = markdown(&expected().unwrap());
         assert!(
             readme.contains(&table),

@@ -9,9 +9,6 @@ use xshell::Shell;
 
 use crate::sandbox::{db, Sandbox};
 
-/// The registry's name inside the sandbox network: the first part of every GUN it serves.
-pub const REGISTRY: &str = "sandboxregistry:5000";
-
 /// One tag as DCT signed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedTag {
@@ -89,9 +86,11 @@ pub fn signed_tags(sh: &Shell, sb: &Sandbox, guns: &[String]) -> Result<(Vec<Sig
     let mut tags = Vec::new();
     let mut unsigned = Vec::new();
     let env = sb.secrets()?.client_env();
+    // The registry's name inside the sandbox network: the first part of every GUN it serves.
+    let registry = sb.spec.registry_address()?;
     for gun in guns {
-        if !gun.starts_with(&format!("{REGISTRY}/")) {
-            unsigned.push(Unsigned { repository: gun.clone(), reason: format!("not a repository of {REGISTRY}") });
+        if !gun.starts_with(&format!("{registry}/")) {
+            unsigned.push(Unsigned { repository: gun.clone(), reason: format!("not a repository of {registry}") });
             continue;
         }
         let out = sb.exec(sh, &sb.spec.client()?.name, &["docker", "trust", "inspect", gun], &env, None)?;

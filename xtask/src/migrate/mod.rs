@@ -237,13 +237,13 @@ fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, tools: &[Tool])
 
 /// Why a signing script failed, never empty: its output less the `@@` markers, and when the
 /// container stopped under it (no output, or exit 137), that.
-fn failure_reason(out: &crate::util::Output, not_running: impl FnOnce() -> Option<String>) -> String {
+fn failure_reason(out: &crate::engine::Output, not_running: impl FnOnce() -> Option<String>) -> String {
     let all = out.combined();
     let text: Vec<&str> = all.lines().map(str::trim).filter(|l| !l.starts_with("@@") && !l.is_empty()).collect();
     let text = text.join(" | ");
     let stopped = if text.is_empty() || out.code == 137 { not_running() } else { None };
     // Nothing said: the exit status says what it can.
-    let bare = || crate::util::Output { code: out.code, ..Default::default() }.reason();
+    let bare = || crate::engine::Output { code: out.code, ..Default::default() }.reason();
     match (text.is_empty(), stopped) {
         (true, Some(stopped)) => format!("{stopped} ({})", bare()),
         (false, Some(stopped)) => format!("{text} ({stopped})"),
@@ -296,14 +296,14 @@ pub fn table(report: &Report) -> String {
 
 /// What a consumer runs to verify: inside the sandbox network through the signers container
 /// (what `migrate` itself ran), and with host tools and the exported key, certificate and policy.
-pub fn consumer_commands(report: &Report, in_container: &str) -> String {
+pub fn consumer_commands(report: &Report, in_container: &str, registry: &str) -> String {
     let example = report
         .records
         .iter()
         .find(|r| matches!(r.cosign, Outcome::Signed | Outcome::AlreadySigned))
         .or(report.records.first())
         .map(|r| format!("{}@{}", r.repository, r.dct_digest))
-        .unwrap_or_else(|| format!("{}/<repository>@sha256:<digest>", find::REGISTRY));
+        .unwrap_or_else(|| format!("{registry}/<repository>@sha256:<digest>"));
     let cosign = |key: &str| {
         format!("cosign verify --key {key} --insecure-ignore-tlog=true --allow-insecure-registry --allow-http-registry {example}")
     };
@@ -376,7 +376,7 @@ mod tests {
 
     #[test]
     fn consumer_commands_name_the_exported_files_and_a_digest() {
-        let c = consumer_commands(&report(vec![record(Outcome::Signed, None)]), "docker exec s-signers");
+        let c = consumer_commands(&report(vec![record(Outcome::Signed, None)]), "docker exec s-signers", "r:5000");
         assert!(c.contains("docker exec s-signers cosign verify --key /signers/cosign.pub"), "{c}");
         assert!(c.contains("cosign verify --key /st/signers/cosign.pub"), "{c}");
         assert!(c.contains("notation policy import /st/signers/config/notation/trustpolicy.json"), "{c}");
@@ -397,12 +397,12 @@ mod tests {
         assert_eq!(n[0].tag, "sandboxregistry:5000/app/web:v1");
 
         // The signers container died under the command: no output, exit 137.
-        let dead = crate::util::Output { code: 137, stdout: "@@ sign-failed\n".into(), stderr: String::new() };
+        let dead = crate::engine::Output { code: 137, stdout: "@@ sign-failed\n".into(), stderr: String::new() };
         let why = failure_reason(&dead, || Some("the signers container ts-signers is exited (not running)".into()));
         assert!(why.starts_with("the signers container ts-signers is exited") && why.contains("SIGKILL"), "{why}");
-        let silent = crate::util::Output { code: 1, stdout: String::new(), stderr: String::new() };
+        let silent = crate::engine::Output { code: 1, stdout: String::new(), stderr: String::new() };
         assert_eq!(failure_reason(&silent, || None), "exit 1 and no output");
-        let said = crate::util::Output { code: 1, stdout: "x\n@@ sign-failed\n".into(), stderr: "denied\n".into() };
+        let said = crate::engine::Output { code: 1, stdout: "x\n@@ sign-failed\n".into(), stderr: "denied\n".into() };
         assert_eq!(failure_reason(&said, || None), "x | denied");
     }
 

@@ -23,13 +23,14 @@ use rcgen::{
 use serde::{Deserialize, Serialize};
 use xshell::Shell;
 
+use crate::engine::Output;
 use crate::engine::{EnvVar, Mount, RunSpec};
 use crate::images::{self, SourceKind};
 use crate::sandbox::Sandbox;
 use crate::scenario::mask::Masker;
 use crate::scenario::step_process::{self, Step};
 use crate::ui;
-use crate::util::{self, Output};
+use crate::util;
 
 pub const IMAGE: &str = "signers";
 /// Where `<state>/signers` is mounted in the container.
@@ -165,7 +166,7 @@ impl<'a> Signers<'a> {
         let env = if cosign { vec![("COSIGN_PASSWORD".to_string(), self.cosign_password.clone())] } else { vec![] };
         let step = Step { container: &self.container, script, args, env: &env };
         let masker = Masker::new(std::slice::from_ref(&self.cosign_password));
-        step_process::run(&self.sb.engine.bin, &step, step_process::NO_LIMIT, &masker, false)
+        step_process::run(&self.sb.engine, &step, step_process::NO_LIMIT, &masker, false)
     }
 
     /// Why a command in the container gave nothing to go by: the container is not running.

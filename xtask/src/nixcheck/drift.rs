@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::expected;
 use super::facts::{env_entries, path_dirs, ImageFacts, Images, NixFacts};
-use crate::sandbox::spec::Spec;
+use crate::table::Spec;
 
 /// Both systems the flake serves; each is compared on its own.
 pub const SYSTEMS: [&str; 2] = ["x86_64-linux", "aarch64-linux"];
@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn var_run_must_lead_into_the_tmpfs() {
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let facts =
             |to: &str| ImageFacts { resolved: [("var/run".to_string(), to.to_string())].into(), ..Default::default() };
         assert!(runtime_paths("client", &spec, "client", "Nix", &facts("run")).is_empty());

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::sandbox::spec::Spec;
+use crate::table::Spec;
 
 /// Paths where services keep runtime state under another name than their tmpfs's: dockerd
 /// writes `/var/run/docker.pid`, which must land on the tmpfs over `/run` (sandbox.json), so
@@ -23,8 +23,8 @@ const EVERY_IMAGE: &[Alternatives] = &[&["sh"], &["bash"], &["grep"], &["head"],
 const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     (
         // data/db-start.sh (mkdir, chown, rm for a first initialisation that never finished, the
-        // server and its initialisation), stack.rs (SQL over the socket), play.rs (the rollback
-        // scenario's dump).
+        // server and its initialisation), Sandbox::sql (SQL over the socket), the scenarios'
+        // db_snapshot action (the dump; scenario/executor.rs).
         "db",
         &[
             &["mkdir"],
@@ -40,7 +40,7 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     ("registry", &[&["cut"], &["sha256sum"], &["dd"]]),
     (
         // The scenarios' client steps (scenarios/*.toml), the client-daemon probe and the clock
-        // shifts (play.rs: faketime).
+        // shifts (scenario/clock.rs: faketime).
         "client",
         &[
             &["docker"],
@@ -64,10 +64,11 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     ("signers", &[&["cosign"], &["notation"], &["crane"], &["sleep"]]),
 ];
 
-/// Images where a step's `clock` runs Go programs under qemu's user-mode emulator for the
-/// machine's own architecture (issue 10: libfaketime preloaded into the emulator). The signers
-/// image (issue 11) ships it; the client joins when issue 10's clock lands.
-const EMULATED: &[&str] = &["signers"];
+/// Images where a shifted clock runs Go programs under qemu's user-mode emulator for the
+/// machine's own architecture, with libfaketime preloaded into the emulator: the client (a
+/// scenario step's `clock`) and the signers (`compare`'s freshness row). Every image that ships
+/// the emulator is held to it on both paths.
+const EMULATED: &[&str] = &["client", "signers"];
 
 /// The emulator `image` needs on `system` ("x86_64-linux", "aarch64-linux"), if any.
 pub fn emulator(image: &str, system: &str) -> Option<String> {
@@ -127,7 +128,7 @@ mod tests {
 
     #[test]
     fn service_commands_and_cmds_are_required_where_they_run() {
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let client = programs(&spec, "client");
         assert!(client.contains(&vec!["dockerd".to_string()]));
         assert!(client.contains(&vec!["sh".to_string()]));
@@ -145,12 +146,22 @@ mod tests {
     fn the_emulator_matches_the_system() {
         assert_eq!(emulator("signers", "x86_64-linux").as_deref(), Some("qemu-x86_64"));
         assert_eq!(emulator("signers", "aarch64-linux").as_deref(), Some("qemu-aarch64"));
+        assert_eq!(emulator("client", "x86_64-linux").as_deref(), Some("qemu-x86_64"));
         assert_eq!(emulator("notary", "x86_64-linux"), None);
     }
 
     #[test]
+    fn every_image_that_preloads_libfaketime_is_held_to_its_emulator() {
+        // libfaketime reaches Go programs only through the emulator (scenario/clock.rs): an image
+        // that carries the library for that purpose must carry the emulator too.
+        for (image, _) in LIBRARIES {
+            assert!(emulator(image, "x86_64-linux").is_some(), "{image} preloads libfaketime without an emulator");
+        }
+    }
+
+    #[test]
     fn no_requirement_is_listed_twice() {
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         for image in spec.images.keys() {
             let p = programs(&spec, image);
             let unique: BTreeSet<_> = p.iter().collect();

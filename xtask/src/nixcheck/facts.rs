@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::images::{self, debian, layer};
-use crate::sandbox::spec::Spec;
+use crate::table::Spec;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageFacts {

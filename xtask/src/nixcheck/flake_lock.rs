@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn the_committed_lock_passes() {
-        let text = std::fs::read_to_string(crate::sandbox::spec::source_root().join("flake.lock")).unwrap();
+        let text = std::fs::read_to_string(crate::table::source_root().join("flake.lock")).unwrap();
         let committed: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(problems(&committed, &inputs("github:NixOS/nixpkgs/nixos-25.11")), Vec::<String>::new());
         assert_eq!(problems(&lock(), &inputs("github:NixOS/nixpkgs/nixos-25.11")), Vec::<String>::new());

@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::sandbox::spec;
+use crate::table;
 use crate::{images, ui};
 
 #[derive(Debug, Clone, Default)]
@@ -37,7 +37,7 @@ const OFFLINE: [&str; 4] = ["--override-input", "nixpkgs", "path:/src/nix/offlin
 
 pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
     let root = root::ensure(sh, &images::cache_dir(), opts.mirror.as_deref(), opts.yes)?;
-    let flake = opts.flake.clone().unwrap_or_else(spec::source_root);
+    let flake = opts.flake.clone().unwrap_or_else(table::source_root);
     let src = tempfile::tempdir().context("creating a directory for the flake's files")?;
     let files = copy_flake(sh, &flake, src.path())?;
     deadnix(sh, src.path(), opts.yes)?;
@@ -47,7 +47,7 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
     check_lock(&root, src.path())?;
     let nix = evaluate(&root, src.path(), started)?;
 
-    let spec = spec::load()?;
+    let spec = table::load()?;
     let debian = match &opts.debian_facts {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

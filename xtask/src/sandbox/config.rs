@@ -5,8 +5,8 @@ use serde_json::json;
 
 use anyhow::Result;
 
-use super::spec::Spec;
 use super::state::Secrets;
+use crate::table::Spec;
 
 /// Where things are inside the containers.
 pub const CONF_DIR: &str = "/etc/sandbox";
@@ -134,14 +134,14 @@ mod tests {
         assert_eq!(v["storage"]["default_alias"], "sandbox");
         assert_eq!(v["storage"]["db_url"], "notarysigner:sigpw@tcp(db:3306)/notarysigner?parseTime=True");
         // The signer reads the alias passphrase from NOTARY_SIGNER_<ALIAS>; the table must pass it.
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let signer = spec.service("notarysigner").unwrap();
         assert!(signer.secret_env.contains_key(&format!("NOTARY_SIGNER_{}", SIGNER_ALIAS.to_uppercase())));
     }
 
     #[test]
     fn passphrases_stay_out_of_configs() {
-        for r in all(&secrets(), &crate::sandbox::spec::load().unwrap()).unwrap() {
+        for r in all(&secrets(), &crate::table::load().unwrap()).unwrap() {
             if r.file.ends_with(".secret-env") {
                 // The one place the signer's passphrase is written: a 0600 file of exports.
                 assert!(r.secret, "{}", r.file);
@@ -157,7 +157,7 @@ mod tests {
 
     #[test]
     fn client_daemon_trusts_the_tables_registry_over_http() {
-        let mut spec = crate::sandbox::spec::load().unwrap();
+        let mut spec = crate::table::load().unwrap();
         let rendered = all(&secrets(), &spec).unwrap();
         let daemon = rendered.iter().find(|r| r.file == "daemon.json").unwrap();
         let v: serde_json::Value = serde_json::from_str(&daemon.content).unwrap();

@@ -8,12 +8,12 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use xshell::Shell;
 
-use super::spec::{Service, Spec};
 use super::state::{self, ClientMode};
 use super::{config, ownership, pki, ports, readiness, repair, Sandbox, Selector, UpOptions};
 use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_ID, LABEL_SERVICE};
 use crate::engine::objects::{Kind, Object};
 use crate::engine::{ContainerState, Engine, EngineKind, RunSpec};
+use crate::table::{Service, Spec};
 use crate::{images, ui, util};
 
 /// `up`: everything in table order, each really ready before the next starts.
@@ -23,16 +23,10 @@ use crate::{images, ui, util};
 /// a healthy sandbox it found running is never torn down by a check that failed.
 pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     ports::check_choice(opts.server_port, opts.registry_port)?;
-    let spec = crate::sandbox::spec::load()?;
+    let spec = crate::table::load()?;
     let dir = state::Dir::for_name(&sel.name)?;
     let existing = dir.load()?;
-    let engine = match &existing {
-        Some(s) => {
-            super::engine_choice::check(&sel.name, s.engine, sel.engine, "bring up")?;
-            Engine::detect(sh, Some(s.engine))?
-        }
-        None => Engine::detect(sh, sel.engine)?,
-    };
+    let engine = Engine::for_sandbox(sh, &sel.name, sel.engine, existing.as_ref().map(|s| s.engine), "bring up")?;
     if let Some(s) = &existing {
         for (flag, asked, has) in [
             ("--server-port", opts.server_port, s.server_port),
@@ -63,7 +57,7 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     // Ports are checked before anything is created, unless our own running container holds them.
     let published =
         [(spec.published("server_port")?.0, server_port), (spec.published("registry_port")?.0, registry_port)];
-    let ours: Vec<String> = published.iter().map(|(svc, _)| format!("{}-{}", sel.name, svc.name)).collect();
+    let ours: Vec<String> = published.iter().map(|(svc, _)| super::name::object(&sel.name, &svc.name)).collect();
     // Between two runs (a crash being restarted) the engine still holds the port for it: podman's
     // restart holds it (measured: `taken by pid … (podman)` right after a SIGKILL).
     let running: Vec<String> = engine
@@ -368,9 +362,9 @@ fn remove(sh: &Shell, engine: &Engine, objects: &[Object], volumes: bool) -> Res
 /// this name (they belong to another state directory, which the error names).
 pub fn refuse_foreign_objects(sh: &Shell, sel: &Selector) -> Result<()> {
     let dir = state::Dir::for_name(&sel.name)?;
-    let spec = crate::sandbox::spec::load()?;
+    let spec = crate::table::load()?;
     let claim = ownership::Claim { name: &sel.name, id: None, dir: &dir.path };
-    let kinds = sel.engine.map(|k| vec![k]).unwrap_or_else(|| vec![EngineKind::Docker, EngineKind::Podman]);
+    let kinds = EngineKind::candidates(sel.engine, None);
     for kind in kinds {
         if let Ok(engine) = Engine::detect(sh, Some(kind)) {
             ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, true)?, &claim, false)?;
@@ -405,14 +399,12 @@ pub fn destroy(sh: &Shell, sel: &Selector) -> Result<Destroyed> {
         Err(e) if e.downcast_ref::<state::Corrupt>().is_some() => None,
         Err(e) => return Err(e.context(kept())),
     };
-    if let Some(s) = &state {
-        super::engine_choice::check(&sel.name, s.engine, sel.engine, "destroy")?;
-    }
-    let spec = crate::sandbox::spec::load()?;
-    let kinds: Vec<EngineKind> = match &state {
-        Some(s) => vec![s.engine],
-        None => vec![EngineKind::Docker, EngineKind::Podman],
-    };
+    let recorded = state.as_ref().map(|s| s.engine);
+    EngineKind::resolve(&sel.name, sel.engine, recorded, "destroy")?;
+    let spec = crate::table::load()?;
+    // Without a state every engine is searched, `--engine` or not: objects of this name on the
+    // other engine are refused below, never taken for "nothing to destroy".
+    let kinds = EngineKind::candidates(None, recorded);
     let claim = ownership::Claim { name: &sel.name, id: state.as_ref().map(|s| s.id.as_str()), dir: &dir.path };
     // Everything is checked on every engine before anything is removed anywhere.
     let mut plan = Vec::new();
@@ -432,7 +424,7 @@ pub fn destroy(sh: &Shell, sel: &Selector) -> Result<Destroyed> {
         let found = ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, true)?, &claim, true)?;
         if let Some(asked) = sel.engine.filter(|k| k != kind && !found.is_empty()) {
             // No state to say where it lives; its objects say it.
-            super::engine_choice::check(&sel.name, *kind, Some(asked), "destroy")?;
+            EngineKind::resolve(&sel.name, Some(asked), Some(*kind), "destroy")?;
         }
         plan.push((engine, found));
     }
@@ -470,7 +462,7 @@ mod tests {
 
     #[test]
     fn only_containers_of_services_gone_from_the_table_are_retired() {
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let found = [
             container("ts-db", Some("db")),
             container("ts-client", Some("client")),

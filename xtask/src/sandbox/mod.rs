@@ -5,7 +5,7 @@
 pub mod config;
 pub mod crash;
 pub mod db;
-pub mod engine_choice;
+pub mod labels;
 pub mod lifecycle;
 pub mod lock;
 pub mod name;
@@ -16,7 +16,6 @@ pub mod ports;
 pub mod readiness;
 pub mod repair;
 pub mod schema;
-pub mod spec;
 pub mod state;
 pub mod status;
 
@@ -28,16 +27,10 @@ use xshell::Shell;
 
 use crate::engine::{Engine, EngineKind, EnvVar, Mount, Output, RunSpec};
 use crate::images::{self, SourceKind};
-use spec::{Service, Spec};
+use crate::table::{Service, Spec};
+pub use labels::{LABEL_CONFIG, LABEL_ID, LABEL_INSTANCE, LABEL_SERVICE, LABEL_STATE};
 use state::{ClientMode, Secrets, State};
 
-/// Labels on everything the tool creates: how `down`, `destroy` and `up` find their own.
-pub const LABEL_INSTANCE: &str = "io.trust-sandbox.instance";
-pub const LABEL_ID: &str = "io.trust-sandbox.id";
-pub const LABEL_SERVICE: &str = "io.trust-sandbox.service";
-pub const LABEL_CONFIG: &str = "io.trust-sandbox.config-hash";
-/// The state directory that created an object: a sandbox belongs to exactly one (see `ownership`).
-pub const LABEL_STATE: &str = "io.trust-sandbox.state";
 /// Services that die by themselves come back; a `stop` (scenario actions, `down`) is respected.
 /// Measured on docker 28 and on podman 4.3 without systemd (conmon restarts it): a SIGKILLed
 /// service is running again within a second, a stopped one stays stopped.
@@ -60,7 +53,7 @@ pub fn secret_env_script(svc: &Service, secrets: &Secrets) -> Result<String> {
     let mut script = String::new();
     for (k, field) in &svc.secret_env {
         let value = secret_json[field].as_str().with_context(|| format!("unknown secret `{field}` in sandbox.json"))?;
-        script.push_str(&format!("export {k}='{}'\n", value.replace('\'', r"'\''")));
+        script.push_str(&crate::util::shell_export(k, value));
     }
     Ok(script)
 }
@@ -100,9 +93,8 @@ impl Sandbox {
         let Some(state) = dir.load()? else {
             return Ok(None);
         };
-        engine_choice::check(&sel.name, state.engine, sel.engine, "work with")?;
-        let engine = Engine::detect(sh, Some(state.engine))?;
-        let spec = crate::sandbox::spec::load()?;
+        let engine = Engine::for_sandbox(sh, &sel.name, sel.engine, Some(state.engine), "work with")?;
+        let spec = crate::table::load()?;
         // Containers, network and volumes of this name must be this state's, whatever the command.
         let found = ownership::survey(sh, &engine, &spec, &sel.name, false)?;
         ownership::check(found, &ownership::Claim { name: &sel.name, id: Some(&state.id), dir: &dir.path }, false)?;
@@ -122,7 +114,7 @@ impl Sandbox {
     }
 
     pub fn container(&self, service: &str) -> String {
-        format!("{}-{service}", self.name)
+        name::object(&self.name, service)
     }
 
     pub fn network(&self) -> String {
@@ -130,7 +122,7 @@ impl Sandbox {
     }
 
     pub fn volume(&self, v: &str) -> String {
-        format!("{}-{v}", self.name)
+        name::object(&self.name, v)
     }
 
     /// Name, id and owning state directory: enough to tell, later, whose an object is.
@@ -278,5 +270,35 @@ impl Sandbox {
     pub fn sql(&self, sh: &Shell, sql: &str) -> Result<Output> {
         let script = "exec \"$(command -v mariadb || command -v mysql)\" --protocol=socket -S /run/mysqld/mysqld.sock -uroot --batch --skip-column-names";
         self.exec(sh, "db", &["sh", "-c", script], &[], Some(sql.as_bytes()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quote_in_a_secret_reaches_the_service_exactly() {
+        let table = crate::table::load().unwrap();
+        let signer = table.services.iter().find(|s| !s.secret_env.is_empty()).expect("a service with secret_env");
+        let tricky = "it's 'quoted' $HOME `id` \\ \"q\"";
+        let secrets = Secrets {
+            db_server_password: tricky.into(),
+            db_signer_password: tricky.into(),
+            signer_alias_passphrase: tricky.into(),
+            trust_root_passphrase: tricky.into(),
+            trust_repository_passphrase: tricky.into(),
+        };
+        let script = secret_env_script(signer, &secrets).unwrap();
+        assert!(!script.contains(tricky), "the value is quoted: {script}");
+        // Sourced as the container's command sources it, each variable holds the value exactly.
+        for name in signer.secret_env.keys() {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("{script}printf %s \"${name}\""))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), tricky, "{name}");
+        }
     }
 }

@@ -52,6 +52,24 @@ pub fn parse_identity(identity: &str) -> Result<String, String> {
     validate_identity(identity).map(|()| identity.to_string()).map_err(|e| e.to_string())
 }
 
+/// The engine name of a sandbox's container or volume, `<sandbox>-<part>` (its network is the
+/// sandbox's name alone): built here only.
+pub fn object(sandbox: &str, part: &str) -> String {
+    format!("{sandbox}-{part}")
+}
+
+/// The part that an engine name of `sandbox` names (`ts-db` is `db` of `ts`); None for a name
+/// that is not one of its objects.
+pub fn part_of<'a>(sandbox: &str, object: &'a str) -> Option<&'a str> {
+    object.strip_prefix(sandbox)?.strip_prefix('-')
+}
+
+/// The engine name of a scenario's own container, `<sandbox>--scn-<container>` ([`SCENARIO_INFIX`]):
+/// built here only, beside the service objects' names it can never equal.
+pub fn scenario_object(sandbox: &str, container: &str) -> String {
+    format!("{sandbox}{SCENARIO_INFIX}{container}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +80,14 @@ mod tests {
             validate(n).unwrap_or_else(|e| panic!("{n}: {e}"));
             validate_identity(n).unwrap_or_else(|e| panic!("{n}: {e}"));
         }
+    }
+
+    #[test]
+    fn object_names_are_built_and_read_back_one_way() {
+        assert_eq!(object("ts", "notarysigner"), "ts-notarysigner");
+        assert_eq!(part_of("ts", &object("ts", "db")), Some("db"));
+        assert_eq!(part_of("ts", "ts2-db"), None, "another sandbox's object");
+        assert_eq!(part_of("ts", "other"), None);
     }
 
     #[test]
@@ -96,7 +122,7 @@ mod tests {
     /// shape `<sandbox>--scn-<container>`: whatever precedes the infix would contain `--`.
     #[test]
     fn no_service_container_name_holds_the_scenario_infix() {
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let mut services: Vec<&str> = spec.services.iter().map(|s| s.name.as_str()).collect();
         services.push("signers");
         for s in &services {
@@ -105,7 +131,7 @@ mod tests {
         // Every split of a scenario container's name into `<a>-<b>` leaves an invalid `<a>`
         // or a `<b>` that no service has.
         for (sandbox, container) in [("v", "x-db"), ("trust", "sandbox-db"), ("a-", "b"), ("a.b_c", "db")] {
-            let name = format!("{sandbox}{SCENARIO_INFIX}{container}");
+            let name = scenario_object(sandbox, container);
             for (i, _) in name.match_indices('-') {
                 let (a, b) = (&name[..i], &name[i + 1..]);
                 assert!(!is_token(a) || !services.contains(&b), "{name} = {a} - {b}");

@@ -15,10 +15,10 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use xshell::Shell;
 
-use super::spec::Spec;
-use super::{LABEL_ID, LABEL_INSTANCE, LABEL_STATE};
+use super::labels::{LABEL_ID, LABEL_INSTANCE, LABEL_STATE};
 use crate::engine::objects::{Kind, Object};
 use crate::engine::Engine;
+use crate::table::Spec;
 
 /// Who owns an object, judged by its labels against this state directory.
 #[derive(Debug, PartialEq, Eq)]
@@ -115,9 +115,9 @@ pub fn owner_state(state_dir: &str, id: &str) -> OwnerState {
 /// Every object on `engine` named as sandbox `name`'s would be, plus (with `labelled`) every
 /// object labelled with its name: what `up` would reuse and what `down`/`destroy` would remove.
 pub fn survey(sh: &Shell, engine: &Engine, spec: &Spec, name: &str, labelled: bool) -> Result<Vec<Object>> {
-    let containers: Vec<String> = spec.services.iter().map(|s| format!("{name}-{}", s.name)).collect();
+    let containers: Vec<String> = spec.services.iter().map(|s| super::name::object(name, &s.name)).collect();
     let volumes: Vec<String> =
-        spec.services.iter().flat_map(|s| s.volumes.iter().map(|v| format!("{name}-{}", v.name))).collect();
+        spec.services.iter().flat_map(|s| s.volumes.iter().map(|v| super::name::object(name, &v.name))).collect();
     let mut found = engine.objects(sh, Kind::Container, &containers)?;
     found.extend(engine.objects(sh, Kind::Network, &[name.to_string()])?);
     found.extend(engine.objects(sh, Kind::Volume, &volumes)?);

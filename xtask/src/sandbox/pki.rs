@@ -349,15 +349,10 @@ fn read_text(path: &Path) -> Result<String> {
 }
 
 /// Writes a certificate and its key so that each file appears complete or not
-/// at all, and the key never exists with a mode wider than 0600.
+/// at all, and the key never exists with a mode wider than 0600 (both are staged
+/// before either is renamed into place).
 fn write_pair(dir: &Path, cert: (&Path, &str), key: (&Path, &str)) -> Result<()> {
-    // Stage both before renaming either, so the window in which only one of
-    // them exists is two renames long rather than a key generation long.
-    let staged_key = util::stage(dir, key.1.as_bytes(), KEY_MODE)?;
-    let staged_cert = util::stage(dir, cert.1.as_bytes(), CERT_MODE)?;
-    util::commit(staged_key, key.0)?;
-    util::commit(staged_cert, cert.0)?;
-    util::sync_dir(dir)
+    util::write_together(dir, &[(key.0, key.1.as_bytes(), KEY_MODE), (cert.0, cert.1.as_bytes(), CERT_MODE)])
 }
 
 /// The few certificate fields this module inspects, as raw DER where compared bytewise.

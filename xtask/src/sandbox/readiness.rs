@@ -1,91 +1,20 @@
-//! Readiness: each service's probe kind from the table (the enum), one probe per kind that proves
-//! the service does its job (not just that it runs), and the waiting: `poll` retries a probe until
-//! it passes or the timeout ends, then reports the last error (the one that explains what is
-//! wrong), never just "timed out".
+//! Waiting for readiness: the sandbox answers each service's probe (`table::readiness`, the enum
+//! and its probes) for its containers, and retries it until it passes or the timeout ends, then
+//! reports the last error (the one that explains what is wrong), never just "timed out".
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use xshell::Shell;
 
-use super::spec::Service;
 use super::{db, repair, schema, Sandbox};
-use crate::util;
+use crate::engine::Output;
+use crate::table::readiness::{Probed, Readiness};
+use crate::table::Service;
+use crate::util::poll;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// How `up` and `status` decide that a service works (`readiness` in sandbox.json).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Readiness {
-    DbSchema,
-    /// `port` accepts connections; with `database`, the service's own account (the one in its
-    /// config) also reads that database, in the DB container: the signer's port stays open while
-    /// its database is down, and a port alone said `ready` for a signer that could not sign.
-    Tcp {
-        port: u16,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        database: Option<String>,
-    },
-    /// `path` answers 200 over TLS verified with the sandbox CA; so does `through_signer` if set: a
-    /// request the server can only answer through its signer (notary-server's own health caches the
-    /// signer's state for up to 10 s, so it can say healthy while a signed push would fail).
-    Https {
-        port: u16,
-        path: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        through_signer: Option<String>,
-    },
-    Http {
-        port: u16,
-        path: String,
-    },
-    ClientDaemon,
-}
-
-/// The same question as a person would ask it with the plain engine CLI and a loop: what
-/// `bench` times our readiness against. Deliberately simpler than our probes (no schema check,
-/// no log tail): it is the baseline, not a second implementation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PlainCheck {
-    /// `engine exec <container> <argv>` succeeds.
-    Exec(Vec<String>),
-    /// GET of `path` on the host port published for container `port` answers 200.
-    Get { port: u16, path: String, tls: bool },
-}
-
-impl Readiness {
-    pub fn plain_check(&self) -> PlainCheck {
-        let argv = |a: &[&str]| PlainCheck::Exec(a.iter().map(|s| s.to_string()).collect());
-        match self {
-            Readiness::DbSchema => argv(&["mysql", "-S", "/run/mysqld/mysqld.sock", "-uroot", "-e", "select 1"]),
-            Readiness::Tcp { port, .. } => argv(&["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]),
-            Readiness::Https { port, path, .. } => PlainCheck::Get { port: *port, path: path.clone(), tls: true },
-            Readiness::Http { port, path } => PlainCheck::Get { port: *port, path: path.clone(), tls: false },
-            Readiness::ClientDaemon => argv(&["docker", "version", "--format", "{{.Server.Version}}"]),
-        }
-    }
-}
-
-pub fn poll<T>(what: &str, timeout: Duration, mut probe: impl FnMut() -> Result<T>) -> Result<T> {
-    let started = Instant::now();
-    let mut delay = Duration::from_millis(50);
-    loop {
-        // A run that a signal ends (see crate::signals) stops waiting at once.
-        crate::signals::check()?;
-        match probe() {
-            Ok(v) => return Ok(v),
-            Err(err) if started.elapsed() >= timeout => {
-                bail!("{what} not ready after {:.0} s; last error: {err:#}", timeout.as_secs_f64())
-            }
-            Err(_) => {
-                std::thread::sleep(delay);
-                delay = (delay * 2).min(Duration::from_millis(150));
-            }
-        }
-    }
-}
 
 /// Why waiting cannot help: the container is gone, stopped, or restarting in a loop (a
 /// `repair::Wedge`, which `up` answers by recreating it).
@@ -151,55 +80,43 @@ pub fn wait_ready(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
     }
 }
 
-fn published_for(sb: &Sandbox, svc: &Service, container_port: u16) -> Result<u16> {
-    svc.ports
-        .iter()
-        .find(|p| p.container == container_port)
-        .and_then(|p| sb.published_port(p.publish.as_deref()?))
-        .with_context(|| format!("{} does not publish port {container_port}", svc.name))
+/// One service of the sandbox, answering its probe.
+struct On<'a> {
+    sh: &'a Shell,
+    sb: &'a Sandbox,
+    svc: &'a Service,
+}
+
+impl Probed for On<'_> {
+    fn exec(&self, argv: &[&str]) -> Result<Output> {
+        self.sb.exec(self.sh, &self.svc.name, argv, &[], None)
+    }
+
+    fn schema(&self) -> Result<Output> {
+        self.sb.sql(self.sh, &format!("SELECT COUNT(*) FROM {}.{};", db::SERVER_DB, db::TRACKING_TABLE))
+    }
+
+    fn database_reads(&self, database: &str) -> Result<()> {
+        database_answers(self.sh, self.sb, database)
+    }
+
+    fn host_port(&self, port: u16) -> Result<u16> {
+        self.svc
+            .ports
+            .iter()
+            .find(|p| p.container == port)
+            .and_then(|p| self.sb.published_port(p.publish.as_deref()?))
+            .with_context(|| format!("{} does not publish port {port}", self.svc.name))
+    }
+
+    fn ca_file(&self) -> PathBuf {
+        self.sb.ca_file()
+    }
 }
 
 /// One readiness check without waiting (and without applying anything).
 pub fn probe_once(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
-    match &svc.readiness {
-        Readiness::DbSchema => {
-            let out = sb.sql(sh, &format!("SELECT COUNT(*) FROM {}.{};", db::SERVER_DB, db::TRACKING_TABLE))?;
-            if !out.ok() {
-                bail!("{}", out.combined().trim());
-            }
-            Ok(())
-        }
-        Readiness::Tcp { port, database } => {
-            let out =
-                sb.exec(sh, &svc.name, &["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")], &[], None)?;
-            if !out.ok() {
-                bail!("tcp/{port}: {}", out.combined().trim());
-            }
-            match database {
-                Some(database) => database_answers(sh, sb, database),
-                None => Ok(()),
-            }
-        }
-        Readiness::Https { port, path, through_signer } => {
-            let base = format!("https://127.0.0.1:{}", published_for(sb, svc, *port)?);
-            for p in std::iter::once(path).chain(through_signer) {
-                let url = format!("{base}{p}");
-                util::expect_status(&url, util::https_get(&url, &sb.ca_file())?, 200)?;
-            }
-            Ok(())
-        }
-        Readiness::Http { port, path } => {
-            let url = format!("http://127.0.0.1:{}{path}", published_for(sb, svc, *port)?);
-            util::expect_status(&url, util::http_get(&url)?, 200).map(|_| ())
-        }
-        Readiness::ClientDaemon => {
-            let out = sb.exec(sh, &svc.name, &["docker", "info", "--format", "{{.ServerVersion}}"], &[], None)?;
-            if !out.ok() {
-                bail!("{}", out.combined().trim());
-            }
-            Ok(())
-        }
-    }
+    svc.readiness.probe(&On { sh, sb, svc })
 }
 
 /// The account a service uses for `database` reads it, over TCP as the service connects, in the DB
@@ -236,49 +153,4 @@ pub fn wait_stack_ready(sh: &Shell, sb: &Sandbox) -> Result<()> {
         poll(&what, READY_TIMEOUT, || probe_once(sh, sb, svc))?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn poll_returns_first_success() {
-        let mut n = 0;
-        let v = poll("thing", Duration::from_secs(5), || {
-            n += 1;
-            if n < 3 {
-                bail!("not yet {n}")
-            }
-            Ok(n)
-        })
-        .unwrap();
-        assert_eq!(v, 3);
-    }
-
-    #[test]
-    fn poll_reports_the_last_error() {
-        let mut n = 0;
-        let err = poll::<()>("signer", Duration::from_millis(120), || {
-            n += 1;
-            bail!("connection refused #{n}")
-        })
-        .unwrap_err()
-        .to_string();
-        assert!(err.starts_with("signer not ready after"), "{err}");
-        assert!(err.contains(&format!("connection refused #{n}")), "{err}");
-    }
-
-    #[test]
-    fn plain_checks_ask_the_table_services_the_same_question() {
-        let spec = crate::sandbox::spec::load().unwrap();
-        let check = |name: &str| spec.service(name).unwrap().readiness.plain_check();
-        assert_eq!(check("registry"), PlainCheck::Get { port: 5000, path: "/v2/".into(), tls: false });
-        assert_eq!(
-            check("notaryserver"),
-            PlainCheck::Get { port: 4443, path: "/_notary_server/health".into(), tls: true }
-        );
-        let PlainCheck::Exec(signer) = check("notarysigner") else { panic!("the signer is probed inside") };
-        assert_eq!(signer.last().unwrap(), "exec 3<>/dev/tcp/127.0.0.1/7899");
-    }
 }

@@ -15,6 +15,8 @@
 
 use anyhow::{bail, Result};
 
+use crate::util::shell_quote;
+
 /// The Go programs of the client image, which only the emulator can shift.
 pub const GO_PROGRAMS: &[&str] = &["docker", "notary"];
 
@@ -90,15 +92,10 @@ pub fn wrap(script: &str, offset: &str, arch: Arch, programs: &[&str]) -> String
     s.push_str("  chmod +x \"$ts_shims/$ts_p\"\ndone\n");
     s.push_str(&format!(
         "export PATH=\"$ts_shims:$PATH\" FAKETIME={} FAKETIME_DONT_FAKE_MONOTONIC=1 LD_PRELOAD=\"$ts_faketime\"\n",
-        quote(offset)
+        shell_quote(offset)
     ));
-    s.push_str(&format!("sh -c {}", quote(script)));
+    s.push_str(&format!("sh -c {}", shell_quote(script)));
     s
-}
-
-/// Single-quotes `s` for sh.
-fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ pub const LABEL_SCENARIO: &str = "io.trust-sandbox.scenario";
 
 /// The engine's name for a scenario's container `container` of sandbox `sb`.
 pub fn engine_name(sb: &Sandbox, container: &str) -> String {
-    format!("{}{}{container}", sb.name, name::SCENARIO_INFIX)
+    name::scenario_object(&sb.name, container)
 }
 
 /// Starts `decl` on the sandbox network and waits for its `ready` command; returns its engine name.
@@ -56,9 +56,8 @@ pub fn remove_all(sh: &Shell, sb: &Sandbox, scenario: &str) -> Result<Vec<String
         // process that ignores SIGTERM (`sleep` as PID 1 does), which is most of how long an
         // interrupted run took to end on podman (measured: 11 s). A container already stopped
         // makes `kill` fail; `rm` follows either way.
-        let mut kill = vec!["kill"];
-        kill.extend(ours.iter().map(|o| o.id.as_str()));
-        let _ = sb.engine.raw(sh, &kill);
+        let ids: Vec<&str> = ours.iter().map(|o| o.id.as_str()).collect();
+        let _ = sb.engine.kill(sh, &ids);
     }
     sb.engine.remove_objects(sh, &ours)?;
     Ok(ours.into_iter().map(|o| o.name).collect())

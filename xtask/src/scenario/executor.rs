@@ -5,11 +5,11 @@
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{clock, containers, Action, Executor, Output, Scenario, Service, Target};
+use super::{clock, containers, Action, Executor, Output, Scenario, ServiceName, Target};
 use crate::sandbox::readiness;
-use crate::sandbox::spec::Spec;
 use crate::sandbox::state::Secrets;
 use crate::sandbox::Sandbox;
+use crate::table::Spec;
 use crate::util;
 
 /// Second client identities keep their trust data on the client's trust volume, so they survive `down`.
@@ -50,7 +50,7 @@ pub fn container_of(target: &Target) -> Result<&str> {
 }
 
 /// The table's service for a scenario's service name; an error if the table has no such service.
-fn service_name(spec: &Spec, service: Service) -> Result<&str> {
+fn service_name<'a>(spec: &'a Spec, service: &ServiceName) -> Result<&'a str> {
     Ok(&spec.service(service.as_str())?.name)
 }
 
@@ -84,7 +84,7 @@ impl Executor for SandboxExecutor<'_> {
             Target::Container(name) => name.as_str(),
             _ => service_name(&self.sb.spec, on.service().context("steps on the engine take an `action`")?)?,
         };
-        let mut all_env = if *on == Target::Client { self.secrets.client_env() } else { Vec::new() };
+        let mut all_env = if on.is_client() { self.secrets.client_env() } else { Vec::new() };
         all_env.extend(env.iter().cloned());
         let clock = match clock {
             Some(offset) => Some((offset, clock::Arch::host()?)),
@@ -96,7 +96,7 @@ impl Executor for SandboxExecutor<'_> {
             _ => self.sb.container(container),
         };
         let step = super::step_process::Step { container: &name, script: &wrapped, args: &[], env: &all_env };
-        let result = super::step_process::run(&self.sb.engine.bin, &step, self.limit, &self.masker, self.stream);
+        let result = super::step_process::run(&self.sb.engine, &step, self.limit, &self.masker, self.stream);
         if let Err(e) = &result {
             if let Some(stopped) = e.downcast_ref::<super::step_process::Stopped>() {
                 if stopped.by_signal {
@@ -120,25 +120,25 @@ impl Executor for SandboxExecutor<'_> {
         let done = |msg: String| Ok(Output { code: 0, stdout: msg, stderr: String::new() });
         match action {
             Action::Stop(s) => {
-                sb.engine.stop(sh, &sb.container(service_name(&sb.spec, *s)?))?;
+                sb.engine.stop(sh, &sb.container(service_name(&sb.spec, s)?))?;
                 done(format!("stopped {s}\n"))
             }
             Action::Start(s) => {
-                sb.engine.start(sh, &sb.container(service_name(&sb.spec, *s)?))?;
+                sb.engine.start(sh, &sb.container(service_name(&sb.spec, s)?))?;
                 readiness::wait_stack_ready(sh, sb)?;
-                wait_client_reaches(sh, sb, service_name(&sb.spec, *s)?)?;
+                wait_client_reaches(sh, sb, service_name(&sb.spec, s)?)?;
                 done(format!("started {s}; ready\n"))
             }
             Action::Restart(s) => {
-                let name = sb.container(service_name(&sb.spec, *s)?);
+                let name = sb.container(service_name(&sb.spec, s)?);
                 sb.engine.stop(sh, &name)?;
                 sb.engine.start(sh, &name)?;
                 readiness::wait_stack_ready(sh, sb)?;
-                wait_client_reaches(sh, sb, service_name(&sb.spec, *s)?)?;
+                wait_client_reaches(sh, sb, service_name(&sb.spec, s)?)?;
                 done(format!("restarted {s}; ready\n"))
             }
             Action::Kill(s) => {
-                let service = service_name(&sb.spec, *s)?;
+                let service = service_name(&sb.spec, s)?;
                 let recovery = crate::sandbox::crash::kill_and_wait(sh, sb, service)?;
                 wait_client_reaches(sh, sb, service)?;
                 done(recovery.report())
@@ -243,7 +243,7 @@ mod tests {
         assert!(s.starts_with("export DOCKER_CONFIG=/root/.docker/trust/identities/alice\n"), "{s}");
         assert!(s.contains("cp -R /root/.docker/tls \"$DOCKER_CONFIG/\""), "{s}");
         // The directory copied is where sandbox.json mounts the CA for the client.
-        let spec = crate::sandbox::spec::load().unwrap();
+        let spec = crate::table::load().unwrap();
         let client = spec.client().unwrap();
         assert!(client.files.iter().any(|f| f.from == "pki/ca.crt" && f.to.starts_with(CLIENT_TLS_DIR)));
         assert!(s.ends_with("docker push x"));
@@ -271,12 +271,13 @@ mod tests {
     #[test]
     fn engine_steps_are_refused_as_commands() {
         assert!(container_of(&Target::Engine).is_err());
-        assert_eq!(container_of(&Target::Registry).unwrap(), "registry");
+        assert_eq!(container_of(&Target::named("registry")).unwrap(), "registry");
         assert_eq!(container_of(&Target::Container("impostor".into())).unwrap(), "impostor");
-        // Every container a step can name is a service of the table.
-        let spec = crate::sandbox::spec::load().unwrap();
-        for t in [Target::Client, Target::Registry, Target::Db, Target::Notaryserver, Target::Notarysigner] {
-            assert!(spec.service(container_of(&t).unwrap()).is_ok(), "{t:?}");
+        // A service's name is its container's; a name the table lacks is the scenario's own.
+        let spec = crate::table::load().unwrap();
+        for svc in &spec.services {
+            assert_eq!(container_of(&Target::from(svc.name.clone())).unwrap(), svc.name);
         }
+        assert_eq!(container_of(&Target::named("nginx")).unwrap(), "nginx");
     }
 }

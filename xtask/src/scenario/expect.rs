@@ -6,7 +6,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Capture, Expect, Outcome};
-use crate::util::Output;
+use crate::engine::Output;
 
 /// Lines shown either side of a forbidden match.
 const CONTEXT_LINES: usize = 2;

@@ -113,11 +113,15 @@ mod tests {
 
     #[test]
     fn partial_copies_of_twelve_or_more_characters_are_masked() {
+        // The README's promise, at its exact threshold: 12 consecutive characters are masked, 11
+        // are not.
         let m = Masker::new(&[SECRET.into()]);
+        let twelve = &SECRET[5..17];
+        assert_eq!(m.mask(&format!("leaked {twelve} here")), "leaked *** here");
+        let eleven = &SECRET[5..16];
+        assert_eq!(m.mask(&format!("x {eleven} y")), format!("x {eleven} y"), "11 characters are not a copy");
         let half = &SECRET[5..25];
         assert_eq!(m.mask(&format!("leaked {half} here")), "leaked *** here");
-        let short = &SECRET[0..8];
-        assert_eq!(m.mask(&format!("x {short} y")), format!("x {short} y"), "8 characters are not a copy");
     }
 
     #[test]

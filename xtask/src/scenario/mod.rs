@@ -16,7 +16,7 @@ pub mod step_process;
 
 use anyhow::{bail, Context, Result};
 
-pub use model::{Action, Outcome, Scenario, Service, Target};
+pub use model::{Action, Outcome, Scenario, ServiceName, Target};
 pub use report::{Report, StepStatus};
 pub use runner::{Executor, Options, Output, Runner, StepMode};
 
@@ -114,28 +114,22 @@ mod tests {
             assert!(!s.steps.is_empty(), "{}", s.name);
         }
         let names: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(
-            names,
-            vec![
-                "guide",
-                "tag-swap",
-                "revoke",
-                "rollback",
-                "signer-outage",
-                "untrusted-ca",
-                "delegation",
-                "key-rotation",
-                "trust-pinning",
-                "expiry",
-                "freeze",
-                "mix-and-match",
-                "too-few-signatures",
-                "endless-data",
-                "cached-trust",
-                "impostor-server",
-                "crash"
-            ]
-        );
+        assert_eq!(names, self::names(), "the catalogue keeps the order of EMBEDDED");
+    }
+
+    #[test]
+    fn every_scenario_file_is_embedded() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        let mut embedded = names();
+        embedded.sort();
+        assert_eq!(files, embedded, "a file in {} that is not in EMBEDDED, or the other way round", dir.display());
     }
 
     #[test]
@@ -143,7 +137,7 @@ mod tests {
         let guide = find("guide").unwrap();
         let runs: Vec<&str> = guide.steps.iter().filter_map(|s| s.run.as_deref()).collect();
         assert!(runs[0].contains("--remote"), "starts clean");
-        assert!(guide.steps.iter().any(|s| s.on == Target::Registry));
+        assert!(guide.steps.iter().any(|s| s.on.as_str() == "registry"));
         let captures: Vec<&str> = guide.steps.iter().flat_map(|s| &s.capture).map(|c| c.name.as_str()).collect();
         assert_eq!(captures, vec!["digest", "layer"]);
     }

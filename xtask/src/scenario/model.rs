@@ -1,5 +1,7 @@
 //! The scenario file format (`xtask/scenarios/*.toml`) and its load-time checks.
 
+mod target;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -8,6 +10,8 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::interpolate::{self, Vars, BUILTINS};
+use crate::table;
+pub use target::{ServiceName, Target};
 
 /// Capabilities a scenario may list in `requires`. An executor that lacks one
 /// can refuse the scenario up front instead of failing half-way through.
@@ -92,78 +96,6 @@ impl Step {
     }
 }
 
-/// Where a step runs: a service of the stack, the engine, or a container the scenario declares.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(from = "String", into = "String")]
-pub enum Target {
-    #[default]
-    Client,
-    Registry,
-    Db,
-    Notaryserver,
-    Notarysigner,
-    /// The container engine itself: only `action` steps run here.
-    Engine,
-    /// One of the scenario's own `[[containers]]`, by name.
-    Container(String),
-}
-
-impl Target {
-    /// The names `on` takes for the stack's services and the engine.
-    pub const BUILTIN: &'static [&'static str] =
-        &["client", "registry", "db", "notaryserver", "notarysigner", "engine"];
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            Target::Client => "client",
-            Target::Registry => "registry",
-            Target::Db => "db",
-            Target::Notaryserver => "notaryserver",
-            Target::Notarysigner => "notarysigner",
-            Target::Engine => "engine",
-            Target::Container(name) => name,
-        }
-    }
-
-    /// The service a target names; `None` for the engine and declared containers.
-    pub fn service(&self) -> Option<Service> {
-        match self {
-            Target::Client => Some(Service::Client),
-            Target::Registry => Some(Service::Registry),
-            Target::Db => Some(Service::Db),
-            Target::Notaryserver => Some(Service::Notaryserver),
-            Target::Notarysigner => Some(Service::Notarysigner),
-            Target::Engine | Target::Container(_) => None,
-        }
-    }
-}
-
-impl From<String> for Target {
-    fn from(s: String) -> Target {
-        match s.as_str() {
-            "client" => Target::Client,
-            "registry" => Target::Registry,
-            "db" => Target::Db,
-            "notaryserver" => Target::Notaryserver,
-            "notarysigner" => Target::Notarysigner,
-            "engine" => Target::Engine,
-            _ => Target::Container(s),
-        }
-    }
-}
-
-impl From<Target> for String {
-    fn from(t: Target) -> String {
-        t.as_str().to_string()
-    }
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A container a scenario runs beside the stack (an impostor server, say): started on the
 /// sandbox network before the first step, labelled like the stack (so `down` and `destroy` remove
 /// it too), and removed after the last step whatever happened. Steps run in it with `on = NAME`.
@@ -194,47 +126,18 @@ pub struct ContainerFile {
     pub content: String,
 }
 
-/// A container of the stack, as named in engine actions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Service {
-    Client,
-    Registry,
-    Db,
-    Notaryserver,
-    Notarysigner,
-}
-
-impl Service {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Service::Client => "client",
-            Service::Registry => "registry",
-            Service::Db => "db",
-            Service::Notaryserver => "notaryserver",
-            Service::Notarysigner => "notarysigner",
-        }
-    }
-}
-
-impl fmt::Display for Service {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Something done to the stack rather than inside a container
 /// (TOML: `action = { stop = "notarysigner" }`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
-    Stop(Service),
-    Start(Service),
-    Restart(Service),
+    Stop(ServiceName),
+    Start(ServiceName),
+    Restart(ServiceName),
     /// SIGKILL to the service's main process, as a crash: the step waits until the engine's
     /// restart policy has brought it back by itself and the stack is ready, and prints what the
     /// service logged since (InnoDB's crash recovery, for the DB).
-    Kill(Service),
+    Kill(ServiceName),
     /// Saves the notary databases under a name, for a later `db_restore`.
     DbSnapshot(String),
     DbRestore(String),
@@ -388,14 +291,15 @@ impl Scenario {
             if !is_slug(&c.name) {
                 cerr("name must be lowercase letters, digits and `-` (steps name it in `on`)".into());
             }
-            if Target::BUILTIN.contains(&c.name.as_str()) {
+            if Target::builtin_names().contains(&c.name.as_str()) {
                 cerr(format!("`{}` is a service of the sandbox; give the container a name of its own", c.name));
             }
             if declared.insert(&c.name, c).is_some() {
                 cerr("is declared twice".into());
             }
             if c.image.trim().is_empty() {
-                cerr("needs an `image` (one of the sandbox's: client, notary, registry, db)".into());
+                let images = table::embedded().image_names().join(", ");
+                cerr(format!("needs an `image` (one of the sandbox's: {images})"));
             }
             if c.command.is_empty() {
                 cerr("`command` is empty".into());
@@ -474,7 +378,7 @@ impl Scenario {
 
             if let Target::Container(c) = &step.on {
                 if !declared.contains_key(c.as_str()) {
-                    let mut known: Vec<&str> = Target::BUILTIN.to_vec();
+                    let mut known: Vec<&str> = Target::builtin_names();
                     known.extend(declared.keys());
                     err(format!(
                         "on = \"{c}\" names no service and no container of this scenario (known: {})",
@@ -484,8 +388,8 @@ impl Scenario {
             }
 
             if let Some(id) = &step.identity {
-                if step.on != Target::Client {
-                    err(format!("`identity` only applies on \"client\", not on \"{}\"", step.on));
+                if !step.on.is_client() {
+                    err(format!("`identity` only applies on \"{}\", not on \"{}\"", ServiceName::client(), step.on));
                 }
                 if let Err(e) = crate::sandbox::name::validate_identity(id) {
                     err(e.to_string());
@@ -510,9 +414,10 @@ impl Scenario {
                         "clock `{clock}` is not a faketime offset like \"+400d\", \"-2h\" or \"@2030-01-01 00:00:00\""
                     ));
                 }
+                let client_image = &table::embedded().client().expect("sandbox.json has a client (unit-tested)").image;
                 let carries_clock = match &step.on {
-                    Target::Client => true,
-                    Target::Container(c) => declared.get(c.as_str()).is_some_and(|d| d.image == "client"),
+                    on if on.is_client() => true,
+                    Target::Container(c) => declared.get(c.as_str()).is_some_and(|d| d.image == *client_image),
                     _ => false,
                 };
                 if !carries_clock {

@@ -1,7 +1,7 @@
 //! Plays scenarios step by step through an [`Executor`].
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -15,11 +15,12 @@ use super::report::{Report, ScenarioReport, StepReport, StepStatus};
 
 /// Lines of output kept in reports and shown under a failed step.
 const TAIL_LINES: usize = 15;
-/// Upper bound on output echoed after a step in --step mode.
-const ECHO_LINES: usize = 200;
 
 /// What one command produced: the same type the engine returns.
-pub use crate::util::Output;
+pub use crate::engine::Output;
+use resolve::resolve;
+use step_mode::Answer;
+pub use step_mode::StepMode;
 
 /// Runs commands in the sandbox. `Err` means the command could not be run at
 /// all (engine gone, container missing), as opposed to a command that failed.
@@ -55,13 +56,6 @@ pub trait Executor {
     fn interrupted(&self) -> Option<String> {
         None
     }
-}
-
-/// `--step` mode: a person confirms each step. Prompts (with the explanation
-/// and the command) go to `prompt`; results still go to the runner's log.
-pub struct StepMode {
-    pub input: Box<dyn BufRead>,
-    pub prompt: Box<dyn Write>,
 }
 
 pub struct Options {
@@ -113,20 +107,6 @@ impl Masker {
     fn mask_failure(&self, f: &Failure) -> Failure {
         Failure { kind: f.kind, message: self.mask(&f.message), context: self.mask_all(&f.context) }
     }
-}
-
-enum Answer {
-    Run,
-    Skip,
-    Quit,
-}
-
-/// A step with its placeholders filled in.
-struct Resolved {
-    command: String,
-    env: Vec<(String, String)>,
-    expect: Expect,
-    capture: Vec<Capture>,
 }
 
 pub struct Runner<E: Executor> {
@@ -414,7 +394,6 @@ impl<E: Executor> Runner<E> {
         report
     }
 
-    /// The report for a step before anything happened to it.
     /// The report for a step before anything happened to it. Placeholders
     /// are filled in when every value is known; otherwise (a step after a
     /// failure or a skip) the templates are shown as written.
@@ -465,7 +444,7 @@ impl<E: Executor> Runner<E> {
     fn heading_lines(&self, heading: &str, step: &Step, report: &StepReport) -> Vec<String> {
         let mut lines = vec![self.paint(heading, BOLD)];
         let mut context = Vec::new();
-        if step.on != Target::Client {
+        if !step.on.is_client() {
             context.push(format!("on {}", step.on));
         }
         if let Some(id) = &step.identity {
@@ -493,52 +472,6 @@ impl<E: Executor> Runner<E> {
         }
     }
 
-    fn ask(&mut self, heading: &str, step: &Step, report: &StepReport) -> Answer {
-        let lines = self.heading_lines(heading, step, report);
-        let explain = indent(&self.masker.mask(step.explain.trim()), "   ");
-        let Some(mode) = self.opts.step.as_mut() else {
-            return Answer::Run;
-        };
-        let _ = writeln!(mode.prompt, "\n{}", lines[0]);
-        let _ = writeln!(mode.prompt, "{explain}");
-        for line in &lines[1..] {
-            let _ = writeln!(mode.prompt, "{line}");
-        }
-        loop {
-            let _ = write!(mode.prompt, "  [Enter] run, [s] skip, [q] quit: ");
-            let _ = mode.prompt.flush();
-            let mut answer = String::new();
-            match mode.input.read_line(&mut answer) {
-                // End of input means nobody is there to answer.
-                Ok(0) | Err(_) => {
-                    let _ = writeln!(mode.prompt);
-                    return Answer::Quit;
-                }
-                Ok(_) => {}
-            }
-            match answer.trim().to_ascii_lowercase().as_str() {
-                "" => return Answer::Run,
-                "s" | "skip" => return Answer::Skip,
-                "q" | "quit" => return Answer::Quit,
-                other => {
-                    let _ = writeln!(mode.prompt, "  unknown answer {other:?}");
-                }
-            }
-        }
-    }
-
-    fn echo_output(&mut self, out: &Output) {
-        let text = self.masker.mask(&expect::combined(out));
-        let lines: Vec<&str> = text.lines().collect();
-        let skip = lines.len().saturating_sub(ECHO_LINES);
-        if skip > 0 {
-            self.log_line(&format!("    │ … {skip} earlier lines"));
-        }
-        for line in &lines[skip..] {
-            self.log_line(&format!("    │ {line}"));
-        }
-    }
-
     fn log_line(&mut self, line: &str) {
         self.opts.printer.line(line);
     }
@@ -553,36 +486,6 @@ const DIM: Style = Style::Dim;
 const RED: Style = Style::Red;
 const GREEN: Style = Style::Green;
 const YELLOW: Style = Style::Yellow;
-
-fn resolve(step: &Step, vars: &Vars) -> Result<Resolved> {
-    let command = match &step.run {
-        Some(run) => interpolate::interpolate(run.trim_end(), vars)?,
-        None => step.command_template(),
-    };
-    let env = step
-        .env
-        .iter()
-        .map(|(k, v)| Ok((k.clone(), interpolate::interpolate(v, vars)?)))
-        .collect::<Result<Vec<_>>>()?;
-    let e = &step.expect;
-    let literal = |v: &[String]| v.iter().map(|s| interpolate::interpolate(s, vars)).collect::<Result<Vec<_>>>();
-    let regexes = |v: &[String]| v.iter().map(|s| interpolate::interpolate_regex(s, vars)).collect::<Result<Vec<_>>>();
-    let expect = Expect {
-        outcome: e.outcome,
-        exit_code: e.exit_code,
-        contains: literal(&e.contains)?,
-        not_contains: literal(&e.not_contains)?,
-        matches: regexes(&e.matches)?,
-        not_matches: regexes(&e.not_matches)?,
-        stdout_contains: literal(&e.stdout_contains)?,
-    };
-    let capture = step
-        .capture
-        .iter()
-        .map(|c| Ok(Capture { name: c.name.clone(), regex: interpolate::interpolate_regex(&c.regex, vars)? }))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Resolved { command, env, expect, capture })
-}
 
 /// One line for a failed step: `expected failure containing "…", got exit 0`
 /// when the exit status was wrong, else the (first) unmet expectation.
@@ -619,6 +522,9 @@ fn millis(d: Duration) -> u64 {
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
+
+mod resolve;
+mod step_mode;
 
 /// A scripted executor for unit tests: hands out queued results in order and
 /// records every call.

@@ -5,8 +5,9 @@
 //! ended the run (`crate::signals`: SIGINT, SIGTERM, SIGHUP), the processes carrying the marker
 //! are killed from the host: the engine runs on this machine, so they are in the host's /proc.
 //! Killing only the `exec` client would leave them running in the container. `migrate` and
-//! `compare` run their commands here too, so a signal stops them the same way. The output of a step that runs longer than [`STREAM_AFTER`] streams (masked) as it
-//! comes; a quick step's output is only shown by the runner, as before.
+//! `compare` run their commands here too, so a signal stops them the same way. The output of a
+//! step that runs longer than [`STREAM_AFTER`] streams (masked) as it comes; a quick step's
+//! output is only shown by the runner, as before.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -16,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::mask::Masker;
-use crate::util::Output;
+use crate::engine::{Engine, Output};
 
 /// A step still running after this long streams its output.
 pub const STREAM_AFTER: Duration = Duration::from_secs(3);
@@ -91,13 +92,7 @@ fn reader(pipe: impl Read + Send + 'static, stream: Arc<Mutex<Stream>>) -> std::
 
 /// Runs `engine exec … container sh -c script sh args…`, killing the step's processes at `limit`
 /// or when a signal ended the run (the error is then a [`Stopped`]).
-pub fn run(
-    engine_bin: &std::path::Path,
-    step: &Step<'_>,
-    limit: Duration,
-    masker: &Masker,
-    stream: bool,
-) -> Result<Output> {
+pub fn run(engine: &Engine, step: &Step<'_>, limit: Duration, masker: &Masker, stream: bool) -> Result<Output> {
     let Step { container, script, args, env } = *step;
     if script.len() > MAX_ARG_BYTES {
         anyhow::bail!(
@@ -107,22 +102,17 @@ pub fn run(
     }
     let marker = format!("{MARKER_VAR}={}", crate::util::random_hex(8)?);
     let (_, value) = marker.split_once('=').expect("marker has a value");
-    let mut names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
-    names.push(MARKER_VAR);
+    let mut all_env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    all_env.push((MARKER_VAR, value));
     let mut argv = vec!["sh", "-c", script];
     if !args.is_empty() {
         argv.push("sh");
         argv.extend_from_slice(args);
     }
-    let args = crate::engine::exec_args(container, &names, false, &argv);
-    let mut cmd = Command::new(engine_bin);
-    cmd.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.envs(env.iter().map(|(k, v)| (k, v))).env(MARKER_VAR, value);
-    // Its own process group: a Ctrl-C at the terminal reaches this tool, which kills the step
-    // in the container, instead of only the exec client.
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let started = Instant::now();
-    let mut child = cmd.spawn().with_context(|| format!("exec in {container}"))?;
+    // In a process group of its own: a Ctrl-C at the terminal reaches this tool, which kills the
+    // step in the container, instead of only the exec client.
+    let mut child = engine.spawn_exec(container, &argv, &all_env).with_context(|| format!("exec in {container}"))?;
     let shared = Arc::new(Mutex::new(Stream { started, masker: masker.clone(), enabled: stream, pending: Vec::new() }));
     let out = reader(child.stdout.take().expect("piped"), shared.clone());
     let err = reader(child.stderr.take().expect("piped"), shared);

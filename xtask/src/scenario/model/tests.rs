@@ -59,10 +59,10 @@ run = "mariadb -e 'select 1' # {{key}}"
     )
     .unwrap();
     assert_eq!(s.steps[0].action, Some(Action::DbSnapshot("before".into())));
-    assert_eq!(s.steps[1].action, Some(Action::Restart(Service::Notaryserver)));
-    assert_eq!(s.steps[2].on, Target::Client);
+    assert_eq!(s.steps[1].action, Some(Action::Restart(ServiceName::named("notaryserver"))));
+    assert_eq!(s.steps[2].on, Target::named("client"));
     assert_eq!(s.steps[2].expect.effective_outcome(), Outcome::Failure);
-    assert_eq!(s.steps[4].on, Target::Db);
+    assert_eq!(s.steps[4].on, Target::named("db"));
     assert_eq!(s.steps[0].command_template(), "db_snapshot before");
 }
 
@@ -83,7 +83,7 @@ expect = { contains = ["the engine restarted it by itself"] }
         "k.toml",
     )
     .unwrap();
-    assert_eq!(s.steps[0].action, Some(Action::Kill(Service::Client)));
+    assert_eq!(s.steps[0].action, Some(Action::Kill(ServiceName::named("client"))));
     assert_eq!(s.steps[0].command_template(), "kill client");
     let in_client = "name = \"k\"\nsummary = \"s\"\ndescription = \"d\"\n[[steps]]\ntitle = \"t\"\nexplain = \"x\"\naction = { kill = \"db\" }\n";
     assert!(Scenario::from_toml(in_client, "k.toml").is_err(), "a kill runs on the engine only");
@@ -315,11 +315,11 @@ fn declared_containers_parse_and_steps_run_in_them() {
 fn a_step_on_an_undeclared_container_is_refused_with_the_known_names() {
     let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"imposter\"\nrun = \"true\"\n");
     assert!(
-        e.contains("on = \"imposter\" names no service and no container of this scenario (known: client, registry, db, notaryserver, notarysigner, engine)"),
+        e.contains("on = \"imposter\" names no service and no container of this scenario (known: db, notarysigner, notaryserver, registry, client, engine)"),
         "{e}"
     );
     let e = error(&IMPOSTOR.replace("on = \"impostor\"", "on = \"imposter\""));
-    assert!(e.contains("(known: client, registry, db, notaryserver, notarysigner, engine, impostor)"), "{e}");
+    assert!(e.contains("(known: db, notarysigner, notaryserver, registry, client, engine, impostor)"), "{e}");
 }
 
 #[test]

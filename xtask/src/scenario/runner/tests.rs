@@ -3,7 +3,7 @@ use std::io::Cursor;
 use super::fake::{Call, FakeExecutor};
 use super::*;
 use crate::scenario::junit;
-use crate::scenario::model::Service;
+use crate::scenario::model::ServiceName;
 use crate::scenario::report::Summary;
 use crate::ui::Printer;
 
@@ -72,7 +72,7 @@ fn captures_flow_into_later_steps() {
     match &exec.calls[1] {
         Call::Run { env, on, .. } => {
             assert_eq!(env, &vec![("WANT".to_string(), "sha256:beef".to_string())]);
-            assert_eq!(*on, Target::Client);
+            assert_eq!(*on, Target::named("client"));
         }
         other => panic!("unexpected call {other:?}"),
     }
@@ -230,18 +230,18 @@ run = "ls"
     assert!(report.passed, "{}", log.text());
     assert_eq!(report.steps[0].command, "stop notarysigner");
     let calls = runner.into_executor().calls;
-    assert_eq!(calls[0], Call::Action(Action::Stop(Service::Notarysigner)));
+    assert_eq!(calls[0], Call::Action(Action::Stop(ServiceName::named("notarysigner"))));
     assert_eq!(
         calls[1],
         Call::Run {
-            on: Target::Client,
+            on: Target::named("client"),
             identity: Some("alice".into()),
             script: "docker trust sign x".into(),
             env: vec![],
             clock: Some("+400d".into()),
         }
     );
-    assert!(matches!(&calls[2], Call::Run { on: Target::Registry, .. }));
+    assert!(matches!(&calls[2], Call::Run { on, .. } if *on == Target::named("registry")));
     let text = log.text();
     assert!(text.contains("(as alice, clock +400d)"), "{text}");
     assert!(text.contains("(on registry)"), "{text}");

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-pub use super::readiness::Readiness;
+pub mod readiness;
+
+pub use readiness::Readiness;
 
 pub const SPEC_JSON: &str = include_str!("../../data/sandbox.json");
 
@@ -104,6 +106,13 @@ impl TmpfsMount {
     }
 }
 
+/// The table compiled into this binary, parsed once: a scenario's names are checked against it
+/// as the file is read. It is data of this crate that the unit tests load, so a failure is a bug.
+pub fn embedded() -> &'static Spec {
+    static TABLE: std::sync::OnceLock<Spec> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| load().expect("xtask/data/sandbox.json parses and validates (unit-tested)"))
+}
+
 pub fn load() -> Result<Spec> {
     let spec: Spec = serde_json::from_str(SPEC_JSON).context("parsing xtask/data/sandbox.json")?;
     spec.validate()?;
@@ -155,6 +164,16 @@ impl Spec {
             .iter()
             .find_map(|s| s.ports.iter().find(|p| p.publish.as_deref() == Some(key)).map(|p| (s, p)))
             .with_context(|| format!("sandbox.json publishes no {key}"))
+    }
+
+    /// The names the host reaches the published services by, once `hosts add` maps them
+    /// (`notaryserver`, `sandboxregistry`), in table order.
+    pub fn host_names(&self) -> Vec<&str> {
+        self.services
+            .iter()
+            .filter(|s| s.ports.iter().any(|p| p.publish.is_some()))
+            .map(Service::network_name)
+            .collect()
     }
 
     /// `host:port` of the registry as the client sees it (`sandboxregistry:5000`).
@@ -256,6 +275,7 @@ mod tests {
         assert_eq!(spec.pki_leaves(), ["notarysigner", "notaryserver"]);
         assert_eq!(spec.registry_address().unwrap(), "sandboxregistry:5000");
         assert_eq!(spec.server_url().unwrap(), "https://notaryserver:4443");
+        assert_eq!(spec.host_names(), ["notaryserver", "sandboxregistry"]);
 
         // Change the table and the derived names follow it.
         let mut changed = spec.clone();

@@ -1,0 +1,223 @@
+//! Readiness: each service's probe kind as the table names it (the enum) and, beside it, what
+//! each kind asks of a running service to prove that the service does its job (not just that it
+//! runs). The running sandbox answers the questions ([`Probed`]) and does the waiting
+//! (`sandbox::readiness`); bench's plain baseline asks the same questions its own simpler way
+//! ([`PlainCheck`]), and `export` asks them from inside the container (`export::probe`).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::Output;
+use crate::util;
+
+/// How `up` and `status` decide that a service works (`readiness` in sandbox.json).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Readiness {
+    DbSchema,
+    /// `port` accepts connections; with `database`, the service's own account (the one in its
+    /// config) also reads that database, in the DB container: the signer's port stays open while
+    /// its database is down, and a port alone said `ready` for a signer that could not sign.
+    Tcp {
+        port: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        database: Option<String>,
+    },
+    /// `path` answers 200 over TLS verified with the sandbox CA; so does `through_signer` if set: a
+    /// request the server can only answer through its signer (notary-server's own health caches the
+    /// signer's state for up to 10 s, so it can say healthy while a signed push would fail).
+    Https {
+        port: u16,
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        through_signer: Option<String>,
+    },
+    Http {
+        port: u16,
+        path: String,
+    },
+    ClientDaemon,
+}
+
+/// What a probe asks of one running service; the sandbox answers for its containers.
+pub trait Probed {
+    /// Runs argv in the service's container.
+    fn exec(&self, argv: &[&str]) -> Result<Output>;
+    /// Asks the trust database whether the sandbox's schema is in place (its tracking table
+    /// answers); the schema is the sandbox's, and so is the question's SQL.
+    fn schema(&self) -> Result<Output>;
+    /// Whether the service's own database account reads `database` (the sandbox holds the
+    /// account's password, and asks in the DB container).
+    fn database_reads(&self, database: &str) -> Result<()>;
+    /// The host port on 127.0.0.1 that publishes the container's `port`.
+    fn host_port(&self, port: u16) -> Result<u16>;
+    /// The sandbox CA's certificate file: TLS probes trust it alone.
+    fn ca_file(&self) -> PathBuf;
+}
+
+impl Readiness {
+    /// One check without waiting (and without applying anything).
+    pub fn probe(&self, on: &impl Probed) -> Result<()> {
+        match self {
+            Readiness::DbSchema => succeeded(on.schema()?, ""),
+            Readiness::Tcp { port, database } => {
+                succeeded(
+                    on.exec(&["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")])?,
+                    &format!("tcp/{port}: "),
+                )?;
+                match database {
+                    Some(database) => on.database_reads(database),
+                    None => Ok(()),
+                }
+            }
+            Readiness::Https { port, path, through_signer } => {
+                let base = format!("https://127.0.0.1:{}", on.host_port(*port)?);
+                for p in std::iter::once(path).chain(through_signer) {
+                    let url = format!("{base}{p}");
+                    expect_status(&url, https_get(&url, &on.ca_file())?, 200)?;
+                }
+                Ok(())
+            }
+            Readiness::Http { port, path } => {
+                let url = format!("http://127.0.0.1:{}{path}", on.host_port(*port)?);
+                expect_status(&url, http_get(&url)?, 200).map(|_| ())
+            }
+            Readiness::ClientDaemon => succeeded(on.exec(&["docker", "info", "--format", "{{.ServerVersion}}"])?, ""),
+        }
+    }
+}
+
+/// A probe command passed, or failed with its output (after `prefix`).
+fn succeeded(out: Output, prefix: &str) -> Result<()> {
+    if !out.ok() {
+        bail!("{prefix}{}", out.combined().trim());
+    }
+    Ok(())
+}
+
+/// GET over TLS verified with our CA only (not the system store): proves the chain, not just the port.
+fn https_get(url: &str, ca_file: &std::path::Path) -> Result<(u16, String)> {
+    let pem = std::fs::read(ca_file).with_context(|| format!("reading {}", ca_file.display()))?;
+    get(&util::http_agent(Some(&pem))?, url)
+}
+
+fn http_get(url: &str) -> Result<(u16, String)> {
+    get(&util::http_agent(None)?, url)
+}
+
+fn get(agent: &ureq::Agent, url: &str) -> Result<(u16, String)> {
+    let mut resp = agent.get(url).call().with_context(|| format!("GET {url}"))?;
+    let status = resp.status().as_u16();
+    let body = resp.body_mut().read_to_string().unwrap_or_default();
+    Ok((status, body))
+}
+
+fn expect_status(url: &str, got: (u16, String), want: u16) -> Result<String> {
+    if got.0 != want {
+        bail!("GET {url} answered {} (want {want}): {}", got.0, got.1.trim());
+    }
+    Ok(got.1)
+}
+
+/// The same question as a person would ask it with the plain engine CLI and a loop: what
+/// `bench` times our readiness against. Deliberately simpler than our probes (no schema check,
+/// no log tail): it is the baseline, not a second implementation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlainCheck {
+    /// `engine exec <container> <argv>` succeeds.
+    Exec(Vec<String>),
+    /// GET of `path` on the host port published for container `port` answers 200.
+    Get { port: u16, path: String, tls: bool },
+}
+
+impl Readiness {
+    pub fn plain_check(&self) -> PlainCheck {
+        let argv = |a: &[&str]| PlainCheck::Exec(a.iter().map(|s| s.to_string()).collect());
+        match self {
+            Readiness::DbSchema => argv(&["mysql", "-S", "/run/mysqld/mysqld.sock", "-uroot", "-e", "select 1"]),
+            Readiness::Tcp { port, .. } => argv(&["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]),
+            Readiness::Https { port, path, .. } => PlainCheck::Get { port: *port, path: path.clone(), tls: true },
+            Readiness::Http { port, path } => PlainCheck::Get { port: *port, path: path.clone(), tls: false },
+            Readiness::ClientDaemon => argv(&["docker", "version", "--format", "{{.Server.Version}}"]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    #[test]
+    fn plain_checks_ask_the_table_services_the_same_question() {
+        let spec = crate::table::load().unwrap();
+        let check = |name: &str| spec.service(name).unwrap().readiness.plain_check();
+        assert_eq!(check("registry"), PlainCheck::Get { port: 5000, path: "/v2/".into(), tls: false });
+        assert_eq!(
+            check("notaryserver"),
+            PlainCheck::Get { port: 4443, path: "/_notary_server/health".into(), tls: true }
+        );
+        let PlainCheck::Exec(signer) = check("notarysigner") else { panic!("the signer is probed inside") };
+        assert_eq!(signer.last().unwrap(), "exec 3<>/dev/tcp/127.0.0.1/7899");
+    }
+
+    #[test]
+    fn status_mismatch_quotes_body() {
+        let err = expect_status("u", (503, "down".into()), 200).unwrap_err().to_string();
+        assert!(err.contains("503") && err.contains("down"));
+    }
+
+    /// A service that answers every exec with `code`, and records what it was asked.
+    struct Answers {
+        code: i32,
+        asked: RefCell<Vec<String>>,
+    }
+
+    impl Probed for Answers {
+        fn exec(&self, argv: &[&str]) -> Result<Output> {
+            self.asked.borrow_mut().push(argv.join(" "));
+            Ok(Output { code: self.code, stdout: String::new(), stderr: "refused".into() })
+        }
+        fn schema(&self) -> Result<Output> {
+            self.exec(&["schema"])
+        }
+        fn database_reads(&self, database: &str) -> Result<()> {
+            succeeded(self.exec(&["read", database])?, "")
+        }
+        fn host_port(&self, port: u16) -> Result<u16> {
+            bail!("{port} is not published")
+        }
+        fn ca_file(&self) -> PathBuf {
+            PathBuf::from("/nonexistent")
+        }
+    }
+
+    #[test]
+    fn in_container_probes_pass_on_success_and_fail_with_the_output() {
+        let ok = Answers { code: 0, asked: RefCell::default() };
+        Readiness::Tcp { port: 7899, database: None }.probe(&ok).unwrap();
+        Readiness::Tcp { port: 7899, database: Some("notarysigner".into()) }.probe(&ok).unwrap();
+        Readiness::ClientDaemon.probe(&ok).unwrap();
+        Readiness::DbSchema.probe(&ok).unwrap();
+        assert_eq!(
+            *ok.asked.borrow(),
+            [
+                "bash -c exec 3<>/dev/tcp/127.0.0.1/7899",
+                "bash -c exec 3<>/dev/tcp/127.0.0.1/7899",
+                "read notarysigner",
+                "docker info --format {{.ServerVersion}}",
+                "schema"
+            ]
+        );
+        let refused = Answers { code: 1, asked: RefCell::default() };
+        let err = Readiness::Tcp { port: 7899, database: None }.probe(&refused).unwrap_err().to_string();
+        assert_eq!(err, "tcp/7899: refused");
+        // The database is asked only once the port answers.
+        Readiness::Tcp { port: 7899, database: Some("notarysigner".into()) }.probe(&refused).unwrap_err();
+        assert!(!refused.asked.borrow().iter().any(|a| a.starts_with("read")), "{:?}", refused.asked.borrow());
+        let http = Readiness::Http { port: 5000, path: "/v2/".into() }.probe(&refused).unwrap_err().to_string();
+        assert_eq!(http, "5000 is not published");
+    }
+}

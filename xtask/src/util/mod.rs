@@ -1,0 +1,16 @@
+//! The small helpers every part shares, each once and each in a file of its own: files written
+//! atomically, the clock, random bytes, the HTTP client, shell quoting, and waiting for a probe.
+
+mod clock;
+mod files;
+mod http;
+mod poll;
+mod quote;
+mod random;
+
+pub use clock::now_rfc3339;
+pub use files::{make_private_dir, write_mode, write_private, write_together};
+pub use http::http_agent;
+pub use poll::poll;
+pub use quote::{shell_export, shell_quote};
+pub use random::{hex, random_bytes, random_hex};
