@@ -94,7 +94,9 @@ fn open(path: &Path) -> Result<File> {
             .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
         {
             Ok(()) => {}
-            Err(e) if missing(&e) => continue,
+            // create_dir_all reports `File exists` when the directory it found already there was
+            // removed before it could look at it (a holder finishing): as gone, try again.
+            Err(e) if missing(&e) || e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
         }
         match OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path) {
