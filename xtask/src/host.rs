@@ -188,7 +188,7 @@ fn configure_podman() -> Result<()> {
 
 /// Where `setup` records the boot in which it last renumbered podman's locks.
 fn renumber_record() -> std::path::PathBuf {
-    crate::images::cache_dir().join("podman-renumbered-boot")
+    crate::util::cache_dir().join("podman-renumbered-boot")
 }
 
 /// After a restart that podman could not see (its tmp dir is not on a tmpfs), renumbers its

@@ -18,7 +18,7 @@ use xshell::Shell;
 use crate::engine::Engine;
 use crate::images::lock::Lock;
 use crate::table::Spec;
-use crate::ui;
+use crate::{ui, util};
 
 pub const REPO_PREFIX: &str = "localhost/trust-sandbox/";
 
@@ -50,17 +50,6 @@ pub struct Options {
 
 pub fn reference(image: &str, tag: &str) -> String {
     format!("{REPO_PREFIX}{image}:{tag}")
-}
-
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("TRUST_SANDBOX_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/var/cache"));
-    base.join("trust-sandbox")
 }
 
 fn flake_root() -> PathBuf {
@@ -112,8 +101,11 @@ pub fn ensure_only(
         }
         _ => {
             let lock = crate::images::lock::load()?;
-            let builder =
-                debian::Builder { lock: &lock, cache_dir: cache_dir().join("debian"), mirrors: opts.mirrors.clone() };
+            let builder = debian::Builder {
+                lock: &lock,
+                cache_dir: util::cache_dir().join("debian"),
+                mirrors: opts.mirrors.clone(),
+            };
             // Two sandboxes (say, one per engine) coming up at once share the layer and .deb caches.
             let _guard = builder.lock_cache()?;
             let mut wanted = Vec::new();
@@ -228,7 +220,7 @@ pub fn remove(sh: &Shell, engine: &Engine, stale_only: bool) -> Result<usize> {
         n += 1;
     }
     if !stale_only {
-        debian::clear_cache(&cache_dir().join("debian"));
+        debian::clear_cache(&util::cache_dir().join("debian"));
     }
     Ok(n)
 }

@@ -109,7 +109,8 @@ pub fn path_dirs(config: &Map<String, Value>) -> Vec<String> {
 /// if missing, as `up` would), config from the same archive writer.
 pub fn debian(spec: &Spec, libraries: &BTreeSet<String>) -> Result<Images> {
     let lock = crate::images::lock::load()?;
-    let builder = debian::Builder { lock: &lock, cache_dir: images::cache_dir().join("debian"), mirrors: Vec::new() };
+    let builder =
+        debian::Builder { lock: &lock, cache_dir: crate::util::cache_dir().join("debian"), mirrors: Vec::new() };
     let _guard = builder.lock_cache()?;
     // Every image sandbox.json declares, services' or not (issue 11's signers is started on demand).
     let names: Vec<&str> = spec.images.keys().map(String::as_str).collect();
