@@ -57,6 +57,17 @@ let
       "crane"
       "faketime"
     ];
+    # Issue 18's enforcement point: pulls through the consumer kit's policy, and the links
+    # the xtask makes from /etc/containers into the kit.
+    consumer = [
+      "skopeo"
+      "podman"
+      "sha256sum"
+      "cut"
+      "ln"
+      "rm"
+      "mkdir"
+    ];
     client = [
       "docker"
       "notary"
@@ -75,7 +86,7 @@ let
       # Scenarios: peak memory (endless-data), a private /etc/hosts for one command and an
       # impostor Notary server with its own self-signed TLS (impostor-server). A step's `clock`
       # also needs qemu-<arch> for the host (qemu-x86_64 / qemu-aarch64) and libfaketime at
-      # $TRUST_SANDBOX_LIBFAKETIME (xtask/src/scenario/clock.rs).
+      # $TRUST_SANDBOX_LIBFAKETIME (xtask/src/step/clock.rs).
       "time"
       "unshare"
       "mount"

@@ -188,6 +188,7 @@ let
       "dd"
       "env"
       "head"
+      "ln"
       "mkdir"
       "mktemp"
       "rm"
@@ -243,6 +244,7 @@ let
     rustfmt = pkg "rustfmt" "1.91.1" [ "rustfmt" ];
     rust-analyzer = pkg "rust-analyzer" "2025-10-27" [ "rust-analyzer" ];
     podman = pkg "podman" "5.6.2" [ "podman" ];
+    skopeo = pkg "skopeo" "1.20.0" [ "skopeo" ];
     mmdebstrap = pkg "mmdebstrap" "1.5.7" [ "mmdebstrap" ];
     runc = pkg "runc" "1.3.3" [ "runc" ];
     hyperfine = pkg "hyperfine" "1.19.0" [ "hyperfine" ];

@@ -255,11 +255,19 @@ fn time_and_metadata_attacks_show_what_they_teach(report: &serde_json::Value) {
     assert!(tail(&step(&crash, "v1 is still signed")).contains(&format!(":v1@{v1}")), "v1 kept its signed digest");
 }
 
-/// A scenario's own containers go when it ends.
+/// A scenario's own containers go when it ends. What stays besides the stack's five services are
+/// the on-demand helpers `cutover` started (the signers for its `migrate` action, the consumer it
+/// requires): the sandbox's own, kept as after the `migrate` command until `down`.
 fn no_scenario_container_is_left(sb: &Sandbox) {
-    let names = sb.labelled("container");
+    let mut names = sb.labelled("container");
     assert!(!names.contains(&sb.container("impostor")), "{names:?}");
-    assert_eq!(names.len(), 5, "only the stack's five services: {names:?}");
+    assert!(names.iter().all(|n| !n.contains("--scn-")), "a scenario's own container is left: {names:?}");
+    for helper in ["signers", "consumer"] {
+        let name = sb.container(helper);
+        assert!(names.contains(&name), "cutover's helper {name} is not there: {names:?}");
+        names.retain(|n| *n != name);
+    }
+    assert_eq!(names.len(), 5, "only the stack's five services besides the helpers: {names:?}");
 }
 
 fn new_scenarios_pass_a_second_time(sb: &Sandbox) {
@@ -374,7 +382,8 @@ fn second_up_changes_nothing(sb: &Sandbox) {
         .lines()
         .map(String::from)
         .collect();
-    assert_eq!(before.len(), 5);
+    // The five services, and the two helpers `cutover` started (kept until `down`).
+    assert_eq!(before.len(), 7, "{before:?}");
     let (mut b, mut a) = (before, after);
     b.sort();
     a.sort();
@@ -415,7 +424,8 @@ fn up_removes_the_container_of_a_retired_service(sb: &Sandbox) {
     r.assert_ok("up with a leftover container");
     assert!(r.stderr.contains(&format!("container {leftover}")), "{}", r.stderr);
     assert!(!sb.labelled("container").contains(&leftover), "the leftover is still there");
-    assert_eq!(sb.labelled("container").len(), 5);
+    let left = sb.labelled("container");
+    assert_eq!(left.len(), 7, "the five services and cutover's two helpers, kept by `up`: {left:?}");
     assert_eq!(sb.labelled("volume").len(), 3, "volumes are trust data and stay");
     assert_eq!(sb.exec("client", "ls /root/.docker/trust/private | sort").stdout, keys, "client keys changed");
 }

@@ -1,8 +1,11 @@
 //! `migrate` and `compare` on real engines: repositories signed with DCT (through `docker push`,
 //! by hand with the notary CLI in `shell`, one whose tag moves after signing, one whose signed
-//! manifest is deleted) are re-signed by their DCT digest, verified with the tools in the signers
-//! image, migrated a second time without signing anything; then the comparison runs and every cell
-//! is checked against xtask/data/comparison.toml, which the README's table is rendered from.
+//! manifest is deleted) are re-signed by their DCT digest in every format (cosign bundle, cosign
+//! `.sig`, Notation), verified with the tools in the signers image, migrated a second time
+//! without signing anything; then the comparison runs every enforcement point (DCT, cosign and
+//! Notation each followed by a pull, skopeo and podman through the consumer kit's policy, a plain
+//! pull) and every cell is checked against xtask/data/comparison.toml, which the README's table is
+//! rendered from.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
@@ -63,13 +66,13 @@ fn migrate_and_compare(engine: &str) {
     // a CI job can tell; the JSON is still written.
     let first = sb.x(&["migrate", "--json", "-"]);
     assert_eq!(first.code, 1, "migrate with an unmigratable tag:\n{}", first.stderr);
-    for tool in ["cosign", "notation"] {
-        let line = format!("not migrated: {R}/app/gone:latest ({}) with {tool}:", &d["gone"][..19]);
+    for format in ["cosign-bundle", "cosign-legacy", "notation"] {
+        let line = format!("not migrated: {R}/app/gone:latest ({}) in {format}:", &d["gone"][..19]);
         assert!(first.stderr.contains(&line), "{line}:\n{}", first.stderr);
     }
     let report = first.json();
     let missing = report["not_migrated"].as_array().unwrap();
-    assert_eq!(missing.len(), 2, "{}", first.stdout);
+    assert_eq!(missing.len(), 3, "one per format asked for:\n{}", first.stdout);
     assert!(missing
         .iter()
         .all(|m| m["tag"] == format!("{R}/app/gone:latest") && !m["reason"].as_str().unwrap().is_empty()));
@@ -82,22 +85,30 @@ fn migrate_and_compare(engine: &str) {
             .unwrap_or_else(|| panic!("migrate did not find {repo}:{tag}:\n{}", first.stdout))
             .clone()
     };
+    let status = |r: &serde_json::Value, format: &str| -> String {
+        r["signatures"].as_array().unwrap().iter().find(|s| s["format"] == format).unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     for (repo, tag, key) in [("app/web", "v1", "web"), ("hand/made", "1.0", "hand")] {
         let r = rec(repo, tag);
         assert_eq!(r["dct_digest"], d[key], "{r}");
         assert_eq!(r["registry_digest"], d[key], "{r}");
-        assert_eq!(r["cosign"]["status"], "signed", "{r}");
-        assert_eq!(r["notation"]["status"], "signed", "{r}");
+        for format in ["cosign-bundle", "cosign-legacy", "notation"] {
+            assert_eq!(status(&r, format), "signed", "{r}");
+        }
+        assert_eq!(r["carries"], serde_json::json!(["cosign-bundle", "cosign-legacy", "notation"]), "{r}");
     }
     let moved = rec("app/moved", "latest");
     assert_eq!(moved["dct_digest"], d["moved-signed"], "{moved}");
     assert_eq!(moved["registry_digest"], d["moved-now"], "{moved}");
     assert!(moved["note"].as_str().unwrap().contains("tag moved"), "{moved}");
-    assert_eq!(moved["cosign"]["status"], "signed", "{moved}");
+    assert_eq!(status(&moved, "cosign-legacy"), "signed", "{moved}");
     let gone = rec("app/gone", "latest");
     assert_eq!(gone["signed_digest_served"], false, "{gone}");
-    assert_eq!(gone["cosign"]["status"], "skipped", "{gone}");
-    assert_eq!(gone["notation"]["status"], "skipped", "{gone}");
+    assert_eq!(gone["signatures"], serde_json::json!([]), "{gone}");
+    assert_eq!(gone["carries"], serde_json::json!([]), "{gone}");
     assert!(gone["note"].as_str().unwrap().contains("no longer serves the signed digest"), "{gone}");
     assert!(first.stderr.contains("tag moved") || first.stdout.contains("tag moved"));
     // The verify commands it prints for consumers inside the sandbox network work as printed.
@@ -160,17 +171,24 @@ fn migrate_and_compare(engine: &str) {
     let data: toml::Value =
         toml::from_str(&std::fs::read_to_string(workspace_root().join("xtask/data/comparison.toml")).unwrap()).unwrap();
     let rows = data["rows"].as_array().unwrap();
+    let columns: Vec<&str> = data["columns"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(columns, ["dct", "cosign", "notation", "skopeo", "podman", "docker29"]);
     assert_eq!(matrix["rows"].as_array().unwrap().len(), rows.len());
     for (want, got) in rows.iter().zip(matrix["rows"].as_array().unwrap()) {
         assert_eq!(got["id"].as_str(), want["id"].as_str());
-        for (i, column) in ["dct", "cosign", "notation"].into_iter().enumerate() {
+        for (i, column) in columns.iter().enumerate() {
             let cell = &got["cells"][i];
-            assert_eq!(cell["tool"], column);
-            assert_eq!(cell["verdict"].as_str(), want[column]["verdict"].as_str(), "{} {column}: {cell}", want["id"]);
-            let message = want[column]["message"].as_str().unwrap();
+            let recorded = &want["cells"][column];
+            assert_eq!(cell["column"].as_str(), Some(*column));
+            assert_eq!(cell["outcome"].as_str(), recorded["outcome"].as_str(), "{} {column}: {cell}", want["id"]);
+            assert_eq!(cell["stage"].as_str(), recorded["stage"].as_str(), "{} {column}: {cell}", want["id"]);
+            let message = recorded["message"].as_str().unwrap();
             assert!(cell["message"].as_str().unwrap().contains(message), "{} {column}: {cell}", want["id"]);
         }
     }
+    // The good rows end with the image they wanted on the columns that can read its signature.
+    let bundle = matrix["rows"].as_array().unwrap().iter().find(|r| r["id"] == "bundle-only").unwrap();
+    assert_eq!(bundle["cells"][1]["digest"], bundle["wanted_digest"], "{bundle}");
     let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
     for want in rows {
         assert!(
@@ -230,8 +248,8 @@ fn compare_stops_cleanly_on_sigterm(sb: &Sandbox) {
     assert_eq!(matrix["interrupted"], "SIGTERM", "{matrix}");
     assert_eq!(matrix["as_recorded"], false);
     assert!(!matrix["rows"].as_array().unwrap().is_empty(), "the measured row was not kept: {matrix}");
-    // No process the comparison started is left in the client or the signers container.
-    for service in ["client", "signers"] {
+    // No process the comparison started is left in the client, the signers or the consumer.
+    for service in ["client", "signers", "consumer"] {
         let left =
             sb.exec(service, "grep -l TRUST_SANDBOX_STEP /proc/[0-9]*/environ 2>/dev/null | grep -v self || true");
         assert!(

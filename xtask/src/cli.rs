@@ -113,9 +113,9 @@ pub enum Command {
     Env,
     /// Measure up/down/build/scenario against plain engine baselines.
     Bench(BenchArgs),
-    /// Re-sign every DCT-signed tag by its signed digest with cosign and/or Notation, and verify.
+    /// Re-sign every DCT-signed tag by its signed digest with cosign (both formats) and/or Notation, verify, and write the consumer kit.
     Migrate(MigrateArgs),
-    /// Measure DCT, cosign and Notation side by side on the same tag under six attacks.
+    /// Measure every enforcement point (DCT, cosign, Notation, a pull-time policy, a plain pull) on the same image under each attack.
     Compare(CompareArgs),
     /// Write the running sandbox as a Compose file or Kubernetes manifests (secrets as 0600 files).
     Export(ExportArgs),
@@ -410,6 +410,14 @@ pub struct MigrateArgs {
     /// Which signatures to add.
     #[arg(long, value_enum, default_value = "both")]
     pub to: MigrateTo,
+    /// Which of cosign's formats: `legacy` (the `.sig` tag) is the only one podman, CRI-O and
+    /// skopeo read; `bundle` is cosign 3's default; `both` serves every consumer.
+    #[arg(long, value_enum, default_value = "both")]
+    pub cosign_format: crate::migrate::signing::CosignFormat,
+    /// Where to write the consumer kit (policy.json, registries.d, Notation policy, Kyverno
+    /// ClusterPolicy); default: `signers/kit` in the sandbox's state directory.
+    #[arg(long, value_name = "DIR")]
+    pub kit: Option<PathBuf>,
     #[command(flatten)]
     pub json: JsonFlag,
     #[command(flatten)]

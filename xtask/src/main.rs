@@ -17,6 +17,7 @@ mod sandbox;
 mod scenario;
 mod session;
 mod signals;
+mod step;
 mod table;
 mod ui;
 mod util;

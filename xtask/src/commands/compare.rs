@@ -1,4 +1,4 @@
-//! `compare [--row ID]… [--json FILE]`: DCT, cosign and Notation side by side on the same tag;
+//! `compare [--row ID]… [--json FILE]`: every enforcement point side by side on the same image;
 //! exits non-zero when a measured cell differs from xtask/data/comparison.toml (and the README).
 
 use std::process::ExitCode;
@@ -7,8 +7,9 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::cli::CompareArgs;
-use crate::migrate::compare;
+use crate::migrate::consumer::{self, Consumer};
 use crate::migrate::signers::{ImageChoice, Signers};
+use crate::migrate::{compare, kit};
 use crate::sandbox::{Sandbox, Selector};
 use crate::ui;
 
@@ -18,12 +19,22 @@ pub fn run(sh: &Shell, sel: &Selector, args: &CompareArgs) -> Result<ExitCode> {
         print!("{}", compare::markdown(&expected));
         return Ok(ExitCode::SUCCESS);
     }
+    compare::check_rows(&expected, &args.rows)?;
     let sb = Sandbox::open_required(sh, sel)?;
     super::migrate::require_up(sh, &sb)?;
     let choice = ImageChoice { source: args.images.source, mirrors: args.images.mirror.clone() };
+    // Both helper images first: a consumer image that cannot be had starts nothing.
+    let consumer_image = consumer::image(sh, &sb, &choice)?;
     let signers = Signers::start(sh, &sb, &choice)?;
+    let kit_dir = kit::default_dir(&sb);
+    if !kit_dir.join(kit::MARKER).is_file() {
+        // No `migrate` yet: the same kit, from the same key, without digests.
+        let report = crate::migrate::Report::empty(&sb, &signers);
+        kit::write(&kit_dir, &kit::render(&crate::migrate::kit_input(&sb, &signers, &report)?)?)?;
+    }
+    let consumer = Consumer::start(sh, &sb, &consumer_image, &kit_dir)?;
     crate::signals::catch("killing the running check's processes, then writing the rows measured so far")?;
-    let matrix = compare::run(sh, &sb, &signers, &args.rows)?;
+    let matrix = compare::run(sh, &sb, &signers, &consumer, &args.rows)?;
     let json = args.json.json.as_deref() == Some("-");
     let table = compare::table(&matrix);
     if json {

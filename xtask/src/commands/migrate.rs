@@ -1,5 +1,6 @@
-//! `migrate [--to cosign|notation|both] [--json FILE]`: every DCT-signed tag of the sandbox,
-//! re-signed by the digest DCT signed, verified, and reported; safe to repeat.
+//! `migrate [--to cosign|notation|both] [--cosign-format bundle|legacy|both] [--kit DIR] [--json FILE]`:
+//! every DCT-signed tag of the sandbox, re-signed by the digest DCT signed in every format asked
+//! for, verified, and reported; the consumer kit written beside the key; safe to repeat.
 
 use std::process::ExitCode;
 
@@ -7,28 +8,41 @@ use anyhow::{bail, Result};
 use xshell::Shell;
 
 use crate::cli::{MigrateArgs, MigrateTo};
-use crate::migrate::signers::{ImageChoice, Signers};
-use crate::migrate::tools::Tool;
+use crate::migrate::signers::ImageChoice;
+use crate::migrate::signing::Format;
+use crate::migrate::{self, kit};
 use crate::sandbox::{readiness, Sandbox, Selector};
 use crate::ui;
+
+/// The formats `--to` and `--cosign-format` ask for.
+pub fn formats(args: &MigrateArgs) -> Vec<Format> {
+    let mut f = Vec::new();
+    if matches!(args.to, MigrateTo::Cosign | MigrateTo::Both) {
+        f.extend(args.cosign_format.formats());
+    }
+    if matches!(args.to, MigrateTo::Notation | MigrateTo::Both) {
+        f.push(Format::Notation);
+    }
+    f
+}
 
 pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
     let sb = Sandbox::open_required(sh, sel)?;
     require_up(sh, &sb)?;
-    let tools = match args.to {
-        MigrateTo::Cosign => vec![Tool::Cosign],
-        MigrateTo::Notation => vec![Tool::Notation],
-        MigrateTo::Both => vec![Tool::Cosign, Tool::Notation],
+    let opts = migrate::Options {
+        formats: formats(args),
+        kit_dir: args.kit.clone().unwrap_or_else(|| kit::default_dir(&sb)),
+        images: ImageChoice { source: args.images.source, mirrors: args.images.mirror.clone() },
+        only: None,
     };
-    let choice = ImageChoice { source: args.images.source, mirrors: args.images.mirror.clone() };
-    let signers = Signers::start(sh, &sb, &choice)?;
+    let signers = migrate::start(sh, &sb, &opts)?;
     crate::signals::catch(
         "killing the running command's processes in the signers container, then writing the report so far",
     )?;
-    let report = crate::migrate::run(sh, &sb, &signers, &tools)?;
+    let report = migrate::migrate(sh, &sb, &signers, &opts)?;
     // With `--json -` stdout carries the JSON only.
     let to_stdout = args.json.json.as_deref() == Some("-");
-    let human = format!("{}\n", crate::migrate::table(&report));
+    let human = format!("{}\n", migrate::table(&report));
     if to_stdout {
         eprint!("{human}");
     } else {
@@ -46,7 +60,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
         );
     }
     let exec = format!("{} exec {}", sb.engine.kind, signers.container);
-    let commands = crate::migrate::consumer_commands(&report, &exec, &sb.spec.registry_address()?);
+    let commands = migrate::consumer_commands(&report, &exec, &sb.spec.registry_address()?);
     if to_stdout {
         eprint!("\n{commands}");
     } else {
@@ -55,10 +69,10 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
     args.json.write(&report)?;
     for n in &report.not_migrated {
         ui::warn(format!(
-            "not migrated: {} ({}) with {}: {}",
+            "not migrated: {} ({}) in {}: {}",
             n.tag,
-            crate::migrate::short(&n.digest),
-            n.tool,
+            migrate::short(&n.digest),
+            n.format.name(),
             n.reason
         ));
     }

@@ -93,7 +93,7 @@ pub fn customize_hooks(image: &str) -> Vec<String> {
                 .to_string(),
         ),
         // qemu-user carries an emulator per architecture (~100 MB); the clock shift for Go
-        // programs needs only the host's own (scenario/clock.rs). Not the client: its entry is
+        // programs needs only the host's own (step/clock.rs). Not the client: its entry is
         // shared with the `time` branch, and a tag names the entry only, so a new hook would not
         // rebuild an image already in the cache.
         "signers" => hooks.push(r#"find "$1"/usr/bin -name 'qemu-*' ! -name "qemu-$(uname -m)" -delete"#.to_string()),
@@ -145,18 +145,18 @@ impl Builder<'_> {
         self.layers_dir().join(format!("{}.tar", diff_id.trim_start_matches("sha256:")))
     }
 
-    /// What the base is made from; it is implied by every image's entry (suite, variant, recipe).
-    pub fn base_entry(&self) -> String {
+    /// What the base of `suite` (the lock's own, or an image's `suite`) is made from; it is implied
+    /// by every image's entry (suite, variant, recipe).
+    pub fn base_entry(&self, suite: &str) -> String {
         format!(
-            "trust-sandbox-base recipe={}\nsuite={}\nvariant={}\n",
+            "trust-sandbox-base recipe={}\nsuite={suite}\nvariant={}\n",
             crate::images::lock::RECIPE_VERSION,
-            self.lock.debian.suite,
             self.lock.debian.variant
         )
     }
 
-    pub fn base_tag(&self) -> String {
-        crate::util::hex(&Sha256::digest(self.base_entry().as_bytes()))[..12].to_string()
+    pub fn base_tag(&self, suite: &str) -> String {
+        crate::util::hex(&Sha256::digest(self.base_entry(suite).as_bytes()))[..12].to_string()
     }
 
     /// The record of a cached image, if it and all its layers are there.
@@ -170,18 +170,20 @@ impl Builder<'_> {
         crate::util::write_mode(&self.record_path(image, tag), &serde_json::to_vec_pretty(record)?, 0o644)
     }
 
-    fn sources(&self) -> Result<Vec<Source>> {
-        let suite = &self.lock.debian.suite;
-        if self.mirrors.is_empty() {
-            sources::from_host(Path::new("/etc/apt"), suite)
-        } else {
-            Ok(self.mirrors.iter().map(|m| sources::from_mirror(m, suite)).collect())
+    /// The apt sources of `suite`: the host's (or `--mirror`'s) for the lock's base suite; for an
+    /// image on a base of its own (the consumer's trixie), the same archives with that suite.
+    fn sources(&self, suite: &str) -> Result<Vec<Source>> {
+        let base = &self.lock.debian.suite;
+        if !self.mirrors.is_empty() {
+            return Ok(self.mirrors.iter().map(|m| sources::from_mirror(m, suite)).collect());
         }
+        let host = sources::from_host(Path::new("/etc/apt"), base)?;
+        Ok(if suite == base { host } else { sources::renamed(&host, base, suite) })
     }
 
     /// mmdebstrap arguments for the base, into `target` (a directory whose apt cache and lists
     /// are bind mounts made by the caller).
-    pub fn base_argv(&self, target: &Path, sources_file: &Path) -> Vec<String> {
+    pub fn base_argv(&self, suite: &str, target: &Path, sources_file: &Path) -> Vec<String> {
         let filter: Vec<String> = DPKG_FILTER.iter().map(|f| shell_quote(f)).collect();
         vec![
             format!("--variant={}", self.lock.debian.variant),
@@ -197,7 +199,7 @@ impl Builder<'_> {
             // Lists and archives are bind mounts, gone when unmounted; apt's clean-up would empty them.
             "--skip=cleanup/apt".into(),
             r#"--customize-hook=rm -f "$1"/var/cache/apt/*.bin"#.into(),
-            self.lock.debian.suite.clone(),
+            suite.to_string(),
             target.display().to_string(),
             sources_file.display().to_string(),
         ]
@@ -224,13 +226,11 @@ impl Builder<'_> {
         // extra suite goes in beside them before apt updates, with the preference that keeps it
         // to the exactly pinned packages.
         let extra = &self.lock.image(image)?.extra_suites;
+        let base = self.lock.suite_of(image)?;
         for suite in extra {
-            let stanzas = sources::for_extra_suite(&self.sources()?, &self.lock.debian.suite, suite);
+            let stanzas = sources::for_extra_suite(&self.sources(base)?, base, suite);
             if stanzas.is_empty() {
-                bail!(
-                    "no apt source serves Debian `{}` to derive `{suite}` from: pass --mirror URL",
-                    self.lock.debian.suite
-                );
+                bail!("no apt source serves Debian `{base}` to derive `{suite}` from: pass --mirror URL");
             }
             a.push(format!(
                 "--setup-hook=printf '%s' {} > \"$1\"/etc/apt/sources.list.d/trust-sandbox-{suite}.sources",
@@ -258,7 +258,7 @@ impl Builder<'_> {
             "--customize-hook=rm -f \"$1\"/var/cache/apt/*.bin && echo {} > \"$1\"/etc/trust-sandbox-image",
             shell_quote(self.lock.canonical_entry(image)?.replace('\n', " ").trim())
         ));
-        a.push(self.lock.debian.suite.clone());
+        a.push(base.to_string());
         a.push(target.display().to_string());
         a.push(sources_file.display().to_string());
         Ok(a)
@@ -327,7 +327,26 @@ impl Builder<'_> {
         Ok(out)
     }
 
-    fn build_jobs(&self, mut jobs: Vec<Job<'_>>, rebuild_base: bool) -> Result<BTreeMap<String, Record>> {
+    /// Builds the jobs base by base: most images sit on the lock's suite, an image with a `suite`
+    /// of its own on that suite's base (built the same way, cached under its own tag).
+    fn build_jobs(&self, jobs: Vec<Job<'_>>, rebuild_base: bool) -> Result<BTreeMap<String, Record>> {
+        let mut groups: BTreeMap<&str, Vec<Job<'_>>> = BTreeMap::new();
+        for job in jobs {
+            groups.entry(self.lock.suite_of(job.image)?).or_default().push(job);
+        }
+        let mut out = BTreeMap::new();
+        for (suite, jobs) in groups {
+            out.extend(self.build_on_base(suite, jobs, rebuild_base)?);
+        }
+        Ok(out)
+    }
+
+    fn build_on_base(
+        &self,
+        suite: &str,
+        mut jobs: Vec<Job<'_>>,
+        rebuild_base: bool,
+    ) -> Result<BTreeMap<String, Record>> {
         if which::which("mmdebstrap").is_err() {
             bail!("mmdebstrap is not installed; run `cargo xtask sandbox setup --yes` (Debian: apt-get install mmdebstrap)");
         }
@@ -341,11 +360,11 @@ impl Builder<'_> {
             .tempdir_in(&self.cache_dir)
             .context("creating a build directory")?;
         let sources_file = work.path().join("sources.sources");
-        fs::write(&sources_file, sources::render_deb822(&self.sources()?)).context("writing apt sources")?;
+        fs::write(&sources_file, sources::render_deb822(&self.sources(suite)?)).context("writing apt sources")?;
         let debs = self.cache_dir.join("debs");
         let base_dir = work.path().join("base");
         let lists = work.path().join("lists");
-        let base_tag = self.base_tag();
+        let base_tag = self.base_tag(suite);
 
         let started = Instant::now();
         let base_record = if rebuild_base { None } else { self.cached("base", &base_tag) };
@@ -362,10 +381,7 @@ impl Builder<'_> {
                 .arg(&layer))
             .context("unpacking the cached base layer")?;
         } else {
-            ui::status(
-                "Building",
-                format!("the base ({} {}) with mmdebstrap", self.lock.debian.suite, self.lock.debian.variant),
-            );
+            ui::status("Building", format!("the base ({suite} {}) with mmdebstrap", self.lock.debian.variant));
             let archives = work.path().join("base-archives");
             link_debs(&debs, &archives)?;
             fs::create_dir_all(archives.join("partial"))?;
@@ -373,7 +389,7 @@ impl Builder<'_> {
             let mut mounts = Mounts::default();
             mounts.bind(&archives, &base_dir.join("var/cache/apt/archives"))?;
             mounts.bind(&lists, &base_dir.join("var/lib/apt/lists"))?;
-            let built = self.mmdebstrap("base", &self.base_argv(&base_dir, &sources_file));
+            let built = self.mmdebstrap("base", &self.base_argv(suite, &base_dir, &sources_file));
             link_debs(&archives, &debs)?;
             built?;
             mounts.release()?;
@@ -417,8 +433,8 @@ impl Builder<'_> {
                 let (diff_id, size, _) = self.store_layer(&base_dir, None)?;
                 ui::status("Stored", format!("the base layer ({})", mb(size)));
                 let created_by = format!(
-                    "mmdebstrap --variant={} {} (trust-sandbox base {base_tag})",
-                    self.lock.debian.variant, self.lock.debian.suite
+                    "mmdebstrap --variant={} {suite} (trust-sandbox base {base_tag})",
+                    self.lock.debian.variant
                 );
                 let l = RecordLayer { diff_id, created_by };
                 self.store_record("base", &base_tag, &Record { layers: vec![l.clone()] })?;

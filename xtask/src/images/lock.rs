@@ -28,6 +28,11 @@ pub struct DebianBase {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct LockedImage {
+    /// The Debian suite of this image's own base, when it is not the lock's (the consumer's
+    /// skopeo and podman come from trixie and need its glibc: mixed into bookworm they would
+    /// replace most of the base). Such an image gets a base layer of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<String>,
     /// Suites besides the base's that this image's pins come from (the signers' cosign and
     /// notation exist only in forky). Every package that is not pinned, dependencies included,
     /// still comes from the base suite: the image's apt gives these suites a low priority.
@@ -49,8 +54,14 @@ pub fn load() -> Result<Lock> {
 pub fn parse(text: &str) -> Result<Lock> {
     let lock: Lock = toml::from_str(text)?;
     for (name, image) in &lock.images {
-        for suite in &image.extra_suites {
+        if let Some(suite) = &image.suite {
             if suite == &lock.debian.suite || !valid_package_name(suite) {
+                bail!("image `{name}`: suite `{suite}` must be a Debian suite name other than the lock's (or be left out)");
+            }
+        }
+        let base = image.suite.as_ref().unwrap_or(&lock.debian.suite);
+        for suite in &image.extra_suites {
+            if suite == base || !valid_package_name(suite) {
                 bail!("image `{name}`: extra suite `{suite}` must be a Debian suite name other than the base's");
             }
         }
@@ -81,12 +92,18 @@ impl Lock {
         self.images.get(name).with_context(|| format!("images.lock has no entry for image `{name}`"))
     }
 
+    /// The suite of the base `name` is built on.
+    pub fn suite_of(&self, name: &str) -> Result<&str> {
+        Ok(self.image(name)?.suite.as_deref().unwrap_or(&self.debian.suite))
+    }
+
     /// The canonical text of one entry: what the tag hashes, and nothing else.
     pub fn canonical_entry(&self, name: &str) -> Result<String> {
         let image = self.image(name)?;
         let mut s = format!(
             "trust-sandbox-image recipe={RECIPE_VERSION}\nimage={name}\nsuite={}\nvariant={}\n",
-            self.debian.suite, self.debian.variant
+            self.suite_of(name)?,
+            self.debian.variant
         );
         // Only images that name extra suites get the line, so every other tag stays as it was.
         if !image.extra_suites.is_empty() {
@@ -188,6 +205,19 @@ docker-registry = "2.8.2+ds1-1"
         assert!(parse(&format!("{SAMPLE}\n[images.empty.packages]\n")).is_err());
         assert!(parse(&SAMPLE.replace("[debian]", "[debian]\nmirror = \"x\"")).is_err());
         assert!(load().unwrap().image("nope").unwrap_err().to_string().contains("no entry for image `nope`"));
+    }
+
+    #[test]
+    fn an_image_on_its_own_suite_is_tagged_by_it_and_checked() {
+        let own =
+            format!("{SAMPLE}\n[images.consumer]\nsuite = \"trixie\"\n\n[images.consumer.packages]\nskopeo = \"1\"\n");
+        let lock = parse(&own).unwrap();
+        assert_eq!(lock.suite_of("consumer").unwrap(), "trixie");
+        assert_eq!(lock.suite_of("notary").unwrap(), "bookworm");
+        assert!(lock.canonical_entry("consumer").unwrap().contains("suite=trixie\n"));
+        assert!(parse(&own.replace("suite = \"trixie\"", "suite = \"bookworm\"")).is_err());
+        assert!(parse(&own.replace("suite = \"trixie\"", "suite = \"trixie\"\nextra_suites = [\"trixie\"]")).is_err());
+        assert_eq!(parse(&lock.render().unwrap()).unwrap(), lock);
     }
 
     #[test]

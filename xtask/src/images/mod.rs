@@ -231,11 +231,11 @@ pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
     let mut changes = Vec::new();
     let base_suite = lock.debian.suite.clone();
     for (name, image) in lock.images.iter_mut() {
-        let private = if image.extra_suites.is_empty() {
+        let private = if image.extra_suites.is_empty() && image.suite.is_none() {
             None
         } else {
             Some(
-                private_apt(sh, &base_suite, &image.extra_suites)
+                private_apt(sh, &base_suite, image.suite.as_deref(), &image.extra_suites)
                     .with_context(|| format!("asking apt for image {name}"))?,
             )
         };
@@ -260,18 +260,20 @@ pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
     Ok(changes)
 }
 
-/// A throwaway apt configuration with the host's sources for the base suite plus `extra`, and
-/// their low priority, updated once.
-fn private_apt(sh: &Shell, base_suite: &str, extra: &[String]) -> Result<tempfile::TempDir> {
+/// A throwaway apt configuration with the host's sources for the base suite (or, for an image on
+/// a base of its own, the same archives for `own`) plus `extra` at their low priority, updated once.
+fn private_apt(sh: &Shell, base_suite: &str, own: Option<&str>, extra: &[String]) -> Result<tempfile::TempDir> {
     let dir = tempfile::Builder::new().prefix("trust-sandbox-apt-").tempdir()?;
     let root = dir.path();
     for d in ["etc/sources.list.d", "etc/preferences.d", "etc/apt.conf.d", "lists/partial", "cache/archives/partial"] {
         std::fs::create_dir_all(root.join(d))?;
     }
-    let base = sources::from_host(std::path::Path::new("/etc/apt"), base_suite)?;
+    let host = sources::from_host(std::path::Path::new("/etc/apt"), base_suite)?;
+    let image_suite = own.unwrap_or(base_suite);
+    let base = sources::renamed(&host, base_suite, image_suite);
     let mut all = base.clone();
     for suite in extra {
-        all.extend(sources::for_extra_suite(&base, base_suite, suite));
+        all.extend(sources::for_extra_suite(&base, image_suite, suite));
         std::fs::write(root.join(format!("etc/preferences.d/{suite}")), sources::low_priority_preference(suite))?;
     }
     std::fs::write(root.join("etc/sources.list.d/trust-sandbox.sources"), sources::render_deb822(&all))?;
@@ -280,7 +282,8 @@ fn private_apt(sh: &Shell, base_suite: &str, extra: &[String]) -> Result<tempfil
         "Dir::Etc \"{r}/etc\";\nDir::Etc::sourcelist \"/dev/null\";\nDir::State::Lists \"{r}/lists\";\nDir::Cache \"{r}/cache\";\nDir::State::status \"/dev/null\";\nAcquire::Languages \"none\";\n"
     );
     std::fs::write(root.join("apt.conf"), conf)?;
-    ui::info("Updating", format!("a private apt with {} for the pins of {}", extra.join(", "), base_suite));
+    let suites: Vec<&str> = std::iter::once(image_suite).chain(extra.iter().map(String::as_str)).collect();
+    ui::info("Updating", format!("a private apt with {} for the pins of one image", suites.join(", ")));
     xshell::cmd!(sh, "apt-get update -qq")
         .env("APT_CONFIG", root.join("apt.conf"))
         .quiet()

@@ -185,6 +185,26 @@ pub fn for_extra_suite(base: &[Source], base_suite: &str, extra: &str) -> Vec<So
     out
 }
 
+/// The same archives serving `to` instead of `from`: every suite named `from` or `from-…`
+/// (updates, security) renamed, so an image on a base of another suite keeps the host's
+/// mirrors and keys.
+pub fn renamed(sources: &[Source], from: &str, to: &str) -> Vec<Source> {
+    sources
+        .iter()
+        .map(|s| Source {
+            suites: s
+                .suites
+                .iter()
+                .map(|x| match x.strip_prefix(from) {
+                    Some(rest) if rest.is_empty() || rest.starts_with('-') => format!("{to}{rest}"),
+                    _ => x.clone(),
+                })
+                .collect(),
+            ..s.clone()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,6 +281,16 @@ mod tests {
             (mirror[0].uri.as_str(), mirror[0].suites.as_slice()),
             ("http://snap/x", &["forky".to_string()][..])
         );
+    }
+
+    #[test]
+    fn another_base_suite_keeps_the_archives_and_keys() {
+        let base = for_suite(parse_deb822(DEB822), "bookworm");
+        let t = renamed(&base, "bookworm", "trixie");
+        assert_eq!(t[0].suites, ["trixie", "trixie-updates"]);
+        assert_eq!(t[1].suites, ["trixie-security"]);
+        assert_eq!(t[0].signed_by, base[0].signed_by);
+        assert!(!t[0].ignore_valid_until, "a stable suite keeps its Valid-Until check");
     }
 
     #[test]

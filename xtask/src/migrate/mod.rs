@@ -3,9 +3,15 @@
 //! side what each of the three refuses (`compare`).
 
 pub mod compare;
+pub mod consumer;
 pub mod find;
+pub mod helper;
+pub mod kit;
 pub mod signers;
+pub mod signing;
 pub mod tools;
+
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -14,32 +20,8 @@ use xshell::Shell;
 use crate::sandbox::Sandbox;
 use crate::ui;
 use find::SignedTag;
-use signers::Signers;
-use tools::Tool;
-
-/// What happened to one tag with one tool.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case", tag = "status", content = "detail")]
-pub enum Outcome {
-    /// Signed now and verified.
-    Signed,
-    /// A signature by this sandbox's key verified already: nothing signed.
-    AlreadySigned,
-    /// Not signed: the registry no longer serves the digest, or the tool was not asked for.
-    Skipped(String),
-    Failed(String),
-}
-
-impl Outcome {
-    fn short(&self) -> &str {
-        match self {
-            Outcome::Signed => "signed",
-            Outcome::AlreadySigned => "already",
-            Outcome::Skipped(_) => "-",
-            Outcome::Failed(_) => "FAILED",
-        }
-    }
-}
+use signers::{ImageChoice, Signers};
+use signing::{DigestRef, Format, FormatResult, Status};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Record {
@@ -50,21 +32,37 @@ pub struct Record {
     /// What the registry's tag points to now (None: the tag is gone).
     pub registry_digest: Option<String>,
     pub signed_digest_served: bool,
-    pub cosign: Outcome,
-    pub notation: Outcome,
+    /// Per format (asked for or not): what was done and which signatures are there now. Empty
+    /// when the registry no longer serves the signed digest.
+    pub signatures: Vec<FormatResult>,
+    /// The formats the digest carries afterwards, verified with this sandbox's key/certificate.
+    pub carries: Vec<Format>,
     pub note: String,
+}
+
+impl Record {
+    pub fn status(&self, f: Format) -> Option<Status> {
+        self.signatures.iter().find(|r| r.format == f).map(|r| r.status)
+    }
+
+    /// `repository:tag@digest`: the DCT-signed digest, deployable by digest.
+    pub fn pinned(&self) -> String {
+        format!("{}:{}@{}", self.repository, self.tag, self.dct_digest)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub sandbox: String,
+    /// The formats asked for (`--to`, `--cosign-format`).
+    pub formats: Vec<Format>,
     /// The signal that ended the run early; `records` then holds the tags done until then.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
     pub records: Vec<Record>,
-    /// Every DCT-signed tag that did not get a signature it was asked for, and why (failed, its
-    /// digest no longer served, or not reached before an interruption): the exit status is
-    /// non-zero when there is one.
+    /// Every signature asked for that a DCT-signed tag did not get, and why (failed, its digest
+    /// no longer served, or not reached before an interruption): the exit status is non-zero
+    /// when there is one.
     pub not_migrated: Vec<NotMigrated>,
     /// Repositories with trust data but no signed tag.
     pub without_signed_tags: Vec<Unsigned>,
@@ -74,15 +72,41 @@ pub struct Report {
     pub cosign_public_key: String,
     pub notation_certificate: String,
     pub notation_trust_policy: String,
+    /// The consumer kit written beside them (set by the command once written).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kit: Option<String>,
 }
 
+impl Report {
+    /// A report of nothing migrated yet, in every format (for a kit before any `migrate`).
+    pub fn empty(sb: &Sandbox, signers: &Signers<'_>) -> Report {
+        Report {
+            sandbox: sb.name.clone(),
+            formats: Format::ALL.to_vec(),
+            interrupted: None,
+            records: vec![],
+            not_migrated: vec![],
+            without_signed_tags: vec![],
+            signed: 0,
+            already_signed: 0,
+            failed: 0,
+            cosign_public_key: signers.cosign_pub().display().to_string(),
+            notation_certificate: signers.notation_cert().display().to_string(),
+            notation_trust_policy: signers.trust_policy_file().display().to_string(),
+            kit: None,
+        }
+    }
+}
+
+/// One format a DCT-signed tag was asked to get and did not.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct NotMigrated {
     /// `repository:tag`.
     pub tag: String,
     /// The digest DCT signed.
     pub digest: String,
-    pub tool: String,
+    pub format: Format,
+    /// Never empty.
     pub reason: String,
 }
 
@@ -92,10 +116,78 @@ pub struct Unsigned {
     pub reason: String,
 }
 
-/// Finds, signs and verifies; never signs a digest twice. A signal (see `crate::signals`) stops
-/// it after killing the running command's processes: the report then holds what was done.
-pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, tools: &[Tool]) -> Result<Report> {
-    let guns = find::guns(sh, sb)?;
+/// What a migration is asked to do.
+pub struct Options {
+    pub formats: Vec<Format>,
+    /// Where the consumer kit goes (default [`kit::default_dir`]).
+    pub kit_dir: PathBuf,
+    pub images: ImageChoice,
+    /// Only this repository (GUN), e.g. a scenario's own; `None`: every one with trust data.
+    pub only: Option<String>,
+}
+
+/// The first half of `migrate`: the kit directory is checked first (nothing is signed when it
+/// cannot be written), then the signers container is started. A command catches signals after
+/// this (see `crate::signals`), so a signal during an image build still ends the build at once.
+pub fn start<'a>(sh: &Shell, sb: &'a Sandbox, opts: &Options) -> Result<Signers<'a>> {
+    kit::preflight(&opts.kit_dir)?;
+    Signers::start(sh, sb, &opts.images)
+}
+
+/// The rest of `migrate`, for the command and the scenarios' `migrate` action: every tag is
+/// signed, then the kit is written from the same key and certificate (after a signal too: it
+/// names what was migrated until then).
+pub fn migrate(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, opts: &Options) -> Result<Report> {
+    let mut report = run(sh, sb, signers, &opts.formats, opts.only.as_deref())?;
+    let files = kit::render(&kit_input(sb, signers, &report)?)?;
+    kit::write(&opts.kit_dir, &files)
+        .with_context(|| format!("writing the consumer kit to {}", opts.kit_dir.display()))?;
+    ui::status("Wrote", format!("the consumer kit {} ({} files, no secret)", opts.kit_dir.display(), files.len()));
+    if !opts.formats.contains(&Format::CosignLegacy) && opts.formats.contains(&Format::CosignBundle) {
+        ui::warn("no `.sig` (legacy) signatures written: podman, CRI-O, skopeo and buildah will refuse these images (`--cosign-format both`)");
+    }
+    report.kit = Some(opts.kit_dir.display().to_string());
+    Ok(report)
+}
+
+/// What the kit is rendered from: the sandbox's public key, certificate and trust policy, its
+/// registry's names, the formats and digests of `report`.
+pub fn kit_input(sb: &Sandbox, signers: &Signers<'_>, report: &Report) -> Result<kit::Input> {
+    let read = |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+    Ok(kit::Input {
+        sandbox: sb.name.clone(),
+        registry: sb.spec.registry_address()?,
+        host_registry: format!("127.0.0.1:{}", sb.state.registry_port),
+        plain_http: true,
+        cosign_pub: read(&signers.cosign_pub())?,
+        notation_cert: read(&signers.notation_cert())?,
+        notation_policy: read(&signers.trust_policy_file())?,
+        formats: report.formats.clone(),
+        pinned: report.records.iter().filter(|r| !r.carries.is_empty()).map(Record::pinned).collect(),
+        repositories: repositories(report, &sb.spec.registry_address()?),
+    })
+}
+
+/// The migrated repositories' paths below `registry`, each once.
+fn repositories(report: &Report, registry: &str) -> Vec<String> {
+    let prefix = format!("{registry}/");
+    let mut out: Vec<String> = report
+        .records
+        .iter()
+        .filter(|r| !r.carries.is_empty())
+        .filter_map(|r| r.repository.strip_prefix(&prefix).map(String::from))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Finds, signs and verifies in `formats`; never signs a format of a digest twice. A signal
+/// (see `crate::signals`) stops it after killing the running command's processes: the report
+/// then holds what was done, and names the tags not reached.
+pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, formats: &[Format], only: Option<&str>) -> Result<Report> {
+    let mut guns = find::guns(sh, sb)?;
+    guns.retain(|g| only.is_none_or(|o| g == o));
     ui::status(
         "Found",
         format!("{} repositor{} with DCT trust data", guns.len(), if guns.len() == 1 { "y" } else { "ies" }),
@@ -108,7 +200,7 @@ pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, tools: &[Tool]) -> R
             interrupted = Some(sig.name().to_string());
             break;
         }
-        match migrate_tag(sh, signers, t, tools) {
+        match migrate_tag(sh, signers, t, formats) {
             Ok(r) => records.push(r),
             Err(e) if crate::signals::caught().is_some() => {
                 ui::warn(format!("{e:#}"));
@@ -118,69 +210,60 @@ pub fn run(sh: &Shell, sb: &Sandbox, signers: &Signers<'_>, tools: &[Tool]) -> R
             Err(e) => return Err(e.context(format!("migrating {}:{}", t.repository, t.tag))),
         }
     }
-    let count =
-        |f: &dyn Fn(&Outcome) -> bool| records.iter().flat_map(|r| [&r.cosign, &r.notation]).filter(|o| f(o)).count();
-    let mut not_migrated = not_migrated(&records);
+    let count = |want: Status| records.iter().flat_map(|r| &r.signatures).filter(|s| s.status == want).count();
+    let mut not_migrated = not_migrated(&records, formats);
+    let why = format!("not reached: the run was interrupted by {}", interrupted.as_deref().unwrap_or("a signal"));
     for t in tags.iter().skip(records.len()) {
-        for tool in tools {
-            not_migrated.push(NotMigrated {
-                tag: format!("{}:{}", t.repository, t.tag),
-                digest: t.digest.clone(),
-                tool: tool.name().into(),
-                reason: format!(
-                    "not reached: the run was interrupted by {}",
-                    interrupted.as_deref().unwrap_or("a signal")
-                ),
-            });
-        }
+        not_migrated.extend(formats.iter().map(|&format| NotMigrated {
+            tag: format!("{}:{}", t.repository, t.tag),
+            digest: t.digest.clone(),
+            format,
+            reason: why.clone(),
+        }));
     }
     Ok(Report {
-        sandbox: sb.name.clone(),
+        formats: formats.to_vec(),
         interrupted,
-        signed: count(&|o| *o == Outcome::Signed),
-        already_signed: count(&|o| *o == Outcome::AlreadySigned),
-        failed: count(&|o| matches!(o, Outcome::Failed(_))),
         not_migrated,
+        signed: count(Status::Signed),
+        already_signed: count(Status::Already),
+        failed: count(Status::Failed),
         records,
         without_signed_tags: unsigned
             .into_iter()
             .map(|u| Unsigned { repository: u.repository, reason: u.reason })
             .collect(),
-        cosign_public_key: signers.cosign_pub().display().to_string(),
-        notation_certificate: signers.notation_cert().display().to_string(),
-        notation_trust_policy: signers.trust_policy_file().display().to_string(),
+        ..Report::empty(sb, signers)
     })
 }
 
-/// The tool signatures that were asked for and are not there: failed, or skipped because the
-/// registry no longer serves the signed digest. (`--to` leaving a tool out is not one.)
-fn not_migrated(records: &[Record]) -> Vec<NotMigrated> {
+/// The formats asked for that a record did not get: failed, or not signed because the registry
+/// no longer serves the signed digest. (A format left out by `--to`/`--cosign-format` is not one.)
+fn not_migrated(records: &[Record], formats: &[Format]) -> Vec<NotMigrated> {
     let mut out = Vec::new();
     for r in records {
-        for (tool, outcome) in [(Tool::Cosign, &r.cosign), (Tool::Notation, &r.notation)] {
-            let reason = match outcome {
-                Outcome::Failed(why) => why.clone(),
-                Outcome::Skipped(why) if why != NOT_ASKED => why.clone(),
-                _ => continue,
+        for &format in formats {
+            let reason = match r.signatures.iter().find(|s| s.format == format) {
+                None if !r.signed_digest_served => "the registry no longer serves the signed digest".to_string(),
+                None => "the signing script said nothing about it".to_string(),
+                Some(s) if s.status == Status::Failed => s.detail.clone(),
+                Some(_) => continue,
             };
             out.push(NotMigrated {
                 tag: format!("{}:{}", r.repository, r.tag),
                 digest: r.dct_digest.clone(),
-                tool: tool.name().into(),
-                reason,
+                format,
+                reason: if reason.trim().is_empty() { "failed, and the tools said nothing".into() } else { reason },
             });
         }
     }
     out
 }
 
-/// Why a tool was skipped on purpose.
-const NOT_ASKED: &str = "not asked for (--to)";
-
-fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, tools: &[Tool]) -> Result<Record> {
+fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, formats: &[Format]) -> Result<Record> {
     let tag_ref = format!("{}:{}", t.repository, t.tag);
-    let digest_ref = format!("{}@{}", t.repository, t.digest);
-    let out = signers.script(tools::REGISTRY_STATE, &[&tag_ref, &digest_ref], false)?;
+    let digest_ref = DigestRef::new(&t.repository, &t.digest)?;
+    let out = signers.script(tools::REGISTRY_STATE, &[&tag_ref, &digest_ref.to_string()], false)?;
     let (now, served) = tools::parse_registry_state(&out.stdout).with_context(|| {
         let why = signers.not_running(sh).unwrap_or_else(|| out.reason());
         format!("asking the registry about {tag_ref}: {why}")
@@ -193,35 +276,30 @@ fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, tools: &[Tool])
         }
         _ => {}
     }
-    if !served {
-        notes.push("the registry no longer serves the signed digest: not signed".to_string());
-    }
-    let outcome = |tool: Tool| -> Result<Outcome> {
-        if !tools.contains(&tool) {
-            return Ok(Outcome::Skipped(NOT_ASKED.into()));
-        }
-        if !served {
-            return Ok(Outcome::Skipped("the registry no longer serves the signed digest".into()));
-        }
-        let out = signers.script(&tools::sign_once_script(tool, &digest_ref), &[], tool == Tool::Cosign)?;
-        let last = out.stdout.lines().rev().find(|l| l.starts_with("@@ ")).unwrap_or("").trim_start_matches("@@ ");
-        let result = match last {
-            "already" => Outcome::AlreadySigned,
-            "signed" => Outcome::Signed,
-            _ => Outcome::Failed(failure_reason(&out, || signers.not_running(sh))),
-        };
-        match &result {
-            Outcome::Signed => ui::status("Signed", format!("{digest_ref} with {} (verified)", tool.name())),
-            Outcome::AlreadySigned => {
-                ui::info("Kept", format!("{digest_ref}: already signed with {} by this sandbox's key", tool.name()))
+    let signatures = if served {
+        let results =
+            signing::ensure(signers, sh, &signing::Registry::plain_http(), &signers.keys(), &digest_ref, formats)
+                .map_err(|e| match signers.not_running(sh) {
+                    // The container stopped under the script: that is the reason, not its silence.
+                    Some(stopped) => e.context(stopped),
+                    None => e,
+                })?;
+        for r in &results {
+            let f = r.format.name();
+            match r.status {
+                Status::Signed => ui::status("Signed", format!("{digest_ref} ({f}, verified)")),
+                Status::Already => ui::info("Kept", format!("{digest_ref}: {f} already signed by this sandbox's key")),
+                Status::Failed => ui::warn(format!("{f} failed on {digest_ref}: {}", r.detail)),
+                Status::Foreign => notes.push(format!("a {f} signature not made by this sandbox's key is there")),
+                Status::Present | Status::Absent => {}
             }
-            Outcome::Failed(m) => ui::warn(format!("{} failed on {digest_ref}: {m}", tool.name())),
-            Outcome::Skipped(_) => {}
         }
-        Ok(result)
+        results
+    } else {
+        notes.push("the registry no longer serves the signed digest: not signed".to_string());
+        Vec::new()
     };
-    let cosign = outcome(Tool::Cosign)?;
-    let notation = outcome(Tool::Notation)?;
+    let carries = signatures.iter().filter(|r| r.status.carried()).map(|r| r.format).collect();
     Ok(Record {
         repository: t.repository.clone(),
         tag: t.tag.clone(),
@@ -229,27 +307,10 @@ fn migrate_tag(sh: &Shell, signers: &Signers<'_>, t: &SignedTag, tools: &[Tool])
         dct_signers: t.signers.clone(),
         registry_digest: now,
         signed_digest_served: served,
-        cosign,
-        notation,
+        signatures,
+        carries,
         note: notes.join("; "),
     })
-}
-
-/// Why a signing script failed, never empty: its output less the `@@` markers, and when the
-/// container stopped under it (no output, or exit 137), that.
-fn failure_reason(out: &crate::engine::Output, not_running: impl FnOnce() -> Option<String>) -> String {
-    let all = out.combined();
-    let text: Vec<&str> = all.lines().map(str::trim).filter(|l| !l.starts_with("@@") && !l.is_empty()).collect();
-    let text = text.join(" | ");
-    let stopped = if text.is_empty() || out.code == 137 { not_running() } else { None };
-    // Nothing said: the exit status says what it can.
-    let bare = || crate::engine::Output { code: out.code, ..Default::default() }.reason();
-    match (text.is_empty(), stopped) {
-        (true, Some(stopped)) => format!("{stopped} ({})", bare()),
-        (false, Some(stopped)) => format!("{text} ({stopped})"),
-        (false, None) => text,
-        (true, None) => bare(),
-    }
 }
 
 /// `sha256:` and the first 12 hex digits.
@@ -257,34 +318,26 @@ pub fn short(digest: &str) -> String {
     digest.chars().take(19).collect()
 }
 
-/// The table for a terminal: one row per signed tag.
+/// The table for a terminal: one row per signed tag, one column per format.
 pub fn table(report: &Report) -> String {
-    let mut rows = vec![[
-        "REPOSITORY".to_string(),
-        "TAG".into(),
-        "DCT DIGEST".into(),
-        "REGISTRY NOW".into(),
-        "COSIGN".into(),
-        "NOTATION".into(),
-        "NOTE".into(),
-    ]];
+    let mut head = vec!["REPOSITORY".to_string(), "TAG".into(), "DCT DIGEST".into(), "REGISTRY NOW".into()];
+    head.extend(Format::ALL.iter().map(|f| f.name().to_uppercase()));
+    head.push("NOTE".into());
+    let mut rows = vec![head];
     for r in &report.records {
         let now = match &r.registry_digest {
             None => "(no tag)".to_string(),
             Some(d) if *d == r.dct_digest => "same".to_string(),
             Some(d) => short(d),
         };
-        rows.push([
-            r.repository.clone(),
-            r.tag.clone(),
-            short(&r.dct_digest),
-            now,
-            r.cosign.short().to_string(),
-            r.notation.short().to_string(),
-            r.note.clone(),
-        ]);
+        let mut row = vec![r.repository.clone(), r.tag.clone(), short(&r.dct_digest), now];
+        row.extend(Format::ALL.iter().map(|f| r.status(*f).map_or("-", Status::short).to_string()));
+        row.push(r.note.clone());
+        rows.push(row);
     }
-    let widths: Vec<usize> = (0..7).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let columns = rows[0].len();
+    let widths: Vec<usize> =
+        (0..columns).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     let mut s = String::new();
     for r in &rows {
         let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
@@ -300,7 +353,7 @@ pub fn consumer_commands(report: &Report, in_container: &str, registry: &str) ->
     let example = report
         .records
         .iter()
-        .find(|r| matches!(r.cosign, Outcome::Signed | Outcome::AlreadySigned))
+        .find(|r| r.carries.contains(&Format::CosignLegacy) || r.carries.contains(&Format::CosignBundle))
         .or(report.records.first())
         .map(|r| format!("{}@{}", r.repository, r.dct_digest))
         .unwrap_or_else(|| format!("{registry}/<repository>@sha256:<digest>"));
@@ -328,7 +381,16 @@ pub fn consumer_commands(report: &Report, in_container: &str, registry: &str) ->
 mod tests {
     use super::*;
 
-    fn record(cosign: Outcome, now: Option<&str>) -> Record {
+    fn result(format: Format, status: Status) -> FormatResult {
+        FormatResult { format, status, signatures: vec![], detail: String::new() }
+    }
+
+    fn record(bundle: Status, now: Option<&str>) -> Record {
+        let signatures = vec![
+            result(Format::CosignBundle, bundle),
+            result(Format::CosignLegacy, Status::Signed),
+            result(Format::Notation, Status::Already),
+        ];
         Record {
             repository: "sandboxregistry:5000/app/web".into(),
             tag: "v1".into(),
@@ -336,8 +398,8 @@ mod tests {
             dct_signers: vec![],
             registry_digest: now.map(String::from),
             signed_digest_served: true,
-            cosign,
-            notation: Outcome::AlreadySigned,
+            carries: signatures.iter().filter(|r| r.status.carried()).map(|r| r.format).collect(),
+            signatures,
             note: String::new(),
         }
     }
@@ -345,8 +407,9 @@ mod tests {
     fn report(records: Vec<Record>) -> Report {
         Report {
             sandbox: "s".into(),
+            formats: Format::ALL.to_vec(),
             interrupted: None,
-            not_migrated: not_migrated(&records),
+            not_migrated: not_migrated(&records, &Format::ALL),
             records,
             without_signed_tags: vec![],
             signed: 0,
@@ -355,28 +418,40 @@ mod tests {
             cosign_public_key: "/st/signers/cosign.pub".into(),
             notation_certificate: "/st/signers/notation.crt".into(),
             notation_trust_policy: "/st/signers/config/notation/trustpolicy.json".into(),
+            kit: None,
         }
     }
 
     #[test]
-    fn the_table_says_same_moved_or_gone() {
+    fn the_table_says_same_moved_or_gone_and_each_format() {
         let same = format!("sha256:{}", "a".repeat(64));
         let moved = format!("sha256:{}", "b".repeat(64));
         let t = table(&report(vec![
-            record(Outcome::Signed, Some(&same)),
-            record(Outcome::AlreadySigned, Some(&moved)),
-            record(Outcome::Skipped("x".into()), None),
+            record(Status::Signed, Some(&same)),
+            record(Status::Absent, Some(&moved)),
+            Record { signatures: vec![], carries: vec![], ..record(Status::Failed, None) },
         ]));
         let lines: Vec<&str> = t.lines().collect();
-        assert!(lines[0].starts_with("REPOSITORY") && lines[0].contains("REGISTRY NOW"));
-        assert!(lines[1].contains("same") && lines[1].contains("signed"), "{t}");
-        assert!(lines[2].contains("sha256:bbbbbbbbbbbb") && lines[2].contains("already"), "{t}");
+        assert!(lines[0].starts_with("REPOSITORY") && lines[0].contains("REGISTRY NOW"), "{t}");
+        assert!(lines[0].contains("COSIGN-BUNDLE  COSIGN-LEGACY  NOTATION"), "{t}");
+        assert!(lines[1].contains("same") && lines[1].contains("signed         signed         already"), "{t}");
+        assert!(lines[2].contains("sha256:bbbbbbbbbbbb") && lines[2].contains("-              signed"), "{t}");
         assert!(lines[3].contains("(no tag)"), "{t}");
     }
 
     #[test]
+    fn a_record_carries_what_verified_and_pins_its_digest() {
+        let r = record(Status::Foreign, None);
+        assert_eq!(r.carries, [Format::CosignLegacy, Format::Notation]);
+        assert_eq!(r.pinned(), format!("sandboxregistry:5000/app/web:v1@sha256:{}", "a".repeat(64)));
+        let j = serde_json::to_value(&r).unwrap();
+        assert_eq!(j["carries"], serde_json::json!(["cosign-legacy", "notation"]));
+        assert_eq!(j["signatures"][0]["status"], "foreign");
+    }
+
+    #[test]
     fn consumer_commands_name_the_exported_files_and_a_digest() {
-        let c = consumer_commands(&report(vec![record(Outcome::Signed, None)]), "docker exec s-signers", "r:5000");
+        let c = consumer_commands(&report(vec![record(Status::Signed, None)]), "docker exec s-signers", "r:5000");
         assert!(c.contains("docker exec s-signers cosign verify --key /signers/cosign.pub"), "{c}");
         assert!(c.contains("cosign verify --key /st/signers/cosign.pub"), "{c}");
         assert!(c.contains("notation policy import /st/signers/config/notation/trustpolicy.json"), "{c}");
@@ -385,34 +460,32 @@ mod tests {
 
     #[test]
     fn what_was_asked_for_and_not_signed_is_named_and_never_without_a_reason() {
-        let gone = Record {
-            cosign: Outcome::Skipped("the registry no longer serves the signed digest".into()),
-            notation: Outcome::Skipped(NOT_ASKED.into()),
-            ..record(Outcome::Signed, None)
+        let gone =
+            Record { signatures: vec![], carries: vec![], signed_digest_served: false, ..record(Status::Signed, None) };
+        let mut failed = record(Status::Already, None);
+        failed.signatures[2] = FormatResult {
+            format: Format::Notation,
+            status: Status::Failed,
+            signatures: vec![],
+            detail: "failed sign: boom".into(),
         };
-        let failed = Record { notation: Outcome::Failed("boom".into()), ..record(Outcome::AlreadySigned, None) };
-        let n = not_migrated(&[record(Outcome::Signed, None), gone, failed]);
-        let got: Vec<(&str, &str)> = n.iter().map(|m| (m.tool.as_str(), m.reason.as_str())).collect();
-        assert_eq!(got, [("cosign", "the registry no longer serves the signed digest"), ("notation", "boom")]);
-        assert_eq!(n[0].tag, "sandboxregistry:5000/app/web:v1");
-
-        // The signers container died under the command: no output, exit 137.
-        let dead = crate::engine::Output { code: 137, stdout: "@@ sign-failed\n".into(), stderr: String::new() };
-        let why = failure_reason(&dead, || Some("the signers container ts-signers is exited (not running)".into()));
-        assert!(why.starts_with("the signers container ts-signers is exited") && why.contains("SIGKILL"), "{why}");
-        let silent = crate::engine::Output { code: 1, stdout: String::new(), stderr: String::new() };
-        assert_eq!(failure_reason(&silent, || None), "exit 1 and no output");
-        let said = crate::engine::Output { code: 1, stdout: "x\n@@ sign-failed\n".into(), stderr: "denied\n".into() };
-        assert_eq!(failure_reason(&said, || None), "x | denied");
-    }
-
-    #[test]
-    fn outcomes_serialise_with_a_status() {
-        let j = serde_json::to_value(Outcome::Skipped("why".into())).unwrap();
-        assert_eq!(j, serde_json::json!({"status": "skipped", "detail": "why"}));
+        failed.signatures[1].detail = String::new();
+        failed.signatures[1].status = Status::Failed;
+        let n = not_migrated(&[record(Status::Signed, None), gone, failed], &[Format::CosignLegacy, Format::Notation]);
+        let got: Vec<(Format, &str)> = n.iter().map(|m| (m.format, m.reason.as_str())).collect();
         assert_eq!(
-            serde_json::to_value(Outcome::AlreadySigned).unwrap(),
-            serde_json::json!({"status": "already-signed"})
+            got,
+            [
+                (Format::CosignLegacy, "the registry no longer serves the signed digest"),
+                (Format::Notation, "the registry no longer serves the signed digest"),
+                (Format::CosignLegacy, "failed, and the tools said nothing"),
+                (Format::Notation, "failed sign: boom"),
+            ]
         );
+        assert_eq!(n[0].tag, "sandboxregistry:5000/app/web:v1");
+        // A format not asked for is never missing, even when it failed.
+        assert!(not_migrated(&[record(Status::Failed, None)], &[Format::Notation]).is_empty());
+        let j = serde_json::to_value(&n[3]).unwrap();
+        assert_eq!(j["format"], "notation");
     }
 }

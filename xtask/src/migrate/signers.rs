@@ -27,8 +27,7 @@ use crate::engine::Output;
 use crate::engine::{EnvVar, Mount, RunSpec};
 use crate::images::{self, SourceKind};
 use crate::sandbox::Sandbox;
-use crate::scenario::mask::Masker;
-use crate::scenario::step_process::{self, Step};
+use crate::step::{self, mask::Masker, Step};
 use crate::ui;
 use crate::util;
 
@@ -98,13 +97,6 @@ impl<'a> Signers<'a> {
 
     fn run_spec(&self, image: &str) -> RunSpec {
         RunSpec {
-            name: self.container.clone(),
-            image: image.to_string(),
-            network: self.sb.network(),
-            hostname: IMAGE.into(),
-            aliases: vec![],
-            // Name, id and owning state directory, as every object of the sandbox carries.
-            labels: self.sb.labels(Some(IMAGE)),
             env: vec![EnvVar {
                 // Notation reads its configuration (keys, trust store, policy) from here.
                 name: "XDG_CONFIG_HOME".into(),
@@ -112,28 +104,14 @@ impl<'a> Signers<'a> {
                 secret: false,
             }],
             mounts: vec![Mount::Bind { source: self.dir.clone(), target: MOUNT.into(), readonly: false }],
-            publish: vec![],
-            cap_add: vec![],
-            security_opt: vec![],
-            // A helper that only waits for `exec`: nothing to restart.
-            restart: None,
-            command: vec!["sleep".into(), "infinity".into()],
+            ..super::helper::spec(self.sb, IMAGE, image)
         }
     }
 
     fn run_container(&self, sh: &Shell, image: &str) -> Result<()> {
-        let engine = &self.sb.engine;
-        if !engine.network_exists(sh, &self.sb.network())? {
-            bail!("sandbox `{}` is not up (no network): run `cargo xtask sandbox up` first", self.sb.name);
+        if super::helper::ensure(sh, self.sb, &self.run_spec(image))? {
+            ui::status("Started", format!("{} ({image})", self.container));
         }
-        if let Some(c) = engine.container(sh, &self.container)? {
-            if c.running && c.image == image {
-                return Ok(());
-            }
-            self.sb.remove_own_containers(sh, std::slice::from_ref(&self.container))?;
-        }
-        engine.run(sh, &self.run_spec(image)).context("starting the signers container")?;
-        ui::status("Started", format!("{} ({image})", self.container));
         Ok(())
     }
 
@@ -164,9 +142,13 @@ impl<'a> Signers<'a> {
     /// scenario step does: a signal that ends the run kills its processes in the container.
     pub fn script(&self, script: &str, args: &[&str], cosign: bool) -> Result<Output> {
         let env = if cosign { vec![("COSIGN_PASSWORD".to_string(), self.cosign_password.clone())] } else { vec![] };
-        let step = Step { container: &self.container, script, args, env: &env };
+        self.step(script, args, &env)
+    }
+
+    fn step(&self, script: &str, args: &[&str], env: &[(String, String)]) -> Result<Output> {
+        let step = Step { container: &self.container, script, args, env };
         let masker = Masker::new(std::slice::from_ref(&self.cosign_password));
-        step_process::run(&self.sb.engine, &step, step_process::NO_LIMIT, &masker, false)
+        step::run(&self.sb.engine, &step, step::NO_LIMIT, &masker, false)
     }
 
     /// Why a command in the container gave nothing to go by: the container is not running.
@@ -176,6 +158,15 @@ impl<'a> Signers<'a> {
             Ok(Some(c)) => Some(format!("the signers container {} is {} (not running)", self.container, c.status)),
             Ok(None) => Some(format!("the signers container {} is gone", self.container)),
             Err(e) => Some(format!("the signers container {} cannot be inspected: {e:#}", self.container)),
+        }
+    }
+
+    /// The sandbox's cosign key pair and Notation key, as the container sees them.
+    pub fn keys(&self) -> super::signing::Keys {
+        super::signing::Keys {
+            cosign_key: format!("{MOUNT}/cosign.key"),
+            cosign_pub: format!("{MOUNT}/cosign.pub"),
+            notation_key: Some(NOTATION_KEY_NAME.to_string()),
         }
     }
 
@@ -189,6 +180,16 @@ impl<'a> Signers<'a> {
 
     pub fn trust_policy_file(&self) -> PathBuf {
         self.dir.join("config/notation/trustpolicy.json")
+    }
+}
+
+/// The signing code's runtime: the cosign key's password goes in through the environment, and
+/// a signal that ends the run kills the script's processes (as [`Signers::script`]).
+impl super::signing::Runtime for Signers<'_> {
+    fn run(&self, _sh: &Shell, script: &str, args: &[&str], env: &[(String, String)]) -> Result<Output> {
+        let mut all = vec![("COSIGN_PASSWORD".to_string(), self.cosign_password.clone())];
+        all.extend(env.iter().cloned());
+        self.step(script, args, &all)
     }
 }
 

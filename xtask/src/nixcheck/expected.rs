@@ -40,7 +40,7 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     ("registry", &[&["cut"], &["sha256sum"], &["dd"]]),
     (
         // The scenarios' client steps (scenarios/*.toml), the client-daemon probe and the clock
-        // shifts (scenario/clock.rs: faketime).
+        // shifts (step/clock.rs: faketime).
         "client",
         &[
             &["docker"],
@@ -62,6 +62,9 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     ),
     // Issue 11's `signers` image (`migrate`, `compare`): its signing tools, run with sh -c.
     ("signers", &[&["cosign"], &["notation"], &["crane"], &["sleep"]]),
+    // Issue 18's `consumer` (`compare`, the cutover scenario): the pulls through the kit's policy
+    // (migrate/consumer.rs) and the links from /etc/containers into the kit.
+    ("consumer", &[&["skopeo"], &["podman"], &["sleep"], &["sha256sum"], &["cut"], &["ln"], &["rm"], &["mkdir"]]),
 ];
 
 /// Images where a shifted clock runs Go programs under qemu's user-mode emulator for the
@@ -152,7 +155,7 @@ mod tests {
 
     #[test]
     fn every_image_that_preloads_libfaketime_is_held_to_its_emulator() {
-        // libfaketime reaches Go programs only through the emulator (scenario/clock.rs): an image
+        // libfaketime reaches Go programs only through the emulator (step/clock.rs): an image
         // that carries the library for that purpose must carry the emulator too.
         for (image, _) in LIBRARIES {
             assert!(emulator(image, "x86_64-linux").is_some(), "{image} preloads libfaketime without an emulator");

@@ -287,11 +287,15 @@ fn remove_retired(sh: &Shell, sb: &Sandbox) -> Result<()> {
     Ok(())
 }
 
-/// The containers among `found` whose service label names no service of `spec`.
+/// The containers among `found` whose service label names no service of `spec` (an on-demand
+/// helper, such as the signers after `migrate`, is not one: it is kept until `down`).
 fn retired(found: &[ContainerState], spec: &Spec) -> Vec<String> {
+    let helpers = spec.helper_names();
     found
         .iter()
-        .filter(|c| c.labels.get(LABEL_SERVICE).is_some_and(|s| spec.service(s).is_err()))
+        .filter(|c| {
+            c.labels.get(LABEL_SERVICE).is_some_and(|s| spec.service(s).is_err() && !helpers.contains(&s.as_str()))
+        })
         .map(|c| c.name.clone())
         .collect()
 }
@@ -468,7 +472,10 @@ mod tests {
             container("ts-client", Some("client")),
             container("ts-notarysandbox", Some("notarysandbox")),
             container("ts-unlabelled", None),
+            container("ts-signers", Some("signers")),
+            container("ts-consumer", Some("consumer")),
         ];
+        assert_eq!(spec.helper_names(), ["consumer", "signers"]);
         assert_eq!(retired(&found, &spec), ["ts-notarysandbox"]);
     }
 }

@@ -5,10 +5,11 @@
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use super::{clock, containers, Action, Executor, Output, Scenario, ServiceName, Target};
+use super::{containers, Action, Executor, Output, Scenario, ServiceName, Target};
 use crate::sandbox::readiness;
 use crate::sandbox::state::Secrets;
 use crate::sandbox::Sandbox;
+use crate::step::{self, clock, mask::Masker};
 use crate::table::Spec;
 use crate::util;
 
@@ -23,7 +24,7 @@ pub struct SandboxExecutor<'a> {
     secrets: Secrets,
     /// The current step's time limit (the runner sets it before each `run`).
     limit: std::time::Duration,
-    masker: super::mask::Masker,
+    masker: Masker,
     /// Stream long steps' output to stderr (off when the progress goes elsewhere, as in `bench`).
     stream: bool,
     /// What was cleaned up because a signal ended the run, for the session's closing message.
@@ -33,7 +34,7 @@ pub struct SandboxExecutor<'a> {
 impl<'a> SandboxExecutor<'a> {
     pub fn new(sh: &'a Shell, sb: &'a Sandbox, stream: bool) -> Result<SandboxExecutor<'a>> {
         let secrets = sb.secrets()?;
-        let masker = super::mask::Masker::new(&secrets.values());
+        let masker = Masker::new(&secrets.values());
         let limit = super::model::DEFAULT_STEP_TIMEOUT;
         Ok(SandboxExecutor { sh, sb, secrets, limit, masker, stream, teardown: Vec::new() })
     }
@@ -92,13 +93,14 @@ impl Executor for SandboxExecutor<'_> {
         };
         let wrapped = wrap_script(script, identity, clock);
         let name = match on {
-            Target::Container(c) => containers::engine_name(self.sb, c),
+            // A helper (the consumer) is the sandbox's own container, like the signers.
+            Target::Container(c) if !super::model::HELPERS.contains(&c.as_str()) => containers::engine_name(self.sb, c),
             _ => self.sb.container(container),
         };
-        let step = super::step_process::Step { container: &name, script: &wrapped, args: &[], env: &all_env };
-        let result = super::step_process::run(&self.sb.engine, &step, self.limit, &self.masker, self.stream);
+        let step = step::Step { container: &name, script: &wrapped, args: &[], env: &all_env };
+        let result = step::run(&self.sb.engine, &step, self.limit, &self.masker, self.stream);
         if let Err(e) = &result {
-            if let Some(stopped) = e.downcast_ref::<super::step_process::Stopped>() {
+            if let Some(stopped) = e.downcast_ref::<step::Stopped>() {
                 if stopped.by_signal {
                     self.teardown.push(stopped.what.clone());
                 }
@@ -154,6 +156,10 @@ impl Executor for SandboxExecutor<'_> {
                 util::write_private(&dir.join(format!("{name}.sql")), out.stdout.as_bytes())?;
                 done(format!("saved snapshot {name} ({} bytes)\n", out.stdout.len()))
             }
+            Action::Migrate(repo) => {
+                let (report, code) = migrate_action(sh, sb, repo)?;
+                Ok(Output { code, stdout: report, stderr: String::new() })
+            }
             Action::DbRestore(name) => {
                 let file = sb.dir.path.join("snapshots").join(format!("{name}.sql"));
                 let sql =
@@ -168,6 +174,9 @@ impl Executor for SandboxExecutor<'_> {
     }
 
     fn begin(&mut self, scenario: &Scenario) -> Result<()> {
+        if scenario.requires.iter().any(|r| r == crate::migrate::consumer::IMAGE) {
+            start_consumer(self.sh, self.sb)?;
+        }
         for decl in &scenario.containers {
             containers::start(self.sh, self.sb, &scenario.name, decl)?;
         }
@@ -183,6 +192,46 @@ impl Executor for SandboxExecutor<'_> {
         }
         Ok(())
     }
+}
+
+/// The `migrate` action: the command's own code for one repository, in every format, the
+/// consumer kit written where `migrate` writes it. Returns the table and the exit code.
+fn migrate_action(sh: &Shell, sb: &Sandbox, repo: &str) -> Result<(String, i32)> {
+    use crate::migrate::{self, kit, signers::ImageChoice, signing::Format};
+    let opts = migrate::Options {
+        formats: Format::ALL.to_vec(),
+        kit_dir: kit::default_dir(sb),
+        images: ImageChoice { source: crate::images::SourceKind::default_for_up(), mirrors: vec![] },
+        only: Some(format!("{}/{repo}", sb.spec.registry_address()?)),
+    };
+    let signers = migrate::start(sh, sb, &opts)?;
+    let report = migrate::migrate(sh, sb, &signers, &opts)?;
+    let pinned: String = report.records.iter().map(|r| format!("pinned {}\n", r.pinned())).collect();
+    let missing: String = report
+        .not_migrated
+        .iter()
+        .map(|n| format!("not migrated: {} in {}: {}\n", n.tag, n.format.name(), n.reason))
+        .collect();
+    let text = format!(
+        "{}{pinned}{missing}{} signed now, {} already there, {} failed; consumer kit: {}\n",
+        migrate::table(&report),
+        report.signed,
+        report.already_signed,
+        report.failed,
+        report.kit.as_deref().unwrap_or("-")
+    );
+    Ok((text, if !report.not_migrated.is_empty() || report.records.is_empty() { 1 } else { 0 }))
+}
+
+/// The `consumer` helper a scenario requires: its image (built on first use) and its container,
+/// with the consumer kit mounted (empty until a `migrate` step writes it: then it refuses all).
+fn start_consumer(sh: &Shell, sb: &Sandbox) -> Result<()> {
+    use crate::migrate::{consumer, kit, signers::ImageChoice};
+    let choice = ImageChoice { source: crate::images::SourceKind::default_for_up(), mirrors: vec![] };
+    let image = consumer::image(sh, sb, &choice)?;
+    util::make_private_dir(&crate::migrate::signers::state_dir(sb))?;
+    consumer::Consumer::start(sh, sb, &image, &kit::default_dir(sb))?;
+    Ok(())
 }
 
 /// After a restart the service may have a new address (podman hands out another IP, and a random

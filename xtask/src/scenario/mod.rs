@@ -2,17 +2,14 @@
 //! runner, and its reports. The executor that reaches into the containers
 //! lives elsewhere and plugs in through [`Executor`].
 
-pub mod clock;
 pub mod containers;
 pub mod executor;
 pub mod expect;
 pub mod interpolate;
 pub mod junit;
-pub mod mask;
 pub mod model;
 pub mod report;
 pub mod runner;
-pub mod step_process;
 
 use anyhow::{bail, Context, Result};
 
@@ -43,6 +40,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("cached-trust", include_str!("../../scenarios/cached-trust.toml")),
     ("impostor-server", include_str!("../../scenarios/impostor-server.toml")),
     ("crash", include_str!("../../scenarios/crash.toml")),
+    ("cutover", include_str!("../../scenarios/cutover.toml")),
 ];
 
 /// The names of the embedded scenarios, in catalogue order.

@@ -15,7 +15,11 @@ pub use target::{ServiceName, Target};
 
 /// Capabilities a scenario may list in `requires`. An executor that lacks one
 /// can refuse the scenario up front instead of failing half-way through.
-pub const CAPABILITIES: &[&str] = &["faketime"];
+pub const CAPABILITIES: &[&str] = &["faketime", "consumer"];
+
+/// Helper containers a capability brings (steps run in one with `on = "<name>"`): `consumer`, the
+/// pull-time enforcement point (skopeo and podman through the consumer kit's policy).
+pub const HELPERS: &[&str] = &["consumer"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +145,8 @@ pub enum Action {
     /// Saves the notary databases under a name, for a later `db_restore`.
     DbSnapshot(String),
     DbRestore(String),
+    /// `migrate` for one repository (`<registry>/<this>`): every format, the consumer kit written.
+    Migrate(String),
 }
 
 impl fmt::Display for Action {
@@ -152,6 +158,7 @@ impl fmt::Display for Action {
             Action::Kill(s) => write!(f, "kill {s}"),
             Action::DbSnapshot(n) => write!(f, "db_snapshot {n}"),
             Action::DbRestore(n) => write!(f, "db_restore {n}"),
+            Action::Migrate(r) => write!(f, "migrate {r}"),
         }
     }
 }
@@ -294,6 +301,12 @@ impl Scenario {
             if Target::builtin_names().contains(&c.name.as_str()) {
                 cerr(format!("`{}` is a service of the sandbox; give the container a name of its own", c.name));
             }
+            if HELPERS.contains(&c.name.as_str()) {
+                cerr(format!(
+                    "`{}` is a helper of the sandbox (`requires = [\"{0}\"]`); give the container a name of its own",
+                    c.name
+                ));
+            }
             if declared.insert(&c.name, c).is_some() {
                 cerr("is declared twice".into());
             }
@@ -368,6 +381,11 @@ impl Scenario {
                                 err(format!("db_restore `{snap}` but no earlier step takes db_snapshot `{snap}`"));
                             }
                         }
+                        Action::Migrate(repo) => {
+                            if repo.is_empty() || repo.contains(['@', ':', ' ']) || repo.starts_with('/') {
+                                err(format!("migrate `{repo}` must be a repository path such as \"test/app\""));
+                            }
+                        }
                         Action::Stop(_) | Action::Start(_) | Action::Restart(_) | Action::Kill(_) => {}
                     }
                     if !step.env.is_empty() {
@@ -377,11 +395,17 @@ impl Scenario {
             }
 
             if let Target::Container(c) = &step.on {
-                if !declared.contains_key(c.as_str()) {
+                let helper = HELPERS.contains(&c.as_str()) && self.requires.iter().any(|r| r == c);
+                if !declared.contains_key(c.as_str()) && !helper {
                     let mut known: Vec<&str> = Target::builtin_names();
                     known.extend(declared.keys());
+                    let hint = if HELPERS.contains(&c.as_str()) {
+                        format!("; `{c}` needs `requires = [\"{c}\"]`")
+                    } else {
+                        String::new()
+                    };
                     err(format!(
-                        "on = \"{c}\" names no service and no container of this scenario (known: {})",
+                        "on = \"{c}\" names no service and no container of this scenario (known: {}){hint}",
                         known.join(", ")
                     ));
                 }

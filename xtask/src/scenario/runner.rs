@@ -97,7 +97,7 @@ pub fn new_run_id() -> String {
     crate::util::random_hex(4).expect("the kernel's random source is readable")
 }
 
-pub use super::mask::Masker;
+pub use crate::step::mask::Masker;
 
 impl Masker {
     fn mask_all(&self, v: &[String]) -> Vec<String> {

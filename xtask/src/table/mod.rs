@@ -142,6 +142,13 @@ impl Spec {
         out
     }
 
+    /// The on-demand helpers (`signers`, `consumer`): images of the table that no service runs,
+    /// each started under its own name by the commands that need it, with the sandbox's labels.
+    pub fn helper_names(&self) -> Vec<&str> {
+        let used = self.image_names();
+        self.images.keys().map(String::as_str).filter(|i| !used.contains(i)).collect()
+    }
+
     /// The client: the one service that runs its own docker engine, where scenario steps, `shell`
     /// and the client's versions run.
     pub fn client(&self) -> Result<&Service> {

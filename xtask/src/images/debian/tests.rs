@@ -32,7 +32,7 @@ fn image_hooks_run_after_the_install_and_before_the_marker() {
 #[test]
 fn base_argv_filters_paths_without_mmdebstraps_tar_filter() {
     let lock = crate::images::lock::load().unwrap();
-    let a = builder(&lock).base_argv(Path::new("/b"), Path::new("/s"));
+    let a = builder(&lock).base_argv("bookworm", Path::new("/b"), Path::new("/s"));
     assert!(a.contains(&"--variant=minbase".to_string()));
     // A --dpkgopt filter would send every essential package through mmtarfilter.
     assert!(!a.iter().any(|s| s.starts_with("--dpkgopt")), "{a:?}");
@@ -47,10 +47,11 @@ fn the_base_tag_follows_suite_variant_and_recipe_only() {
     let lock = crate::images::lock::load().unwrap();
     let mut other = lock.clone();
     other.images.get_mut("notary").unwrap().packages.insert("notary".into(), "9".into());
-    assert_eq!(builder(&lock).base_tag(), builder(&other).base_tag());
+    assert_eq!(builder(&lock).base_tag("bookworm"), builder(&other).base_tag("bookworm"));
+    assert_ne!(builder(&lock).base_tag("bookworm"), builder(&lock).base_tag("trixie"));
     other.debian.variant = "essential".into();
-    assert_ne!(builder(&lock).base_tag(), builder(&other).base_tag());
-    assert_eq!(builder(&lock).base_tag().len(), 12);
+    assert_ne!(builder(&lock).base_tag("bookworm"), builder(&other).base_tag("bookworm"));
+    assert_eq!(builder(&lock).base_tag("bookworm").len(), 12);
 }
 
 #[test]
@@ -145,4 +146,17 @@ fn only_images_with_extra_suites_change_their_tag_recipe() {
     let lock = crate::images::lock::load().unwrap();
     assert!(lock.canonical_entry("signers").unwrap().contains("extra_suites=forky\n"));
     assert!(!lock.canonical_entry("notary").unwrap().contains("extra_suites"));
+}
+
+#[test]
+fn the_consumer_is_built_on_a_trixie_base_from_the_same_archives() {
+    let lock = crate::images::lock::load().unwrap();
+    let b = Builder { lock: &lock, cache_dir: "/c".into(), mirrors: vec!["http://snap/debian/".into()] };
+    assert_eq!(lock.suite_of("consumer").unwrap(), "trixie");
+    let a = b.image_argv("consumer", Path::new("/m"), Path::new("/s"), true).unwrap();
+    assert_eq!(&a[a.len() - 3..], ["trixie", "/m", "/s"]);
+    let install = a.iter().find(|s| s.contains("apt-get")).unwrap();
+    assert!(install.contains("'skopeo=1.18.0+ds1-1+b5'") && install.contains("'podman=5.4.2+ds1-2+b2'"), "{install}");
+    assert_eq!(b.sources("trixie").unwrap()[0].suites, ["trixie", "trixie-updates"]);
+    assert!(b.base_argv("trixie", Path::new("/b"), Path::new("/s")).contains(&"trixie".to_string()));
 }

@@ -224,7 +224,7 @@ fn clock_needs_faketime_and_a_valid_offset() {
         assert!(is_clock(ok), "{ok}");
     }
     let e = error("requires = [\"time-travel\"]\n[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\n");
-    assert!(e.contains("requires unknown capability `time-travel` (known: faketime)"), "{e}");
+    assert!(e.contains("requires unknown capability `time-travel` (known: faketime, consumer)"), "{e}");
 }
 
 #[test]
@@ -387,6 +387,38 @@ fn step_timeouts_parse_default_and_refuse_nonsense() {
     }
     let e = error("[[steps]]\ntitle = \"t\"\nexplain = \"e\"\nrun = \"true\"\ntimeout = \"soon\"\n");
     assert!(e.contains("timeout `soon`"), "{e}");
+}
+
+#[test]
+fn the_migrate_action_and_the_consumer_helper() {
+    let s = parse(
+        r#"
+requires = ["consumer"]
+[[steps]]
+title = "migrate"
+explain = "x"
+on = "engine"
+action = { migrate = "test/app" }
+[[steps]]
+title = "pull"
+explain = "x"
+on = "consumer"
+run = "podman pull x"
+"#,
+    )
+    .unwrap();
+    assert_eq!(s.steps[0].action, Some(Action::Migrate("test/app".into())));
+    assert_eq!(s.steps[0].command_template(), "migrate test/app");
+    assert_eq!(s.steps[1].on, Target::Container("consumer".into()));
+    let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"consumer\"\nrun = \"true\"\n");
+    assert!(e.contains("`consumer` needs `requires = [\"consumer\"]`"), "{e}");
+    let e =
+        error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\non = \"engine\"\naction = { migrate = \"r@sha256:x\" }\n");
+    assert!(e.contains("must be a repository path"), "{e}");
+    let e = error("[[steps]]\ntitle = \"a\"\nexplain = \"x\"\naction = { migrate = \"test/app\" }\n");
+    assert!(e.contains("needs on = \"engine\""), "{e}");
+    let e = error("[[containers]]\nname = \"consumer\"\nimage = \"notary\"\ncommand = [\"true\"]\n\n[[steps]]\ntitle = \"a\"\nexplain = \"x\"\nrun = \"true\"\n");
+    assert!(e.contains("container `consumer`: `consumer` is a helper of the sandbox"), "{e}");
 }
 
 #[test]

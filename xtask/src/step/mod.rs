@@ -1,13 +1,19 @@
-//! One scenario step's command in its container, with a time limit and live output.
+//! A step: one command in a sandbox container, the way scenarios, `migrate` and `compare` run
+//! theirs — with a time limit, live output, its secrets masked (`mask`) and, when asked, a
+//! shifted clock (`clock`). It sits below both the scenarios and the move off DCT, which use it
+//! alike.
 //!
 //! The step runs through `<engine> exec` with a marker variable (`TRUST_SANDBOX_STEP=<random>`) in
 //! its environment, which every process it starts inherits. At the time limit, or once a signal
 //! ended the run (`crate::signals`: SIGINT, SIGTERM, SIGHUP), the processes carrying the marker
 //! are killed from the host: the engine runs on this machine, so they are in the host's /proc.
-//! Killing only the `exec` client would leave them running in the container. `migrate` and
-//! `compare` run their commands here too, so a signal stops them the same way. The output of a
-//! step that runs longer than [`STREAM_AFTER`] streams (masked) as it comes; a quick step's
-//! output is only shown by the runner, as before.
+//! Killing only the `exec` client would leave them running in the container, so a signal stops
+//! a `migrate` or `compare` command the same way as a scenario step. The output of a step that
+//! runs longer than [`STREAM_AFTER`] streams (masked) as it comes; a quick step's output is only
+//! shown by the scenario runner.
+
+pub mod clock;
+pub mod mask;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
@@ -16,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use super::mask::Masker;
 use crate::engine::{Engine, Output};
+use mask::Masker;
 
 /// A step still running after this long streams its output.
 pub const STREAM_AFTER: Duration = Duration::from_secs(3);

@@ -1,0 +1,42 @@
+//! The sandbox's on-demand helper containers (`signers`, `consumer`): started only by the
+//! commands that need them, on the sandbox's network and with its labels (so `down` and `destroy`
+//! remove them like every other container), kept alive by `sleep infinity` for `exec`.
+
+use anyhow::{bail, Context, Result};
+use xshell::Shell;
+
+use crate::engine::RunSpec;
+use crate::sandbox::Sandbox;
+
+/// The run spec every helper shares; the caller adds its environment, mounts and capabilities.
+pub fn spec(sb: &Sandbox, name: &str, image: &str) -> RunSpec {
+    RunSpec {
+        name: sb.container(name),
+        image: image.to_string(),
+        network: sb.network(),
+        hostname: name.into(),
+        // Name, id and owning state directory, as every object of the sandbox carries.
+        labels: sb.labels(Some(name)),
+        // A helper that only waits for `exec`: nothing to restart.
+        restart: None,
+        command: vec!["sleep".into(), "infinity".into()],
+        ..RunSpec::default()
+    }
+}
+
+/// Keeps the helper if it runs `spec`'s image, else (re)starts it; true when it was started.
+pub fn ensure(sh: &Shell, sb: &Sandbox, spec: &RunSpec) -> Result<bool> {
+    let engine = &sb.engine;
+    if !engine.network_exists(sh, &sb.network())? {
+        bail!("sandbox `{}` is not up (no network): run `cargo xtask sandbox up` first", sb.name);
+    }
+    if let Some(c) = engine.container(sh, &spec.name)? {
+        if c.running && c.image == spec.image {
+            return Ok(false);
+        }
+        // Only one that carries this sandbox's labels goes (the one removal rule).
+        sb.remove_own_containers(sh, std::slice::from_ref(&spec.name))?;
+    }
+    engine.run(sh, spec).with_context(|| format!("starting the helper container {}", spec.name))?;
+    Ok(true)
+}
