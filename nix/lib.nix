@@ -57,6 +57,11 @@ let
       "crane"
       "faketime"
     ];
+    # impostor-server's own Notary server: a self-signed certificate, signing with the CLI.
+    notary = [
+      "openssl"
+      "notary"
+    ];
     # Issue 18's enforcement point: pulls through the consumer kit's policy, and the links
     # the xtask makes from /etc/containers into the kit.
     consumer = [
@@ -83,16 +88,14 @@ let
       "sed"
       "dd"
       "rm"
-      # Scenarios: peak memory (endless-data), a private /etc/hosts for one command and an
-      # impostor Notary server with its own self-signed TLS (impostor-server). A step's `clock`
-      # also needs qemu-<arch> for the host (qemu-x86_64 / qemu-aarch64) and libfaketime at
-      # $TRUST_SANDBOX_LIBFAKETIME (xtask/src/step/clock.rs).
+      # Scenarios: peak memory (endless-data), a private /etc/hosts for one command
+      # (impostor-server). A step's `clock` also needs qemu-<arch> for the host (qemu-x86_64 /
+      # qemu-aarch64) and libfaketime at $TRUST_SANDBOX_LIBFAKETIME (xtask/src/step/clock.rs).
       "time"
       "unshare"
       "mount"
       "getent"
-      "openssl"
-      "notary-server"
+      "awk"
     ];
   };
 

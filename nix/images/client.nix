@@ -3,6 +3,8 @@
 # CLI, and the tools the scenario uses to tamper with and time-shift things.
 {
   mkSandboxImage,
+  keepPrograms,
+  stdenv,
   docker,
   notary,
   curl,
@@ -10,32 +12,33 @@
   qemu-user,
   gnutar,
   gzip,
+  gawk,
   time,
   util-linux,
   getent,
-  openssl,
   ...
 }:
 mkSandboxImage {
   image = "client";
   packages = [
     docker
-    notary
+    # The notary CLI only: the client runs no notary-server or notary-signer.
+    (keepPrograms notary [ "notary" ])
     curl
     libfaketime
     # A step's `clock` runs the Go programs under qemu's user-mode emulator for the host
     # (qemu-x86_64 / qemu-aarch64) with libfaketime preloaded into the emulator: Go reads
     # the clock through the vDSO, which libfaketime alone cannot reach. Dynamically linked,
-    # so the preload takes.
-    qemu-user
+    # so the preload takes. That one emulator of qemu-user's many.
+    (keepPrograms qemu-user [ "qemu-${stdenv.hostPlatform.qemuArch}" ])
     gnutar
     gzip
     # Scenarios: peak memory (endless-data), a private /etc/hosts for one command (unshare,
-    # mount, getent) and an impostor Notary server with a self-signed certificate (openssl).
+    # mount, getent, awk).
     time
     util-linux
     getent
-    openssl
+    gawk
   ];
   # Debian's libfaketime sits at a fixed path the xtask knows; Nix's is in the store.
   env = [ "TRUST_SANDBOX_LIBFAKETIME=${libfaketime}/lib/libfaketime.so.1" ];

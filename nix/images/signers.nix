@@ -4,6 +4,8 @@
 # starts it when a command needs it, with sandbox.json's Cmd keeping it alive.
 {
   mkSandboxImage,
+  keepPrograms,
+  stdenv,
   cosign,
   notation,
   go-containerregistry,
@@ -18,7 +20,7 @@ mkSandboxImage {
     notation
     # nixpkgs' crane: go-containerregistry's default output links bin/crane.
     go-containerregistry
-    qemu-user
+    (keepPrograms qemu-user [ "qemu-${stdenv.hostPlatform.qemuArch}" ])
     libfaketime
   ];
   env = [ "TRUST_SANDBOX_LIBFAKETIME=${libfaketime}/lib/libfaketime.so.1" ];

@@ -22,6 +22,7 @@ in
 {
   inherit
     attrNames
+    concatStringsSep
     listToAttrs
     escapeShellArg
     concatMapStrings

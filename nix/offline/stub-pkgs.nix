@@ -116,6 +116,12 @@ let
   pkgs = {
     inherit lib docker_28 pkgs;
 
+    # nixpkgs' platform attribute: the name qemu gives the system's architecture.
+    stdenv.hostPlatform = {
+      inherit system;
+      qemuArch = builtins.head (builtins.split "-" system);
+    };
+
     callPackage =
       fn: args:
       let
@@ -230,6 +236,10 @@ let
       "gcrane"
     ];
     gnutar = pkg "gnutar" "1.35" [ "tar" ];
+    gawk = pkg "gawk" "5.3.2" [
+      "awk"
+      "gawk"
+    ];
     gzip = pkg "gzip" "1.14" [ "gzip" ];
     time = pkg "time" "1.9" [ "time" ];
     util-linux = pkg "util-linux" "2.41.1" [

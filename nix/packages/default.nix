@@ -15,6 +15,7 @@ let
   };
 
   mkSandboxImage = pkgs.callPackage ../images/common.nix { };
+  keepPrograms = pkgs.callPackage ../images/keep-programs.nix { };
 
   images = lib.listToAttrs (
     map (image: {
@@ -22,6 +23,7 @@ let
       value = pkgs.callPackage (../images + "/${image}.nix") {
         inherit
           mkSandboxImage
+          keepPrograms
           notary
           docker
           ;

@@ -96,7 +96,7 @@ pub fn require_engine(engine: &str) {
     assert!(
         answers,
         "{engine} does not answer: end-to-end tests need both engines. Install and start them with \
-         `cargo xtask sandbox setup --yes` (CI's .ci/run does this)"
+         `cargo xtask sandbox setup --all-engines --yes` (`cargo xtask test --yes` and CI's .ci/run do this)"
     );
 }
 

@@ -93,6 +93,10 @@ fn a_current_nix_checks_the_flake_and_the_two_image_paths_agree() {
     for program in ["docker", "dockerd", "notary", "curl", "faketime", "sh"] {
         assert!(client.iter().any(|p| p == program), "Debian client lacks {program}");
     }
+    // Lean: the drop lists took the notary servers and every emulator but the machine's own.
+    let qemu: Vec<&str> = client.iter().filter_map(|p| p.as_str()).filter(|p| p.starts_with("qemu-")).collect();
+    assert_eq!(qemu, [format!("qemu-{}", std::env::consts::ARCH)]);
+    assert!(!client.iter().any(|p| p == "notary-server" || p == "notary-signer"));
 }
 
 #[test]
@@ -102,11 +106,17 @@ fn a_change_to_the_nix_images_alone_fails_the_drift_check() {
     let debian = debian.to_str().unwrap();
     // Each change leaves no unused Nix code behind, so deadnix passes and the drift check speaks.
     type Edits = &'static [(&'static str, &'static str)];
-    let cases: [(&str, Edits, &str); 3] = [
+    let cases: [(&str, Edits, &str); 4] = [
         (
             "nix/images/client.nix",
             &[("  curl,\n", ""), ("    curl\n", "")],
             "client (x86_64-linux): the Nix image has no curl on its PATH",
+        ),
+        (
+            // The whole notary package instead of its CLI: the client would carry the servers.
+            "nix/images/client.nix",
+            &[("(keepPrograms notary [ \"notary\" ])", "notary")],
+            "client (x86_64-linux): the Nix image carries notary-server, notary-signer",
         ),
         (
             "nix/images/common.nix",
@@ -137,8 +147,13 @@ fn a_change_to_the_nix_images_alone_fails_the_drift_check() {
 fn a_change_to_the_debian_images_alone_fails_the_drift_check() {
     let (dir, _, debian) = facts();
     type Change = fn(&mut Value);
-    let cases: [(Change, &str); 4] = [
+    let cases: [(Change, &str); 5] = [
         (|d| d["client"]["config"]["Cmd"] = serde_json::json!(["dockerd", "--debug"]), "the Debian image's Cmd is"),
+        (
+            // A drop list that lost its emulators: the client would carry qemu-user's 35.
+            |d| d["client"]["programs"].as_array_mut().unwrap().push("qemu-mips".into()),
+            "the Debian image carries qemu-mips",
+        ),
         (
             |d| {
                 let p = d["client"]["programs"].as_array_mut().unwrap();
@@ -211,12 +226,7 @@ fn errors_only_a_current_nix_reports_fail_the_check() {
 #[test]
 fn unused_nix_code_fails_the_check() {
     let copy = flake_copy();
-    edit(
-        copy.path(),
-        "nix/images/notary.nix",
-        "{ mkSandboxImage, notary, ... }:",
-        "{ mkSandboxImage, notary, curl, ... }:",
-    );
+    edit(copy.path(), "nix/images/notary.nix", "  notary,\n", "  notary,\n  curl,\n");
     nix_check(&["--flake", copy.path().to_str().unwrap()])
         .assert_fails_with("nix-check with an unused argument", "deadnix");
 }

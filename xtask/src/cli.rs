@@ -241,6 +241,16 @@ pub enum ImagesCommand {
         /// Rebuild even when an image with the lock's tag exists.
         #[arg(long)]
         rebuild: bool,
+        /// Build in this layer and .deb cache instead of the usual one (a new directory: a cold
+        /// build); Debian images only.
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<std::path::PathBuf>,
+        /// Load the images as PREFIX<image>:<tag> instead of localhost/trust-sandbox/<image>:<tag>,
+        /// a namespace `up`, `images list` and `images rm` never use (e.g. to compare two builds).
+        #[arg(long, value_name = "PREFIX")]
+        repo: Option<String>,
+        #[command(flatten)]
+        json: JsonFlag,
     },
     /// List trust-sandbox images in the engine.
     List(JsonFlag),
@@ -354,9 +364,13 @@ pub struct BenchArgs {
     /// Repetitions of each measurement.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
-    /// Also time a cold build of every image (removes and rebuilds them).
+    /// Also time a cold build of every image: an empty cache, throwaway names (the images in use
+    /// stay), the time of each image, against plain mmdebstrap.
     #[arg(long)]
     pub cold_build: bool,
+    /// Passes over the whole scenario catalogue (the runner, then plain `exec`); each takes minutes.
+    #[arg(long, default_value_t = 1)]
+    pub catalogue_runs: usize,
     #[command(flatten)]
     pub json: JsonFlag,
 }

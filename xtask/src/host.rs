@@ -36,6 +36,20 @@ fn engine_installed(kind: EngineKind) -> bool {
     engine_programs(kind).iter().all(|b| has(b))
 }
 
+/// The engine `setup` installs when none is named: podman if only podman is there, else docker
+/// (what `Engine::detect` prefers once its daemon answers).
+pub fn default_engine() -> EngineKind {
+    default_engine_with(engine_installed)
+}
+
+fn default_engine_with(installed: impl Fn(EngineKind) -> bool) -> EngineKind {
+    if installed(EngineKind::Podman) && !installed(EngineKind::Docker) {
+        EngineKind::Podman
+    } else {
+        EngineKind::Docker
+    }
+}
+
 /// The Debian packages `setup` installs for `engines`, given which programs `has`.
 fn missing_packages(engines: &[EngineKind], has: impl Fn(&str) -> bool) -> Vec<&'static str> {
     let mut missing = Vec::new();
@@ -96,7 +110,7 @@ pub fn checks(sh: &Shell, engines: &[EngineKind]) -> Vec<Check> {
                         DOCKERD_ARGS.join(" ")
                     ),
                     EngineKind::Podman => format!(
-                        "write {PODMAN_DROPIN} (`cargo xtask sandbox setup --yes` does) and check `podman info`"
+                        "write {PODMAN_DROPIN} (`cargo xtask sandbox setup --engine podman --yes` does) and check `podman info`"
                     ),
                 },
             });
@@ -128,14 +142,19 @@ fn consent_from(yes: bool, ci: Option<&str>) -> bool {
 
 /// Installs and configures what `engines` need, starting dockerd when nothing manages it.
 pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
-    apt_install(sh, &missing_packages(engines, has), yes)?;
+    let packages = missing_packages(engines, has);
+    if packages.is_empty() {
+        apt_install(sh, &packages, yes)?;
+    } else {
+        crate::timing::timed("apt", || apt_install(sh, &packages, yes))?;
+    }
     for &k in engines {
         match k {
             EngineKind::Podman => {
                 configure_podman()?;
                 renumber_podman_locks(sh, yes)?;
             }
-            EngineKind::Docker => start_dockerd(sh)?,
+            EngineKind::Docker => crate::timing::timed("dockerd", || start_dockerd(sh))?,
         }
     }
     for &k in engines {
@@ -307,6 +326,14 @@ mod tests {
         assert_eq!(missing_packages(&docker, only(&["mmdebstrap", "docker"])), ["docker.io"]);
         assert!(missing_packages(&docker, only(&["mmdebstrap", "docker", "dockerd"])).is_empty());
         assert_eq!(missing_packages(&docker, only(&["docker", "dockerd"])), ["mmdebstrap"]);
+    }
+
+    #[test]
+    fn setup_picks_the_engine_that_is_there_else_docker() {
+        assert_eq!(default_engine_with(|_| false), EngineKind::Docker);
+        assert_eq!(default_engine_with(|k| k == EngineKind::Podman), EngineKind::Podman);
+        assert_eq!(default_engine_with(|_| true), EngineKind::Docker);
+        assert_eq!(default_engine_with(|k| k == EngineKind::Docker), EngineKind::Docker);
     }
 
     #[test]

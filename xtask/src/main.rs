@@ -6,6 +6,7 @@
 mod bench;
 mod cli;
 mod commands;
+mod compose_v2;
 mod engine;
 mod export;
 mod host;
@@ -19,6 +20,7 @@ mod session;
 mod signals;
 mod step;
 mod table;
+mod timing;
 mod ui;
 mod util;
 

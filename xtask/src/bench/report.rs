@@ -120,10 +120,26 @@ pub(super) struct Facts {
     pub(super) engine_versions: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) mmdebstrap: Option<String>,
+    /// /proc/loadavg when the bench started and ended: the machine may be shared, and the
+    /// ratios (same run) hold under load where the absolute figures do not.
+    pub(super) loadavg_start: String,
+    pub(super) loadavg_end: String,
+}
+
+/// The 1, 5 and 15 minute load averages.
+pub(super) fn loadavg() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
 impl Facts {
-    pub(super) fn collect(sh: &Shell, engine: &Engine, runs: usize, started_at: String, cold_build: bool) -> Facts {
+    pub(super) fn collect(
+        sh: &Shell,
+        engine: &Engine,
+        runs: usize,
+        (started_at, loadavg_start): (String, String),
+        cold_build: bool,
+    ) -> Facts {
         let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
         let cpuinfo = read("/proc/cpuinfo");
         let cpu_model = cpuinfo
@@ -157,6 +173,8 @@ impl Facts {
             engine_version: engine.server_version(sh).unwrap_or_default(),
             engine_versions,
             mmdebstrap,
+            loadavg_start,
+            loadavg_end: loadavg(),
         }
     }
 }
@@ -171,8 +189,15 @@ pub(super) fn figure(s: &Option<Stats>, unit: &str) -> String {
 
 pub(super) fn render_table(rows: &[Row], facts: &Facts) -> String {
     let mut out = format!(
-        "\ntrust-sandbox bench: {} {} on {} CPU(s), {} MB RAM, kernel {}; {} run(s), min / median\n\n",
-        facts.engine, facts.engine_version, facts.nproc, facts.mem_total_mb, facts.kernel, facts.runs
+        "\ntrust-sandbox bench: {} {} on {} CPU(s), {} MB RAM, kernel {}; {} run(s), min / median; load average {} at the start, {} at the end\n\n",
+        facts.engine,
+        facts.engine_version,
+        facts.nproc,
+        facts.mem_total_mb,
+        facts.kernel,
+        facts.runs,
+        facts.loadavg_start,
+        facts.loadavg_end
     );
     out.push_str(&format!(
         "{:<24} {:>20} {:>20} {:>7}  {:<9} {}\n",

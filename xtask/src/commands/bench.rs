@@ -10,7 +10,7 @@ use crate::sandbox::Selector;
 use crate::ui;
 
 pub fn run(sh: &Shell, sel: &Selector, a: &BenchArgs) -> Result<ExitCode> {
-    let measured = crate::bench::run(sh, sel, a.runs, a.cold_build)?;
+    let measured = crate::bench::run(sh, sel, a.runs, a.cold_build, a.catalogue_runs)?;
     if !a.json.write(&measured.doc)? {
         print!("{}", measured.table);
     }

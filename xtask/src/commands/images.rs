@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use crate::cli::ImagesCommand;
@@ -25,15 +25,27 @@ pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCod
         }
     };
     match command {
-        ImagesCommand::Build { images: src, rebuild } => {
+        ImagesCommand::Build { images: src, rebuild, cache_dir, repo, json } => {
             let engine = engine_for(sh)?;
             let spec = table::load()?;
             // Every image, the on-demand ones (signers) included.
             let names: Vec<&str> = spec.images.keys().map(String::as_str).collect();
             let opts = images::Options { mirrors: src.mirror, rebuild };
-            let refs = images::ensure_only(sh, &engine, &spec, src.source, &opts, &names)?;
-            for (image, reference) in refs {
-                println!("{image:<10} {reference}");
+            let refs = if cache_dir.is_some() || repo.is_some() {
+                let prefix = throwaway_prefix(repo.as_deref())?;
+                if src.source == images::SourceKind::Nix {
+                    bail!("--cache-dir and --repo build the Debian images: drop --images nix");
+                }
+                let cache = cache_dir.unwrap_or_else(|| crate::util::cache_dir().join("debian"));
+                images::ensure_debian(sh, &engine, &spec, &opts, &names, &cache, &prefix)?
+            } else {
+                images::ensure_only(sh, &engine, &spec, src.source, &opts, &names)?
+            };
+            let built = images::describe(sh, &engine, refs)?;
+            if !json.write(&built)? {
+                for b in built {
+                    println!("{:<10} {:<52} {} {:>4.0} MB", b.image, b.reference, &b.id[..12], b.size_mb);
+                }
             }
         }
         ImagesCommand::List(j) => {
@@ -79,4 +91,34 @@ pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCod
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--repo` as a repository prefix ending in `/`; never the namespace `up` uses.
+fn throwaway_prefix(repo: Option<&str>) -> Result<String> {
+    let Some(repo) = repo else { return Ok(images::REPO_PREFIX.to_string()) };
+    let prefix = format!("{}/", repo.trim_end_matches('/'));
+    let valid = prefix.len() > 1
+        && prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/".contains(c))
+        && !prefix.contains("//");
+    if !valid {
+        bail!("--repo {repo:?}: a repository prefix is lowercase letters, digits, '.', '_', '-' and '/'");
+    }
+    if prefix == images::REPO_PREFIX || prefix == images::REPO_PREFIX.trim_start_matches("localhost/") {
+        bail!("--repo {repo:?} is the namespace `up` uses: pick another (e.g. localhost/trust-sandbox-check)");
+    }
+    Ok(prefix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_throwaway_repo_is_never_the_sandbox_namespace() {
+        assert_eq!(throwaway_prefix(Some("localhost/ts-repro-1")).unwrap(), "localhost/ts-repro-1/");
+        assert_eq!(throwaway_prefix(None).unwrap(), images::REPO_PREFIX);
+        for bad in ["localhost/trust-sandbox", "localhost/trust-sandbox/", "trust-sandbox", "Upper/x", "a//b", "/"] {
+            assert!(throwaway_prefix(Some(bad)).is_err(), "{bad}");
+        }
+    }
 }

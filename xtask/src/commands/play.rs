@@ -8,9 +8,10 @@ use xshell::Shell;
 
 use crate::cli::PlayArgs;
 use crate::sandbox::{lifecycle, status, Sandbox, Selector};
-use crate::{scenario, session, ui};
+use crate::{scenario, session, timing, ui};
 
 pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let opts = super::session_options(&args.run);
     session::check_paths(&opts)?;
     let up = super::up::options(&args.up);
@@ -20,9 +21,11 @@ pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
             ui::info("Using", format!("running sandbox `{}` on {}", sb.name, sb.engine.kind));
             sb
         }
-        _ => lifecycle::up(sh, sel, &up).context("bringing the sandbox up")?,
+        _ => timing::timed("up", || lifecycle::up(sh, sel, &up)).context("bringing the sandbox up")?,
     };
-    session::run(sh, &sb, &[scenario], &opts)
+    let code = timing::timed("guide", || session::run(sh, &sb, &[scenario], &opts))?;
+    timing::finish_play(started.elapsed().as_secs_f64(), &crate::util::cache_dir().join(timing::SETUP_RECORD));
+    Ok(code)
 }
 
 #[cfg(test)]

@@ -99,6 +99,13 @@ impl Engine {
 
     /// The objects of `kind` whose label `key` is exactly `value` (never empty: refused).
     pub fn objects_labelled(&self, sh: &Shell, kind: Kind, key: &str, value: &str) -> Result<Vec<Object>> {
+        let listed = self.labelled_ids(sh, kind, key, value)?;
+        Ok(exactly(self.objects(sh, kind, &listed)?, key, value))
+    }
+
+    /// The ids (volumes: names) the engine lists for the label filter `key=value`: candidates
+    /// only, whose labels the caller must read back and compare.
+    pub fn labelled_ids(&self, sh: &Shell, kind: Kind, key: &str, value: &str) -> Result<Vec<String>> {
         if value.is_empty() || key.is_empty() {
             bail!(
                 "refusing to select {}s by an empty label (`{key}={value}`): it would match everything",
@@ -111,7 +118,7 @@ impl Engine {
             Kind::Network => self.checked(sh, &["network", "ls", "--filter", &filter, "--format", "{{.ID}}"])?,
             Kind::Volume => self.checked(sh, &["volume", "ls", "--filter", &filter, "--format", "{{.Name}}"])?,
         };
-        Ok(exactly(self.objects(sh, kind, &lines(&listed))?, key, value))
+        Ok(lines(&listed))
     }
 
     /// Removes `objects` (by id, so two networks of one name are both found and removed).

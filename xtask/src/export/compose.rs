@@ -1,7 +1,8 @@
 //! The plan as a Compose file (the Compose Specification, as Debian's docker-compose 1.29 and
 //! Compose v2 read it). Containers keep `up`'s names (`<sandbox>-<service>`), so the tool's own
-//! commands (`status`, `scenario run`, `shell`) work against the exported stack; the start order
-//! and "ready before the next" of `up` become `depends_on: service_healthy` on healthchecks.
+//! commands (`status`, `scenario run`, `shell`) work against the exported stack; each service's
+//! `after` (what `up` waits for before starting it) becomes `depends_on: service_healthy` on
+//! healthchecks, so Compose starts the same waves in parallel as `up`.
 
 use std::collections::BTreeMap;
 
@@ -80,6 +81,21 @@ struct VolumeMount {
     target: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     read_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bind: Option<BindOptions>,
+}
+
+/// Compose v2 (since 2.30) passes a plain bind as `source:target:ro` to the engine, which then
+/// splits a path with a colon in it (`/root/.docker/tls/notaryserver:4443/ca.crt`) and refuses
+/// it; any advanced option makes it use the mount API instead. `rprivate` is the default
+/// propagation, so this changes nothing else, and Debian's docker-compose 1.29 reads it too.
+#[derive(Serialize)]
+struct BindOptions {
+    propagation: &'static str,
+}
+
+fn bind_options(source: &str, target: &str) -> Option<BindOptions> {
+    (source.contains(':') || target.contains(':')).then_some(BindOptions { propagation: "rprivate" })
 }
 
 #[derive(Serialize)]
@@ -132,6 +148,7 @@ fn service(part: &Part) -> Service {
             source: name.clone(),
             target: target.clone(),
             read_only: false,
+            bind: None,
         })
         .collect();
     let mut secrets = Vec::new();
@@ -140,7 +157,8 @@ fn service(part: &Part) -> Service {
             secrets.push(SecretMount { source: secret_key(&f.rel), target: f.target.clone() });
         } else {
             let source = format!("./{}", f.rel.display());
-            volumes.push(VolumeMount { kind: "bind", source, target: f.target.clone(), read_only: true });
+            let bind = bind_options(&source, &f.target);
+            volumes.push(VolumeMount { kind: "bind", source, target: f.target.clone(), read_only: true, bind });
         }
     }
     let env_file = if part.secret_env.is_empty() {

@@ -3,8 +3,8 @@
 //!
 //! In a pod every container shares one network namespace, so the guide's names are mapped to
 //! 127.0.0.1 with `hostAliases` instead of network aliases (the certificates name localhost and
-//! 127.0.0.1 too). A pod has no start order: each container waits for the previous service's port
-//! before its command (restarts, `restartPolicy: Always`, cover the rest), and readiness probes
+//! 127.0.0.1 too). A pod has no start order: each container waits for the ports of the services
+//! its `after` names before its command (restarts, `restartPolicy: Always`, cover the rest), and readiness probes
 //! tell when each works.
 //!
 //! Files are `hostPath` mounts of the export directory's own files, because podman 4.3's
@@ -230,13 +230,7 @@ fn is_label_value(v: &str) -> bool {
     v.len() <= 63 && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn container(
-    part: &Part,
-    prev: Option<&Part>,
-    sandbox: &str,
-    out: &Path,
-    volumes: &mut Vec<Volume>,
-) -> Result<Container> {
+fn container(part: &Part, waits: &[&Part], sandbox: &str, out: &Path, volumes: &mut Vec<Volume>) -> Result<Container> {
     let spec = &part.spec;
     let mut mounts = Vec::new();
     for (name, target) in &part.volumes {
@@ -278,10 +272,16 @@ fn container(
             .chain(args)
             .collect();
     }
-    if let Some(port) = prev.and_then(|p| p.port) {
-        // No start order in a pod: wait for the previous service's port (all share localhost),
-        // so a cluster does not put the service into CrashLoopBackOff while the DB starts.
-        let wait = format!("until (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; do sleep 0.2; done; exec \"$@\"");
+    let ports: Vec<u16> = waits.iter().filter_map(|p| p.port).collect();
+    if !ports.is_empty() {
+        // No start order in a pod: wait for the ports of what `up` waits for (all share
+        // localhost), so a cluster does not put the service into CrashLoopBackOff while the DB
+        // starts.
+        let wait: Vec<String> = ports
+            .iter()
+            .map(|port| format!("until (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; do sleep 0.2; done; "))
+            .collect();
+        let wait = format!("{}exec \"$@\"", wait.concat());
         args = ["bash".to_string(), "-c".into(), wait, "bash".into()].into_iter().chain(args).collect();
     }
     for (rel, target, dir) in files {
@@ -347,7 +347,7 @@ pub fn render(plan: &Plan, out: &Path) -> Result<String> {
     let mut volumes = Vec::new();
     let mut containers = Vec::new();
     let mut hostnames = Vec::new();
-    for (i, part) in plan.parts.iter().enumerate() {
+    for part in &plan.parts {
         if part.spec.name != crate::sandbox::name::object(&plan.sandbox, &part.service) {
             bail!("container {} is not named <sandbox>-<service>, which the pod's naming relies on", part.spec.name);
         }
@@ -363,8 +363,8 @@ pub fn render(plan: &Plan, out: &Path) -> Result<String> {
                 hostnames.push(a.clone());
             }
         }
-        let prev = i.checked_sub(1).map(|j| &plan.parts[j]);
-        containers.push(container(part, prev, &plan.sandbox, out, &mut volumes)?);
+        let waits: Vec<&Part> = plan.parts.iter().filter(|p| part.after.contains(&p.service)).collect();
+        containers.push(container(part, &waits, &plan.sandbox, out, &mut volumes)?);
     }
     let mut docs = Vec::new();
     for v in &plan.volumes {

@@ -41,8 +41,8 @@ pub struct Part {
     /// Env whose values are secrets: written to `secrets/<service>.env`, never to the manifest.
     pub secret_env: Vec<(String, String)>,
     pub probe: Vec<String>,
-    /// The service started before this one: `up` waits for it to be ready first.
-    pub after: Option<String>,
+    /// The services `up` waits for before it starts this one (the table's `after`).
+    pub after: Vec<String>,
     /// The service's own port in the table (what a later service reaches it on), if it has one.
     pub port: Option<u16>,
 }
@@ -116,7 +116,6 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
     let mut parts = Vec::new();
     let mut images: Vec<String> = Vec::new();
     let mut volumes: Vec<String> = Vec::new();
-    let mut after = None;
     let ca_rel = Path::new("pki").join(pki::CA_CERT);
     for (svc, mut spec) in sb.spec.services.iter().zip(specs) {
         spec.labels.retain(|(k, _)| k != LABEL_CONFIG);
@@ -191,7 +190,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
             tmpfs: part_tmpfs,
             files: part_files,
             secret_env,
-            after: after.replace(svc.name.clone()),
+            after: svc.after.clone(),
             port: svc.ports.first().map(|p| p.container),
         });
     }

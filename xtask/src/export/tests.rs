@@ -96,8 +96,10 @@ fn plan_is_ups_run_specs_less_only_the_config_hash() {
     }
     let db = &f.plan.parts[0];
     assert_eq!(db.spec.command[..2], ["sh", db_init::ENTRY_TARGET]);
-    let afters: Vec<Option<&str>> = f.plan.parts.iter().map(|p| p.after.as_deref()).collect();
-    assert_eq!(afters, [None, Some("db"), Some("notarysigner"), Some("notaryserver"), Some("registry")]);
+    // What `up` waits for, from the table: the same waves in every export.
+    let afters: Vec<Vec<&str>> = f.plan.parts.iter().map(|p| p.after.iter().map(String::as_str).collect()).collect();
+    let expected: [&[&str]; 5] = [&[], &["db"], &["db", "notarysigner"], &[], &[]];
+    assert_eq!(afters, expected);
     assert_eq!(f.plan.volumes, ["db", "registry", "client-trust"]);
     assert_eq!(f.plan.images.len(), 4);
 }
@@ -153,14 +155,21 @@ fn compose_keeps_names_order_readiness_and_no_secret() {
         assert_eq!(s["healthcheck"]["test"][0], "CMD");
         let tmpfs = s["tmpfs"][0].as_str().unwrap();
         assert!(tmpfs.starts_with("/run:mode=755,size="), "{}: {tmpfs}", part.service);
-        match &part.after {
-            Some(a) => assert_eq!(s["depends_on"][a]["condition"], "service_healthy"),
-            None => assert!(s.get("depends_on").is_none()),
+        for a in &part.after {
+            assert_eq!(s["depends_on"][a]["condition"], "service_healthy");
+        }
+        if part.after.is_empty() {
+            assert!(s.get("depends_on").is_none());
         }
     }
     assert_eq!(services["notaryserver"]["ports"], serde_json::json!(["127.0.0.1:14443:4443"]));
     assert_eq!(services["registry"]["ports"], serde_json::json!(["127.0.0.1:15000:5000"]));
     assert_eq!(services["client"]["cap_add"], serde_json::json!(["SYS_ADMIN"]));
+    // A target with a colon goes through the mount API (Compose v2 splits `src:dst:ro` at it).
+    for v in services["client"]["volumes"].as_array().unwrap() {
+        let colon = v["target"].as_str().unwrap().contains(':');
+        assert_eq!(v["bind"]["propagation"].as_str() == Some("rprivate"), colon, "{v}");
+    }
     assert_eq!(services["client"]["security_opt"], serde_json::json!(["seccomp=unconfined"]));
     // The signer's passphrase comes from a file under secrets/: an env_file, or a mounted secret.
     let signer = &services["notarysigner"];
@@ -250,7 +259,11 @@ fn kube_is_one_pod_named_for_the_sandbox_with_aliases_on_localhost() {
     let names: Vec<&str> =
         pod["spec"]["volumes"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
     assert!(names.contains(&"exp-kube-run-client"), "the runtime emptyDirs are named for the sandbox: {names:?}");
-    assert!(containers[4]["args"][2].as_str().unwrap().contains("/dev/tcp/127.0.0.1/5000"));
+    // The server waits for the DB's and the signer's ports; the client, which waits for nothing,
+    // starts at once.
+    let server = containers[2]["args"][2].as_str().unwrap();
+    assert!(server.contains("/dev/tcp/127.0.0.1/3306") && server.contains("/dev/tcp/127.0.0.1/7899"), "{server}");
+    assert!(!containers[4]["args"][2].as_str().unwrap_or_default().contains("/dev/tcp/"));
     assert_eq!(passphrase_files(&f.plan, &f.sb), 1);
     for v in volumes {
         if let Some(p) = v["hostPath"]["path"].as_str() {

@@ -26,6 +26,7 @@
 //!   (dpkg's syncs are not the cost), and the hook downloads its own packages on every build.
 
 mod build_dir;
+mod failure;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
@@ -43,11 +44,13 @@ use sha2::{Digest, Sha256};
 use super::archive;
 use super::layer;
 use super::sources::{self, Source};
+use super::trim;
 use crate::images::lock::Lock;
 use crate::ui;
 use crate::util::shell_quote;
-pub use build_dir::clean_stale_builds;
+pub use build_dir::{clean_stale_builds, clear_cache};
 use build_dir::{link_debs, run, Mounts};
+pub use failure::explain_failure;
 
 /// Every timestamp that ends up in a layer, config or archive.
 pub const SOURCE_DATE_EPOCH: u64 = 1_700_000_000;
@@ -92,11 +95,6 @@ pub fn customize_hooks(image: &str) -> Vec<String> {
             r#"rm -rf "$1"/var/lib/mysql/* && mkdir -p "$1"/run/mysqld && chroot "$1" chown mysql:mysql /run/mysqld"#
                 .to_string(),
         ),
-        // qemu-user carries an emulator per architecture (~100 MB); the clock shift for Go
-        // programs needs only the host's own (step/clock.rs). Not the client: its entry is
-        // shared with the `time` branch, and a tag names the entry only, so a new hook would not
-        // rebuild an image already in the cache.
-        "signers" => hooks.push(r#"find "$1"/usr/bin -name 'qemu-*' ! -name "qemu-$(uname -m)" -delete"#.to_string()),
         _ => {}
     }
     hooks
@@ -146,13 +144,17 @@ impl Builder<'_> {
     }
 
     /// What the base of `suite` (the lock's own, or an image's `suite`) is made from; it is implied
-    /// by every image's entry (suite, variant, recipe).
+    /// by every image's entry (suite, variant, recipe, the base's drop list).
     pub fn base_entry(&self, suite: &str) -> String {
-        format!(
+        let mut s = format!(
             "trust-sandbox-base recipe={}\nsuite={suite}\nvariant={}\n",
             crate::images::lock::RECIPE_VERSION,
             self.lock.debian.variant
-        )
+        );
+        if !self.lock.debian.drop.is_empty() {
+            s.push_str(&format!("drop={}\n", self.lock.debian.drop.join(" ")));
+        }
+        s
     }
 
     pub fn base_tag(&self, suite: &str) -> String {
@@ -183,22 +185,27 @@ impl Builder<'_> {
 
     /// mmdebstrap arguments for the base, into `target` (a directory whose apt cache and lists
     /// are bind mounts made by the caller).
-    pub fn base_argv(&self, suite: &str, target: &Path, sources_file: &Path) -> Vec<String> {
-        let filter: Vec<String> = DPKG_FILTER.iter().map(|f| shell_quote(f)).collect();
+    pub fn base_argv(&self, suite: &str, target: &Path, sources_file: &Path, merged_usr: &Path) -> Vec<String> {
+        let base_drop: Vec<String> = self.lock.debian.drop.iter().map(|g| format!("path-exclude={g}")).collect();
+        let filter: Vec<String> =
+            DPKG_FILTER.iter().map(|f| f.to_string()).chain(base_drop).map(|f| shell_quote(&f)).collect();
         vec![
             format!("--variant={}", self.lock.debian.variant),
             "--format=directory".into(),
+            format!("--hook-dir={}", merged_usr.display()),
             "--skip=check/empty".into(),
             "--aptopt=Acquire::Languages \"none\"".into(),
             // After the unfiltered extraction and before dpkg installs anything: dpkg then honours
             // the filter, and the extracted files it would not have installed are removed.
             format!("--extract-hook=printf '%s\\n' {} > \"$1\"/etc/dpkg/dpkg.cfg.d/99mmdebstrap", filter.join(" ")),
             r#"--extract-hook=cd "$1" && find usr/share/man usr/share/locale -mindepth 1 -delete && find usr/share/doc -mindepth 1 ! -type d ! -path 'usr/share/doc/*/copyright' -delete && find usr/share/doc -mindepth 1 -type d -empty -delete"#.into(),
+            format!("--extract-hook={}", trim::delete_extracted(&self.lock.debian.drop)),
             // The apt cache is the shared .deb cache's hard links: keep what was downloaded.
             "--skip=essential/unlink".into(),
             // Lists and archives are bind mounts, gone when unmounted; apt's clean-up would empty them.
             "--skip=cleanup/apt".into(),
             r#"--customize-hook=rm -f "$1"/var/cache/apt/*.bin"#.into(),
+            format!("--customize-hook={}", trim::DROP_BACKUPS),
             suite.to_string(),
             target.display().to_string(),
             sources_file.display().to_string(),
@@ -222,6 +229,9 @@ impl Builder<'_> {
             "--aptopt=Acquire::Languages \"none\"".into(),
         ];
         a.extend(DPKG_FILTER.iter().map(|f| format!("--dpkgopt={f}")));
+        if let Some(hook) = trim::filter_hook(&self.lock.path_filters(image, trim::host_arch())?) {
+            a.push(format!("--setup-hook={hook}"));
+        }
         // The target already holds the base's sources, which mmdebstrap leaves as they are: an
         // extra suite goes in beside them before apt updates, with the preference that keeps it
         // to the exactly pinned packages.
@@ -254,6 +264,7 @@ impl Builder<'_> {
         for hook in customize_hooks(image) {
             a.push(format!("--customize-hook={hook}"));
         }
+        a.push(format!("--customize-hook={}", trim::DROP_BACKUPS));
         a.push(format!(
             "--customize-hook=rm -f \"$1\"/var/cache/apt/*.bin && echo {} > \"$1\"/etc/trust-sandbox-image",
             shell_quote(self.lock.canonical_entry(image)?.replace('\n', " ").trim())
@@ -389,7 +400,8 @@ impl Builder<'_> {
             let mut mounts = Mounts::default();
             mounts.bind(&archives, &base_dir.join("var/cache/apt/archives"))?;
             mounts.bind(&lists, &base_dir.join("var/lib/apt/lists"))?;
-            let built = self.mmdebstrap("base", &self.base_argv(suite, &base_dir, &sources_file));
+            let built =
+                self.mmdebstrap("base", &self.base_argv(suite, &base_dir, &sources_file, &trim::merged_usr_hooks()?));
             link_debs(&archives, &debs)?;
             built?;
             mounts.release()?;
@@ -404,6 +416,7 @@ impl Builder<'_> {
                 }
             }
             ui::status("Built", format!("the base in {:.1} s", started.elapsed().as_secs_f64()));
+            crate::timing::record("base", started.elapsed().as_secs_f64());
         }
 
         // Biggest first so that the last one to finish is a small one; the pin count is a fair
@@ -466,6 +479,7 @@ impl Builder<'_> {
             return Err(e);
         }
         ui::status("Built", format!("{} image(s) in {:.1} s", out.len(), started.elapsed().as_secs_f64()));
+        crate::timing::record(format!("all images ({workers} at a time)"), started.elapsed().as_secs_f64());
         Ok(out)
     }
 
@@ -516,6 +530,7 @@ impl Builder<'_> {
         mounts.release()?;
         let (diff_id, size, summary) = self.store_layer(&upper, Some(base_dir))?;
         let _ = fs::remove_dir_all(&dir);
+        crate::timing::record(format!("image {image}"), started.elapsed().as_secs_f64());
         ui::status(
             "Built",
             format!(
@@ -570,42 +585,12 @@ impl Builder<'_> {
     }
 }
 
-/// Removes every cached image, layer and rootfs tarball (the .deb cache stays).
-pub fn clear_cache(dir: &Path) {
-    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.path().extension().is_some_and(|x| x == "tar" || x == "json") {
-            let _ = fs::remove_file(e.path());
-        }
-    }
-    let _ = fs::remove_dir_all(dir.join("layers"));
-}
-
 /// The `created` time of every image: SOURCE_DATE_EPOCH.
 pub fn created() -> String {
     time::OffsetDateTime::from_unix_timestamp(SOURCE_DATE_EPOCH as i64)
         .expect("valid epoch")
         .format(&time::format_description::well_known::Rfc3339)
         .expect("formattable")
-}
-
-/// One clear error from mmdebstrap's log, naming a vanished pin when that is the cause.
-pub fn explain_failure(image: &str, log: &[String]) -> anyhow::Error {
-    let re = regex::Regex::new(r"Version '([^']+)' for '([^']+)' was not found").expect("valid regex");
-    let missing: Vec<String> =
-        log.iter().filter_map(|l| re.captures(l).map(|c| format!("{}={}", &c[2], &c[1]))).collect();
-    if !missing.is_empty() {
-        return anyhow::anyhow!(
-            "the mirror no longer serves {} (pinned for image {image}). Either move the lock to what it serves: `cargo xtask sandbox images lock --update`, or rebuild exactly from a snapshot: `cargo xtask sandbox images build --mirror http://snapshot.debian.org/archive/debian/<YYYYMMDDTHHMMSSZ>/`",
-            missing.join(", ")
-        );
-    }
-    let tail: Vec<&str> =
-        log.iter().rev().filter(|l| l.starts_with("E: ") || l.contains("rror")).take(5).map(String::as_str).collect();
-    let tail: Vec<&str> = tail.into_iter().rev().collect();
-    anyhow::anyhow!(
-        "building image {image} with mmdebstrap failed: {}",
-        if tail.is_empty() { "see the build log".to_string() } else { tail.join(" | ") }
-    )
 }
 
 #[cfg(test)]

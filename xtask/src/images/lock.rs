@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Bumped when the way an image is made from its entry changes, so old tags stop matching.
-pub const RECIPE_VERSION: u32 = 2;
+/// 3: the base is merged-/usr without the usrmerge package (no perl in it) and keeps no `*-old`
+/// backups of dpkg's and debconf's databases; images apply their `drop`/`keep` lists.
+pub const RECIPE_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +25,10 @@ pub struct Lock {
 pub struct DebianBase {
     pub suite: String,
     pub variant: String,
+    /// Paths left out of the base, so out of every image (dpkg path-exclude globs, as in an
+    /// image's `drop`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drop: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -38,6 +44,14 @@ pub struct LockedImage {
     /// still comes from the base suite: the image's apt gives these suites a low priority.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_suites: Vec<String>,
+    /// Paths of the installed packages that dpkg leaves out of this image (`--path-exclude`
+    /// globs): what the image's services never run. `{arch}` stands for the machine's
+    /// architecture as `uname -m` names it (x86_64, aarch64).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drop: Vec<String>,
+    /// Exceptions to `drop`, installed after all (`--path-include`, applied after the drops).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep: Vec<String>,
     pub packages: BTreeMap<String, String>,
 }
 
@@ -53,6 +67,9 @@ pub fn load() -> Result<Lock> {
 
 pub fn parse(text: &str) -> Result<Lock> {
     let lock: Lock = toml::from_str(text)?;
+    for glob in &lock.debian.drop {
+        check_path_glob("the base", glob)?;
+    }
     for (name, image) in &lock.images {
         if let Some(suite) = &image.suite {
             if suite == &lock.debian.suite || !valid_package_name(suite) {
@@ -68,6 +85,12 @@ pub fn parse(text: &str) -> Result<Lock> {
         if image.packages.is_empty() {
             bail!("image `{name}` pins no packages");
         }
+        for glob in image.drop.iter().chain(&image.keep) {
+            check_path_glob(name, glob)?;
+        }
+        if image.drop.is_empty() && !image.keep.is_empty() {
+            bail!("image `{name}`: `keep` makes exceptions to `drop`, which is empty");
+        }
         for (pkg, version) in &image.packages {
             if !valid_package_name(pkg) {
                 bail!("image `{name}`: `{pkg}` is not a Debian package name");
@@ -79,6 +102,27 @@ pub fn parse(text: &str) -> Result<Lock> {
     }
     Ok(lock)
 }
+
+/// A drop/keep entry as dpkg reads a path filter: absolute, one token, no placeholder but `{arch}`.
+fn check_path_glob(image: &str, glob: &str) -> Result<()> {
+    let image = if image == "the base" { image.to_string() } else { format!("image `{image}`") };
+    let without_arch = glob.replace(ARCH_PLACEHOLDER, "");
+    let top = glob.trim_start_matches('/').split('/').next().unwrap_or_default();
+    if !glob.starts_with('/')
+        || glob.contains(char::is_whitespace)
+        || without_arch.contains(['{', '}'])
+        || top.is_empty()
+        || top.contains(['*', '?', '['])
+    {
+        bail!(
+            "{image}: `{glob}` is not a path filter: an absolute path or glob under a named top directory, no spaces, `{ARCH_PLACEHOLDER}` the only placeholder"
+        );
+    }
+    Ok(())
+}
+
+/// In a drop/keep entry: the machine's architecture (`uname -m`), e.g. to keep qemu's own emulator.
+pub const ARCH_PLACEHOLDER: &str = "{arch}";
 
 /// Debian policy: lowercase letters, digits, + - . ; at least two characters, starting alphanumeric.
 fn valid_package_name(name: &str) -> bool {
@@ -105,9 +149,18 @@ impl Lock {
             self.suite_of(name)?,
             self.debian.variant
         );
+        // The base is part of every image: what it leaves out is part of every entry.
+        if !self.debian.drop.is_empty() {
+            s.push_str(&format!("base_drop={}\n", self.debian.drop.join(" ")));
+        }
         // Only images that name extra suites get the line, so every other tag stays as it was.
         if !image.extra_suites.is_empty() {
             s.push_str(&format!("extra_suites={}\n", image.extra_suites.join(",")));
+        }
+        for (key, globs) in [("drop", &image.drop), ("keep", &image.keep)] {
+            if !globs.is_empty() {
+                s.push_str(&format!("{key}={}\n", globs.join(" ")));
+            }
         }
         for (pkg, version) in &image.packages {
             s.push_str(&format!("{pkg}={version}\n"));
@@ -119,6 +172,19 @@ impl Lock {
     pub fn tag(&self, name: &str) -> Result<String> {
         let digest = Sha256::digest(self.canonical_entry(name)?.as_bytes());
         Ok(crate::util::hex(&digest)[..12].to_string())
+    }
+
+    /// dpkg's path filters for `image` on a machine of `arch` (`uname -m`): every drop, then every
+    /// keep, since dpkg lets the last matching filter decide.
+    pub fn path_filters(&self, name: &str, arch: &str) -> Result<Vec<String>> {
+        let image = self.image(name)?;
+        let filter = |kind: &str, glob: &String| format!("path-{kind}={}", glob.replace(ARCH_PLACEHOLDER, arch));
+        Ok(image
+            .drop
+            .iter()
+            .map(|g| filter("exclude", g))
+            .chain(image.keep.iter().map(|g| filter("include", g)))
+            .collect())
     }
 
     /// `pkg=version` arguments for apt.
@@ -205,6 +271,49 @@ docker-registry = "2.8.2+ds1-1"
         assert!(parse(&format!("{SAMPLE}\n[images.empty.packages]\n")).is_err());
         assert!(parse(&SAMPLE.replace("[debian]", "[debian]\nmirror = \"x\"")).is_err());
         assert!(load().unwrap().image("nope").unwrap_err().to_string().contains("no entry for image `nope`"));
+    }
+
+    const TRIMMED: &str = r#"
+[debian]
+suite = "bookworm"
+variant = "essential"
+
+[images.client]
+drop = ["/usr/bin/qemu-*", "/usr/bin/notary-server"]
+keep = ["/usr/bin/qemu-{arch}"]
+
+[images.client.packages]
+qemu-user = "1:7.2"
+"#;
+
+    #[test]
+    fn drops_then_keeps_become_dpkg_path_filters_for_the_machine() {
+        let lock = parse(TRIMMED).unwrap();
+        assert_eq!(
+            lock.path_filters("client", "aarch64").unwrap(),
+            [
+                "path-exclude=/usr/bin/qemu-*",
+                "path-exclude=/usr/bin/notary-server",
+                "path-include=/usr/bin/qemu-aarch64"
+            ]
+        );
+        // The lists are part of the entry, so changing them gives the image a new tag.
+        let mut more = lock.clone();
+        more.images.get_mut("client").unwrap().drop.push("/usr/bin/escrow".into());
+        assert_ne!(lock.tag("client").unwrap(), more.tag("client").unwrap());
+        assert!(lock.canonical_entry("client").unwrap().contains("keep=/usr/bin/qemu-{arch}\n"));
+        assert!(parse(&lock.render().unwrap()).unwrap() == lock);
+    }
+
+    #[test]
+    fn path_filters_must_be_absolute_single_tokens() {
+        for bad in ["usr/bin/x", "/usr/bin/a b", "/usr/{lib}/x", "/*/bin/x", "/"] {
+            let text = TRIMMED.replace("/usr/bin/notary-server", bad);
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(err.contains("is not a path filter"), "{bad}: {err}");
+        }
+        let keep_only = TRIMMED.replace("drop = [\"/usr/bin/qemu-*\", \"/usr/bin/notary-server\"]\n", "");
+        assert!(parse(&keep_only).unwrap_err().to_string().contains("exceptions to `drop`"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod layer;
 pub mod lock;
 pub mod nix;
 pub mod sources;
+pub mod trim;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -99,37 +100,43 @@ pub fn ensure_only(
                 refs.insert(image.to_string(), reference);
             }
         }
-        _ => {
-            let lock = crate::images::lock::load()?;
-            let builder = debian::Builder {
-                lock: &lock,
-                cache_dir: util::cache_dir().join("debian"),
-                mirrors: opts.mirrors.clone(),
-            };
-            // Two sandboxes (say, one per engine) coming up at once share the layer and .deb caches.
-            let _guard = builder.lock_cache()?;
-            let mut wanted = Vec::new();
-            for &image in names {
-                let tag = lock.tag(image)?;
-                let reference = reference(image, &tag);
-                if opts.rebuild {
-                    engine.rmi(sh, &reference)?;
-                }
-                refs.insert(image.to_string(), reference.clone());
-                wanted.push((image, tag, reference));
-            }
-            let present = engine.images_present(sh, &wanted.iter().map(|w| w.2.clone()).collect::<Vec<_>>())?;
-            let missing: Vec<(&str, String)> = wanted
-                .into_iter()
-                .zip(present)
-                .filter(|(_, here)| !here)
-                .map(|((image, tag, _), _)| (image, tag))
-                .collect();
-            if !missing.is_empty() {
-                debian::clean_stale_builds(&builder.cache_dir);
-                load_debian(sh, engine, spec, &builder, &missing, opts.rebuild, REPO_PREFIX)?;
-            }
+        _ => refs = ensure_debian(sh, engine, spec, opts, names, &util::cache_dir().join("debian"), REPO_PREFIX)?,
+    }
+    Ok(refs)
+}
+
+/// The Debian path of [`ensure_only`] with its cache and repository prefix given: `images build
+/// --cache-dir --repo` builds into a throwaway namespace (a second, independent build to compare).
+pub fn ensure_debian(
+    sh: &Shell,
+    engine: &Engine,
+    spec: &Spec,
+    opts: &Options,
+    names: &[&str],
+    cache: &std::path::Path,
+    repo_prefix: &str,
+) -> Result<BTreeMap<String, String>> {
+    let lock = crate::images::lock::load()?;
+    let builder = debian::Builder { lock: &lock, cache_dir: cache.to_path_buf(), mirrors: opts.mirrors.clone() };
+    // Two sandboxes (say, one per engine) coming up at once share the layer and .deb caches.
+    let _guard = builder.lock_cache()?;
+    let mut refs = BTreeMap::new();
+    let mut wanted = Vec::new();
+    for &image in names {
+        let tag = lock.tag(image)?;
+        let reference = format!("{repo_prefix}{image}:{tag}");
+        if opts.rebuild {
+            engine.rmi(sh, &reference)?;
         }
+        refs.insert(image.to_string(), reference.clone());
+        wanted.push((image, tag, reference));
+    }
+    let present = engine.images_present(sh, &wanted.iter().map(|w| w.2.clone()).collect::<Vec<_>>())?;
+    let missing: Vec<(&str, String)> =
+        wanted.into_iter().zip(present).filter(|(_, here)| !here).map(|((image, tag, _), _)| (image, tag)).collect();
+    if !missing.is_empty() {
+        debian::clean_stale_builds(&builder.cache_dir);
+        load_debian(sh, engine, spec, &builder, &missing, opts.rebuild, repo_prefix)?;
     }
     Ok(refs)
 }
@@ -159,10 +166,14 @@ pub fn load_debian(
         .suffix(".tar")
         .tempfile_in(&builder.cache_dir)
         .context("creating the image archive")?;
-    archive::write(out.path(), &images, &debian::created(), debian::SOURCE_DATE_EPOCH)?;
     let names: Vec<&str> = missing.iter().map(|(i, _)| *i).collect();
     ui::status("Loading", format!("{} into {}", names.join(", "), engine.kind));
-    engine.load(sh, out.path()).with_context(|| format!("loading images {}", names.join(", ")))?;
+    // The archive's writing counts as loading: it is what the engine reads.
+    crate::timing::timed("load", || -> Result<String> {
+        archive::write(out.path(), &images, &debian::created(), debian::SOURCE_DATE_EPOCH)?;
+        engine.load(sh, out.path())
+    })
+    .with_context(|| format!("loading images {}", names.join(", ")))?;
     for image in &images {
         if !engine.image_exists(sh, &image.reference)? {
             bail!("{} loaded the archive but has no {}", engine.kind, image.reference);
@@ -186,6 +197,27 @@ pub fn debian_image(
 
 /// PATH of every image, as Debian's login shells set it.
 const IMAGE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// One image as the engine holds it after a build.
+#[derive(Debug, Serialize)]
+pub struct Built {
+    pub image: String,
+    pub reference: String,
+    /// The image ID (sha256 of its config, without the `sha256:` prefix): equal IDs mean equal images.
+    pub id: String,
+    pub size_mb: f64,
+}
+
+/// The engine's ID and size of each built image.
+pub fn describe(sh: &Shell, engine: &Engine, refs: BTreeMap<String, String>) -> Result<Vec<Built>> {
+    let references: Vec<String> = refs.values().cloned().collect();
+    let ids = engine.image_ids(sh, &references)?;
+    Ok(refs
+        .into_iter()
+        .zip(ids)
+        .map(|((image, reference), (id, size))| Built { image, reference, id, size_mb: size as f64 / 1e6 })
+        .collect())
+}
 
 #[derive(Debug, Serialize)]
 pub struct Listed {
@@ -235,7 +267,7 @@ pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
             None
         } else {
             Some(
-                private_apt(sh, &base_suite, image.suite.as_deref(), &image.extra_suites)
+                private_apt(sh, &base_suite, image.suite.as_deref(), &image.extra_suites, false)
                     .with_context(|| format!("asking apt for image {name}"))?,
             )
         };
@@ -261,8 +293,15 @@ pub fn update_lock(sh: &Shell, lock: &mut Lock) -> Result<Vec<String>> {
 }
 
 /// A throwaway apt configuration with the host's sources for the base suite (or, for an image on
-/// a base of its own, the same archives for `own`) plus `extra` at their low priority, updated once.
-fn private_apt(sh: &Shell, base_suite: &str, own: Option<&str>, extra: &[String]) -> Result<tempfile::TempDir> {
+/// a base of its own, the same archives for `own`; neither when `only_extra`) plus `extra` at their
+/// low priority, updated once. The host's apt configuration and sources stay as they are.
+pub fn private_apt(
+    sh: &Shell,
+    base_suite: &str,
+    own: Option<&str>,
+    extra: &[String],
+    only_extra: bool,
+) -> Result<tempfile::TempDir> {
     let dir = tempfile::Builder::new().prefix("trust-sandbox-apt-").tempdir()?;
     let root = dir.path();
     for d in ["etc/sources.list.d", "etc/preferences.d", "etc/apt.conf.d", "lists/partial", "cache/archives/partial"] {
@@ -271,7 +310,7 @@ fn private_apt(sh: &Shell, base_suite: &str, own: Option<&str>, extra: &[String]
     let host = sources::from_host(std::path::Path::new("/etc/apt"), base_suite)?;
     let image_suite = own.unwrap_or(base_suite);
     let base = sources::renamed(&host, base_suite, image_suite);
-    let mut all = base.clone();
+    let mut all = if only_extra { Vec::new() } else { base.clone() };
     for suite in extra {
         all.extend(sources::for_extra_suite(&base, image_suite, suite));
         std::fs::write(root.join(format!("etc/preferences.d/{suite}")), sources::low_priority_preference(suite))?;
@@ -279,11 +318,12 @@ fn private_apt(sh: &Shell, base_suite: &str, own: Option<&str>, extra: &[String]
     std::fs::write(root.join("etc/sources.list.d/trust-sandbox.sources"), sources::render_deb822(&all))?;
     let r = root.display();
     let conf = format!(
-        "Dir::Etc \"{r}/etc\";\nDir::Etc::sourcelist \"/dev/null\";\nDir::State::Lists \"{r}/lists\";\nDir::Cache \"{r}/cache\";\nDir::State::status \"/dev/null\";\nAcquire::Languages \"none\";\n"
+        "Dir::Etc \"{r}/etc\";\nDir::Etc::sourcelist \"/dev/null\";\nDir::State::Lists \"{r}/lists\";\nDir::Cache \"{r}/cache\";\nDir::State::status \"/dev/null\";\nAcquire::Languages \"none\";\nAPT::Sandbox::User \"root\";\n"
     );
     std::fs::write(root.join("apt.conf"), conf)?;
-    let suites: Vec<&str> = std::iter::once(image_suite).chain(extra.iter().map(String::as_str)).collect();
-    ui::info("Updating", format!("a private apt with {} for the pins of one image", suites.join(", ")));
+    let suites: Vec<&str> =
+        (!only_extra).then_some(image_suite).into_iter().chain(extra.iter().map(String::as_str)).collect();
+    ui::info("Updating", format!("a private apt with {} for pinned packages", suites.join(", ")));
     xshell::cmd!(sh, "apt-get update -qq")
         .env("APT_CONFIG", root.join("apt.conf"))
         .quiet()

@@ -137,6 +137,13 @@ fn requirements(at: &str, spec: &Spec, image: &str, (side, system, facts): (&str
             problems.push(format!("{at}: the {side} image has no {lib}"));
         }
     }
+    let extra = expected::unwanted(image, system, &facts.programs);
+    if !extra.is_empty() {
+        problems.push(format!(
+            "{at}: the {side} image carries {}, which nothing runs there (drop it: images.lock on Debian, keepPrograms on Nix)",
+            extra.join(", ")
+        ));
+    }
     problems
 }
 

@@ -38,6 +38,8 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
     ),
     // The guide's tampering step (scenarios/guide.toml) runs in the registry.
     ("registry", &[&["cut"], &["sha256sum"], &["dd"]]),
+    // impostor-server's own Notary server: a self-signed certificate, signing with the CLI.
+    ("notary", &[&["openssl"], &["notary"], &["mkdir"]]),
     (
         // The scenarios' client steps (scenarios/*.toml), the client-daemon probe and the clock
         // shifts (step/clock.rs: faketime).
@@ -58,6 +60,11 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
             &["cat"],
             &["rm"],
             &["sha256sum"],
+            // impostor-server: a private /etc/hosts for one command.
+            &["unshare"],
+            &["mount"],
+            &["getent"],
+            &["awk"],
         ],
     ),
     // Issue 11's `signers` image (`migrate`, `compare`): its signing tools, run with sh -c.
@@ -70,8 +77,27 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
 /// Images where a shifted clock runs Go programs under qemu's user-mode emulator for the
 /// machine's own architecture, with libfaketime preloaded into the emulator: the client (a
 /// scenario step's `clock`) and the signers (`compare`'s freshness row). Every image that ships
-/// the emulator is held to it on both paths.
+/// the emulator is held to it on both paths, and to no other emulator (see [`unwanted`]).
 const EMULATED: &[&str] = &["client", "signers"];
+
+/// Programs an image must not carry: what its services never run (images.lock's drop lists on
+/// the Debian side, keepPrograms on the Nix side). Besides these, an emulated image carries no
+/// emulator but its system's own.
+const ABSENT: &[(&str, &[&str])] = &[("client", &["notary-server", "notary-signer", "escrow"])];
+
+/// The programs among `programs` that `image` on `system` should not have.
+pub fn unwanted<'a>(image: &str, system: &str, programs: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let absent: Vec<&str> = ABSENT.iter().filter(|(i, _)| *i == image).flat_map(|(_, p)| p.iter().copied()).collect();
+    let own = emulator(image, system);
+    programs
+        .into_iter()
+        .filter(|p| {
+            absent.contains(&p.as_str())
+                || (EMULATED.contains(&image) && p.starts_with("qemu-") && Some(p.as_str()) != own.as_deref())
+        })
+        .cloned()
+        .collect()
+}
 
 /// The emulator `image` needs on `system` ("x86_64-linux", "aarch64-linux"), if any.
 pub fn emulator(image: &str, system: &str) -> Option<String> {
@@ -151,6 +177,17 @@ mod tests {
         assert_eq!(emulator("signers", "aarch64-linux").as_deref(), Some("qemu-aarch64"));
         assert_eq!(emulator("client", "x86_64-linux").as_deref(), Some("qemu-x86_64"));
         assert_eq!(emulator("notary", "x86_64-linux"), None);
+    }
+
+    #[test]
+    fn a_lean_image_has_one_emulator_and_no_notary_servers() {
+        let have: Vec<String> = ["docker", "qemu-x86_64", "qemu-aarch64", "notary", "notary-server", "qemu-img"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(unwanted("client", "x86_64-linux", &have), ["qemu-aarch64", "notary-server", "qemu-img"]);
+        assert_eq!(unwanted("client", "aarch64-linux", &have), ["qemu-x86_64", "notary-server", "qemu-img"]);
+        assert!(unwanted("notary", "x86_64-linux", &have).is_empty(), "the notary image runs the servers");
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! `up` (everything in table order, each really ready before the next starts), `down`
-//! (idempotent) and `destroy`.
+//! `up` (each service started once what it waits for is really ready, the rest in parallel: see
+//! `waves`), `down` (idempotent) and `destroy`.
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -9,14 +10,14 @@ use sha2::{Digest, Sha256};
 use xshell::Shell;
 
 use super::state::{self, ClientMode};
-use super::{config, ownership, pki, ports, readiness, repair, Sandbox, Selector, UpOptions};
+use super::{config, ownership, pki, ports, readiness, repair, waves, Sandbox, Selector, UpOptions};
 use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_ID, LABEL_SERVICE};
 use crate::engine::objects::{Kind, Object};
 use crate::engine::{ContainerState, Engine, EngineKind, RunSpec};
 use crate::table::{Service, Spec};
 use crate::{images, ui, util};
 
-/// `up`: everything in table order, each really ready before the next starts.
+/// `up`: every service started once what it waits for (`after`) is really ready.
 ///
 /// Every check that can refuse (ports, ownership, secrets, PKI, configs) runs before the engine
 /// is asked to change anything, and a failure afterwards removes only what this `up` created:
@@ -222,10 +223,15 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
     }
 
     let specs = run_specs(sb, refs)?;
-    // One inspect for all: nothing but this loop starts or removes them meanwhile.
+    // One inspect for all: nothing but these starts creates or removes them meanwhile.
     let names: Vec<String> = sb.spec.services.iter().map(|s| sb.container(&s.name)).collect();
     let found = sb.engine.inspect(sh, &names)?;
-    for (i, (svc, spec)) in sb.spec.services.iter().zip(&specs).enumerate() {
+    let created = Mutex::new(created);
+    // Held by the first start until the bridge is pinned (see `pin_bridge_address`).
+    let bridge = Mutex::new(false);
+    let timings = waves::run(&sb.spec, |svc| {
+        let sh = &Shell::new()?;
+        let spec = &specs[sb.spec.services.iter().position(|s| s.name == svc.name).expect("a table service")];
         let started = Instant::now();
         let hash = spec.labels.iter().find(|(k, _)| k == LABEL_CONFIG).map(|(_, v)| v);
         let name = sb.container(&svc.name);
@@ -236,40 +242,72 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
         if let Some(w) = &wedge {
             repair::announce(sh, sb, w);
         }
-        if !fresh {
-            recreate(sh, sb, spec, current.is_some(), created)?;
-        }
-        if i == 0 {
-            // The first container brought the bridge up: pin it before the others join.
-            sb.engine.pin_bridge_address(sh, &sb.network())?;
+        let start = || -> Result<()> {
+            if !fresh {
+                recreate(sh, sb, spec, current.is_some(), &created)?;
+            }
+            Ok(())
+        };
+        {
+            let mut pinned = bridge.lock().expect("not poisoned");
+            if *pinned {
+                drop(pinned);
+                start()?;
+            } else {
+                start()?;
+                // The first container brought the bridge up: pin it before the others join.
+                sb.engine.pin_bridge_address(sh, &sb.network())?;
+                *pinned = true;
+            }
         }
         let mut ready = readiness::wait_ready(sh, sb, svc);
         let mut kept = fresh;
         if let (true, Some(w)) = (fresh, ready.as_ref().err().and_then(repair::wedge_of)) {
             // Found running but wedged (a restart loop): recreated once, then waited for again.
             repair::announce(sh, sb, w);
-            recreate(sh, sb, spec, true, created)?;
+            recreate(sh, sb, spec, true, &created)?;
             kept = false;
             ready = readiness::wait_ready(sh, sb, svc);
         }
         ready.with_context(|| format!("waiting for {}", svc.name)).map_err(|e| with_log_tail(sh, sb, &svc.name, e))?;
         let verb = if kept { "Fresh" } else { "Ready" };
         ui::status(verb, format!("{:<14} {:>6.2} s  {}", svc.name, started.elapsed().as_secs_f64(), describe(sb, svc)));
-    }
+        Ok(())
+    })?;
+    report_waves(sb, &timings);
     Ok(())
 }
 
 /// Removes the service's container if there is one (only if it is this sandbox's), and starts it
 /// anew from its run spec: the named volumes it mounts and the state directory are not touched.
-fn recreate(sh: &Shell, sb: &Sandbox, spec: &RunSpec, exists: bool, created: &mut Created) -> Result<()> {
+fn recreate(sh: &Shell, sb: &Sandbox, spec: &RunSpec, exists: bool, created: &Mutex<&mut Created>) -> Result<()> {
     if exists {
         sb.remove_own_containers(sh, std::slice::from_ref(&spec.name))?;
     }
-    if !created.containers.contains(&spec.name) {
-        created.containers.push(spec.name.clone());
+    {
+        let mut created = created.lock().expect("not poisoned");
+        if !created.containers.contains(&spec.name) {
+            created.containers.push(spec.name.clone());
+        }
     }
     sb.engine.run(sh, spec).with_context(|| format!("starting {}", spec.name))?;
     Ok(())
+}
+
+/// The whole start in one line: its time and the chain of services that decided it.
+fn report_waves(sb: &Sandbox, timings: &[waves::Timing]) {
+    let total = timings.iter().map(|t| t.ready).max().unwrap_or_default();
+    let path = waves::critical_path(&sb.spec, timings);
+    ui::status(
+        "Started",
+        format!(
+            "{} services in {:.2} s; critical path {}",
+            timings.len(),
+            total.as_secs_f64(),
+            waves::describe_path(&path)
+        ),
+    );
+    crate::timing::record("services", total.as_secs_f64());
 }
 
 /// Containers of this sandbox whose service the table no longer has (the client was
@@ -343,9 +381,9 @@ fn with_log_tail(sh: &Shell, sb: &Sandbox, service: &str, err: anyhow::Error) ->
 /// `down`: containers and network go; volumes, state, PKI and keys stay. Safe to repeat.
 /// Only this state's objects, each checked by its exact labels, are removed.
 pub fn down(sh: &Shell, sb: &Sandbox) -> Result<()> {
-    let found = ownership::survey(sh, &sb.engine, &sb.spec, &sb.name, true)?;
-    let ours = ownership::check(found, &sb.claim(), false)?;
-    remove(sh, &sb.engine, &ours, false)
+    // Volumes stay: only the containers and the network are looked up.
+    let found = ownership::survey_kinds(sh, &sb.engine, &sb.spec, &sb.name, false, &[Kind::Container, Kind::Network])?;
+    super::down::run(sh, sb, &ownership::check(found, &sb.claim(), false)?)
 }
 
 fn remove(sh: &Shell, engine: &Engine, objects: &[Object], volumes: bool) -> Result<()> {

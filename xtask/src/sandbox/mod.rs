@@ -5,6 +5,7 @@
 pub mod config;
 pub mod crash;
 pub mod db;
+pub mod down;
 pub mod labels;
 pub mod lifecycle;
 pub mod lock;
@@ -18,6 +19,7 @@ pub mod repair;
 pub mod schema;
 pub mod state;
 pub mod status;
+pub mod waves;
 
 use std::path::PathBuf;
 
@@ -25,7 +27,7 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use xshell::Shell;
 
-use crate::engine::{Engine, EngineKind, EnvVar, Mount, Output, RunSpec};
+use crate::engine::{objects, Engine, EngineKind, EnvVar, Mount, Output, RunSpec};
 use crate::images::{self, SourceKind};
 use crate::table::{Service, Spec};
 pub use labels::{LABEL_CONFIG, LABEL_ID, LABEL_INSTANCE, LABEL_SERVICE, LABEL_STATE};
@@ -89,6 +91,12 @@ pub struct UpOptions {
 impl Sandbox {
     /// The existing sandbox named by `sel`, or None when it was never created (or destroyed).
     pub fn open(sh: &Shell, sel: &Selector) -> Result<Option<Sandbox>> {
+        Ok(Sandbox::open_surveyed(sh, sel)?.map(|(sb, _)| sb))
+    }
+
+    /// [`Sandbox::open`], also returning the objects of this name it found and checked (`down`
+    /// removes those without asking the engine again).
+    pub fn open_surveyed(sh: &Shell, sel: &Selector) -> Result<Option<(Sandbox, Vec<objects::Object>)>> {
         let dir = state::Dir::for_name(&sel.name)?;
         let Some(state) = dir.load()? else {
             return Ok(None);
@@ -97,8 +105,9 @@ impl Sandbox {
         let spec = crate::table::load()?;
         // Containers, network and volumes of this name must be this state's, whatever the command.
         let found = ownership::survey(sh, &engine, &spec, &sel.name, false)?;
-        ownership::check(found, &ownership::Claim { name: &sel.name, id: Some(&state.id), dir: &dir.path }, false)?;
-        Ok(Some(Sandbox { name: sel.name.clone(), dir, state, engine, spec }))
+        let ours =
+            ownership::check(found, &ownership::Claim { name: &sel.name, id: Some(&state.id), dir: &dir.path }, false)?;
+        Ok(Some((Sandbox { name: sel.name.clone(), dir, state, engine, spec }, ours)))
     }
 
     pub fn open_required(sh: &Shell, sel: &Selector) -> Result<Sandbox> {

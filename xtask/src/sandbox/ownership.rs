@@ -115,16 +115,53 @@ pub fn owner_state(state_dir: &str, id: &str) -> OwnerState {
 /// Every object on `engine` named as sandbox `name`'s would be, plus (with `labelled`) every
 /// object labelled with its name: what `up` would reuse and what `down`/`destroy` would remove.
 pub fn survey(sh: &Shell, engine: &Engine, spec: &Spec, name: &str, labelled: bool) -> Result<Vec<Object>> {
-    let containers: Vec<String> = spec.services.iter().map(|s| super::name::object(name, &s.name)).collect();
-    let volumes: Vec<String> =
-        spec.services.iter().flat_map(|s| s.volumes.iter().map(|v| super::name::object(name, &v.name))).collect();
-    let mut found = engine.objects(sh, Kind::Container, &containers)?;
-    found.extend(engine.objects(sh, Kind::Network, &[name.to_string()])?);
-    found.extend(engine.objects(sh, Kind::Volume, &volumes)?);
-    if labelled {
-        for kind in [Kind::Container, Kind::Network, Kind::Volume] {
-            found.extend(engine.objects_labelled(sh, kind, LABEL_INSTANCE, name)?);
+    survey_kinds(sh, engine, spec, name, labelled, &[Kind::Container, Kind::Network, Kind::Volume])
+}
+
+/// [`survey`] for some kinds only (`down` leaves volumes alone, so it does not look for them).
+/// Each kind costs one engine call by name, or with `labelled` two (the labelled ones listed, then
+/// read back together with the named ones), and the kinds are asked side by side, each on a shell
+/// of its own (a `Shell` is not shared between threads): `down` waits for the slowest only.
+pub fn survey_kinds(
+    _sh: &Shell,
+    engine: &Engine,
+    spec: &Spec,
+    name: &str,
+    labelled: bool,
+    kinds: &[Kind],
+) -> Result<Vec<Object>> {
+    let names_of = |kind: Kind| -> Vec<String> {
+        match kind {
+            Kind::Container => spec.services.iter().map(|s| super::name::object(name, &s.name)).collect(),
+            Kind::Network => vec![name.to_string()],
+            Kind::Volume => spec
+                .services
+                .iter()
+                .flat_map(|s| s.volumes.iter().map(|v| super::name::object(name, &v.name)))
+                .collect(),
         }
+    };
+    let lookup = |kind: Kind| -> Result<Vec<Object>> {
+        let sh = Shell::new()?;
+        let named = names_of(kind);
+        let listed = if labelled { engine.labelled_ids(&sh, kind, LABEL_INSTANCE, name)? } else { Vec::new() };
+        let mut ask = named.clone();
+        ask.extend(listed.iter().filter(|id| !named.contains(id)).cloned());
+        let found = engine.objects(&sh, kind, &ask)?;
+        // Named ones whatever their labels (a squatter is refused); listed ones only if the label
+        // read back is exactly ours (the engine's filter only narrows).
+        Ok(found
+            .into_iter()
+            .filter(|o| named.contains(&o.name) || o.labels.get(LABEL_INSTANCE).is_some_and(|v| v == name))
+            .collect())
+    };
+    let results: Vec<Result<Vec<Object>>> = std::thread::scope(|s| {
+        let asks: Vec<_> = kinds.iter().map(|&kind| s.spawn(move || lookup(kind))).collect();
+        asks.into_iter().map(|a| a.join().expect("an engine lookup does not panic")).collect()
+    });
+    let mut found = Vec::new();
+    for r in results {
+        found.extend(r?);
     }
     let mut seen = std::collections::BTreeSet::new();
     found.retain(|o| seen.insert((o.kind.as_str(), o.id.clone())));

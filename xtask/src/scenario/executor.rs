@@ -13,6 +13,9 @@ use crate::step::{self, clock, mask::Masker};
 use crate::table::Spec;
 use crate::util;
 
+/// A `db_snapshot`: both notary databases, dumped over the DB's socket.
+pub const DB_DUMP: &str = "exec \"$(command -v mariadb-dump || command -v mysqldump)\" --protocol=socket -S /run/mysqld/mysqld.sock -uroot --single-transaction --databases notaryserver notarysigner";
+
 /// Second client identities keep their trust data on the client's trust volume, so they survive `down`.
 const IDENTITIES_DIR: &str = "/root/.docker/trust/identities";
 /// The client's own docker TLS directory; sandbox.json mounts the CA there for the server.
@@ -146,8 +149,7 @@ impl Executor for SandboxExecutor<'_> {
                 done(recovery.report())
             }
             Action::DbSnapshot(name) => {
-                let dump = "exec \"$(command -v mariadb-dump || command -v mysqldump)\" --protocol=socket -S /run/mysqld/mysqld.sock -uroot --single-transaction --databases notaryserver notarysigner";
-                let out = sb.exec(sh, "db", &["sh", "-c", dump], &[], None)?;
+                let out = sb.exec(sh, "db", &["sh", "-c", DB_DUMP], &[], None)?;
                 if !out.ok() {
                     bail!("snapshot of the trust database failed: {}", out.stderr.trim());
                 }
@@ -196,7 +198,7 @@ impl Executor for SandboxExecutor<'_> {
 
 /// The `migrate` action: the command's own code for one repository, in every format, the
 /// consumer kit written where `migrate` writes it. Returns the table and the exit code.
-fn migrate_action(sh: &Shell, sb: &Sandbox, repo: &str) -> Result<(String, i32)> {
+pub fn migrate_action(sh: &Shell, sb: &Sandbox, repo: &str) -> Result<(String, i32)> {
     use crate::migrate::{self, kit, signers::ImageChoice, signing::Format};
     let opts = migrate::Options {
         formats: Format::ALL.to_vec(),
@@ -225,7 +227,7 @@ fn migrate_action(sh: &Shell, sb: &Sandbox, repo: &str) -> Result<(String, i32)>
 
 /// The `consumer` helper a scenario requires: its image (built on first use) and its container,
 /// with the consumer kit mounted (empty until a `migrate` step writes it: then it refuses all).
-fn start_consumer(sh: &Shell, sb: &Sandbox) -> Result<()> {
+pub fn start_consumer(sh: &Shell, sb: &Sandbox) -> Result<()> {
     use crate::migrate::{consumer, kit, signers::ImageChoice};
     let choice = ImageChoice { source: crate::images::SourceKind::default_for_up(), mirrors: vec![] };
     let image = consumer::image(sh, sb, &choice)?;
@@ -239,7 +241,7 @@ fn start_consumer(sh: &Shell, sb: &Sandbox) -> Result<()> {
 /// time out although the host-side readiness probes pass. Measured: the next scenario's first
 /// notary call in the client failed with `Client.Timeout exceeded` on podman. So a restart is done
 /// when the client connects to each of the service's ports by its name.
-fn wait_client_reaches(sh: &Shell, sb: &Sandbox, service: &str) -> Result<()> {
+pub fn wait_client_reaches(sh: &Shell, sb: &Sandbox, service: &str) -> Result<()> {
     let svc = sb.spec.service(service)?;
     let client = &sb.spec.client()?.name;
     let Some(host) = svc.aliases.first() else { return Ok(()) };

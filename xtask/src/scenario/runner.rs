@@ -257,7 +257,8 @@ impl<E: Executor> Runner<E> {
         };
         // A scenario the interruption kept from starting says nothing (the closing message does).
         if cut_before.is_none() {
-            let line = report.summary_line();
+            // The time is the scenario's `duration_ms` in the JSON report and its suite's `time` in JUnit.
+            let line = format!("{} in {:.1} s", report.summary_line(), report.duration_ms as f64 / 1000.0);
             let line = self.paint(&line, if passed { GREEN } else { RED });
             self.log_line(&line);
         }

@@ -6,6 +6,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 pub mod readiness;
+pub mod waves;
 
 pub use readiness::Readiness;
 
@@ -45,6 +46,10 @@ pub struct ImageSpec {
 pub struct Service {
     pub name: String,
     pub image: String,
+    /// The services that must be ready before this one starts (`up` starts the others in
+    /// parallel; see `sandbox::waves`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<String>,
     pub aliases: Vec<String>,
     pub ports: Vec<Port>,
     pub command: Vec<String>,
@@ -221,6 +226,7 @@ impl Spec {
                 }
             }
         }
+        waves::plan(self).context("sandbox.json")?;
         Ok(())
     }
 }

@@ -131,3 +131,13 @@ pub fn clean_stale_builds(cache_dir: &Path) {
         }
     }
 }
+
+/// Removes every cached image, layer and rootfs tarball (the .deb cache stays).
+pub fn clear_cache(dir: &Path) {
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().extension().is_some_and(|x| x == "tar" || x == "json") {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+    let _ = fs::remove_dir_all(dir.join("layers"));
+}

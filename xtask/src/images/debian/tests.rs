@@ -32,8 +32,11 @@ fn image_hooks_run_after_the_install_and_before_the_marker() {
 #[test]
 fn base_argv_filters_paths_without_mmdebstraps_tar_filter() {
     let lock = crate::images::lock::load().unwrap();
-    let a = builder(&lock).base_argv("bookworm", Path::new("/b"), Path::new("/s"));
-    assert!(a.contains(&"--variant=minbase".to_string()));
+    let a = builder(&lock).base_argv("bookworm", Path::new("/b"), Path::new("/s"), Path::new("/h/merged-usr"));
+    assert!(a.contains(&"--variant=essential".to_string()));
+    // Merged /usr the way debootstrap makes it: no usrmerge package, so no perl in every image.
+    assert!(a.contains(&"--hook-dir=/h/merged-usr".to_string()));
+    assert!(a.iter().any(|s| s.starts_with("--customize-hook=") && s.contains("/var/lib/dpkg/*-old")));
     // A --dpkgopt filter would send every essential package through mmtarfilter.
     assert!(!a.iter().any(|s| s.starts_with("--dpkgopt")), "{a:?}");
     assert!(a
@@ -49,7 +52,7 @@ fn the_base_tag_follows_suite_variant_and_recipe_only() {
     other.images.get_mut("notary").unwrap().packages.insert("notary".into(), "9".into());
     assert_eq!(builder(&lock).base_tag("bookworm"), builder(&other).base_tag("bookworm"));
     assert_ne!(builder(&lock).base_tag("bookworm"), builder(&lock).base_tag("trixie"));
-    other.debian.variant = "essential".into();
+    other.debian.variant = "minbase".into();
     assert_ne!(builder(&lock).base_tag("bookworm"), builder(&other).base_tag("bookworm"));
     assert_eq!(builder(&lock).base_tag("bookworm").len(), 12);
 }
@@ -149,6 +152,21 @@ fn only_images_with_extra_suites_change_their_tag_recipe() {
 }
 
 #[test]
+fn the_lock_drop_list_is_in_the_image_before_apt_installs() {
+    let lock = crate::images::lock::load().unwrap();
+    let a = builder(&lock).image_argv("client", Path::new("/m"), Path::new("/s"), true).unwrap();
+    let at = |needle: &str| a.iter().position(|s| s.contains(needle));
+    let filters = at(crate::images::trim::IMAGE_FILTERS).expect("the client drops paths");
+    assert!(a[filters].starts_with("--setup-hook=") && a[filters].contains("'path-exclude=/usr/bin/qemu-*'"));
+    let own = format!("'path-include=/usr/bin/qemu-{}'", crate::images::trim::host_arch());
+    assert!(a[filters].contains(&own), "{}", a[filters]);
+    assert!(filters < at("apt-get").unwrap());
+    // An image without a drop list writes no filter file.
+    let registry = builder(&lock).image_argv("registry", Path::new("/m"), Path::new("/s"), true).unwrap();
+    assert!(!registry.iter().any(|s| s.contains(crate::images::trim::IMAGE_FILTERS)));
+}
+
+#[test]
 fn the_consumer_is_built_on_a_trixie_base_from_the_same_archives() {
     let lock = crate::images::lock::load().unwrap();
     let b = Builder { lock: &lock, cache_dir: "/c".into(), mirrors: vec!["http://snap/debian/".into()] };
@@ -158,5 +176,5 @@ fn the_consumer_is_built_on_a_trixie_base_from_the_same_archives() {
     let install = a.iter().find(|s| s.contains("apt-get")).unwrap();
     assert!(install.contains("'skopeo=1.18.0+ds1-1+b5'") && install.contains("'podman=5.4.2+ds1-2+b2'"), "{install}");
     assert_eq!(b.sources("trixie").unwrap()[0].suites, ["trixie", "trixie-updates"]);
-    assert!(b.base_argv("trixie", Path::new("/b"), Path::new("/s")).contains(&"trixie".to_string()));
+    assert!(b.base_argv("trixie", Path::new("/b"), Path::new("/s"), Path::new("/h")).contains(&"trixie".to_string()));
 }
