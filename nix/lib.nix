@@ -48,6 +48,8 @@ let
       "cut"
       "dd"
       "sha256sum"
+      # The exported stack's readiness probe of a registry made with --registry-tls.
+      "openssl"
     ];
     # Issue 11's signing tools and the clock shift's faketime (the emulator is per system,
     # qemu-x86_64 or qemu-aarch64: the drift check, xtask/src/nixcheck, holds each image to its own).

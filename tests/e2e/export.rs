@@ -11,10 +11,31 @@ use trust_sandbox_tests::{require_engine, run, Run, Sandbox};
 
 #[test]
 fn docker_compose_export_plays_the_guide() {
+    compose_plays_the_guide("export", &[]);
+}
+
+/// A sandbox made with `--registry-tls --registry-auth` (the stand-in for a registry you own):
+/// the exported stack serves TLS, checks the password, and the client logs in by itself.
+#[test]
+fn docker_compose_export_of_a_tls_registry_with_auth_plays_the_guide() {
+    compose_plays_the_guide("exporttls", &["--registry-tls", "--registry-auth"]);
+}
+
+#[test]
+fn podman_kube_export_plays_the_guide() {
+    kube_plays_the_guide("export", &[]);
+}
+
+#[test]
+fn podman_kube_export_of_a_tls_registry_with_auth_plays_the_guide() {
+    kube_plays_the_guide("exporttls", &["--registry-tls", "--registry-auth"]);
+}
+
+fn compose_plays_the_guide(purpose: &str, up: &[&str]) {
     require_engine("docker");
-    let sb = Sandbox::new("docker", "export");
+    let sb = Sandbox::new("docker", purpose);
     let out = tempfile::tempdir().unwrap();
-    let manifest = export(&sb, "compose", out.path());
+    let manifest = export(&sb, "compose", out.path(), up);
     assert_eq!(manifest, out.path().canonicalize().unwrap().join("compose.yaml"));
 
     let compose = |args: &[&str]| -> Run {
@@ -31,6 +52,7 @@ fn docker_compose_export_plays_the_guide() {
         assert_eq!(r.stdout.trim(), sb.name, "{c} must be the Compose stack's, not up's");
     }
     plays_the_guide(&sb);
+    registry_checks_tls_and_password(&sb, up);
     // The readiness the file declares is what made Compose start each service after the last.
     for service in ["db", "notarysigner", "notaryserver", "registry", "client"] {
         let c = sb.container(service);
@@ -50,12 +72,11 @@ fn docker_compose_export_plays_the_guide() {
     assert_only_ups_volumes(&sb);
 }
 
-#[test]
-fn podman_kube_export_plays_the_guide() {
+fn kube_plays_the_guide(purpose: &str, up: &[&str]) {
     require_engine("podman");
-    let sb = Sandbox::new("podman", "export");
+    let sb = Sandbox::new("podman", purpose);
     let out = tempfile::tempdir().unwrap();
-    let manifest = export(&sb, "kube", out.path());
+    let manifest = export(&sb, "kube", out.path(), up);
     let claims: Vec<String> =
         ["db", "registry", "client-trust"].iter().map(|v| format!("{}-kube-{v}", sb.name)).collect();
     let _teardown = KubeDown { manifest: manifest.clone(), claims: claims.clone() };
@@ -78,6 +99,7 @@ fn podman_kube_export_plays_the_guide() {
     let pod = sb.engine_cli(&["inspect", "--format", "{{.Pod}}", &sb.container("client")]);
     assert_ne!(pod.stdout.trim(), "", "the client must run in the exported pod, not as up's container");
     plays_the_guide(&sb);
+    registry_checks_tls_and_password(&sb, up);
 
     let down = run(Command::new("podman").args(["kube", "down", manifest.to_str().unwrap()]), None);
     down.assert_ok("podman kube down");
@@ -93,8 +115,8 @@ fn podman_kube_export_plays_the_guide() {
 }
 
 /// `up`, `export`, check what was written, `down`: the exported stack then stands alone.
-fn export(sb: &Sandbox, format: &str, out: &Path) -> std::path::PathBuf {
-    sb.up().assert_ok("up");
+fn export(sb: &Sandbox, format: &str, out: &Path, up: &[&str]) -> std::path::PathBuf {
+    sb.up_with(up).assert_ok("up");
     let r = sb.x(&["export", format, "--out", out.to_str().unwrap()]);
     r.assert_ok("export");
     let manifest = std::path::PathBuf::from(r.stdout.trim());
@@ -192,6 +214,33 @@ fn plays_the_guide(sb: &Sandbox) {
     let steps = report["scenarios"][0]["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 9);
     assert!(steps.iter().all(|s| s["status"] == "passed"), "{report}");
+}
+
+/// With `--registry-tls --registry-auth`, the exported registry on its published port: TLS with the
+/// sandbox CA, 401 without the password, 200 with it (from the state's docker config).
+fn registry_checks_tls_and_password(sb: &Sandbox, up: &[&str]) {
+    if up.is_empty() {
+        return;
+    }
+    let ca = sb.state_dir().join("pki/ca.crt");
+    let url = format!("https://127.0.0.1:{}/v2/", sb.registry_port);
+    let password = std::fs::read_to_string(sb.state_dir().join("config/registry.password")).unwrap();
+    let code = |extra: &[&str]| -> String {
+        let mut c = Command::new("curl");
+        c.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"]).arg(&ca).args(extra).arg(&url);
+        run(&mut c, None).stdout
+    };
+    assert_eq!(code(&[]), "401");
+    // The password through curl's config on stdin, not its argv.
+    let mut c = Command::new("curl");
+    c.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-K", "-", "--cacert"]).arg(&ca).arg(&url);
+    let with = run(&mut c, Some(&format!("user = \"sandbox:{}\"\n", password.trim())));
+    assert_eq!(with.stdout, "200");
+    let plain = run(
+        Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", &url.replace("https", "http")]),
+        None,
+    );
+    assert_ne!(plain.stdout, "200", "the exported registry answered plain HTTP");
 }
 
 /// After teardown only `up`'s own volumes (kept by `down`, removed by `destroy`) remain.

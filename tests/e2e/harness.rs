@@ -151,8 +151,15 @@ impl Sandbox {
     }
 
     pub fn up(&self) -> Run {
+        self.up_with(&[])
+    }
+
+    /// `up` on the sandbox's ports, with further options (`--registry-tls`, …).
+    pub fn up_with(&self, extra: &[&str]) -> Run {
         let (s, r) = (self.server_port.to_string(), self.registry_port.to_string());
-        self.x(&["up", "--server-port", &s, "--registry-port", &r])
+        let mut args = vec!["up", "--server-port", &s, "--registry-port", &r];
+        args.extend_from_slice(extra);
+        self.x(&args)
     }
 
     /// The plain engine CLI, for checking what the tool did from the outside.

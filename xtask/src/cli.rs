@@ -113,7 +113,8 @@ pub enum Command {
     Env,
     /// Measure up/down/build/scenario against plain engine baselines.
     Bench(BenchArgs),
-    /// Re-sign every DCT-signed tag by its signed digest with cosign (both formats) and/or Notation, verify, and write the consumer kit.
+    /// Re-sign every DCT-signed tag by its signed digest with cosign (both formats) and/or Notation, verify, and write
+    /// the consumer kit; with --from, those of a Notary server and registry you own (plan, archive, apply).
     Migrate(MigrateArgs),
     /// Measure every enforcement point (DCT, cosign, Notation, a pull-time policy, a plain pull) on the same image under each attack.
     Compare(CompareArgs),
@@ -209,6 +210,14 @@ pub struct UpArgs {
     /// Which daemon the client drives: its own (default), or the host's (docker only, as the guide).
     #[arg(long, value_enum)]
     pub client: Option<crate::sandbox::state::ClientMode>,
+    /// The registry serves TLS with a certificate of the sandbox CA (a stand-in for a registry you
+    /// own); fixed when the sandbox is created.
+    #[arg(long)]
+    pub registry_tls: bool,
+    /// The registry requires basic auth (htpasswd, bcrypt; user `sandbox`, generated password kept
+    /// in the state); needs --registry-tls; fixed when the sandbox is created.
+    #[arg(long, requires = "registry_tls")]
+    pub registry_auth: bool,
     /// Consent to changes outside the sandbox that a mode needs (the hosts aliasing); CI=true implies it.
     #[arg(long, short)]
     pub yes: bool,
@@ -405,6 +414,21 @@ mod tests {
     }
 
     #[test]
+    fn one_cosign_format_option_for_migrate_and_migrate_from() {
+        use crate::migrate::signing::CosignFormat;
+        let format = |extra: &[&str]| {
+            let base =
+                ["cargo xtask", "sandbox", "migrate", "--from", "https://n:4443", "--registry", "https://r:5000"];
+            let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+            let Task::Sandbox(a) = Cli::try_parse_from(args).unwrap().task else { panic!() };
+            let Some(Command::Migrate(m)) = a.command else { panic!() };
+            m.cosign_format
+        };
+        assert_eq!(format(&["--apply", "--cosign-key", "k"]), CosignFormat::Both, "migrate's default");
+        assert_eq!(format(&["--apply", "--cosign-key", "k", "--cosign-format", "legacy"]), CosignFormat::Legacy);
+    }
+
+    #[test]
     fn json_means_the_same_everywhere() {
         let parse = |args: &[&str]| Cli::try_parse_from(args).unwrap();
         let Task::Sandbox(a) = parse(&["cargo xtask", "sandbox", "status", "--json"]).task else { panic!() };
@@ -424,8 +448,9 @@ pub struct MigrateArgs {
     /// Which signatures to add.
     #[arg(long, value_enum, default_value = "both")]
     pub to: MigrateTo,
-    /// Which of cosign's formats: `legacy` (the `.sig` tag) is the only one podman, CRI-O and
-    /// skopeo read; `bundle` is cosign 3's default; `both` serves every consumer.
+    /// Which of cosign's formats (also with --from --apply): `legacy` (the `.sig` tag) is the
+    /// only one podman, CRI-O and skopeo read; `bundle` is cosign 3's default; `both` serves
+    /// every consumer.
     #[arg(long, value_enum, default_value = "both")]
     pub cosign_format: crate::migrate::signing::CosignFormat,
     /// Where to write the consumer kit (policy.json, registries.d, Notation policy, Kyverno
@@ -436,6 +461,86 @@ pub struct MigrateArgs {
     pub json: JsonFlag,
     #[command(flatten)]
     pub images: ImageSourceArgs,
+    // Boxed: it is most of the command line's size.
+    #[command(flatten)]
+    pub from: Box<MigrateFromArgs>,
+    /// Check an archive made by `--archive` offline (hashes against its manifest, then every
+    /// signature against its root), and exit.
+    #[arg(long, value_name = "DIR", conflicts_with = "from")]
+    pub verify_archive: Option<PathBuf>,
+}
+
+// `migrate --from`: a Notary server and registry you own instead of this sandbox.
+#[derive(Args, Debug, Clone, Default)]
+pub struct MigrateFromArgs {
+    /// Migrate from a Notary server you own (https://host:port) instead of this sandbox: plan
+    /// (the default), --archive, --apply.
+    #[arg(long, value_name = "URL", requires = "registry")]
+    pub from: Option<String>,
+    /// The registry beside that Notary server (https://host[:port]); required with --from.
+    #[arg(long, value_name = "URL", requires = "from")]
+    pub registry: Option<String>,
+    /// What DCT named the repositories after (their GUNs are PREFIX/<repository>); default: the
+    /// registry's host:port.
+    #[arg(long, value_name = "PREFIX", requires = "from")]
+    pub gun_prefix: Option<String>,
+    /// The CA that issued the Notary server's certificate (default: the system's roots).
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub notary_ca: Option<PathBuf>,
+    /// The CA that issued the registry's certificate (default: the system's roots).
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub registry_ca: Option<PathBuf>,
+    /// A docker config.json with the servers' credentials (auths, credHelpers, credsStore);
+    /// default $DOCKER_CONFIG/config.json or ~/.docker/config.json. Environment variables
+    /// TRUST_SANDBOX_{REGISTRY,NOTARY}_{USERNAME,PASSWORD} take precedence.
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub docker_config: Option<PathBuf>,
+    /// Repositories to read (paths in the registry, such as team/app, or their GUNs).
+    #[arg(value_name = "REPOSITORY", requires = "from")]
+    pub repositories: Vec<String>,
+    /// A file of repositories, one a line (# comments).
+    #[arg(long, value_name = "FILE", requires = "from")]
+    pub repos_file: Option<PathBuf>,
+    /// Also read every repository the registry's catalog lists (/v2/_catalog, where allowed).
+    #[arg(long, requires = "from")]
+    pub catalog: bool,
+    /// Only show what DCT signed and what would be signed; write nothing (the default).
+    #[arg(long, requires = "from", conflicts_with = "apply")]
+    pub plan: bool,
+    /// Keep each repository's TUF metadata and a manifest of its hashes in DIR.
+    #[arg(long, value_name = "DIR", requires = "from")]
+    pub archive: Option<PathBuf>,
+    /// Sign every signed digest the registry still serves with your keys, verify, and write the
+    /// evidence report.
+    #[arg(long, requires = "from")]
+    pub apply: bool,
+    /// Your cosign key: a file (its password in COSIGN_PASSWORD) or a KMS URI, passed to cosign.
+    #[arg(long, value_name = "REF", requires = "from")]
+    pub cosign_key: Option<String>,
+    /// Your Notation key, by name in your Notation configuration.
+    #[arg(long, value_name = "NAME", requires = "from", conflicts_with = "notation_cert")]
+    pub notation_key: Option<String>,
+    /// Your Notation configuration directory (default: $XDG_CONFIG_HOME/notation or
+    /// ~/.config/notation).
+    #[arg(long, value_name = "DIR", requires = "notation_key")]
+    pub notation_config: Option<PathBuf>,
+    /// A Notation signing certificate (chain, leaf first) to sign with, with --notation-key-file.
+    #[arg(long, value_name = "FILE", requires = "notation_key_file")]
+    pub notation_cert: Option<PathBuf>,
+    /// The private key of --notation-cert.
+    #[arg(long, value_name = "FILE", requires = "notation_cert")]
+    pub notation_key_file: Option<PathBuf>,
+    /// Sign even where the trust data has expired (DCT itself no longer accepts it).
+    #[arg(long, requires = "from")]
+    pub allow_expired_trust_data: bool,
+    /// Judge expiry at this time instead of now (with --verify-archive: instead of when the
+    /// archive was made): RFC 3339, or +<n>d / +<n>h.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Where --apply writes its evidence report (default: migrate-from/evidence.json in the
+    /// sandbox's state directory); an earlier report there is carried forward.
+    #[arg(long, value_name = "FILE", requires = "apply")]
+    pub evidence: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

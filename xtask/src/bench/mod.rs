@@ -194,6 +194,7 @@ fn sandbox_rows(
             registry_port: Some(registry),
             // What a plain `up` picks: the bench measures the default set-up.
             client: None,
+            registry: Default::default(),
             yes: false,
         },
         Err(e) => return rows.fail_all(&e.context("choosing ports for the bench sandbox")),

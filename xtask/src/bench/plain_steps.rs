@@ -24,6 +24,7 @@ use crate::util;
 pub(super) fn scenario_plain(sh: &Shell, sb: &Sandbox, plain: &Plain<'_>, scenario: &Scenario) -> Result<()> {
     let mut vars = Vars::new();
     vars.insert("registry".into(), sb.spec.registry_address()?);
+    vars.insert("registry_url".into(), sb.registry_url(&sb.spec.registry_address()?));
     vars.insert("server".into(), sb.spec.server_url()?);
     // Its own run id: registry blobs are shared and every run of a scenario tampers with its own.
     vars.insert("run_id".into(), util::random_hex(4)?);

@@ -11,8 +11,26 @@ use crate::util::shell_quote;
 pub fn run(sh: &Shell, sel: &Selector) -> Result<ExitCode> {
     let sb = Sandbox::open_required(sh, sel)?;
     let (server, _) = sb.spec.published("server_port")?;
-    print!("{}", exports(&sb.ca_file().display().to_string(), server.network_name(), sb.state.server_port));
+    let mut text = exports(&sb.ca_file().display().to_string(), server.network_name(), sb.state.server_port);
+    if !sb.state.registry.is_plain() {
+        text.push_str(&registry_exports(&sb));
+    }
+    print!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A sandbox made with `--registry-tls`/`--registry-auth`: where host tools reach its registry, and
+/// the docker config that logs them in (a path: the password itself is never printed).
+fn registry_exports(sb: &Sandbox) -> String {
+    let mut s = format!(
+        "export TRUST_SANDBOX_REGISTRY={}\n",
+        shell_quote(&sb.registry_url(&format!("127.0.0.1:{}", sb.state.registry_port)))
+    );
+    if sb.state.registry.auth {
+        let config = sb.dir.docker_config_dir().join("config.json");
+        s.push_str(&format!("export TRUST_SANDBOX_DOCKER_CONFIG={}\n", shell_quote(&config.display().to_string())));
+    }
+    s
 }
 
 /// The exports for a server published on `server_port` under the name `server_name`.

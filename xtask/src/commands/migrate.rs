@@ -27,7 +27,23 @@ pub fn formats(args: &MigrateArgs) -> Vec<Format> {
 }
 
 pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
+    if let Some(dir) = &args.verify_archive {
+        return super::migrate_from::verify_archive(dir, args);
+    }
+    if args.from.from.is_some() {
+        return super::migrate_from::run(sh, sel, args);
+    }
+    if args.from.at.is_some() {
+        bail!("--at goes with --from or --verify-archive");
+    }
     let sb = Sandbox::open_required(sh, sel)?;
+    if !sb.state.registry.is_plain() {
+        bail!(
+            "sandbox `{}` was made with {}: `migrate` re-signs a plain sandbox's own repositories; for a registry with TLS and auth use `migrate --from` (it is what such a sandbox stands in for)",
+            sb.name,
+            sb.state.registry.flags()
+        );
+    }
     require_up(sh, &sb)?;
     let opts = migrate::Options {
         formats: formats(args),

@@ -12,6 +12,8 @@ mod hosts;
 mod images;
 mod logs;
 mod migrate;
+// `migrate --from` and `--verify-archive`: the same command against servers you own.
+mod migrate_from;
 mod nix_check;
 mod play;
 mod scenario;

@@ -8,6 +8,7 @@ use xshell::Shell;
 
 use crate::cli::{ImageSourceArgs, UpArgs};
 use crate::images;
+use crate::sandbox::state::RegistryMode;
 use crate::sandbox::{lifecycle, Selector, UpOptions};
 use crate::ui;
 
@@ -19,7 +20,15 @@ pub fn run(sh: &Shell, sel: &Selector, args: &UpArgs) -> Result<ExitCode> {
 
 /// `up`'s arguments when none were given (`cargo xtask sandbox` alone plays the guide).
 pub fn default_args() -> UpArgs {
-    UpArgs { images: default_image_args(), server_port: None, registry_port: None, client: None, yes: false }
+    UpArgs {
+        images: default_image_args(),
+        server_port: None,
+        registry_port: None,
+        client: None,
+        registry_tls: false,
+        registry_auth: false,
+        yes: false,
+    }
 }
 
 fn default_image_args() -> ImageSourceArgs {
@@ -33,6 +42,7 @@ pub fn options(a: &UpArgs) -> UpOptions {
         server_port: a.server_port,
         registry_port: a.registry_port,
         client: a.client,
+        registry: RegistryMode { tls: a.registry_tls, auth: a.registry_auth },
         yes: a.yes,
     }
 }

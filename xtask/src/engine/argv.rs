@@ -56,7 +56,10 @@ pub fn run_args(spec: &RunSpec) -> Vec<String> {
         a.push(v);
     };
     push("--name", spec.name.clone());
-    push("--hostname", spec.hostname.clone());
+    // None on the host's network (the container has the host's name there).
+    if !spec.hostname.is_empty() {
+        push("--hostname", spec.hostname.clone());
+    }
     push("--network", spec.network.clone());
     for alias in &spec.aliases {
         push("--network-alias", alias.clone());

@@ -117,6 +117,7 @@ mod tests {
             signer_alias_passphrase: "a".into(),
             trust_root_passphrase: "b".into(),
             trust_repository_passphrase: "c".into(),
+            registry_password: String::new(),
         };
         let boot = bootstrap_sql(&secrets);
         assert!(boot.contains("'srv-secret-pw'") && boot.contains("'sig-secret-pw'"));

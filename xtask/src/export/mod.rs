@@ -184,7 +184,11 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
         }
         parts.push(Part {
             service: svc.name.clone(),
-            probe: probe::command(&svc.readiness, ca_target.as_deref(), &expected),
+            probe: {
+                let mode = if sb.spec.registry()?.name == svc.name { sb.state.registry } else { Default::default() };
+                let (readiness, unauthorized_ok) = probe::registry_readiness(&svc.readiness, mode);
+                probe::command(&readiness, ca_target.as_deref(), &expected, unauthorized_ok)
+            },
             spec,
             volumes: part_volumes,
             tmpfs: part_tmpfs,

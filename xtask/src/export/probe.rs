@@ -4,6 +4,7 @@
 //! image of the table holds (sh, bash's /dev/tcp, openssl, the DB client, the docker CLI).
 
 use crate::sandbox::db;
+use crate::sandbox::state::RegistryMode;
 use crate::table::Readiness;
 
 /// How many migrations each database must have recorded before the DB counts as ready.
@@ -12,8 +13,21 @@ pub struct Expected {
     pub signer_migrations: usize,
 }
 
-/// argv for the in-container probe; `ca` is where the service sees the sandbox CA, if it does.
-pub fn command(readiness: &Readiness, ca: Option<&str>, expected: &Expected) -> Vec<String> {
+/// A registry created with `--registry-tls`/`--registry-auth` is probed over TLS, and answers its
+/// `/v2/` with 401 to a probe that has no credentials (a manifest holds none): that counts too.
+pub fn registry_readiness(readiness: &Readiness, mode: RegistryMode) -> (Readiness, bool) {
+    match readiness {
+        Readiness::Http { port, path } if mode.tls => {
+            (Readiness::Https { port: *port, path: path.clone(), through_signer: None }, mode.auth)
+        }
+        other => (other.clone(), false),
+    }
+}
+
+/// argv for the in-container probe; `ca` is where the service sees the sandbox CA, if it does;
+/// `unauthorized_ok` accepts a 401 as an answer (see [`registry_readiness`]).
+pub fn command(readiness: &Readiness, ca: Option<&str>, expected: &Expected, unauthorized_ok: bool) -> Vec<String> {
+    let status = if unauthorized_ok { "grep -qE ' (200|401) '" } else { "grep -q ' 200 '" };
     let script = match readiness {
         // The schema is what makes the DB ready for notary (as in `up`): every migration recorded.
         Readiness::DbSchema => format!(
@@ -36,14 +50,14 @@ pub fn command(readiness: &Readiness, ca: Option<&str>, expected: &Expected) -> 
             format!(
                 "printf 'GET {path} HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' \
                  | openssl s_client -quiet -connect 127.0.0.1:{port} -servername localhost{verify} 2>/dev/null \
-                 | head -n 1 | grep -q ' 200 '"
+                 | head -n 1 | {status}"
             )
         }
         Readiness::Http { port, path, .. } => format!(
             "exec 3<>/dev/tcp/127.0.0.1/{port} && printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' >&3 \
              && head -n 1 <&3 | grep -q ' 200 '"
         ),
-        Readiness::ClientDaemon => "docker info --format '{{.ServerVersion}}' >/dev/null".to_string(),
+        Readiness::ClientDaemon => crate::table::readiness::CLIENT_READY.to_string(),
     };
     vec!["bash".into(), "-c".into(), script]
 }
@@ -68,7 +82,7 @@ mod tests {
             readiness(r#"{"kind": "http", "port": 5000, "path": "/v2/"}"#),
             Readiness::ClientDaemon,
         ] {
-            let argv = command(&r, None, &EXPECTED);
+            let argv = command(&r, None, &EXPECTED, false);
             assert_eq!(argv[..2], ["bash", "-c"], "{r:?}");
             if let Readiness::Tcp { port, .. } | Readiness::Https { port, .. } | Readiness::Http { port, .. } = &r {
                 assert!(
@@ -82,15 +96,26 @@ mod tests {
     #[test]
     fn https_verifies_with_the_ca_when_the_container_has_it() {
         let r = readiness(r#"{"kind": "https", "port": 4443, "path": "/_notary_server/health"}"#);
-        let with = command(&r, Some("/etc/sandbox/ca.crt"), &EXPECTED)[2].clone();
+        let with = command(&r, Some("/etc/sandbox/ca.crt"), &EXPECTED, false)[2].clone();
         assert!(with.contains("-CAfile /etc/sandbox/ca.crt -verify_return_error"), "{with}");
         assert!(with.contains("127.0.0.1:4443") && with.contains("GET /_notary_server/health"), "{with}");
-        assert!(!command(&r, None, &EXPECTED)[2].contains("-CAfile"));
+        assert!(!command(&r, None, &EXPECTED, false)[2].contains("-CAfile"));
+    }
+
+    #[test]
+    fn a_tls_registry_is_probed_over_tls_and_with_auth_a_401_answers() {
+        let http = readiness(r#"{"kind": "http", "port": 5000, "path": "/v2/"}"#);
+        assert_eq!(registry_readiness(&http, RegistryMode::default()), (http.clone(), false));
+        let (r, ok401) = registry_readiness(&http, RegistryMode { tls: true, auth: true });
+        assert!(ok401);
+        let s = command(&r, Some("/etc/sandbox/ca.crt"), &EXPECTED, ok401)[2].clone();
+        assert!(s.contains("openssl s_client") && s.contains("-CAfile /etc/sandbox/ca.crt"), "{s}");
+        assert!(s.contains("(200|401)"), "{s}");
     }
 
     #[test]
     fn db_is_ready_only_with_every_migration_recorded() {
-        let s = command(&Readiness::DbSchema, None, &EXPECTED)[2].clone();
+        let s = command(&Readiness::DbSchema, None, &EXPECTED, false)[2].clone();
         assert!(s.contains("notaryserver.sandbox_schema_migrations) = 2"), "{s}");
         assert!(s.contains("notarysigner.sandbox_schema_migrations) = 1"), "{s}");
     }

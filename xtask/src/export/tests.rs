@@ -7,32 +7,32 @@ use serde_json::Value;
 
 use super::*;
 use crate::engine::{Engine, EngineKind};
-use crate::sandbox::{config, state};
+use crate::sandbox::state;
 use crate::table;
 
 const NAME: &str = "exp";
 
 fn sandbox(tmp: &Path) -> Sandbox {
+    sandbox_with(tmp, state::RegistryMode::default())
+}
+
+fn sandbox_with(tmp: &Path, mode: state::RegistryMode) -> Sandbox {
     let dir = state::Dir { path: tmp.join(NAME) };
-    let st = dir.create(NAME, EngineKind::Docker, 14443, 15000).unwrap();
+    let st = dir.create(NAME, EngineKind::Docker, (14443, 15000), mode).unwrap();
     let secrets = state::Secrets {
         db_server_password: "db-server-pw-0001".into(),
         db_signer_password: "db-signer-pw-0002".into(),
         signer_alias_passphrase: "alias-passphrase-0003".into(),
         trust_root_passphrase: "root-passphrase-0004".into(),
         trust_repository_passphrase: "repo-passphrase-0005".into(),
+        registry_password: "registry-password-0006".into(),
     };
     crate::util::write_private(&dir.path.join("secrets.json"), serde_json::to_string(&secrets).unwrap().as_bytes())
         .unwrap();
     let table = table::load().unwrap();
-    pki::ensure(&dir.pki(), &st.id, &table.pki_leaves()).unwrap();
-    crate::util::make_private_dir(&dir.config()).unwrap();
-    for r in config::all(&secrets, &table).unwrap() {
-        let mode = if r.secret { 0o600 } else { 0o644 };
-        crate::util::write_mode(&dir.config().join(r.file), r.content.as_bytes(), mode).unwrap();
-    }
+    lifecycle::prepare_files(&dir, &st, &table).unwrap();
     let engine = Engine::stand_in(EngineKind::Docker);
-    Sandbox { name: NAME.into(), dir, state: st, engine, spec: table::load().unwrap() }
+    Sandbox { name: NAME.into(), dir, state: st, engine, spec: table }
 }
 
 fn refs() -> BTreeMap<String, String> {
@@ -306,4 +306,36 @@ fn host_daemon_mode_is_not_exported() {
     f.sb.state.client = ClientMode::HostDaemon;
     let err = plan(&xshell::Shell::new().unwrap(), &f.sb).unwrap_err().to_string();
     assert!(err.contains("host-daemon"), "{err}");
+}
+
+/// A sandbox made with `--registry-tls --registry-auth` exports as it runs: the registry's TLS and
+/// htpasswd files, the client's certs.d CA and its login (the password only in a secret file),
+/// and probes that speak TLS.
+#[test]
+fn a_tls_registry_with_auth_exports_its_files_login_and_probes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sb = sandbox_with(tmp.path(), state::RegistryMode { tls: true, auth: true });
+    let plan = build(&sb, lifecycle::run_specs(&sb, &refs()).unwrap()).unwrap();
+    let part = |s: &str| plan.parts.iter().find(|p| p.service == s).unwrap();
+    let targets = |s: &str| part(s).files.iter().map(|f| f.target.clone()).collect::<Vec<_>>();
+    for t in ["/etc/sandbox/registry.crt", "/etc/sandbox/registry.key", "/etc/sandbox/registry.htpasswd"] {
+        assert!(targets("registry").contains(&t.to_string()), "{t}");
+    }
+    assert!(targets("client").contains(&"/etc/docker/certs.d/sandboxregistry:5000/ca.crt".to_string()));
+    let password = sb.secrets().unwrap().registry_password;
+    for o in plan.files.iter().filter(|o| String::from_utf8_lossy(&o.bytes).contains(&password)) {
+        assert!(o.secret, "{} holds the registry password", o.rel.display());
+    }
+    let htpasswd = plan.files.iter().find(|o| o.rel.ends_with("registry.htpasswd")).unwrap();
+    assert!(htpasswd.secret && String::from_utf8_lossy(&htpasswd.bytes).starts_with("sandbox:$2"));
+    let registry_probe = part("registry").probe.join(" ");
+    assert!(registry_probe.contains("openssl s_client") && registry_probe.contains("(200|401)"), "{registry_probe}");
+    let client = part("client");
+    assert!(client.spec.command.join(" ").contains("sh /etc/sandbox/registry-login.sh &"), "{:?}", client.spec.command);
+    assert!(client.probe.join(" ").contains("/run/registry-login.done"));
+    let compose = compose::render(&plan).unwrap();
+    assert!(!compose.contains(&password), "the Compose file holds the password");
+    let mut kube_plan = plan.clone();
+    kube::prepare(&mut kube_plan).unwrap();
+    assert!(!kube::render(&kube_plan, Path::new("/out")).unwrap().contains(&password));
 }

@@ -24,6 +24,8 @@ use crate::step::{self, mask::Masker, Step};
 use crate::ui;
 
 pub const IMAGE: &str = "consumer";
+/// The name of the consumer on the host's network.
+const HOST_NAME: &str = "consumer-host";
 /// Where the kit is mounted.
 pub const KIT_MOUNT: &str = "/kit";
 
@@ -88,6 +90,47 @@ impl<'a> Consumer<'a> {
         }
         ui::status("Started", format!("{} ({image}, kit {})", c.container, kit.display()));
         Ok(c)
+    }
+
+    /// The same consumer on the host's network (`migrate --from --apply`: a registry the host
+    /// reaches, such as one published on its loopback, which a sandbox network does not reach),
+    /// under a name of its own; always started afresh, with this `kit`, and removed by [`Self::stop`].
+    pub fn start_on_host(sh: &Shell, sb: &'a Sandbox, image: &str, kit: &Path) -> Result<Consumer<'a>> {
+        std::fs::create_dir_all(kit).with_context(|| format!("creating {}", kit.display()))?;
+        let c = Consumer { sb, container: sb.container(HOST_NAME) };
+        let spec = RunSpec {
+            name: c.container.clone(),
+            network: "host".into(),
+            // None on the host's network: the container has the host's name there.
+            hostname: String::new(),
+            labels: sb.labels(Some(HOST_NAME)),
+            ..c.run_spec(image, kit)
+        };
+        if sb.engine.container(sh, &c.container)?.is_some() {
+            sb.remove_own_containers(sh, std::slice::from_ref(&c.container))?;
+        }
+        sb.engine.run(sh, &spec).context("starting the consumer container on the host's network")?;
+        // The kit is written before: a registry with TLS has no registries.conf entry, and its
+        // link would dangle.
+        let script = format!(
+            "{}\n[ -e {KIT_MOUNT}/{conf} ] || rm -f /etc/containers/registries.conf.d/*",
+            setup_script(),
+            conf = kit::REGISTRIES_CONF
+        );
+        let out = c.exec(&script, &[])?;
+        if !out.ok() {
+            c.stop(sh);
+            bail!("setting up the consumer container failed: {}", out.reason());
+        }
+        ui::status("Started", format!("{} ({image}, host network, kit {})", c.container, kit.display()));
+        Ok(c)
+    }
+
+    /// Removes the container (the host-network one: nothing else keeps it).
+    pub fn stop(&self, sh: &Shell) {
+        if let Err(e) = self.sb.remove_own_containers(sh, std::slice::from_ref(&self.container)) {
+            ui::warn(format!("removing {}: {e:#}", self.container));
+        }
     }
 
     fn run_spec(&self, image: &str, kit: &Path) -> RunSpec {

@@ -54,7 +54,7 @@ mod tests {
     fn a_helper_is_never_restarted_in_place() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = state::Dir { path: tmp.path().join("h") };
-        let st = dir.create("h", EngineKind::Docker, 14443, 15000).unwrap();
+        let st = dir.create("h", EngineKind::Docker, (14443, 15000), state::RegistryMode::default()).unwrap();
         let table = crate::table::load().unwrap();
         let sb =
             Sandbox { name: "h".into(), dir, state: st, engine: Engine::stand_in(EngineKind::Docker), spec: table };

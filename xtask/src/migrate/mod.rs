@@ -7,6 +7,7 @@ pub mod consumer;
 pub mod find;
 pub mod helper;
 pub mod kit;
+pub mod remote;
 pub mod signers;
 pub mod signing;
 pub mod tools;

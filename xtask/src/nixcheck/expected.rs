@@ -36,8 +36,9 @@ const PER_IMAGE: &[(&str, &[Alternatives])] = &[
             &["mariadb-dump", "mysqldump"],
         ],
     ),
-    // The guide's tampering step (scenarios/guide.toml) runs in the registry.
-    ("registry", &[&["cut"], &["sha256sum"], &["dd"]]),
+    // The guide's tampering step (scenarios/guide.toml) runs in the registry; the exported
+    // stack's readiness probe of a registry made with --registry-tls speaks TLS (export/probe.rs).
+    ("registry", &[&["cut"], &["sha256sum"], &["dd"], &["openssl"]]),
     // impostor-server's own Notary server: a self-signed certificate, signing with the CLI.
     ("notary", &[&["openssl"], &["notary"], &["mkdir"]]),
     (

@@ -9,7 +9,7 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 use xshell::Shell;
 
-use super::state::{self, ClientMode};
+use super::state::{self, ClientMode, RegistryMode};
 use super::{config, ownership, pki, ports, readiness, repair, waves, Sandbox, Selector, UpOptions};
 use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_ID, LABEL_SERVICE};
 use crate::engine::objects::{Kind, Object};
@@ -38,6 +38,7 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
             }
         }
     }
+    let registry_mode = registry_mode(&sel.name, existing.as_ref().map(|s| s.registry), opts.registry)?;
     let server_port = existing.as_ref().map(|s| s.server_port).or(opts.server_port).unwrap_or(DEFAULT_SERVER_PORT);
     let registry_port =
         existing.as_ref().map(|s| s.registry_port).or(opts.registry_port).unwrap_or(DEFAULT_REGISTRY_PORT);
@@ -46,6 +47,11 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     let client = opts.client.or(existing.as_ref().map(|s| s.client)).unwrap_or_default();
     if client == ClientMode::HostDaemon {
         check_host_daemon_mode(engine.kind)?;
+        if registry_mode.tls {
+            bail!(
+                "--client host-daemon cannot use a sandbox made with --registry-tls: the host's dockerd would need the sandbox CA in its own certs.d; use the default --client own-daemon"
+            );
+        }
     }
 
     // Whatever carries this sandbox's names must be this state's: a second state directory (or a
@@ -78,7 +84,7 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
             // Created but never started (the old lazy generation): nothing depends on secrets yet.
             dir.generate_secrets()?;
         }
-        prepare_files(&dir, &s.id, &spec)?;
+        prepare_files(&dir, s, &spec)?;
     }
     if client == ClientMode::HostDaemon {
         ensure_hosts_alias(opts.yes)?;
@@ -90,9 +96,9 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
         Some(s) => s,
         None => {
             let s = dir
-                .create(&sel.name, engine.kind, server_port, registry_port)
+                .create(&sel.name, engine.kind, (server_port, registry_port), registry_mode)
                 .context("creating the state directory")?;
-            prepare_files(&dir, &s.id, &spec)?;
+            prepare_files(&dir, &s, &spec)?;
             s
         }
     };
@@ -155,17 +161,48 @@ impl Created {
     }
 }
 
+/// The registry mode of a new sandbox is what `up` was asked for; an existing one keeps its own,
+/// and asking for a mode it was not created with is an error (like the ports).
+fn registry_mode(name: &str, existing: Option<RegistryMode>, asked: RegistryMode) -> Result<RegistryMode> {
+    if asked.auth && !asked.tls && existing.is_none() {
+        bail!("--registry-auth needs --registry-tls: a password must not cross the network in clear text");
+    }
+    match existing {
+        None => Ok(asked),
+        Some(has) if (asked.tls && !has.tls) || (asked.auth && !has.auth) => bail!(
+            "sandbox `{name}` was created with {}; `destroy` it to change the registry's TLS or auth",
+            has.flags()
+        ),
+        Some(has) => Ok(has),
+    }
+}
+
 /// The state's files the containers mount: the PKI (leaves re-issued from the CA when missing,
 /// damaged or foreign) and the rendered configs. Runs before the engine changes anything.
-fn prepare_files(dir: &state::Dir, id: &str, spec: &Spec) -> Result<()> {
+pub fn prepare_files(dir: &state::Dir, st: &state::State, spec: &Spec) -> Result<()> {
     let secrets = dir.secrets()?;
-    pki::ensure(&dir.pki(), id, &spec.pki_leaves()).context("preparing the sandbox PKI")?;
+    pki::ensure_with_aliases(&dir.pki(), &st.id, &spec.pki_leaves(st.registry)).context("preparing the sandbox PKI")?;
     pki::check_key_modes(&dir.pki())?;
     util::make_private_dir(&dir.config())?;
-    for r in config::all(&secrets, spec)? {
+    for r in config::all(&secrets, spec, st.registry)? {
         let mode = if r.secret { 0o600 } else { 0o644 };
         util::write_mode(&dir.config().join(&r.file), r.content.as_bytes(), mode)
             .with_context(|| format!("writing {}", r.file))?;
+    }
+    if st.registry.auth {
+        let file = dir.config().join(config::HTPASSWD);
+        let existing = std::fs::read_to_string(&file).ok();
+        let line = config::htpasswd(existing.as_deref(), &secrets.registry_password)?;
+        if existing.as_deref() != Some(line.as_str()) {
+            util::write_private(&file, line.as_bytes())?;
+        }
+        // Host tools (and `migrate --from --docker-config`) log in with this, never with argv.
+        let registry = spec.registry()?.network_name();
+        let addresses: Vec<String> =
+            ["127.0.0.1", "localhost", registry].iter().map(|h| format!("{h}:{}", st.registry_port)).collect();
+        util::make_private_dir(&dir.docker_config_dir())?;
+        let json = config::host_docker_config(&addresses, &secrets.registry_password);
+        util::write_private(&dir.docker_config_dir().join("config.json"), json.as_bytes())?;
     }
     Ok(())
 }

@@ -89,14 +89,14 @@ fn acquire_at(path: PathBuf, name: &str, command: &str) -> Result<Lock> {
 fn open(path: &Path) -> Result<File> {
     let dir = path.parent().expect("the lock path has a parent");
     let missing = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    // create_dir_all says AlreadyExists when the directory goes between its mkdir and its check.
+    let raced = |e: &std::io::Error| missing(e) || e.kind() == std::io::ErrorKind::AlreadyExists;
     for _ in 0..100 {
         match std::fs::create_dir_all(dir)
             .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
         {
             Ok(()) => {}
-            // create_dir_all reports `File exists` when the directory it found already there was
-            // removed before it could look at it (a holder finishing): as gone, try again.
-            Err(e) if missing(&e) || e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) if raced(&e) => continue,
             Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
         }
         match OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(path) {

@@ -85,6 +85,8 @@ pub struct UpOptions {
     pub server_port: Option<u16>,
     pub registry_port: Option<u16>,
     pub client: Option<ClientMode>,
+    /// TLS and basic auth for the registry (applies when the sandbox is created).
+    pub registry: state::RegistryMode,
     pub yes: bool,
 }
 
@@ -164,6 +166,12 @@ impl Sandbox {
         self.dir.config().join(secret_env_file_name(service))
     }
 
+    /// The registry's API base as the client reaches it at `address` (`host:port`): `https://`
+    /// for a sandbox made with `--registry-tls`.
+    pub fn registry_url(&self, address: &str) -> String {
+        format!("{}://{address}", self.state.registry.scheme())
+    }
+
     pub fn ca_file(&self) -> PathBuf {
         self.dir.pki().join(pki::CA_CERT)
     }
@@ -177,7 +185,7 @@ impl Sandbox {
         // Before the files: a file mounted below a tmpfs (the signer's secret env under /run)
         // lands on it. Both engines order mounts by depth too.
         mounts.extend(svc.tmpfs.iter().map(|t| Mount::Tmpfs { target: t.target.clone(), size_bytes: t.size_bytes() }));
-        for f in &svc.files {
+        for f in svc.files.iter().filter(|f| f.active(self.state.registry)) {
             let source = self.dir.path.join(&f.from);
             if !source.exists() {
                 bail!("{} is missing from the state directory (needed by {})", source.display(), svc.name);
@@ -225,6 +233,12 @@ impl Sandbox {
                 readonly: false,
             });
             command = vec!["sleep".into(), "infinity".into()];
+        }
+        if svc.nested_engine && self.state.client == ClientMode::OwnDaemon && self.state.registry.auth {
+            // The client's CLI logs in once its own dockerd answers: in the container's command,
+            // so that the exported Compose file and pod do it too. dockerd stays PID 1.
+            let wrapper = format!("sh {} & exec \"$@\"", config::LOGIN_SCRIPT_TARGET);
+            command = ["sh".to_string(), "-c".into(), wrapper, "sh".into()].into_iter().chain(command).collect();
         }
         let (cap_add, security_opt) = if svc.nested_engine && self.state.client == ClientMode::OwnDaemon {
             (vec!["SYS_ADMIN".to_string()], vec!["seccomp=unconfined".to_string()])
@@ -297,6 +311,7 @@ mod tests {
             signer_alias_passphrase: tricky.into(),
             trust_root_passphrase: tricky.into(),
             trust_repository_passphrase: tricky.into(),
+            registry_password: tricky.into(),
         };
         let script = secret_env_script(signer, &secrets).unwrap();
         assert!(!script.contains(tricky), "the value is quoted: {script}");

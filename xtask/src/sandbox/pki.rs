@@ -68,12 +68,22 @@ pub struct Pki {
 /// With an existing CA, missing or soon-to-expire leaves are re-issued from it.
 /// A half-present CA, unreadable files, or a CA from another sandbox are
 /// errors: recovering from those would mean replacing the trust anchor.
+#[cfg(test)]
 pub fn ensure(dir: &Path, sandbox_id: &str, names: &[&str]) -> Result<Pki> {
-    validate_names(names)?;
+    let leaves: Vec<(&str, Vec<&str>)> = names.iter().map(|n| (*n, Vec::new())).collect();
+    ensure_with_aliases(dir, sandbox_id, &leaves)
+}
+
+/// [`ensure`], where each leaf is also valid for further DNS names (a service's network aliases:
+/// the registry is reached as `sandboxregistry`). A leaf that lacks one of them is re-issued.
+pub fn ensure_with_aliases(dir: &Path, sandbox_id: &str, leaves: &[(&str, Vec<&str>)]) -> Result<Pki> {
+    let names: Vec<&str> = leaves.iter().map(|(n, _)| *n).collect();
+    validate_names(&names)?;
     create_private_dir(dir)?;
     let now = OffsetDateTime::now_utc();
-    let ca = load_or_create_ca(dir, sandbox_id, names, now)?;
-    let leaves = names.iter().map(|&name| ensure_leaf(dir, &ca, name, now)).collect::<Result<Vec<_>>>()?;
+    let ca = load_or_create_ca(dir, sandbox_id, &names, now)?;
+    let leaves =
+        leaves.iter().map(|(name, aliases)| ensure_leaf(dir, &ca, name, aliases, now)).collect::<Result<Vec<_>>>()?;
     Ok(Pki { dir: dir.to_path_buf(), ca_cert: dir.join(CA_CERT), leaves })
 }
 
@@ -221,14 +231,14 @@ fn subject_of(params: &CertificateParams, key: &KeyPair) -> Result<Vec<u8>> {
     Ok(parse_cert(probe.der()).context("re-reading the expected CA subject")?.subject)
 }
 
-fn ensure_leaf(dir: &Path, ca: &Ca, name: &str, now: OffsetDateTime) -> Result<Leaf> {
+fn ensure_leaf(dir: &Path, ca: &Ca, name: &str, aliases: &[&str], now: OffsetDateTime) -> Result<Leaf> {
     let leaf = Leaf { name: name.to_string(), cert: leaf_cert_path(dir, name), key: leaf_key_path(dir, name) };
     // A half-written leaf (crash between the two renames) is simply re-issued:
     // unlike the CA, nothing else depends on a particular leaf.
     // So is a damaged (truncated, mismatched) or foreign one: re-issuing it from the CA is the
     // whole repair, and no trust data is lost by it.
     let complete = exists(&leaf.cert)? && exists(&leaf.key)?;
-    let keep = match complete.then(|| leaf_still_valid(&leaf, ca, now)) {
+    let keep = match complete.then(|| leaf_still_valid(&leaf, ca, aliases, now)) {
         None => false,
         Some(Ok(valid)) => valid,
         Some(Err(e)) => {
@@ -240,13 +250,13 @@ fn ensure_leaf(dir: &Path, ca: &Ca, name: &str, now: OffsetDateTime) -> Result<L
         }
     };
     if !keep {
-        issue_leaf(dir, ca, &leaf, now)?;
+        issue_leaf(dir, ca, &leaf, aliases, now)?;
     }
     Ok(leaf)
 }
 
 /// Whether an existing leaf can be kept; errors when it is not ours at all.
-fn leaf_still_valid(leaf: &Leaf, ca: &Ca, now: OffsetDateTime) -> Result<bool> {
+fn leaf_still_valid(leaf: &Leaf, ca: &Ca, aliases: &[&str], now: OffsetDateTime) -> Result<bool> {
     let cert = read_cert(&leaf.cert)?;
     let key = read_key(&leaf.key)?;
     if cert.spki != key.subject_public_key_info() {
@@ -255,17 +265,24 @@ fn leaf_still_valid(leaf: &Leaf, ca: &Ca, now: OffsetDateTime) -> Result<bool> {
     if cert.issuer != ca.cert.subject {
         return Err(corrupt(&leaf.cert, "was not issued by this sandbox's CA"));
     }
-    Ok(cert.not_after > now + RENEW_BEFORE)
+    // A name the service is now reached by, missing from the certificate, would fail TLS.
+    let names_all = aliases.iter().all(|a| cert.dns_names.iter().any(|d| d == a));
+    Ok(cert.not_after > now + RENEW_BEFORE && names_all)
 }
 
-fn issue_leaf(dir: &Path, ca: &Ca, leaf: &Leaf, now: OffsetDateTime) -> Result<()> {
+fn issue_leaf(dir: &Path, ca: &Ca, leaf: &Leaf, aliases: &[&str], now: OffsetDateTime) -> Result<()> {
     let key = generate_key()?;
-    let params = leaf_params(&leaf.name, ca.cert.not_after, now)?;
+    let params = leaf_params(&leaf.name, aliases, ca.cert.not_after, now)?;
     let cert = params.signed_by(&key, &ca.issuer).with_context(|| format!("signing the {} certificate", leaf.name))?;
     write_pair(dir, (&leaf.cert, &cert.pem()), (&leaf.key, &key.serialize_pem()))
 }
 
-fn leaf_params(name: &str, ca_not_after: OffsetDateTime, now: OffsetDateTime) -> Result<CertificateParams> {
+fn leaf_params(
+    name: &str,
+    aliases: &[&str],
+    ca_not_after: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<CertificateParams> {
     let dns = |host: &str| -> Result<SanType> {
         Ok(SanType::DnsName(host.try_into().with_context(|| format!("{host:?} is not a valid DNS name"))?))
     };
@@ -277,6 +294,9 @@ fn leaf_params(name: &str, ca_not_after: OffsetDateTime, now: OffsetDateTime) ->
         SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)),
     ];
+    for alias in aliases.iter().filter(|a| **a != name) {
+        params.subject_alt_names.push(dns(alias)?);
+    }
     // Explicit CA:false so no verifier can mistake a leaf for an issuer.
     params.is_ca = IsCa::ExplicitNoCa;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -362,6 +382,7 @@ struct CertInfo {
     subject: Vec<u8>,
     spki: Vec<u8>,
     not_after: OffsetDateTime,
+    dns_names: Vec<String>,
 }
 
 /// The fields of a DER certificate this module checks; None when it is not one certificate.
@@ -375,6 +396,21 @@ fn parse_cert(der: &[u8]) -> Option<CertInfo> {
         subject: cert.subject().as_raw().to_vec(),
         spki: cert.public_key().raw.to_vec(),
         not_after: cert.validity().not_after.to_datetime(),
+        dns_names: cert
+            .subject_alternative_name()
+            .ok()
+            .flatten()
+            .map(|san| {
+                san.value
+                    .general_names
+                    .iter()
+                    .filter_map(|g| match g {
+                        x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

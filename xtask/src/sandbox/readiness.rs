@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
+use super::state::REGISTRY_USER;
 use super::{db, repair, schema, Sandbox};
 use crate::engine::Output;
-use crate::table::readiness::{Probed, Readiness};
+use crate::table::readiness::{HttpAccess, Probed, Readiness};
 use crate::table::Service;
 use crate::util::poll;
 
@@ -112,6 +113,20 @@ impl Probed for On<'_> {
     fn ca_file(&self) -> PathBuf {
         self.sb.ca_file()
     }
+
+    /// The registry of a sandbox made with `--registry-tls`/`--registry-auth`: TLS verified with
+    /// the sandbox CA, and a 200 only with the sandbox's credentials.
+    fn http_access(&self) -> Result<HttpAccess> {
+        let mode = self.sb.state.registry;
+        if self.sb.spec.registry()?.name != self.svc.name || mode.is_plain() {
+            return Ok(HttpAccess::default());
+        }
+        let authorization = match mode.auth {
+            true => Some(crate::util::basic_auth(REGISTRY_USER, &self.sb.secrets()?.registry_password)),
+            false => None,
+        };
+        Ok(HttpAccess { tls: mode.tls, authorization })
+    }
 }
 
 /// One readiness check without waiting (and without applying anything).
@@ -153,4 +168,18 @@ pub fn wait_stack_ready(sh: &Shell, sb: &Sandbox) -> Result<()> {
         poll(&what, READY_TIMEOUT, || probe_once(sh, sb, svc))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sandbox::config::{LOGIN_DONE, LOGIN_SCRIPT_TARGET};
+    use crate::table::readiness::CLIENT_READY;
+
+    #[test]
+    fn the_client_readiness_names_the_login_files_config_writes() {
+        assert!(CLIENT_READY.contains(LOGIN_SCRIPT_TARGET) && CLIENT_READY.contains(LOGIN_DONE));
+        let spec = crate::table::load().unwrap();
+        let client = spec.client().unwrap();
+        assert!(client.files.iter().any(|f| f.to == LOGIN_SCRIPT_TARGET), "sandbox.json mounts the script there");
+    }
 }

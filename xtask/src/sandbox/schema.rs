@@ -89,6 +89,7 @@ mod tests {
             signer_alias_passphrase: "c".into(),
             trust_root_passphrase: "d".into(),
             trust_repository_passphrase: "e".into(),
+            registry_password: String::new(),
         };
         let sql = schema_state_sql(&s);
         let server = sql.find("-- applied in notaryserver").unwrap();

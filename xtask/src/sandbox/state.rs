@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::engine::EngineKind;
+pub use crate::table::RegistryMode;
 use crate::util::{make_private_dir, now_rfc3339, random_hex, write_private};
 
 pub const SCHEMA: &str = "trust-sandbox/state/v1";
@@ -28,7 +29,14 @@ pub struct State {
     /// Which daemon the client's docker CLI drives; chosen at `up`, remembered for the next.
     #[serde(default)]
     pub client: ClientMode,
+    /// How the registry is reached: plain HTTP (the guide's), or TLS and basic auth (a stand-in
+    /// for a registry someone owns). Fixed when the sandbox is created, like the ports.
+    #[serde(default, skip_serializing_if = "RegistryMode::is_plain")]
+    pub registry: RegistryMode,
 }
+
+/// The one account of a registry with basic auth.
+pub const REGISTRY_USER: &str = "sandbox";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -48,6 +56,10 @@ pub struct Secrets {
     pub signer_alias_passphrase: String,
     pub trust_root_passphrase: String,
     pub trust_repository_passphrase: String,
+    /// The registry's basic-auth password (used only with `--registry-auth`). Sandboxes created
+    /// before it existed have none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub registry_password: String,
 }
 
 impl Secrets {
@@ -58,17 +70,23 @@ impl Secrets {
             signer_alias_passphrase: random_hex(24)?,
             trust_root_passphrase: random_hex(24)?,
             trust_repository_passphrase: random_hex(24)?,
+            registry_password: random_hex(16)?,
         })
     }
 
     pub fn values(&self) -> Vec<String> {
-        vec![
-            self.db_server_password.clone(),
-            self.db_signer_password.clone(),
-            self.signer_alias_passphrase.clone(),
-            self.trust_root_passphrase.clone(),
-            self.trust_repository_passphrase.clone(),
+        [
+            &self.db_server_password,
+            &self.db_signer_password,
+            &self.signer_alias_passphrase,
+            &self.trust_root_passphrase,
+            &self.trust_repository_passphrase,
+            &self.registry_password,
         ]
+        .into_iter()
+        .filter(|v| !v.is_empty())
+        .cloned()
+        .collect()
     }
 
     /// What the docker and notary CLIs read instead of prompting.
@@ -139,6 +157,12 @@ impl Dir {
         self.path.join("config")
     }
 
+    /// A `DOCKER_CONFIG` directory whose `config.json` logs host tools in to a registry with
+    /// basic auth (0700, the file 0600); only sandboxes made with `--registry-auth` have one.
+    pub fn docker_config_dir(&self) -> PathBuf {
+        self.path.join("docker")
+    }
+
     /// Reads the state, refusing a directory that is not ours or is damaged. A `state.json` whose
     /// content is damaged is a [`Corrupt`] error (`destroy` may start over from it); one that cannot
     /// be read at all (permissions, an I/O error) is another error, which nothing treats as absent.
@@ -180,7 +204,13 @@ impl Dir {
 
     /// A new sandbox's state and secrets. `state.json` is created exclusively: two commands can
     /// never both create the same sandbox (with two ids and two CAs).
-    pub fn create(&self, name: &str, engine: EngineKind, server_port: u16, registry_port: u16) -> Result<State> {
+    pub fn create(
+        &self,
+        name: &str,
+        engine: EngineKind,
+        (server_port, registry_port): (u16, u16),
+        registry: RegistryMode,
+    ) -> Result<State> {
         make_private_dir(&self.path)?;
         let state = State {
             schema: SCHEMA.to_string(),
@@ -191,6 +221,7 @@ impl Dir {
             registry_port,
             created_at: now_rfc3339(),
             client: ClientMode::default(),
+            registry,
         };
         let file = self.path.join(STATE_FILE);
         let mut f = std::fs::OpenOptions::new()
@@ -258,10 +289,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = Dir { path: tmp.path().join("sb") };
         assert!(dir.load().unwrap().is_none());
-        let s = dir.create("sb", EngineKind::Podman, 4443, 5000).unwrap();
+        let s = dir.create("sb", EngineKind::Podman, (4443, 5000), RegistryMode::default()).unwrap();
         assert_eq!(dir.load().unwrap().unwrap(), s);
         assert!(
-            dir.create("sb", EngineKind::Podman, 4443, 5000).is_err(),
+            dir.create("sb", EngineKind::Podman, (4443, 5000), RegistryMode::default()).is_err(),
             "a second create must not replace the first"
         );
         let a = dir.secrets().unwrap();
@@ -271,6 +302,22 @@ mod tests {
         let mode = std::fs::metadata(dir.path.join(SECRETS_FILE)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(std::fs::metadata(&dir.path).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+
+    #[test]
+    fn a_state_from_before_the_registry_modes_reads_as_plain_and_is_written_back_the_same() {
+        let old = r#"{"schema":"trust-sandbox/state/v1","name":"sb","id":"abc","engine":"docker","server_port":4443,"registry_port":5000,"created_at":"x","client":"own-daemon"}"#;
+        let s: State = serde_json::from_str(old).unwrap();
+        assert!(s.registry.is_plain());
+        assert_eq!(s.registry.scheme(), "http");
+        assert!(!serde_json::to_string(&s).unwrap().contains("registry\""), "a plain state keeps its old shape");
+        let tls = RegistryMode { tls: true, auth: true };
+        assert_eq!(tls.scheme(), "https");
+        assert_eq!(tls.flags(), "--registry-tls --registry-auth");
+        let old_secrets = r#"{"db_server_password":"a","db_signer_password":"b","signer_alias_passphrase":"c","trust_root_passphrase":"d","trust_repository_passphrase":"e"}"#;
+        let s: Secrets = serde_json::from_str(old_secrets).unwrap();
+        assert_eq!(s.values(), ["a", "b", "c", "d", "e"], "no empty value to mask");
+        assert_eq!(Secrets::generate().unwrap().values().len(), 6);
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub const DB_DUMP: &str = "exec \"$(command -v mariadb-dump || command -v mysqld
 const IDENTITIES_DIR: &str = "/root/.docker/trust/identities";
 /// The client's own docker TLS directory; sandbox.json mounts the CA there for the server.
 const CLIENT_TLS_DIR: &str = "/root/.docker/tls";
+/// The client's docker config: where `docker login` (a registry with `--registry-auth`) keeps the
+/// registry's credentials, which a second identity needs to push too.
+const CLIENT_CONFIG: &str = "/root/.docker/config.json";
 
 pub struct SandboxExecutor<'a> {
     sh: &'a Shell,
@@ -59,13 +62,16 @@ fn service_name<'a>(spec: &'a Spec, service: &ServiceName) -> Result<&'a str> {
 }
 
 /// The script a step runs, with a second identity's config dir prepared (with the client's
-/// `tls/` directory, which holds the sandbox CA for the notary server as sandbox.json mounts it)
+/// `tls/` directory, which holds the sandbox CA for the notary server as sandbox.json mounts it,
+/// and its registry login if it has one)
 /// and a clock shift applied (the shift reaches Go programs too: see [`clock::wrap`]).
 pub fn wrap_script(script: &str, identity: Option<&str>, clock: Option<(&str, clock::Arch)>) -> String {
     let mut s = String::new();
     if let Some(id) = identity {
         s.push_str(&format!(
-            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG\" && cp -R {CLIENT_TLS_DIR} \"$DOCKER_CONFIG/\" || {{ echo \"cannot prepare $DOCKER_CONFIG for identity {id}\" >&2; exit 125; }}\n"
+            "export DOCKER_CONFIG={IDENTITIES_DIR}/{id}\nmkdir -p \"$DOCKER_CONFIG\" && cp -R {CLIENT_TLS_DIR} \"$DOCKER_CONFIG/\" \
+             && {{ [ ! -f {CLIENT_CONFIG} ] || cp {CLIENT_CONFIG} \"$DOCKER_CONFIG/\"; }} \
+             || {{ echo \"cannot prepare $DOCKER_CONFIG for identity {id}\" >&2; exit 125; }}\n"
         ));
     }
     match clock {
@@ -298,6 +304,11 @@ mod tests {
         let client = spec.client().unwrap();
         assert!(client.files.iter().any(|f| f.from == "pki/ca.crt" && f.to.starts_with(CLIENT_TLS_DIR)));
         assert!(s.ends_with("docker push x"));
+        // And the registry login, where the client has one.
+        assert!(
+            s.contains("[ ! -f /root/.docker/config.json ] || cp /root/.docker/config.json \"$DOCKER_CONFIG/\""),
+            "{s}"
+        );
     }
 
     #[test]

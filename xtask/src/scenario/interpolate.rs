@@ -12,7 +12,7 @@ use anyhow::{bail, Result};
 pub type Vars = BTreeMap<String, String>;
 
 /// Names the runner always defines.
-pub const BUILTINS: &[&str] = &["registry", "run_id", "server"];
+pub const BUILTINS: &[&str] = &["registry", "registry_url", "run_id", "server"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Piece<'a> {

@@ -73,6 +73,9 @@ pub struct Options {
     pub run_id: Option<String>,
     /// What `{{registry}}` stands for: the registry's `host:port` from the service table.
     pub registry: String,
+    /// What `{{registry_url}}` stands for: `http://` or `https://` (a sandbox made with
+    /// `--registry-tls`) and the registry's `host:port`, for steps that ask the registry's API.
+    pub registry_url: String,
     /// What `{{server}}` stands for: the notary server's URL from the service table.
     pub server: String,
 }
@@ -87,6 +90,7 @@ impl Default for Options {
             engine: String::new(),
             run_id: None,
             registry: String::new(),
+            registry_url: String::new(),
             server: String::new(),
         }
     }
@@ -157,10 +161,11 @@ impl<E: Executor> Runner<E> {
         self.interrupted.clone()
     }
 
-    /// The values `{{registry}}`, `{{server}}` and `{{run_id}}` stand for.
+    /// The values `{{registry}}`, `{{registry_url}}`, `{{server}}` and `{{run_id}}` stand for.
     pub fn builtins(&self) -> Vars {
         let mut vars = Vars::new();
         vars.insert("registry".into(), self.opts.registry.clone());
+        vars.insert("registry_url".into(), self.opts.registry_url.clone());
         vars.insert("server".into(), self.opts.server.clone());
         vars.insert("run_id".into(), self.run_id.clone());
         vars

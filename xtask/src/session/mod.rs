@@ -129,6 +129,7 @@ fn runner_options(sh: &Shell, sb: &Sandbox, opts: &Options, printer: Printer) ->
         step,
         engine: format!("{} {}", sb.engine.kind, sb.engine.server_version(sh).unwrap_or_default()),
         printer,
+        registry_url: sb.registry_url(&registry),
         registry,
         server: sb.spec.server_url()?,
         ..Default::default()

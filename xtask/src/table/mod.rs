@@ -6,9 +6,11 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 pub mod readiness;
+mod registry_mode;
 pub mod waves;
 
 pub use readiness::Readiness;
+pub use registry_mode::{RegistryMode, When};
 
 pub const SPEC_JSON: &str = include_str!("../../data/sandbox.json");
 
@@ -78,6 +80,15 @@ impl Service {
 pub struct FileMount {
     pub from: String,
     pub to: String,
+    /// Mounted only in sandboxes created with this option (`up --registry-tls`, `--registry-auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<When>,
+}
+
+impl FileMount {
+    pub fn active(&self, mode: RegistryMode) -> bool {
+        self.when.is_none_or(|w| w.holds(mode))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -160,13 +171,19 @@ impl Spec {
         self.services.iter().find(|s| s.nested_engine).context("sandbox.json has no client service (nested_engine)")
     }
 
-    /// The services that get a leaf certificate: those that mount `pki/<their name>.crt`.
-    pub fn pki_leaves(&self) -> Vec<&str> {
+    /// The services that get a leaf certificate, with the further names they are reached by (their
+    /// network aliases): those that mount `pki/<their name>.crt` in a sandbox of this mode.
+    pub fn pki_leaves(&self, mode: RegistryMode) -> Vec<(&str, Vec<&str>)> {
         self.services
             .iter()
-            .filter(|s| s.files.iter().any(|f| f.from == format!("pki/{}.crt", s.name)))
-            .map(|s| s.name.as_str())
+            .filter(|s| s.files.iter().any(|f| f.active(mode) && f.from == format!("pki/{}.crt", s.name)))
+            .map(|s| (s.name.as_str(), s.aliases.iter().map(String::as_str).filter(|a| *a != s.name).collect()))
             .collect()
+    }
+
+    /// The registry: the service that publishes `registry_port`.
+    pub fn registry(&self) -> Result<&Service> {
+        Ok(self.published("registry_port")?.0)
     }
 
     /// The service whose port is published under `key` (`server_port`, `registry_port`), and
@@ -275,6 +292,23 @@ mod tests {
     }
 
     #[test]
+    fn tls_and_auth_files_are_mounted_only_in_sandboxes_made_with_them() {
+        let spec = load().unwrap();
+        let files = |svc: &str, mode: RegistryMode| -> Vec<String> {
+            spec.service(svc).unwrap().files.iter().filter(|f| f.active(mode)).map(|f| f.to.clone()).collect()
+        };
+        let plain = RegistryMode::default();
+        let tls = RegistryMode { tls: true, auth: false };
+        let both = RegistryMode { tls: true, auth: true };
+        assert_eq!(files("registry", plain), ["/etc/sandbox/registry.yml"]);
+        assert!(files("registry", tls).contains(&"/etc/sandbox/registry.crt".to_string()));
+        assert!(!files("registry", tls).iter().any(|f| f.contains("htpasswd")));
+        assert!(files("registry", both).iter().any(|f| f.contains("htpasswd")));
+        let certs_d = format!("/etc/docker/certs.d/{}/ca.crt", spec.registry_address().unwrap());
+        assert!(files("client", tls).contains(&certs_d) && !files("client", plain).contains(&certs_d));
+    }
+
+    #[test]
     fn unknown_service_lists_known_ones() {
         let spec = load().unwrap();
         let err = spec.service("nope").unwrap_err().to_string();
@@ -285,7 +319,11 @@ mod tests {
     fn names_the_code_needs_come_from_the_table() {
         let spec = load().unwrap();
         assert_eq!(spec.client().unwrap().name, "client");
-        assert_eq!(spec.pki_leaves(), ["notarysigner", "notaryserver"]);
+        let leaves = |mode| spec.pki_leaves(mode).into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        assert_eq!(leaves(RegistryMode::default()), ["notarysigner", "notaryserver"]);
+        assert_eq!(leaves(RegistryMode { tls: true, auth: false }), ["notarysigner", "notaryserver", "registry"]);
+        let registry = spec.pki_leaves(RegistryMode { tls: true, auth: true }).pop().unwrap();
+        assert_eq!(registry, ("registry", vec!["sandboxregistry"]), "valid for the name it is reached by");
         assert_eq!(spec.registry_address().unwrap(), "sandboxregistry:5000");
         assert_eq!(spec.server_url().unwrap(), "https://notaryserver:4443");
         assert_eq!(spec.host_names(), ["notaryserver", "sandboxregistry"]);
@@ -299,7 +337,7 @@ mod tests {
         changed.services.iter_mut().find(|s| s.name == "notarysigner").unwrap().files.clear();
         assert_eq!(changed.registry_address().unwrap(), "otherregistry:5001");
         assert_eq!(changed.client().unwrap().name, "db");
-        assert_eq!(changed.pki_leaves(), ["notaryserver"]);
+        assert_eq!(changed.pki_leaves(RegistryMode::default()), [("notaryserver", vec![])]);
         changed.services.iter_mut().for_each(|s| s.nested_engine = false);
         assert!(changed.client().is_err());
     }

@@ -12,6 +12,21 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Output;
 use crate::util;
 
+/// The client is ready when its daemon answers and, in a sandbox whose registry needs a login
+/// (the login script is mounted), once the login is done. Run in the client by `up` and by the
+/// exported stacks' probes alike.
+pub const CLIENT_READY: &str = "docker info --format '{{.ServerVersion}}' >/dev/null && { [ ! -e /etc/sandbox/registry-login.sh ] || [ -e /run/registry-login.done ] || { echo 'waiting for docker login to the registry' >&2; exit 1; }; }";
+
+/// How a service's plain HTTP port is reached: the registry of a sandbox made with
+/// `--registry-tls`/`--registry-auth` speaks TLS (the sandbox CA) and answers 200 only with its
+/// credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpAccess {
+    pub tls: bool,
+    /// The `Authorization` header's value.
+    pub authorization: Option<String>,
+}
+
 /// How `up` and `status` decide that a service works (`readiness` in sandbox.json).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
@@ -55,6 +70,10 @@ pub trait Probed {
     fn host_port(&self, port: u16) -> Result<u16>;
     /// The sandbox CA's certificate file: TLS probes trust it alone.
     fn ca_file(&self) -> PathBuf;
+    /// How the service's `Http` port is reached (plain, unless the sandbox says otherwise).
+    fn http_access(&self) -> Result<HttpAccess> {
+        Ok(HttpAccess::default())
+    }
 }
 
 impl Readiness {
@@ -81,10 +100,16 @@ impl Readiness {
                 Ok(())
             }
             Readiness::Http { port, path } => {
-                let url = format!("http://127.0.0.1:{}{path}", on.host_port(*port)?);
-                expect_status(&url, http_get(&url)?, 200).map(|_| ())
+                let access = on.http_access()?;
+                let scheme = if access.tls { "https" } else { "http" };
+                let url = format!("{scheme}://127.0.0.1:{}{path}", on.host_port(*port)?);
+                let agent = match access.tls {
+                    true => ca_agent(&on.ca_file())?,
+                    false => util::http_agent(None)?,
+                };
+                expect_status(&url, get(&agent, &url, access.authorization.as_deref())?, 200).map(|_| ())
             }
-            Readiness::ClientDaemon => succeeded(on.exec(&["docker", "info", "--format", "{{.ServerVersion}}"])?, ""),
+            Readiness::ClientDaemon => succeeded(on.exec(&["sh", "-c", CLIENT_READY])?, ""),
         }
     }
 }
@@ -99,16 +124,20 @@ fn succeeded(out: Output, prefix: &str) -> Result<()> {
 
 /// GET over TLS verified with our CA only (not the system store): proves the chain, not just the port.
 fn https_get(url: &str, ca_file: &std::path::Path) -> Result<(u16, String)> {
+    get(&ca_agent(ca_file)?, url, None)
+}
+
+fn ca_agent(ca_file: &std::path::Path) -> Result<ureq::Agent> {
     let pem = std::fs::read(ca_file).with_context(|| format!("reading {}", ca_file.display()))?;
-    get(&util::http_agent(Some(&pem))?, url)
+    util::http_agent(Some(&pem))
 }
 
-fn http_get(url: &str) -> Result<(u16, String)> {
-    get(&util::http_agent(None)?, url)
-}
-
-fn get(agent: &ureq::Agent, url: &str) -> Result<(u16, String)> {
-    let mut resp = agent.get(url).call().with_context(|| format!("GET {url}"))?;
+fn get(agent: &ureq::Agent, url: &str, authorization: Option<&str>) -> Result<(u16, String)> {
+    let mut req = agent.get(url);
+    if let Some(a) = authorization {
+        req = req.header("Authorization", a);
+    }
+    let mut resp = req.call().with_context(|| format!("GET {url}"))?;
     let status = resp.status().as_u16();
     let body = resp.body_mut().read_to_string().unwrap_or_default();
     Ok((status, body))
@@ -201,13 +230,14 @@ mod tests {
         Readiness::Tcp { port: 7899, database: Some("notarysigner".into()) }.probe(&ok).unwrap();
         Readiness::ClientDaemon.probe(&ok).unwrap();
         Readiness::DbSchema.probe(&ok).unwrap();
+        let client = format!("sh -c {CLIENT_READY}");
         assert_eq!(
             *ok.asked.borrow(),
             [
                 "bash -c exec 3<>/dev/tcp/127.0.0.1/7899",
                 "bash -c exec 3<>/dev/tcp/127.0.0.1/7899",
                 "read notarysigner",
-                "docker info --format {{.ServerVersion}}",
+                client.as_str(),
                 "schema"
             ]
         );

@@ -18,3 +18,9 @@ pub fn http_agent(ca_pem: Option<&[u8]>) -> Result<ureq::Agent> {
     }
     Ok(config.build().into())
 }
+
+/// `Basic base64(user:password)`, the value of an `Authorization` header.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+}

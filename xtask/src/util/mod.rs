@@ -13,7 +13,7 @@ mod random;
 pub use clock::now_rfc3339;
 pub use dirs::cache_dir;
 pub use files::{make_private_dir, write_mode, write_private, write_together};
-pub use http::http_agent;
+pub use http::{basic_auth, http_agent};
 pub use poll::poll;
 pub use quote::{shell_export, shell_quote};
 pub use random::{hex, random_bytes, random_hex};

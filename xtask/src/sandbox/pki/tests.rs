@@ -246,7 +246,7 @@ fn leaf_near_expiry_is_reissued() {
     let ca = load_ca(&pki.ca_cert, &pki.dir.join(CA_KEY), "expiry", now).unwrap();
     let server = &pki.leaves[0];
     let key = generate_key().unwrap();
-    let mut params = leaf_params(&server.name, ca.cert.not_after, now).unwrap();
+    let mut params = leaf_params(&server.name, &[], ca.cert.not_after, now).unwrap();
     params.not_after = now + Duration::days(10);
     let short = params.signed_by(&key, &ca.issuer).unwrap();
     write_pair(&pki.dir, (&server.cert, &short.pem()), (&server.key, &key.serialize_pem())).unwrap();
@@ -329,4 +329,20 @@ fn unsafe_names_are_rejected() {
     for bad in [&["ca"][..], &["../x"], &[""], &["Upper"], &["a", "a"]] {
         assert!(ensure(&tmp.path().join("pki"), "n", bad).is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn a_leaf_is_valid_for_its_aliases_and_reissued_when_one_is_added() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let first = ensure(&dir, "alias", &["registry"]).unwrap();
+    let before = fs::read(&first.leaves[0].cert).unwrap();
+    assert!(!read_cert(&first.leaves[0].cert).unwrap().dns_names.contains(&"sandboxregistry".to_string()));
+    let again = ensure_with_aliases(&dir, "alias", &[("registry", vec!["sandboxregistry"])]).unwrap();
+    let names = read_cert(&again.leaves[0].cert).unwrap().dns_names;
+    assert_eq!(names, ["registry", "localhost", "sandboxregistry"]);
+    assert_ne!(fs::read(&again.leaves[0].cert).unwrap(), before, "re-issued for the new name");
+    let kept = fs::read(&again.leaves[0].cert).unwrap();
+    ensure_with_aliases(&dir, "alias", &[("registry", vec!["sandboxregistry"])]).unwrap();
+    assert_eq!(fs::read(&again.leaves[0].cert).unwrap(), kept, "a leaf with every name is kept");
 }

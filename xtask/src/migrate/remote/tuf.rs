@@ -1,0 +1,577 @@
+//! Notary's TUF metadata, read and verified here as a Notary client would, without the notary
+//! code: every signature over the canonical form of `signed` ([`super::canonical`]), each role's
+//! threshold of distinct valid keys, key IDs (the SHA-256 of a key's canonical public form;
+//! notary's root keys are x509 certificates), the snapshot and timestamp's lengths and hashes of
+//! the files they name, expiry, and a delegation's paths.
+//!
+//! Key types and signature methods, as notary's `tuf/signed/verifiers.go` pairs them: `ecdsa`
+//! (PKIX public key) and `ecdsa-x509` (a PEM certificate) with method `ecdsa` (r‖s over SHA-256;
+//! P-256, the curve notary makes keys on); `rsa`/`rsa-x509` with `rsapss` (salt = hash length) or
+//! `rsa-pkcs1v15`, at least 2048 bits; `ed25519` (raw 32 bytes) with `eddsa`.
+
+use std::collections::BTreeMap;
+
+use anyhow::{anyhow, bail, Context, Result};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256, Sha512};
+use time::OffsetDateTime;
+
+use super::canonical;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+/// The roles every repository has; delegations are `targets/<name>`.
+pub const ROOT: &str = "root";
+pub const TARGETS: &str = "targets";
+pub const SNAPSHOT: &str = "snapshot";
+pub const TIMESTAMP: &str = "timestamp";
+/// Where `docker trust signer add` puts its signers, and where a trusted pull looks first.
+pub const RELEASES: &str = "targets/releases";
+/// notary.MaxTimestampSize: a timestamp longer than this is refused before it is parsed.
+pub const MAX_TIMESTAMP: u64 = 1 << 20;
+
+/// One signed metadata file: its bytes as served, and its parts.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub raw: Vec<u8>,
+    pub signed: Value,
+    signatures: Vec<Sig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Sig {
+    keyid: String,
+    method: String,
+    sig: String,
+}
+
+impl Envelope {
+    pub fn parse(role: &str, raw: Vec<u8>) -> Result<Envelope> {
+        #[derive(Deserialize)]
+        struct Raw {
+            signed: Value,
+            #[serde(default)]
+            signatures: Vec<Sig>,
+        }
+        let r: Raw = serde_json::from_slice(&raw).with_context(|| format!("{role}.json is not TUF metadata"))?;
+        Ok(Envelope { raw, signed: r.signed, signatures: r.signatures })
+    }
+
+    pub fn version(&self) -> u64 {
+        self.signed["version"].as_u64().unwrap_or(0)
+    }
+
+    pub fn expires(&self, role: &str) -> Result<OffsetDateTime> {
+        let text = self.signed["expires"].as_str().with_context(|| format!("{role} has no expiry"))?;
+        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .with_context(|| format!("{role}'s expiry {text:?} is not RFC 3339"))
+    }
+
+    fn check_type(&self, role: &str, want: &str) -> Result<()> {
+        let t = self.signed["_type"].as_str().unwrap_or("");
+        if t != want {
+            bail!("{role}.json has _type {t:?}, not {want:?}");
+        }
+        Ok(())
+    }
+}
+
+/// A public key as TUF metadata lists it.
+#[derive(Debug, Clone)]
+pub struct Key {
+    pub keytype: String,
+    /// The decoded `keyval.public`.
+    pub public: Vec<u8>,
+    /// For x509 keys: the certificate's validity.
+    pub not_before: Option<OffsetDateTime>,
+    pub not_after: Option<OffsetDateTime>,
+}
+
+enum Verifier {
+    P256(p256::ecdsa::VerifyingKey),
+    Rsa(rsa::PublicKey),
+    Ed25519(ed25519_dalek::VerifyingKey),
+}
+
+impl Key {
+    fn parse(id: &str, v: &Value) -> Result<Key> {
+        let keytype = v["keytype"].as_str().with_context(|| format!("key {id} has no keytype"))?.to_string();
+        let public = B64
+            .decode(v["keyval"]["public"].as_str().with_context(|| format!("key {id} has no public part"))?)
+            .with_context(|| format!("key {id}'s public part is not base64"))?;
+        let (mut not_before, mut not_after) = (None, None);
+        if keytype.ends_with("-x509") {
+            let (_, pem) = x509_parser::pem::parse_x509_pem(&public).map_err(|e| anyhow!("key {id}: {e}"))?;
+            let cert = pem.parse_x509().map_err(|e| anyhow!("key {id} is not a certificate: {e}"))?;
+            not_before = Some(cert.validity().not_before.to_datetime());
+            not_after = Some(cert.validity().not_after.to_datetime());
+        }
+        Ok(Key { keytype, public, not_before, not_after })
+    }
+
+    /// notary's `TUFKey.ID()`: SHA-256 of `{"keytype":…,"keyval":{"private":null,"public":…}}`.
+    pub fn id(&self) -> String {
+        let form = serde_json::json!({
+            "keytype": self.keytype,
+            "keyval": {"private": null, "public": B64.encode(&self.public)},
+        });
+        crate::util::hex(&Sha256::digest(canonical::encode(&form).expect("no numbers in a key")))
+    }
+
+    /// notary's canonical key ID: the ID of the bare public key (`ecdsa`, `rsa`) for a
+    /// certificate key, what `notary key list` prints for a root key.
+    pub fn canonical_id(&self) -> Result<String> {
+        let keytype = self.keytype.trim_end_matches("-x509").to_string();
+        Ok(Key { keytype, public: self.spki()?, not_before: None, not_after: None }.id())
+    }
+
+    /// The DER SubjectPublicKeyInfo: the certificate's for x509 keys.
+    fn spki(&self) -> Result<Vec<u8>> {
+        if self.keytype.ends_with("-x509") {
+            let (_, pem) = x509_parser::pem::parse_x509_pem(&self.public).map_err(|e| anyhow!("{e}"))?;
+            let cert = pem.parse_x509().map_err(|e| anyhow!("{e}"))?;
+            Ok(cert.public_key().raw.to_vec())
+        } else {
+            Ok(self.public.clone())
+        }
+    }
+
+    fn verifier(&self) -> Result<Verifier> {
+        use p256::pkcs8::DecodePublicKey;
+        match self.keytype.as_str() {
+            "ecdsa" | "ecdsa-x509" => {
+                let pk = p256::PublicKey::from_public_key_der(&self.spki()?)
+                    .map_err(|e| anyhow!("not a P-256 public key ({e}); notary makes P-256 keys"))?;
+                Ok(Verifier::P256(pk.into()))
+            }
+            "rsa" | "rsa-x509" => {
+                let pk =
+                    rsa::PublicKey::from_public_key_der(&self.spki()?).map_err(|e| anyhow!("not an RSA key ({e})"))?;
+                if rsa::traits::PublicKeyParts::n(&pk).bit_width() < 2048 {
+                    bail!("RSA keys under 2048 bits are refused, as notary does");
+                }
+                Ok(Verifier::Rsa(pk))
+            }
+            "ed25519" => {
+                let bytes: [u8; 32] =
+                    self.public.as_slice().try_into().map_err(|_| anyhow!("an ed25519 key is 32 bytes"))?;
+                Ok(Verifier::Ed25519(ed25519_dalek::VerifyingKey::from_bytes(&bytes)?))
+            }
+            other => bail!("key type {other} is not one notary uses"),
+        }
+    }
+
+    /// Whether `sig` (decoded) by `method` verifies `msg` with this key.
+    fn verifies(&self, method: &str, sig: &[u8], msg: &[u8]) -> Result<bool> {
+        use p256::ecdsa::signature::Verifier as _;
+        Ok(match (self.verifier()?, method) {
+            (Verifier::P256(vk), "ecdsa") => match p256::ecdsa::Signature::from_slice(sig) {
+                Ok(s) => vk.verify(msg, &s).is_ok(),
+                Err(_) => false,
+            },
+            (Verifier::Rsa(pk), "rsapss") => match rsa::pss::Signature::try_from(sig) {
+                Ok(s) => rsa::pss::VerifyingKey::<Sha256>::new(pk).verify(msg, &s).is_ok(),
+                Err(_) => false,
+            },
+            (Verifier::Rsa(pk), "rsa-pkcs1v15") => match rsa::pkcs1v15::Signature::try_from(sig) {
+                Ok(s) => rsa::pkcs1v15::VerifyingKey::<Sha256>::new(pk).verify(msg, &s).is_ok(),
+                Err(_) => false,
+            },
+            (Verifier::Ed25519(vk), "eddsa") => match ed25519_dalek::Signature::from_slice(sig) {
+                Ok(s) => vk.verify(msg, &s).is_ok(),
+                Err(_) => false,
+            },
+            _ => false,
+        })
+    }
+}
+
+/// A role's keys and threshold, as root or a delegating targets file states them.
+#[derive(Debug, Clone)]
+pub struct RoleKeys {
+    pub name: String,
+    pub keyids: Vec<String>,
+    pub threshold: usize,
+    /// Delegations only: the target names the role may sign (prefixes), or hash prefixes.
+    pub paths: Option<Vec<String>>,
+    pub path_hash_prefixes: Option<Vec<String>>,
+}
+
+impl RoleKeys {
+    fn parse(name: &str, v: &Value) -> Result<RoleKeys> {
+        // A delegation whose last key was removed lists none (or null): nothing can sign it.
+        let keyids =
+            v["keyids"].as_array().into_iter().flatten().filter_map(|k| k.as_str().map(String::from)).collect();
+        let threshold = v["threshold"].as_u64().unwrap_or(0) as usize;
+        if threshold < 1 {
+            bail!("role {name} has threshold {threshold}: it must be at least 1");
+        }
+        let strings =
+            |f: &str| v[f].as_array().map(|a| a.iter().filter_map(|p| p.as_str().map(String::from)).collect());
+        Ok(RoleKeys {
+            name: name.into(),
+            keyids,
+            threshold,
+            paths: strings("paths"),
+            path_hash_prefixes: strings("path_hash_prefixes"),
+        })
+    }
+
+    /// notary's delegation rule: a target belongs to a role whose paths prefix its name (or
+    /// whose hash prefixes prefix the hex SHA-256 of its name).
+    pub fn allows(&self, target: &str) -> bool {
+        if let Some(paths) = &self.paths {
+            if paths.iter().any(|p| target.starts_with(p.as_str())) {
+                return true;
+            }
+        }
+        if let Some(prefixes) = &self.path_hash_prefixes {
+            let h = crate::util::hex(&Sha256::digest(target.as_bytes()));
+            return prefixes.iter().any(|p| h.starts_with(p.as_str()));
+        }
+        false
+    }
+}
+
+/// The key IDs among `env`'s signatures that verify with `role`'s keys; an error below the
+/// threshold (counting each key once, as notary does).
+pub fn verify_signatures(env: &Envelope, keys: &BTreeMap<String, Key>, role: &RoleKeys) -> Result<Vec<String>> {
+    if env.signatures.is_empty() {
+        bail!("{} has no signatures", role.name);
+    }
+    let msg = canonical::encode(&env.signed).with_context(|| format!("{} cannot be canonicalised", role.name))?;
+    let mut valid: Vec<String> = Vec::new();
+    for s in &env.signatures {
+        if !role.keyids.contains(&s.keyid) || valid.contains(&s.keyid) {
+            continue;
+        }
+        let Some(key) = keys.get(&s.keyid) else { continue };
+        let Ok(sig) = B64.decode(&s.sig) else { continue };
+        if key.verifies(&s.method, &sig, &msg).unwrap_or(false) {
+            valid.push(s.keyid.clone());
+        }
+    }
+    if valid.len() < role.threshold {
+        let keys = match role.keyids.is_empty() {
+            true => "the role lists no keys".to_string(),
+            false => format!("keys {}", role.keyids.iter().map(|k| short_id(k)).collect::<Vec<_>>().join(", ")),
+        };
+        bail!(
+            "valid signatures did not meet the threshold for {}: {} of {} ({keys})",
+            role.name,
+            valid.len(),
+            role.threshold
+        );
+    }
+    Ok(valid)
+}
+
+pub fn short_id(id: &str) -> String {
+    id.chars().take(12).collect()
+}
+
+/// `keys` of a root or delegations object, each checked against its ID.
+fn parse_keys(v: &Value, whose: &str) -> Result<BTreeMap<String, Key>> {
+    let mut out = BTreeMap::new();
+    for (id, k) in v.as_object().into_iter().flatten() {
+        let key = Key::parse(id, k)?;
+        let computed = key.id();
+        if &computed != id {
+            bail!(
+                "{whose} lists key {} whose content hashes to {}: the key ID does not match the key",
+                short_id(id),
+                short_id(&computed)
+            );
+        }
+        out.insert(id.clone(), key);
+    }
+    Ok(out)
+}
+
+/// The length and hashes a snapshot or timestamp records for a file.
+#[derive(Debug, Clone)]
+pub struct FileMeta {
+    pub length: u64,
+    pub hashes: BTreeMap<String, Vec<u8>>,
+}
+
+impl FileMeta {
+    fn parse(name: &str, v: &Value) -> Result<FileMeta> {
+        let length = v["length"].as_u64().with_context(|| format!("{name}: no length"))?;
+        let mut hashes = BTreeMap::new();
+        for (alg, h) in v["hashes"].as_object().with_context(|| format!("{name}: no hashes"))? {
+            let b =
+                B64.decode(h.as_str().unwrap_or("")).with_context(|| format!("{name}: {alg} hash is not base64"))?;
+            hashes.insert(alg.clone(), b);
+        }
+        Ok(FileMeta { length, hashes })
+    }
+
+    /// The bytes match: exact length, and every hash notary knows (sha256, sha512) that is given.
+    pub fn check(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        if bytes.len() as u64 != self.length {
+            bail!("{name} is {} bytes; the metadata that names it says {}", bytes.len(), self.length);
+        }
+        let mut checked = 0;
+        for (alg, want) in &self.hashes {
+            let got = match alg.as_str() {
+                "sha256" => Sha256::digest(bytes).to_vec(),
+                "sha512" => Sha512::digest(bytes).to_vec(),
+                _ => continue,
+            };
+            if &got != want {
+                bail!("{alg} checksum for {name} did not match");
+            }
+            checked += 1;
+        }
+        if checked == 0 {
+            bail!("{name} is named without a sha256 or sha512 hash");
+        }
+        Ok(())
+    }
+}
+
+/// One role as verified: what the plan and the evidence report say about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleState {
+    pub role: String,
+    pub version: u64,
+    pub expires: String,
+    /// Expired at the time the plan judged it (`at`).
+    pub expired: bool,
+    pub length: usize,
+    pub sha256: String,
+    /// The key IDs whose signatures verified.
+    pub signed_by: Vec<String>,
+    /// A delegation a DCT client skips (its signatures miss the threshold, or it expired): why.
+    /// Its tags are not listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// A target (tag) one role signs: the digest of the manifest, its length.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub name: String,
+    pub role: String,
+    /// `sha256:<hex>` (the manifest's digest).
+    pub digest: String,
+    pub length: u64,
+}
+
+/// Everything a repository's trust data says, every check passed (expiry is reported in
+/// `roles`, not refused: the plan says it, and `--apply` decides).
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub roles: Vec<RoleState>,
+    /// The root role's key IDs (certificate key IDs, as notary names them).
+    pub root_key_ids: Vec<String>,
+    /// The root keys' canonical IDs (of the public key alone, without the certificate), as
+    /// `notary key list` shows them.
+    pub root_canonical_key_ids: Vec<String>,
+    /// Certificates among the root keys, with their expiry.
+    pub root_cert_expiry: Vec<(String, String, bool)>,
+    pub targets: Vec<Target>,
+    /// Delegation names (`targets/<name>`, not releases) whose keys signed each role: how
+    /// `docker trust inspect` names signers.
+    pub signer_names: BTreeMap<String, Vec<String>>,
+    /// The files as served, by role, for the archive.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Findings that do not invalidate the data (a delegation with no metadata yet).
+    pub notes: Vec<String>,
+}
+
+impl Verified {
+    /// The roles that have expired and that a DCT client cannot skip (a delegation it can).
+    pub fn expired(&self) -> Vec<&RoleState> {
+        self.roles.iter().filter(|r| r.expired && r.skipped.is_none()).collect()
+    }
+}
+
+/// Where the metadata comes from: the Notary server, or an archive. `Ok(None)`: no such file.
+pub trait Source {
+    fn fetch(&mut self, role: &str, limit: u64) -> Result<Option<Vec<u8>>>;
+}
+
+/// What a repository without trust data looks like to [`verify`].
+#[derive(Debug)]
+pub struct NoTrustData;
+
+impl std::fmt::Display for NoTrustData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no trust data (the Notary server has no root.json for it)")
+    }
+}
+
+impl std::error::Error for NoTrustData {}
+
+fn role_state(role: &str, env: &Envelope, signed_by: Vec<String>, at: OffsetDateTime) -> Result<RoleState> {
+    let expires = env.expires(role)?;
+    Ok(RoleState {
+        role: role.to_string(),
+        version: env.version(),
+        expires: crate::migrate::remote::rfc3339(expires),
+        expired: expires <= at,
+        length: env.raw.len(),
+        sha256: crate::util::hex(&Sha256::digest(&env.raw)),
+        signed_by,
+        skipped: None,
+    })
+}
+
+/// Reads and verifies a repository's trust data as a first-time Notary client would (trusting
+/// the root it is served, then holding every other role to it); expiry judged at `at`.
+pub fn verify(src: &mut dyn Source, at: OffsetDateTime) -> Result<Verified> {
+    let root_raw = src.fetch(ROOT, super::http::MAX_DOWNLOAD)?.ok_or(NoTrustData)?;
+    let root = Envelope::parse(ROOT, root_raw)?;
+    root.check_type(ROOT, "Root")?;
+    let keys = parse_keys(&root.signed["keys"], "root.json")?;
+    let role_keys = |name: &str| -> Result<RoleKeys> {
+        RoleKeys::parse(name, &root.signed["roles"][name])
+            .with_context(|| format!("root.json has no usable {name} role"))
+    };
+    let root_role = role_keys(ROOT)?;
+    let root_signers = verify_signatures(&root, &keys, &root_role).context("root.json")?;
+    let mut root_cert_expiry = Vec::new();
+    for id in &root_role.keyids {
+        if let Some(Key { not_after: Some(na), not_before, .. }) = keys.get(id) {
+            let valid = *na > at && not_before.is_none_or(|nb| nb <= at);
+            root_cert_expiry.push((id.clone(), crate::migrate::remote::rfc3339(*na), !valid));
+        }
+    }
+    let mut roles = vec![role_state(ROOT, &root, root_signers, at)?];
+    let mut files = vec![(ROOT.to_string(), root.raw.clone())];
+
+    let ts_raw = src.fetch(TIMESTAMP, MAX_TIMESTAMP)?.context("the server has root.json but no timestamp.json")?;
+    let ts = Envelope::parse(TIMESTAMP, ts_raw)?;
+    ts.check_type(TIMESTAMP, "Timestamp")?;
+    let ts_signers = verify_signatures(&ts, &keys, &role_keys(TIMESTAMP)?).context("timestamp.json")?;
+    let snap_meta = FileMeta::parse("snapshot", &ts.signed["meta"][SNAPSHOT]).context("timestamp.json")?;
+
+    let snap_raw = src.fetch(SNAPSHOT, snap_meta.length)?.context("the server has no snapshot.json")?;
+    snap_meta.check("snapshot.json", &snap_raw)?;
+    let snap = Envelope::parse(SNAPSHOT, snap_raw)?;
+    snap.check_type(SNAPSHOT, "Snapshot")?;
+    let snap_signers = verify_signatures(&snap, &keys, &role_keys(SNAPSHOT)?).context("snapshot.json")?;
+    let meta = |name: &str| -> Result<Option<FileMeta>> {
+        match snap.signed["meta"].get(name) {
+            Some(v) => FileMeta::parse(name, v).map(Some),
+            None => Ok(None),
+        }
+    };
+    if let Some(m) = meta(ROOT)? {
+        m.check("root.json (as the snapshot names it)", &root.raw)?;
+    }
+
+    let targets_meta = meta(TARGETS)?.context("snapshot.json does not name targets")?;
+    let targets_raw = src.fetch(TARGETS, targets_meta.length)?.context("the server has no targets.json")?;
+    targets_meta.check("targets.json", &targets_raw)?;
+    let targets = Envelope::parse(TARGETS, targets_raw)?;
+    targets.check_type(TARGETS, "Targets")?;
+    let targets_signers = verify_signatures(&targets, &keys, &role_keys(TARGETS)?).context("targets.json")?;
+    let mut found = collect_targets(TARGETS, &targets, &[])?;
+    roles.push(role_state(TARGETS, &targets, targets_signers, at)?);
+    files.push((TARGETS.to_string(), targets.raw.clone()));
+
+    // Delegations, breadth first; each held to its delegator's keys and every ancestor's paths.
+    let mut notes = Vec::new();
+    let mut signed_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut delegated: Vec<RoleKeys> = Vec::new();
+    let mut queue: std::collections::VecDeque<(Envelope, Vec<RoleKeys>)> = [(targets, Vec::new())].into();
+    while let Some((parent, ancestry)) = queue.pop_front() {
+        let dkeys = parse_keys(&parent.signed["delegations"]["keys"], "a delegations object")?;
+        for r in parent.signed["delegations"]["roles"].as_array().into_iter().flatten() {
+            let name = r["name"].as_str().context("a delegation without a name")?.to_string();
+            if !name.starts_with("targets/") {
+                bail!("delegation {name:?} is not under targets/");
+            }
+            let rk = RoleKeys::parse(&name, r)?;
+            let Some(m) = meta(&name)? else {
+                notes.push(format!("{name} is delegated but has no metadata yet (it signs nothing)"));
+                delegated.push(rk);
+                continue;
+            };
+            let raw = src
+                .fetch(&name, m.length)?
+                .with_context(|| format!("the snapshot names {name}, the server has no such file"))?;
+            m.check(&format!("{name}.json"), &raw)?;
+            let env = Envelope::parse(&name, raw)?;
+            env.check_type(&name, "Targets")?;
+            files.push((name.clone(), env.raw.clone()));
+            // As notary's client does: a delegation whose signatures miss its threshold, or that
+            // has expired, is skipped with a warning; its tags are not trusted.
+            let verdict = verify_signatures(&env, &dkeys, &rk).with_context(|| format!("{name}.json"));
+            let mut state = role_state(&name, &env, verdict.as_ref().cloned().unwrap_or_default(), at)?;
+            let skip = match &verdict {
+                Err(e) => Some(format!("{e:#}")),
+                Ok(_) if state.expired => Some(format!("expired at {}", state.expires)),
+                Ok(_) => None,
+            };
+            if let Some(why) = skip {
+                notes.push(format!("{name} is skipped, as a DCT client skips it ({why}): its tags are not trusted"));
+                state.skipped = Some(why);
+                roles.push(state);
+                delegated.push(rk);
+                continue;
+            }
+            let signers = verdict?;
+            let mut chain = ancestry.clone();
+            chain.push(rk.clone());
+            found.extend(collect_targets(&name, &env, &chain)?);
+            signed_by.insert(name.clone(), signers);
+            roles.push(state);
+            delegated.push(rk);
+            queue.push_back((env, chain));
+        }
+    }
+    roles.push(role_state(SNAPSHOT, &snap, snap_signers, at)?);
+    files.push((SNAPSHOT.to_string(), snap.raw.clone()));
+    roles.push(role_state(TIMESTAMP, &ts, ts_signers, at)?);
+    files.push((TIMESTAMP.to_string(), ts.raw.clone()));
+
+    // `docker trust inspect` names a signer by the delegation whose key signed: alice's key
+    // signs targets/releases, and targets/alice holds the same key.
+    let mut signer_names = BTreeMap::new();
+    for (role, keyids) in &signed_by {
+        let names: Vec<String> = delegated
+            .iter()
+            .filter(|d| d.name != *role && d.name != RELEASES && d.keyids.iter().any(|k| keyids.contains(k)))
+            .map(|d| d.name.trim_start_matches("targets/").to_string())
+            .collect();
+        signer_names.insert(role.clone(), names);
+    }
+    let root_canonical_key_ids = root_role.keyids.iter().filter_map(|id| keys.get(id)?.canonical_id().ok()).collect();
+    Ok(Verified {
+        roles,
+        root_key_ids: root_role.keyids,
+        root_canonical_key_ids,
+        root_cert_expiry,
+        targets: found,
+        signer_names,
+        files,
+        notes,
+    })
+}
+
+/// The targets a role signs, each within its delegation chain's paths.
+fn collect_targets(role: &str, env: &Envelope, chain: &[RoleKeys]) -> Result<Vec<Target>> {
+    let mut out = Vec::new();
+    for (name, v) in env.signed["targets"].as_object().into_iter().flatten() {
+        if !chain.iter().all(|r| r.allows(name)) {
+            continue;
+        }
+        let m = FileMeta::parse(name, v).with_context(|| format!("{role} target {name}"))?;
+        let Some(sha) = m.hashes.get("sha256") else { continue };
+        out.push(Target {
+            name: name.clone(),
+            role: role.to_string(),
+            digest: format!("sha256:{}", crate::util::hex(sha)),
+            length: m.length,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;
