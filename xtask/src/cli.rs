@@ -120,6 +120,32 @@ pub enum Command {
     Compare(CompareArgs),
     /// Write the running sandbox as a Compose file or Kubernetes manifests (secrets as 0600 files).
     Export(ExportArgs),
+    /// See a repository's trust data: roles, versions, expiries, keys and who holds them, tags.
+    Trust(TrustArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TrustArgs {
+    #[command(subcommand)]
+    pub command: TrustCommand,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum TrustCommand {
+    /// A repository's TUF trust data as a tree: the server's (compared with the client's cache),
+    /// or one client identity's cache (compared with the server).
+    Show(TrustShowArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TrustShowArgs {
+    /// The repository: `test/trusttest` (on the sandbox's registry) or `sandboxregistry:5000/test/trusttest`.
+    pub repository: String,
+    /// Show what this client identity's cache holds (alice, bob, … as scenario steps create them).
+    #[arg(long, value_parser = crate::sandbox::name::parse_identity, allow_hyphen_values = true)]
+    pub identity: Option<String>,
+    #[command(flatten)]
+    pub json: JsonFlag,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -163,6 +189,7 @@ impl Command {
             Command::Migrate(_) => "migrate",
             Command::Compare(_) => "compare",
             Command::Export(_) => "export",
+            Command::Trust(_) => "trust",
         }
     }
 }
@@ -300,6 +327,10 @@ pub struct RunArgs {
     /// Write a JUnit XML report.
     #[arg(long, value_name = "FILE")]
     pub junit: Option<PathBuf>,
+    /// Write one self-contained HTML page: every step, failures first, and the trust trees
+    /// before and after the steps that change them.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -459,6 +490,9 @@ pub struct MigrateArgs {
     pub kit: Option<PathBuf>,
     #[command(flatten)]
     pub json: JsonFlag,
+    /// Write one self-contained HTML page: each signed digest's DCT origin and its new signatures.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub images: ImageSourceArgs,
     // Boxed: it is most of the command line's size.
@@ -560,6 +594,9 @@ pub struct CompareArgs {
     /// Print the recorded matrix as the README's Markdown table, measure nothing.
     #[arg(long)]
     pub markdown: bool,
+    /// Write one self-contained HTML page: the attack matrix as a grid, each cell with its evidence.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub images: ImageSourceArgs,
 }

@@ -11,6 +11,7 @@ mod engine;
 mod export;
 mod host;
 mod hosts_file;
+mod html;
 mod images;
 mod migrate;
 mod nixcheck;
@@ -21,6 +22,7 @@ mod signals;
 mod step;
 mod table;
 mod timing;
+mod trust;
 mod ui;
 mod util;
 

@@ -65,6 +65,11 @@ impl Printer {
         Printer::new(Box::new(std::io::stderr()), colour_wanted(std::io::stderr().is_terminal(), NoColor::from_env()))
     }
 
+    /// stdout, coloured the same way: for data a command prints in colour (`trust show`'s tree).
+    pub fn stdout() -> Printer {
+        Printer::new(Box::new(std::io::stdout()), colour_wanted(std::io::stdout().is_terminal(), NoColor::from_env()))
+    }
+
     /// Prints nothing: for runs whose progress nobody reads (`bench`).
     pub fn sink() -> Printer {
         Printer::new(Box::new(std::io::sink()), false)

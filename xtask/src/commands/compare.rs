@@ -20,6 +20,9 @@ pub fn run(sh: &Shell, sel: &Selector, args: &CompareArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     compare::check_rows(&expected, &args.rows)?;
+    if let Some(path) = &args.html {
+        crate::session::reports::check_page(path)?;
+    }
     let sb = Sandbox::open_required(sh, sel)?;
     super::migrate::require_up(sh, &sb)?;
     let choice = ImageChoice { source: args.images.source, mirrors: args.images.mirror.clone() };
@@ -43,6 +46,11 @@ pub fn run(sh: &Shell, sel: &Selector, args: &CompareArgs) -> Result<ExitCode> {
         print!("{table}");
     }
     args.json.write(&matrix)?;
+    if let Some(path) = &args.html {
+        // Written however the run ended: an interrupted comparison's page says so.
+        let masker = super::migrate::report_masker(&sb, &signers)?;
+        crate::session::reports::write_page(path, || compare::html::render(&matrix, &expected, &masker))?;
+    }
     if let Some(sig) = crate::signals::caught() {
         ui::warn(format!(
             "interrupted by {sig}: the running check's processes were killed; {} row(s) measured and kept{} (exit {})",

@@ -8,10 +8,11 @@ use anyhow::{bail, Result};
 use xshell::Shell;
 
 use crate::cli::{MigrateArgs, MigrateTo};
-use crate::migrate::signers::ImageChoice;
+use crate::migrate::signers::{ImageChoice, Signers};
 use crate::migrate::signing::Format;
 use crate::migrate::{self, kit};
 use crate::sandbox::{readiness, Sandbox, Selector};
+use crate::step::mask::Masker;
 use crate::ui;
 
 /// The formats `--to` and `--cosign-format` ask for.
@@ -27,6 +28,9 @@ pub fn formats(args: &MigrateArgs) -> Vec<Format> {
 }
 
 pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
+    if args.html.is_some() && (args.verify_archive.is_some() || args.from.from.is_some()) {
+        bail!("--html draws the page of the sandbox's own migration; `migrate --from` and `--verify-archive` report with --json");
+    }
     if let Some(dir) = &args.verify_archive {
         return super::migrate_from::verify_archive(dir, args);
     }
@@ -35,6 +39,9 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
     }
     if args.from.at.is_some() {
         bail!("--at goes with --from or --verify-archive");
+    }
+    if let Some(path) = &args.html {
+        crate::session::reports::check_page(path)?;
     }
     let sb = Sandbox::open_required(sh, sel)?;
     if !sb.state.registry.is_plain() {
@@ -83,6 +90,15 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
         print!("\n{commands}");
     }
     args.json.write(&report)?;
+    if let Some(path) = &args.html {
+        // Written however the run ended: an interrupted migration's page says so (without the
+        // trust trees, which would take more engine calls after the signal).
+        let origins = if crate::signals::caught().is_none() { origins(sh, &sb, &report) } else { Vec::new() };
+        let masker = report_masker(&sb, &signers)?;
+        let kit_files = kit::listed(&opts.kit_dir);
+        let extras = migrate::html::Extras { origins: &origins, commands: &commands, kit_files: &kit_files };
+        crate::session::reports::write_page(path, || migrate::html::render(&report, &extras, &masker))?;
+    }
     for n in &report.not_migrated {
         ui::warn(format!(
             "not migrated: {} ({}) in {}: {}",
@@ -107,6 +123,29 @@ pub fn run(sh: &Shell, sel: &Selector, args: &MigrateArgs) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server's trust data of each migrated repository: where the signed digests come from.
+fn origins(sh: &Shell, sb: &Sandbox, report: &migrate::Report) -> Vec<crate::trust::view::TrustView> {
+    let mut repos: Vec<&str> = report.records.iter().map(|r| r.repository.as_str()).collect();
+    repos.dedup();
+    repos
+        .into_iter()
+        .filter_map(|gun| match crate::trust::snapshot(sh, sb, gun, None, crate::trust::Verify::AskClients) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                ui::warn(format!("the HTML page leaves out the trust data of {gun}: {e:#}"));
+                None
+            }
+        })
+        .collect()
+}
+
+/// Masks the sandbox's secrets and the signers' in pages made from migrate and compare results.
+pub fn report_masker(sb: &Sandbox, signers: &Signers<'_>) -> Result<Masker> {
+    let mut secrets = sb.secrets()?.values();
+    secrets.extend(signers.secrets());
+    Ok(Masker::new(&secrets))
 }
 
 /// The registry, the Notary server and the client must answer; nothing is started otherwise.

@@ -21,6 +21,7 @@ mod setup;
 mod shell;
 mod status;
 mod test;
+mod trust;
 mod up;
 mod versions;
 
@@ -39,6 +40,7 @@ fn session_options(a: &RunArgs) -> crate::session::Options {
         keep_going: a.keep_going,
         json: a.json.json.clone(),
         junit: a.junit.clone(),
+        html: a.html.clone(),
     }
 }
 
@@ -52,7 +54,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
     let command = args.command.unwrap_or_else(|| {
         Command::Play(PlayArgs {
             up: up::default_args(),
-            run: RunArgs { step: false, keep_going: false, json: JsonFlag::default(), junit: None },
+            run: RunArgs { step: false, keep_going: false, json: JsonFlag::default(), junit: None, html: None },
         })
     });
     // Commands that change the sandbox take turns (the lock is released when `_lock` drops).
@@ -83,5 +85,6 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
         Command::Export(a) => export::run(sh, &sel, &a),
         Command::Migrate(a) => migrate::run(sh, &sel, &a),
         Command::Compare(a) => compare::run(sh, &sel, &a),
+        Command::Trust(a) => trust::run(sh, &sel, &a),
     }
 }

@@ -10,11 +10,16 @@ use crate::engine::EngineKind;
 use crate::{host, ui};
 
 /// Host tools the tests use from outside the sandbox: curl and notary (the guide's host-side
-/// commands), docker-compose (runs the exported Compose file) and catatonit (podman builds the
-/// pause image of `kube play`'s pods from it; no pull). Nix is not one: the Nix check installs its
-/// own in a throwaway root.
-const HOST_TOOLS: [(&str, &str); 4] =
-    [("curl", "curl"), ("notary", "notary"), ("docker-compose", "docker-compose"), ("catatonit", "catatonit")];
+/// commands), docker-compose (runs the exported Compose file), catatonit (podman builds the
+/// pause image of `kube play`'s pods from it; no pull) and chromium (opens the HTML reports
+/// headless, as a reader would). Nix is not one: the Nix check installs its own in a throwaway root.
+const HOST_TOOLS: [(&str, &str); 5] = [
+    ("curl", "curl"),
+    ("notary", "notary"),
+    ("docker-compose", "docker-compose"),
+    ("catatonit", "catatonit"),
+    ("chromium", "chromium"),
+];
 
 pub fn run(sh: &Shell, yes: bool, unit_only: bool) -> Result<ExitCode> {
     let root = crate::table::source_root();

@@ -26,6 +26,7 @@
 //!   and `interrupted` (the signal's name) only when a signal ended the run early.
 
 mod check;
+pub mod html;
 mod stage;
 
 use std::collections::BTreeMap;

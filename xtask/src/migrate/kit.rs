@@ -358,13 +358,17 @@ fn probe(dir: &Path) -> Result<()> {
     tempfile::Builder::new().prefix(".kit-probe-").tempdir_in(dir).map(drop).map_err(anyhow::Error::from)
 }
 
+/// The files of the kit in `dir` (as its marker lists them); empty when there is none.
+pub fn listed(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(MARKER)).map(|t| t.lines().map(String::from).collect()).unwrap_or_default()
+}
+
 /// Writes the kit: each file atomically in place (a consumer container that mounts the
 /// directory sees the new files), files of an earlier kit that are no longer part of it
 /// removed. World-readable: nothing in it is secret.
 pub fn write(dir: &Path, files: &[File]) -> Result<()> {
     preflight(dir)?;
-    let old: BTreeSet<String> =
-        std::fs::read_to_string(dir.join(MARKER)).map(|t| t.lines().map(String::from).collect()).unwrap_or_default();
+    let old: BTreeSet<String> = listed(dir).into_iter().collect();
     for f in files {
         if f.path.split('/').any(|c| c.is_empty() || c == "..") {
             bail!("kit file `{}` is not a relative path", f.path);

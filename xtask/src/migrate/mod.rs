@@ -6,6 +6,7 @@ pub mod compare;
 pub mod consumer;
 pub mod find;
 pub mod helper;
+pub mod html;
 pub mod kit;
 pub mod remote;
 pub mod signers;

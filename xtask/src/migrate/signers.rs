@@ -95,6 +95,11 @@ impl<'a> Signers<'a> {
         Ok(signers)
     }
 
+    /// What reports must mask: the cosign key's password.
+    pub fn secrets(&self) -> Vec<String> {
+        vec![self.cosign_password.clone()]
+    }
+
     fn run_spec(&self, image: &str) -> RunSpec {
         RunSpec {
             env: vec![EnvVar {

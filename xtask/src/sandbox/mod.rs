@@ -157,6 +157,18 @@ impl Sandbox {
         }
     }
 
+    /// The registry's `host:port` as the client's images name it (the first part of every GUN):
+    /// the service table's address; in host-daemon mode the host's dockerd reaches the registry
+    /// by its published port (where the registry also listens inside its network).
+    pub fn client_registry(&self) -> Result<String> {
+        match self.state.client {
+            ClientMode::OwnDaemon => self.spec.registry_address(),
+            ClientMode::HostDaemon => {
+                Ok(format!("{}:{}", self.spec.published("registry_port")?.0.network_name(), self.state.registry_port))
+            }
+        }
+    }
+
     pub fn secrets(&self) -> Result<Secrets> {
         self.dir.secrets()
     }

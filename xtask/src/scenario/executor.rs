@@ -11,13 +11,12 @@ use crate::sandbox::state::Secrets;
 use crate::sandbox::Sandbox;
 use crate::step::{self, clock, mask::Masker};
 use crate::table::Spec;
+use crate::trust::identity::IDENTITIES_DIR;
 use crate::util;
 
 /// A `db_snapshot`: both notary databases, dumped over the DB's socket.
 pub const DB_DUMP: &str = "exec \"$(command -v mariadb-dump || command -v mysqldump)\" --protocol=socket -S /run/mysqld/mysqld.sock -uroot --single-transaction --databases notaryserver notarysigner";
 
-/// Second client identities keep their trust data on the client's trust volume, so they survive `down`.
-const IDENTITIES_DIR: &str = "/root/.docker/trust/identities";
 /// The client's own docker TLS directory; sandbox.json mounts the CA there for the server.
 const CLIENT_TLS_DIR: &str = "/root/.docker/tls";
 /// The client's docker config: where `docker login` (a registry with `--registry-auth`) keeps the
@@ -179,6 +178,11 @@ impl Executor for SandboxExecutor<'_> {
                 done(format!("restored snapshot {name}\n"))
             }
         }
+    }
+
+    fn trust(&mut self, repository: &str, identity: Option<&str>) -> Result<crate::trust::view::TrustView> {
+        let gun = crate::trust::gun(&self.sb.client_registry()?, repository)?;
+        crate::trust::snapshot(self.sh, self.sb, &gun, identity, crate::trust::Verify::ReadOnly)
     }
 
     fn begin(&mut self, scenario: &Scenario) -> Result<()> {

@@ -5,6 +5,7 @@
 pub mod containers;
 pub mod executor;
 pub mod expect;
+pub mod html;
 pub mod interpolate;
 pub mod junit;
 pub mod model;

@@ -1,6 +1,7 @@
 //! The scenario file format (`xtask/scenarios/*.toml`) and its load-time checks.
 
 mod target;
+mod trust_look;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::interpolate::{self, Vars, BUILTINS};
 use crate::table;
 pub use target::{ServiceName, Target};
+pub use trust_look::TrustLook;
 
 /// Capabilities a scenario may list in `requires`. An executor that lacks one
 /// can refuse the scenario up front instead of failing half-way through.
@@ -61,6 +63,10 @@ pub struct Step {
     pub expect: Expect,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capture: Vec<Capture>,
+    /// A repository whose trust tree the HTML report shows just before and just after this step
+    /// (a rotation, a freeze, a rollback). Placeholders as in `run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustLook>,
     /// How long the step's command may run (`"90s"`, `"5m"`, `"1h"`), default
     /// [`DEFAULT_STEP_TIMEOUT`]; at the timeout its processes are killed and the step fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -486,6 +492,12 @@ impl Scenario {
             }
             for c in &step.capture {
                 texts.push(("capture", &c.regex));
+            }
+            if let Some(look) = &step.trust {
+                texts.push(("trust", look.repository()));
+                if let Some(Err(e)) = look.identity().map(crate::sandbox::name::validate_identity) {
+                    err(format!("trust: {e}"));
+                }
             }
             for (field, text) in texts {
                 match interpolate::placeholders(text) {

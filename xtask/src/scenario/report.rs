@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::expect::Failure;
 use super::model::{Expect, Target};
+use crate::trust::view::TrustView;
 
 pub const SCHEMA: &str = "trust-sandbox/scenario-report/v1";
 
@@ -31,6 +32,9 @@ pub struct Report {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct ScenarioReport {
     pub name: String,
+    /// The scenario's one-line summary.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub summary: String,
     /// Every step passed or was skipped on purpose, none failed or was left out.
     pub passed: bool,
     /// The person at the --step prompt quit (or input ended).
@@ -69,6 +73,9 @@ pub struct StepReport {
     /// 1-based, as in the human output's `[2/6]`.
     pub index: usize,
     pub title: String,
+    /// What happens and why, as the scenario explains it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub explain: String,
     pub on: Target,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
@@ -98,6 +105,39 @@ pub struct StepReport {
     pub captures: BTreeMap<String, String>,
     /// The last lines of stdout+stderr.
     pub output_tail: Vec<String>,
+    /// The step's `trust` repository just before and after it ran (taken for HTML reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust: Option<TrustChange>,
+}
+
+/// A repository's trust tree around one step.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct TrustChange {
+    /// As the step names it, placeholders filled in.
+    pub repository: String,
+    /// Whose cache is shown; none: the Notary server's stored data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    pub before: TrustShot,
+    pub after: TrustShot,
+}
+
+/// One look at the trust data: the view, or why there is none (no trust data yet, say).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct TrustShot {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<TrustView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl TrustShot {
+    pub fn of(result: anyhow::Result<TrustView>) -> TrustShot {
+        match result {
+            Ok(view) => TrustShot { view: Some(view), note: None },
+            Err(e) => TrustShot { view: None, note: Some(format!("{e:#}")) },
+        }
+    }
 }
 
 /// What a shortened command stands for.

@@ -11,7 +11,8 @@ use crate::ui::{Printer, Style};
 use super::expect::{self, Failure, FailureKind};
 use super::interpolate::{self, Vars};
 use super::model::{Action, Capture, Expect, Outcome, Scenario, Step, Target};
-use super::report::{Report, ScenarioReport, StepReport, StepStatus};
+use super::report::{Report, ScenarioReport, StepReport, StepStatus, TrustChange, TrustShot};
+use crate::trust::view::TrustView;
 
 /// Lines of output kept in reports and shown under a failed step.
 const TAIL_LINES: usize = 15;
@@ -51,6 +52,12 @@ pub trait Executor {
     /// step's processes enforces it, others may ignore it.
     fn set_time_limit(&mut self, _limit: Duration) {}
 
+    /// The trust data of `repository` (the server's, or `identity`'s cache), for the trees an
+    /// HTML report draws around a step with `trust`.
+    fn trust(&mut self, _repository: &str, _identity: Option<&str>) -> Result<TrustView> {
+        anyhow::bail!("this executor cannot read trust data")
+    }
+
     /// Why the run must stop now (`interrupted by SIGTERM`), if it must: no further step or
     /// scenario starts, and the current scenario's `end` still runs.
     fn interrupted(&self) -> Option<String> {
@@ -78,6 +85,9 @@ pub struct Options {
     pub registry_url: String,
     /// What `{{server}}` stands for: the notary server's URL from the service table.
     pub server: String,
+    /// Look at the trust data of each step's `trust` repository before and after it (for an
+    /// HTML report); off, `trust` is ignored and costs nothing.
+    pub trust_snapshots: bool,
 }
 
 impl Default for Options {
@@ -92,6 +102,7 @@ impl Default for Options {
             registry: String::new(),
             registry_url: String::new(),
             server: String::new(),
+            trust_snapshots: false,
         }
     }
 }
@@ -254,6 +265,7 @@ impl<E: Executor> Runner<E> {
         let passed = steps.iter().all(|s| matches!(s.status, StepStatus::Passed | StepStatus::Skipped));
         let report = ScenarioReport {
             name: scenario.name.clone(),
+            summary: scenario.summary.clone(),
             passed,
             aborted: self.aborted,
             interrupted: self.interrupted.is_some(),
@@ -304,6 +316,8 @@ impl<E: Executor> Runner<E> {
             self.log_heading(&heading, step, &report);
         }
 
+        let trust = self.trust_target(step, vars);
+        let before = trust.as_ref().map(|(repo, id)| TrustShot::of(self.exec.trust(repo, id.as_deref())));
         let started = Instant::now();
         let result = match &step.action {
             Some(action) => self.exec.action(action),
@@ -320,6 +334,10 @@ impl<E: Executor> Runner<E> {
         };
         let elapsed = started.elapsed();
         report.duration_ms = millis(elapsed);
+        if let (Some((repository, identity)), Some(before)) = (trust, before) {
+            let after = TrustShot::of(self.exec.trust(&repository, identity.as_deref()));
+            report.trust = Some(TrustChange { repository, identity, before, after });
+        }
 
         let out = match result {
             Ok(out) => out,
@@ -356,6 +374,15 @@ impl<E: Executor> Runner<E> {
         } else {
             self.finish_failed(report, failures, Some(&out), elapsed)
         }
+    }
+
+    /// The repository (and identity) whose trust tree this step's report carries, if snapshots
+    /// are wanted.
+    fn trust_target(&self, step: &Step, vars: &Vars) -> Option<(String, Option<String>)> {
+        let look = step.trust.as_ref().filter(|_| self.opts.trust_snapshots)?;
+        let repo = look.repository();
+        let repo = interpolate::interpolate(repo, vars).unwrap_or_else(|_| repo.to_string());
+        Some((repo, look.identity().map(String::from)))
     }
 
     fn finish_failed(
@@ -416,6 +443,7 @@ impl<E: Executor> Runner<E> {
         StepReport {
             index,
             title: step.title.clone(),
+            explain: step.explain.trim().to_string(),
             on: step.on.clone(),
             identity: step.identity.clone(),
             command,
@@ -431,6 +459,7 @@ impl<E: Executor> Runner<E> {
             note: None,
             captures: BTreeMap::new(),
             output_tail: Vec::new(),
+            trust: None,
         }
     }
 

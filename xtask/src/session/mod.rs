@@ -11,7 +11,7 @@
 //! the exit code is 128 + the signal's number.
 
 mod prompt_input;
-mod reports;
+pub mod reports;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -20,11 +20,11 @@ use std::process::ExitCode;
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::sandbox::state::ClientMode;
 use crate::sandbox::Sandbox;
 use crate::scenario::executor::{self, SandboxExecutor};
 use crate::scenario::{Report, Runner, Scenario, StepMode};
 use crate::signals;
+use crate::step::mask::Masker;
 use crate::ui::{self, Printer};
 
 pub use reports::check_paths;
@@ -40,6 +40,8 @@ pub struct Options {
     pub json: Option<String>,
     /// Where the JUnit XML report goes.
     pub junit: Option<PathBuf>,
+    /// Where the HTML page goes (the runner then also keeps the steps' trust snapshots).
+    pub html: Option<PathBuf>,
 }
 
 /// What a signal makes the run do, said when it comes.
@@ -66,7 +68,8 @@ pub fn run(sh: &Shell, sb: &Sandbox, scenarios: &[Scenario], opts: &Options) -> 
         (Err(e), None) => return Err(e),
     };
     report.interrupted = signal.map(|s| s.name().to_string());
-    let written = reports::write(&report, opts)?;
+    let masker = Masker::new(&sb.secrets()?.values());
+    let written = reports::write(&report, opts, &masker)?;
     if let Some(sig) = signal {
         let mut done = teardown;
         if done.is_empty() {
@@ -115,14 +118,7 @@ fn runner_options(sh: &Shell, sb: &Sandbox, opts: &Options, printer: Printer) ->
     if opts.step && !std::io::stdin().is_terminal() {
         ui::info("Step mode", "reading answers from standard input (Enter runs, s skips, q quits)");
     }
-    // In host-daemon mode the host's dockerd reaches the registry by its published port (where
-    // the registry also listens inside its network).
-    let registry = match sb.state.client {
-        ClientMode::OwnDaemon => sb.spec.registry_address()?,
-        ClientMode::HostDaemon => {
-            format!("{}:{}", sb.spec.published("registry_port")?.0.network_name(), sb.state.registry_port)
-        }
-    };
+    let registry = sb.client_registry()?;
     Ok(crate::scenario::Options {
         keep_going: opts.keep_going,
         secrets: sb.secrets()?.values(),
@@ -132,6 +128,7 @@ fn runner_options(sh: &Shell, sb: &Sandbox, opts: &Options, printer: Printer) ->
         registry_url: sb.registry_url(&registry),
         registry,
         server: sb.spec.server_url()?,
+        trust_snapshots: opts.html.is_some(),
         ..Default::default()
     })
 }

@@ -4,6 +4,7 @@ use anyhow::{anyhow, Result};
 
 use super::{Executor, Output};
 use crate::scenario::model::{Action, Scenario, Target};
+use crate::trust::view::TrustView;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
@@ -19,6 +20,9 @@ pub struct FakeExecutor {
     pub begin_error: Option<String>,
     /// "begin NAME" / "end NAME", in call order.
     pub lifecycle: Vec<String>,
+    /// What `trust` answers, in order; and what it was asked (repository, identity).
+    pub trust_views: VecDeque<Result<TrustView>>,
+    pub trust_calls: Vec<(String, Option<String>)>,
     /// After this many `run`/`action` calls, `interrupted` says the run must stop (a signal).
     pub interrupt_after: Option<usize>,
 }
@@ -54,6 +58,11 @@ impl FakeExecutor {
 }
 
 impl Executor for FakeExecutor {
+    fn trust(&mut self, repository: &str, identity: Option<&str>) -> Result<TrustView> {
+        self.trust_calls.push((repository.to_string(), identity.map(String::from)));
+        self.trust_views.pop_front().unwrap_or_else(|| Err(anyhow!("fake executor: no trust view left")))
+    }
+
     fn run(
         &mut self,
         on: &Target,

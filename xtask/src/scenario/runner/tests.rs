@@ -516,6 +516,73 @@ fn a_failed_begin_runs_no_step_and_still_ends() {
         .contains("✗ could not start the scenario's containers: image `nix` is not one the sandbox runs"));
 }
 
+#[test]
+fn trust_steps_carry_the_tree_before_and_after_when_snapshots_are_wanted() {
+    let toml = r#"
+[[steps]]
+title = "rotate"
+explain = "rotates"
+run = "notary key rotate"
+trust = "{{registry}}/test/rotate"
+
+[[steps]]
+title = "bob follows"
+explain = "pulls"
+identity = "bob"
+run = "docker pull"
+trust = { repository = "{{registry}}/test/rotate", identity = "bob" }
+"#;
+    let s = scenario(toml);
+    let view = crate::html::tests::sample_view();
+    let log = Shared::default();
+    let mut exec = FakeExecutor::new().then(0, "", "").then(0, "", "");
+    exec.trust_views.extend([
+        Err(anyhow::anyhow!("no trust data for it")),
+        Ok(view.clone()),
+        Ok(view.clone()),
+        Ok(view.clone()),
+    ]);
+    let opts = Options { trust_snapshots: true, ..options(&log) };
+    let mut runner = Runner::new(exec, opts);
+    let report = runner.run(&s);
+    assert_eq!(statuses(&report), [StepStatus::Passed, StepStatus::Passed]);
+    let first = report.steps[0].trust.as_ref().unwrap();
+    assert_eq!(first.repository, "sandboxregistry:5000/test/rotate");
+    assert_eq!(first.before.note.as_deref(), Some("no trust data for it"), "a failed look is a note, not a failure");
+    assert_eq!(first.after.view.as_ref(), Some(&view));
+    assert_eq!(report.steps[1].trust.as_ref().unwrap().identity.as_deref(), Some("bob"));
+    let exec = runner.into_executor();
+    assert_eq!(
+        exec.trust_calls,
+        [
+            ("sandboxregistry:5000/test/rotate".to_string(), None),
+            ("sandboxregistry:5000/test/rotate".to_string(), None),
+            ("sandboxregistry:5000/test/rotate".to_string(), Some("bob".to_string())),
+            ("sandboxregistry:5000/test/rotate".to_string(), Some("bob".to_string())),
+        ]
+    );
+
+    // Without an HTML report nothing is looked at.
+    let log = Shared::default();
+    let mut runner = Runner::new(FakeExecutor::new().then(0, "", "").then(0, "", ""), options(&log));
+    let report = runner.run(&s);
+    assert!(report.steps.iter().all(|st| st.trust.is_none()));
+    assert!(runner.into_executor().trust_calls.is_empty());
+}
+
+#[test]
+fn a_trust_repository_must_use_defined_placeholders_and_a_slug_identity() {
+    let text = |trust: &str| {
+        format!("name = \"t\"\nsummary = \"s\"\ndescription = \"d\"\n[[steps]]\ntitle = \"x\"\nexplain = \"e\"\nrun = \"true\"\ntrust = {trust}\n")
+    };
+    let err = format!("{:#}", Scenario::from_toml(&text("\"{{nope}}/x\""), "t").unwrap_err());
+    assert!(err.contains("trust uses `{{nope}}`"), "{err}");
+    let err =
+        format!("{:#}", Scenario::from_toml(&text("{ repository = \"r/x\", identity = \"Bob\" }"), "t").unwrap_err());
+    assert!(err.contains("trust: invalid identity \"Bob\""), "{err}");
+    assert!(Scenario::from_toml(&text("\"{{registry}}/x\""), "t").is_ok());
+}
+
 /// A signal during step 1 of the first scenario: nothing more runs, the scenario still ends (its
 /// containers go), the next one never begins, and every report says why.
 #[test]
