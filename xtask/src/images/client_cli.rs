@@ -377,7 +377,8 @@ fn debian_variant(
     } else if engine.image_exists(sh, &reference)? {
         return Ok(reference);
     }
-    let builder = Builder { lock: &lock, cache_dir: super::cache_dir().join("debian"), mirrors: opts.mirrors.clone() };
+    let builder =
+        Builder { lock: &lock, cache_dir: crate::util::cache_dir().join("debian"), mirrors: opts.mirrors.clone() };
     let _guard = builder.lock_cache()?;
     // The client's layers: `ensure` just loaded its image, so they are in the cache (or rebuilt).
     let records = builder.prepare(&[(CLIENT_IMAGE, client_tag.as_str())], false)?;

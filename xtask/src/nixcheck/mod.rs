@@ -18,7 +18,7 @@ use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::table;
-use crate::{images, ui};
+use crate::ui;
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -37,7 +37,7 @@ const FLAKE: &str = "path:/src";
 const OFFLINE: [&str; 4] = ["--override-input", "nixpkgs", "path:/src/nix/offline", "--no-write-lock-file"];
 
 pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
-    let root = root::ensure(sh, &images::cache_dir(), opts.mirror.as_deref(), opts.yes)?;
+    let root = root::ensure(sh, &crate::util::cache_dir(), opts.mirror.as_deref(), opts.yes)?;
     let flake = opts.flake.clone().unwrap_or_else(table::source_root);
     let src = tempfile::tempdir().context("creating a directory for the flake's files")?;
     let files = copy_flake(sh, &flake, src.path())?;
@@ -65,7 +65,7 @@ pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
     // The checked flake's own lock: a copy of the flake (the drift tests) is checked as a whole.
     let lock_file = flake.join("xtask/data/images.lock");
     let lock_text = std::fs::read_to_string(&lock_file).with_context(|| format!("reading {}", lock_file.display()))?;
-    let lock = images::lock::parse(&lock_text).with_context(|| format!("parsing {}", lock_file.display()))?;
+    let lock = crate::images::lock::parse(&lock_text).with_context(|| format!("parsing {}", lock_file.display()))?;
     problems.extend(client_clis::problems(&lock, &spec, &nix));
     if !problems.is_empty() {
         for p in &problems {
