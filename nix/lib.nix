@@ -17,7 +17,8 @@ let
   # What the image-<name>-commands checks look for when the images are built. The xtask's
   # own list of what it runs in each image is xtask/src/nixcheck/expected.rs; its drift
   # check fails when a program listed there is missing here.
-  # Every image: sh scripts, bash TCP probes (/dev/tcp), `versions` (grep, head).
+  # Every image: sh scripts, bash TCP probes (/dev/tcp), `versions` (grep, head); the kube
+  # export's containers empty their runtime dirs (rm) before they start.
   shellTools = [
     "bash"
     "sh"
@@ -27,6 +28,7 @@ let
     "grep"
     "head"
     "mkdir"
+    "rm"
     "sleep"
   ];
 

@@ -73,6 +73,12 @@ let
   ]
   ++ packages;
   uidOf = name: toString (lib.findFirst (u: u.name == name) null users).uid;
+  # /var/run leads into /run, where sandbox.json mounts each service's tmpfs: dockerd's
+  # /var/run/docker.pid must not outlive a crash in the image's own layer. The drift check
+  # reads this (passthru) and holds the Debian images to the same.
+  symlinks = {
+    "var/run" = "../run";
+  };
   config = {
     Cmd = sandboxLib.imageCmd image;
     Env = [
@@ -91,7 +97,11 @@ let
     extraCommands = ''
       mkdir -m 1777 tmp
       mkdir -p root run var ${lib.escapeShellArgs (dirs ++ lib.attrNames ownedDirs)}
-      ln -s ../run var/run
+      ${lib.concatStrings (
+        lib.mapAttrsToList (path: target: ''
+          ln -s ${lib.escapeShellArg target} ${lib.escapeShellArg path}
+        '') symlinks
+      )}
     '';
 
     fakeRootCommands = lib.concatStrings (
@@ -108,7 +118,7 @@ in
 # the one the Debian path writes.
 image'.overrideAttrs (old: {
   passthru = (old.passthru or { }) // {
-    inherit contents;
+    inherit contents symlinks;
     imageConfig = config;
     requiredCommands = sandboxLib.requiredCommands image;
   };

@@ -1,6 +1,7 @@
 # MySQL 8.4 (nixpkgs has no MySQL 8.0 any more). The xtask mounts /etc/sandbox/db-start.sh,
-# which initialises an empty datadir and starts mysqld as the mysql user; the datadir and
-# the socket directory start out owned by that user so a fresh volume needs no chown.
+# which initialises an empty datadir and starts mysqld as the mysql user; the datadir starts
+# out owned by that user so a fresh volume needs no chown. /run is a tmpfs at run time
+# (sandbox.json), which hides the image's /run/mysqld: db-start.sh makes it again.
 {
   mkSandboxImage,
   mysql84,

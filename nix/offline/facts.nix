@@ -22,6 +22,7 @@ let
       image = drv: {
         inherit (drv) imageName imageTag;
         requiredCommands = drv.requiredCommands or [ ];
+        symlinks = drv.symlinks or { };
         config = drv.imageConfig or null;
         # What the stand-in says each package puts in bin/ and lib/; the image links
         # every package's bin/ and lib/ into /bin and /lib.

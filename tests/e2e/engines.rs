@@ -245,6 +245,14 @@ fn time_and_metadata_attacks_show_what_they_teach(report: &serde_json::Value) {
     assert!(tail(&step(&impostor, "pinned")).contains("unable to match any certificates to trust_pinning config"));
     assert!(tail(&step(&impostor, "notary CLI first")).contains("could not rotate trust to a new trusted root"));
     assert!(tail(impostor.last().unwrap()).contains(&format!("@{real}")));
+
+    // Each killed service came back by itself; the client too (its pid file is on a tmpfs).
+    let crash = scenario("crash");
+    for title in ["Kill the database", "Kill the signer", "Kill the server", "Kill the registry", "Kill the client"] {
+        assert!(tail(&step(&crash, title)).contains("the engine restarted it by itself"), "{title}");
+    }
+    let v1 = step(&crash, "Sign v1")["captures"]["v1"].as_str().unwrap().to_string();
+    assert!(tail(&step(&crash, "v1 is still signed")).contains(&format!(":v1@{v1}")), "v1 kept its signed digest");
 }
 
 /// A scenario's own containers go when it ends. What stays besides the stack's five services are
@@ -263,8 +271,16 @@ fn no_scenario_container_is_left(sb: &Sandbox) {
 }
 
 fn new_scenarios_pass_a_second_time(sb: &Sandbox) {
-    let names =
-        ["expiry", "freeze", "mix-and-match", "too-few-signatures", "endless-data", "cached-trust", "impostor-server"];
+    let names = [
+        "expiry",
+        "freeze",
+        "mix-and-match",
+        "too-few-signatures",
+        "endless-data",
+        "cached-trust",
+        "impostor-server",
+        "crash",
+    ];
     let mut args = vec!["scenario", "run"];
     args.extend(names);
     args.extend(["--json", "-"]);

@@ -4,7 +4,11 @@
 # root is reachable only over the unix socket (the xtask applies schema and users through it).
 set -eu
 datadir=/var/lib/mysql
+# The socket, its lock and the pid file live in /run/mysqld, on a tmpfs (sandbox.json), so that an
+# unclean stop leaves none of them behind; the tmpfs starts empty, hence the mkdir below. The pid
+# file would otherwise default to the datadir, on the volume.
 sock=/run/mysqld/mysqld.sock
+pid=/run/mysqld/mysqld.pid
 # Written only once the first initialisation has finished: a start killed half-way through it
 # leaves a datadir that looks initialised ("mysql/" exists) but is not, or InnoDB files without
 # "mysql/" (killed earlier still), and InnoDB then refuses it for good. Without the marker, a
@@ -39,7 +43,7 @@ if command -v mariadbd >/dev/null 2>&1; then
             --auth-root-authentication-method=socket >/dev/null
         : >"$done_marker"
     fi
-    exec mariadbd --user=mysql --datadir="$datadir" --socket="$sock" \
+    exec mariadbd --user=mysql --datadir="$datadir" --socket="$sock" --pid-file="$pid" \
         --bind-address=0.0.0.0 --skip-name-resolve \
         --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci
 fi
@@ -50,7 +54,8 @@ if [ ! -d "$datadir/mysql" ]; then
     : >"$done_marker"
 fi
 # The notary accounts use mysql_native_password (the one plugin every notary 0.7 build's Go driver
-# speaks), which MySQL 8.4 ships disabled.
-exec mysqld --user=mysql --datadir="$datadir" --socket="$sock" \
+# speaks), which MySQL 8.4 ships disabled. The X Plugin is off: nothing here speaks its protocol,
+# and its socket lock would sit in /tmp, outside the tmpfs.
+exec mysqld --user=mysql --datadir="$datadir" --socket="$sock" --pid-file="$pid" --mysqlx=OFF \
     --bind-address=0.0.0.0 --skip-name-resolve --mysql-native-password=ON \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci

@@ -29,7 +29,7 @@ const BIN_IN_DEB: &str = "usr/libexec/docker/cli-plugins/docker-compose";
 
 /// The binary's place in the cache: one directory per pinned version.
 pub fn path() -> PathBuf {
-    crate::images::cache_dir().join("tools").join(format!("{PACKAGE}-{VERSION}")).join("docker-compose")
+    crate::util::cache_dir().join("tools").join(format!("{PACKAGE}-{VERSION}")).join("docker-compose")
 }
 
 /// The pinned Compose v2, fetched into the cache the first time.

@@ -150,7 +150,10 @@ pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
     }
     for &k in engines {
         match k {
-            EngineKind::Podman => configure_podman()?,
+            EngineKind::Podman => {
+                configure_podman()?;
+                renumber_podman_locks(sh, yes)?;
+            }
             EngineKind::Docker => crate::timing::timed("dockerd", || start_dockerd(sh))?,
         }
     }
@@ -200,6 +203,61 @@ fn configure_podman() -> Result<()> {
     std::fs::write(PODMAN_DROPIN, PODMAN_CONF).with_context(|| format!("writing {PODMAN_DROPIN}"))?;
     ui::status("Configured", format!("podman: {PODMAN_DROPIN} (runtime runc, ulimits)"));
     Ok(())
+}
+
+/// Where `setup` records the boot in which it last renumbered podman's locks.
+fn renumber_record() -> std::path::PathBuf {
+    crate::util::cache_dir().join("podman-renumbered-boot")
+}
+
+/// After a restart that podman could not see (its tmp dir is not on a tmpfs), renumbers its
+/// locks once per boot, with consent, while no podman container runs (see engine::podman_locks).
+fn renumber_podman_locks(sh: &Shell, yes: bool) -> Result<()> {
+    use crate::engine::podman_locks::{self, Renumber};
+    let engine = Engine::find(EngineKind::Podman)?;
+    if !consent(yes) {
+        let unseen = podman_locks::not_on_tmpfs(&podman_locks::reboot_markers(sh, &engine)?)?;
+        if !unseen.is_empty() {
+            ui::warn(format!(
+                "{} not on a tmpfs: after a restart of this machine run `podman system renumber` while no podman container runs (or `setup --yes`)",
+                describe_paths(&unseen)
+            ));
+        }
+        return Ok(());
+    }
+    match podman_locks::renumber_after_reboot(sh, &engine, &renumber_record())? {
+        Renumber::Done => ui::status(
+            "Renumbered",
+            "podman's locks: its tmp dir is not on a tmpfs, so it cannot tell that this machine restarted",
+        ),
+        Renumber::Skipped { running } => ui::warn(format!(
+            "podman's tmp dir is not on a tmpfs and its locks were not renumbered since this machine started: {running} podman container(s) are running. If podman reports a `lock mismatch`, stop them and run `podman system renumber`"
+        )),
+        Renumber::NotNeeded | Renumber::DoneThisBoot => {}
+    }
+    Ok(())
+}
+
+fn describe_paths(paths: &[std::path::PathBuf]) -> String {
+    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    format!("podman's tmp dir and run root ({}) are", names.join(", "))
+}
+
+/// Advice that does not make the host unusable: printed by `doctor` as warnings.
+pub fn advisories(sh: &Shell) -> Vec<String> {
+    let mut out = Vec::new();
+    let Ok(engine) = Engine::find(EngineKind::Podman) else { return out };
+    let unseen = crate::engine::podman_locks::reboot_markers(sh, &engine)
+        .and_then(|m| crate::engine::podman_locks::not_on_tmpfs(&m));
+    match unseen {
+        Ok(paths) if !paths.is_empty() => out.push(format!(
+            "{} not on a tmpfs, so podman cannot tell when this machine restarted; afterwards it may fail with `… share lock ID …: deadlock due to lock mismatch`. Fix: after each restart, with no podman container running, `podman system renumber` (`cargo xtask sandbox setup --yes` does it)",
+            describe_paths(&paths)
+        )),
+        Ok(_) => {}
+        Err(e) => out.push(format!("could not tell where podman keeps its tmp dir: {e:#}")),
+    }
+    out
 }
 
 fn start_dockerd(sh: &Shell) -> Result<()> {

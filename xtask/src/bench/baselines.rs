@@ -88,6 +88,14 @@ impl<'a> Plain<'a> {
         Ok(())
     }
 
+    /// The engine restarts the same containers (no grace period), then each is waited for in
+    /// start order, as after `up`.
+    pub(super) fn restart(&self) -> Result<()> {
+        let names: Vec<&str> = self.services.iter().map(|(s, _)| s.name.as_str()).collect();
+        self.engine.restart_now(self.sh, &names)?;
+        self.wait_all().context("after the plain restart")
+    }
+
     pub(super) fn down(&self) -> Result<()> {
         let mut rm = vec!["rm", "-f"];
         rm.extend(self.services.iter().map(|(s, _)| s.name.as_str()));

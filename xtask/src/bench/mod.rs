@@ -5,6 +5,7 @@
 
 mod baselines;
 mod cold_build;
+mod crash;
 mod plain_steps;
 mod report;
 mod user_tools;
@@ -113,6 +114,7 @@ struct SandboxRows {
     guide: Row,
     catalogue: Row,
     memory: Row,
+    crash: Row,
 }
 
 impl SandboxRows {
@@ -147,10 +149,11 @@ impl SandboxRows {
                 "every scenario's steps via plain `exec` / `stop` / `start` and until-ready loops",
             ),
             memory: Row::new("memory", "stack memory", "MB", Goal::MaxValue(250.0), "none (absolute target)"),
+            crash: crash::row(),
         }
     }
 
-    fn all(&mut self) -> [&mut Row; 7] {
+    fn all(&mut self) -> [&mut Row; 8] {
         [
             &mut self.up,
             &mut self.up_tool,
@@ -159,6 +162,7 @@ impl SandboxRows {
             &mut self.guide,
             &mut self.catalogue,
             &mut self.memory,
+            &mut self.crash,
         ]
     }
 
@@ -168,7 +172,7 @@ impl SandboxRows {
     }
 
     fn into_vec(self) -> Vec<Row> {
-        vec![self.up, self.up_tool, self.down, self.down_tool, self.guide, self.catalogue, self.memory]
+        vec![self.up, self.up_tool, self.down, self.down_tool, self.guide, self.catalogue, self.memory, self.crash]
     }
 }
 
@@ -236,10 +240,12 @@ fn sandbox_rows(
             memory(sh, engine, &sb, runs, &mut rows.memory);
             let all = scenario::names();
             scenarios(sh, &sb, &plain, &all, catalogue_runs.max(1), &mut rows.catalogue);
+            // Last: it kills the stack (and leaves it up again for the teardown).
+            crash::measure(sh, &plain, bench, &up_opts, sb, runs, &mut rows.crash);
         }
         None => {
             let e = anyhow::anyhow!("the bench sandbox could not be brought back up after the warm cycles");
-            fail_rows(&mut [&mut rows.guide, &mut rows.catalogue, &mut rows.memory], &e);
+            fail_rows(&mut [&mut rows.guide, &mut rows.catalogue, &mut rows.memory, &mut rows.crash], &e);
         }
     }
     rows.into_vec()
@@ -428,6 +434,37 @@ fn scenarios(sh: &Shell, sb: &Sandbox, plain: &Plain<'_>, names: &[&str], runs: 
             row.detail.insert(k, s.median);
         }
     }
+}
+
+/// Runs our side and the baseline `runs` times each, alternating which goes first so that
+/// neither always meets the colder machine; each returns its seconds. The first failure ends the
+/// measurement and is recorded in the row with its side's context. `labels`: what the progress
+/// line calls the row and the baseline, then each side's context for a failure.
+fn alternate(
+    runs: usize,
+    row: &mut Row,
+    labels: (&str, &str, &'static str, &'static str),
+    mut ours: impl FnMut() -> Result<f64>,
+    mut plain: impl FnMut() -> Result<f64>,
+) {
+    let (what, baseline, ours_ctx, plain_ctx) = labels;
+    let (mut o, mut p) = (vec![], vec![]);
+    'runs: for i in 1..=runs {
+        for ours_turn in if i % 2 == 1 { [true, false] } else { [false, true] } {
+            match if ours_turn { ours() } else { plain() } {
+                Ok(secs) if ours_turn => o.push(secs),
+                Ok(secs) => p.push(secs),
+                Err(e) => {
+                    row.fail(&e.context(if ours_turn { ours_ctx } else { plain_ctx }));
+                    break 'runs;
+                }
+            }
+        }
+        if let (Some(a), Some(b)) = (o.last(), p.last()) {
+            ui::info("Bench", format!("{what} {i}/{runs}: {a:.2} s ({baseline} {b:.2} s)"));
+        }
+    }
+    row.set(&o, &p)
 }
 
 fn through_runner(sh: &Shell, sb: &Sandbox, list: &[Scenario]) -> Result<scenario::Report> {

@@ -121,6 +121,13 @@ fn action_plain(
             // the client's neighbour cache still has the old one for.
             executor::wait_client_reaches(sh, sb, s.as_str())
         }
+        Action::Kill(s) => {
+            // What a person types: SIGKILL to the container's main process; the engine's restart
+            // policy brings it back.
+            sb.engine.kill_main_process(sh, &sb.container(s.as_str()))?;
+            plain.wait_all()?;
+            executor::wait_client_reaches(sh, sb, s.as_str())
+        }
         Action::DbSnapshot(name) => {
             let out = sb.exec(sh, "db", &["sh", "-c", DB_DUMP], &[], None)?;
             if !out.ok() {

@@ -36,7 +36,7 @@ pub fn run(sh: &Shell, sel: &Selector, command: ImagesCommand) -> Result<ExitCod
                 if src.source == images::SourceKind::Nix {
                     bail!("--cache-dir and --repo build the Debian images: drop --images nix");
                 }
-                let cache = cache_dir.unwrap_or_else(|| images::cache_dir().join("debian"));
+                let cache = cache_dir.unwrap_or_else(|| crate::util::cache_dir().join("debian"));
                 images::ensure_debian(sh, &engine, &spec, &opts, &names, &cache, &prefix)?
             } else {
                 images::ensure_only(sh, &engine, &spec, src.source, &opts, &names)?

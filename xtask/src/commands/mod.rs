@@ -74,7 +74,7 @@ pub fn dispatch(sh: &Shell, cli: Cli) -> Result<ExitCode> {
         Command::Versions(j) => versions::run(sh, &sel, &j),
         Command::Images(a) => images::run(sh, &sel, a.command),
         Command::Setup(a) => setup::run(sh, &sel, &a),
-        Command::Doctor => doctor::run(sh),
+        Command::Doctor => doctor::run(sh, &sel),
         Command::Play(a) => play::run(sh, &sel, &a),
         Command::Scenario(a) => scenario::run(sh, &sel, a.command),
         Command::Shell => shell::run(sh, &sel),

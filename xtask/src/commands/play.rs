@@ -24,7 +24,7 @@ pub fn run(sh: &Shell, sel: &Selector, args: &PlayArgs) -> Result<ExitCode> {
         _ => timing::timed("up", || lifecycle::up(sh, sel, &up)).context("bringing the sandbox up")?,
     };
     let code = timing::timed("guide", || session::run(sh, &sb, &[scenario], &opts))?;
-    timing::finish_play(started.elapsed().as_secs_f64(), &crate::images::cache_dir().join(timing::SETUP_RECORD));
+    timing::finish_play(started.elapsed().as_secs_f64(), &crate::util::cache_dir().join(timing::SETUP_RECORD));
     Ok(code)
 }
 

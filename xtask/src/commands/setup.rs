@@ -21,6 +21,6 @@ pub fn run(sh: &Shell, sel: &Selector, a: &SetupArgs) -> Result<ExitCode> {
         (false, None) => vec![host::default_engine()],
     };
     host::setup(sh, &engines, a.yes)?;
-    crate::timing::finish_setup(&crate::images::cache_dir().join(crate::timing::SETUP_RECORD));
+    crate::timing::finish_setup(&crate::util::cache_dir().join(crate::timing::SETUP_RECORD));
     Ok(ExitCode::SUCCESS)
 }

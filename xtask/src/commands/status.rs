@@ -33,5 +33,8 @@ fn print_status(st: &Status) {
         if !s.detail.is_empty() {
             println!("    {}", s.detail);
         }
+        if let Some(fix) = &s.fix {
+            println!("    fix: {fix}");
+        }
     }
 }

@@ -4,8 +4,21 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mount {
-    Volume { name: String, target: String },
-    Bind { source: PathBuf, target: String, readonly: bool },
+    Volume {
+        name: String,
+        target: String,
+    },
+    Bind {
+        source: PathBuf,
+        target: String,
+        readonly: bool,
+    },
+    /// Memory-backed, empty at every start: for runtime state (pid files, sockets, locks) that an
+    /// unclean stop must not leave behind. Mode 0755, as Debian's /run.
+    Tmpfs {
+        target: String,
+        size_bytes: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +100,10 @@ fn mount_arg(m: &Mount) -> String {
         Mount::Bind { source, target, readonly } => {
             let ro = if *readonly { ",readonly" } else { "" };
             format!("type=bind,source={},target={target}{ro}", source.display())
+        }
+        // Both engines read the size in bytes and the mode in octal.
+        Mount::Tmpfs { target, size_bytes } => {
+            format!("type=tmpfs,target={target},tmpfs-size={size_bytes},tmpfs-mode=0755")
         }
     }
 }

@@ -4,9 +4,11 @@
 
 mod argv;
 mod attach;
+mod crash;
 mod inspect;
 pub mod objects;
 mod output;
+pub mod podman_locks;
 mod resolve;
 
 use std::fmt;
@@ -150,9 +152,18 @@ impl Engine {
     pub fn checked(&self, sh: &Shell, args: &[&str]) -> Result<String> {
         let out = self.raw(sh, args)?;
         if !out.ok() {
-            bail!("`{} {}` failed: {}", self.kind, args.join(" "), out.combined().trim());
+            bail!("`{} {}` failed: {}", self.kind, args.join(" "), self.explained(&out));
         }
         Ok(out.stdout)
+    }
+
+    /// The engine's error text, with what to do about it where we know (podman's lock mismatch).
+    fn explained(&self, out: &Output) -> String {
+        let text = out.combined().trim().to_string();
+        match podman_locks::lock_mismatch_hint(self.kind, &text) {
+            Some(hint) => format!("{text}\n{hint}"),
+            None => text,
+        }
     }
 
     pub fn run(&self, sh: &Shell, spec: &RunSpec) -> Result<String> {
@@ -162,7 +173,7 @@ impl Engine {
         let out =
             Output::from_std(self.captured(sh, &args, &env, None).with_context(|| format!("starting {}", spec.name))?);
         if !out.ok() {
-            bail!("{} refused to start {}: {}", self.kind, spec.name, out.combined().trim());
+            bail!("{} refused to start {}: {}", self.kind, spec.name, self.explained(&out));
         }
         Ok(out.stdout.trim().to_string())
     }
@@ -196,7 +207,15 @@ impl Engine {
         if out.stdout.trim().is_empty() {
             return Ok(Vec::new());
         }
-        parse_inspect(&out.stdout)
+        let mut found = parse_inspect(&out.stdout)?;
+        // docker follows its containers' processes through containerd; podman 4.3 without its
+        // conmon keeps a stale `running` (see ContainerState::process_gone).
+        if self.kind == EngineKind::Podman {
+            for c in found.iter_mut().filter(|c| c.running && !c.restarting) {
+                c.process_gone = !inspect::process_alive(c.pid, &c.id);
+            }
+        }
+        Ok(found)
     }
 
     pub fn container(&self, sh: &Shell, name: &str) -> Result<Option<ContainerState>> {
@@ -211,7 +230,7 @@ impl Engine {
         args.extend(names.iter().map(String::as_str));
         let out = self.raw(sh, &args)?;
         if !out.ok() && !is_missing(&out) {
-            bail!("removing containers {}: {}", names.join(", "), out.combined().trim());
+            bail!("removing containers {}: {}", names.join(", "), self.explained(&out));
         }
         Ok(())
     }
@@ -269,7 +288,7 @@ impl Engine {
     pub fn network_rm(&self, sh: &Shell, name: &str) -> Result<()> {
         let out = self.raw(sh, &["network", "rm", name])?;
         if !out.ok() && !is_missing(&out) {
-            bail!("removing network {name}: {}", out.combined().trim());
+            bail!("removing network {name}: {}", self.explained(&out));
         }
         Ok(())
     }
@@ -298,7 +317,7 @@ impl Engine {
         args.extend(names.iter().map(String::as_str));
         let out = self.raw(sh, &args)?;
         if !out.ok() && !is_missing(&out) {
-            bail!("removing volumes {}: {}", names.join(", "), out.combined().trim());
+            bail!("removing volumes {}: {}", names.join(", "), self.explained(&out));
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ fn spec() -> RunSpec {
                 target: "/root/.docker/tls/notaryserver:4443/ca.crt".into(),
                 readonly: true,
             },
+            Mount::Tmpfs { target: "/run".into(), size_bytes: 16 << 20 },
         ],
         publish: vec![("127.0.0.1".into(), 14443, 4443)],
         cap_add: vec!["SYS_ADMIN".into()],
@@ -55,6 +56,7 @@ fn mounts_use_mount_syntax_so_colons_in_targets_survive() {
         &"type=bind,source=/s/ca.crt,target=/root/.docker/tls/notaryserver:4443/ca.crt,readonly".to_string()
     ));
     assert!(a.contains(&"type=volume,source=ts-db,target=/var/lib/mysql".to_string()));
+    assert!(a.contains(&"type=tmpfs,target=/run,tmpfs-size=16777216,tmpfs-mode=0755".to_string()));
 }
 
 #[test]
@@ -80,6 +82,27 @@ fn inspect_parses_docker_and_podman_shapes() {
     assert_eq!(p[0].name, "ts-db");
     assert!(!p[0].running);
     assert!(p[0].labels.is_empty());
+}
+
+#[test]
+fn inspect_reads_restarts_as_each_engine_reports_them() {
+    // Measured: a client looping on a stale pid file, docker 20.10 and podman 4.3.
+    let docker = r#"[{"Id":"a","Name":"/ts-client","RestartCount":12,"Config":{"Image":"i"},"State":{"Status":"restarting","Running":true,"Restarting":true,"Pid":0,"ExitCode":1}}]"#;
+    let podman = r#"[{"Id":"b","Name":"ts-client","RestartCount":187,"Config":{"Image":"i"},"State":{"Status":"stopped","Running":false,"Restarting":false,"Pid":0,"ExitCode":1}}]"#;
+    let d = &parse_inspect(docker).unwrap()[0];
+    assert!(d.restarting && d.running, "docker keeps Running true while it restarts");
+    assert_eq!((d.restart_count, d.exit_code, d.status.as_str()), (12, 1, "restarting"));
+    let p = &parse_inspect(podman).unwrap()[0];
+    assert!(!p.restarting && !p.running);
+    assert_eq!((p.restart_count, p.exit_code), (187, 1));
+}
+
+#[test]
+fn a_process_counts_as_the_containers_only_with_its_id_in_its_cgroup() {
+    let me = std::process::id() as i64;
+    assert!(!inspect::process_alive(me, "0123456789abcdef0123456789abcdef"), "this test is no container");
+    assert!(!inspect::process_alive(i32::MAX as i64, "abc"), "no such process");
+    assert!(inspect::process_alive(0, "abc"), "no pid: nothing proven");
 }
 
 #[test]

@@ -39,6 +39,9 @@ struct Service {
     container_name: String,
     image: String,
     pull_policy: &'static str,
+    /// `up`'s restart policy: a crashed service comes back by itself here too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restart: Option<String>,
     hostname: String,
     command: Vec<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -55,6 +58,9 @@ struct Service {
     security_opt: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     volumes: Vec<VolumeMount>,
+    /// `<target>:<mount options>`, the short form both docker-compose 1.29 and Compose v2 read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tmpfs: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     secrets: Vec<SecretMount>,
     healthcheck: Healthcheck,
@@ -164,6 +170,7 @@ fn service(part: &Part) -> Service {
         container_name: spec.name.clone(),
         image: spec.image.clone(),
         pull_policy: "never",
+        restart: spec.restart.clone(),
         hostname: spec.hostname.clone(),
         command: escape_all(&spec.command),
         environment: spec.env.iter().map(|e| (e.name.clone(), escape(&e.value))).collect(),
@@ -174,6 +181,7 @@ fn service(part: &Part) -> Service {
         cap_add: spec.cap_add.clone(),
         security_opt: spec.security_opt.clone(),
         volumes,
+        tmpfs: part.tmpfs.iter().map(|(target, size)| format!("{target}:mode=755,size={size}")).collect(),
         secrets,
         healthcheck: Healthcheck {
             test: ["CMD".to_string()].into_iter().chain(escape_all(&part.probe)).collect(),

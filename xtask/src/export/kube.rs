@@ -27,6 +27,34 @@ pub fn claim_name(sandbox: &str, volume: &str) -> String {
     format!("{sandbox}-kube-{volume}")
 }
 
+/// The emptyDir holding a service's runtime state (`/run`): named for the sandbox, because podman
+/// 4.3's `kube play` makes an emptyDir a named volume of exactly this name (measured: `medium:
+/// Memory` ignored; the volume lives until `kube down`), and two sandboxes must not share one.
+pub fn runtime_volume_name(sandbox: &str, service: &str) -> String {
+    volume_name(&format!("{sandbox}-kube-run"), Path::new(service))
+}
+
+/// The start of a container's command when its runtime dirs are emptyDirs: an emptyDir lives as
+/// long as the pod, across the container's restarts (Kubernetes keeps it for the pod's life;
+/// podman 4.3 keeps its named volume), so a pid file left by a crash would still be there. The
+/// command empties them first, as a tmpfs per start does under `up`. Plain sh and coreutils' rm
+/// (every image has them); `--one-file-system` keeps it out of anything mounted inside (a service
+/// account's token under /run/secrets); podman's own `.containerenv` and the files this tool
+/// mounts under `/run/trust-sandbox` stay.
+fn empty_runtime_dirs(targets: &[String]) -> String {
+    let globs: Vec<String> = targets
+        .iter()
+        .map(|t| {
+            let q = crate::util::shell_quote(t);
+            format!("{q}/* {q}/.[!.]* {q}/..?*")
+        })
+        .collect();
+    format!(
+        "for f in {}; do case \"$f\" in */.containerenv|*/trust-sandbox) ;; *) [ -e \"$f\" ] && rm -rf --one-file-system \"$f\" 2>/dev/null ;; esac; done; exec \"$@\"",
+        globs.join(" ")
+    )
+}
+
 /// Where the secret env of a service is written, as shell exports the command sources.
 pub fn env_script_rel(service: &str) -> std::path::PathBuf {
     Path::new(super::SECRETS_DIR).join(format!("{service}.env.sh"))
@@ -164,6 +192,16 @@ struct Volume {
     persistent_volume_claim: Option<ClaimRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     host_path: Option<HostPath>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    empty_dir: Option<EmptyDir>,
+}
+
+/// `medium: Memory` is a tmpfs: runtime state that must not outlive the container.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EmptyDir {
+    medium: &'static str,
+    size_limit: String,
 }
 
 #[derive(Serialize)]
@@ -202,8 +240,21 @@ fn container(part: &Part, waits: &[&Part], sandbox: &str, out: &Path, volumes: &
                 name: vname.clone(),
                 persistent_volume_claim: Some(ClaimRef { claim_name: claim_name(sandbox, name) }),
                 host_path: None,
+                empty_dir: None,
             });
         }
+        mounts.push(VolumeMount { name: vname, mount_path: target.clone(), read_only: false });
+    }
+    for (target, size) in &part.tmpfs {
+        // One per container: an emptyDir is shared by every container that mounts it, and the
+        // services' runtime state has nothing to share.
+        let vname = runtime_volume_name(sandbox, &part.service);
+        volumes.push(Volume {
+            name: vname.clone(),
+            persistent_volume_claim: None,
+            host_path: None,
+            empty_dir: Some(EmptyDir { medium: "Memory", size_limit: format!("{}Mi", size >> 20) }),
+        });
         mounts.push(VolumeMount { name: vname, mount_path: target.clone(), read_only: false });
     }
     let mut files: Vec<(std::path::PathBuf, String, bool)> =
@@ -213,6 +264,13 @@ fn container(part: &Part, waits: &[&Part], sandbox: &str, out: &Path, volumes: &
         files.push((env_script_rel(&part.service), ENV_TARGET.to_string(), false));
         let wrapper = format!(". {ENV_TARGET} && exec \"$@\"");
         args = ["sh".to_string(), "-c".into(), wrapper, "sh".into()].into_iter().chain(args).collect();
+    }
+    if !part.tmpfs.is_empty() {
+        let targets: Vec<String> = part.tmpfs.iter().map(|(t, _)| t.clone()).collect();
+        args = ["sh".to_string(), "-c".into(), empty_runtime_dirs(&targets), "sh".into()]
+            .into_iter()
+            .chain(args)
+            .collect();
     }
     let ports: Vec<u16> = waits.iter().filter_map(|p| p.port).collect();
     if !ports.is_empty() {
@@ -234,6 +292,7 @@ fn container(part: &Part, waits: &[&Part], sandbox: &str, out: &Path, volumes: &
                 name: vname.clone(),
                 persistent_volume_claim: None,
                 host_path: Some(HostPath { path, kind: if dir { "Directory" } else { "File" } }),
+                empty_dir: None,
             });
         }
         mounts.push(VolumeMount { name: vname, mount_path: target, read_only: true });
@@ -392,4 +451,29 @@ fn split_at_colon(target: &str) -> Option<(&str, &str)> {
     let colon = target.find(':')?;
     let slash = target[..colon].rfind('/')?;
     Some((&target[..slash], &target[slash + 1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_runtime_dir_is_emptied_then_the_command_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        for d in ["docker/containerd", "mysqld", "trust-sandbox"] {
+            std::fs::create_dir_all(run.join(d)).unwrap();
+        }
+        for f in ["docker.pid", ".hidden.lock", "..odd", ".containerenv", "trust-sandbox/secret-env"] {
+            std::fs::write(run.join(f), "stale").unwrap();
+        }
+        let script = empty_runtime_dirs(&[run.display().to_string()]);
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script, "sh", "sh", "-c", "ls -A \"$0\"", &run.display().to_string()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), ".containerenv\ntrust-sandbox\n");
+        assert!(run.join("trust-sandbox/secret-env").exists(), "the tool's own mounted files stay");
+    }
 }

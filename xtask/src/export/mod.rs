@@ -35,6 +35,8 @@ pub struct Part {
     pub spec: RunSpec,
     /// (volume name in the table, mount target)
     pub volumes: Vec<(String, String)>,
+    /// (mount target, size in bytes): memory-backed, empty at every start (runtime state).
+    pub tmpfs: Vec<(String, u64)>,
     pub files: Vec<FileMount>,
     /// Env whose values are secrets: written to `secrets/<service>.env`, never to the manifest.
     pub secret_env: Vec<(String, String)>,
@@ -119,6 +121,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
         spec.labels.retain(|(k, _)| k != LABEL_CONFIG);
         let mut part_files = Vec::new();
         let mut part_volumes = Vec::new();
+        let mut part_tmpfs = Vec::new();
         let mut ca_target = None;
         for m in std::mem::take(&mut spec.mounts) {
             match m {
@@ -129,6 +132,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
                     }
                     part_volumes.push((logical, target));
                 }
+                Mount::Tmpfs { target, size_bytes } => part_tmpfs.push((target, size_bytes)),
                 Mount::Bind { source, target, .. } => {
                     let rel = source.strip_prefix(&sb.dir.path).map_err(|_| {
                         anyhow::anyhow!(
@@ -187,6 +191,7 @@ pub fn build(sb: &Sandbox, specs: Vec<RunSpec>) -> Result<Plan> {
             },
             spec,
             volumes: part_volumes,
+            tmpfs: part_tmpfs,
             files: part_files,
             secret_env,
             after: svc.after.clone(),

@@ -83,11 +83,14 @@ fn plan_is_ups_run_specs_less_only_the_config_hash() {
         assert_eq!(part.spec.security_opt, spec.security_opt);
         let labels: Vec<_> = spec.labels.iter().filter(|(k, _)| k != LABEL_CONFIG).cloned().collect();
         assert_eq!(part.spec.labels, labels);
-        // Every mount of `up` is there: volumes by table name, files by target.
+        // Every mount of `up` is there: volumes by table name, tmpfs by target, files by target.
         assert_eq!(
-            part.volumes.len() + part.files.iter().filter(|f| !f.target.starts_with("/etc/sandbox/export/")).count(),
+            part.volumes.len()
+                + part.tmpfs.len()
+                + part.files.iter().filter(|f| !f.target.starts_with("/etc/sandbox/export/")).count(),
             spec.mounts.len()
         );
+        assert!(part.tmpfs.iter().any(|(t, _)| t == "/run"), "{}: runtime state on a tmpfs", part.service);
         // The command is up's, behind the DB's entry script at most.
         assert!(part.spec.command.ends_with(&spec.command), "{}", part.service);
     }
@@ -147,8 +150,11 @@ fn compose_keeps_names_order_readiness_and_no_secret() {
         let s = &services[&part.service];
         assert_eq!(s["container_name"], format!("{NAME}-{}", part.service));
         assert_eq!(s["pull_policy"], "never");
+        assert_eq!(s["restart"], "unless-stopped", "a crashed service comes back by itself");
         assert_eq!(s["networks"]["sandbox"]["aliases"], serde_json::json!(part.spec.aliases));
         assert_eq!(s["healthcheck"]["test"][0], "CMD");
+        let tmpfs = s["tmpfs"][0].as_str().unwrap();
+        assert!(tmpfs.starts_with("/run:mode=755,size="), "{}: {tmpfs}", part.service);
         for a in &part.after {
             assert_eq!(s["depends_on"][a]["condition"], "service_healthy");
         }
@@ -218,6 +224,17 @@ fn kube_is_one_pod_named_for_the_sandbox_with_aliases_on_localhost() {
     );
     // No mount path holds a colon: podman 4.3 would split it.
     let volumes = pod["spec"]["volumes"].as_array().unwrap();
+    // Each container's /run is a memory-backed emptyDir of its own.
+    let mut run_volumes = Vec::new();
+    for c in containers {
+        let m = c["volumeMounts"].as_array().unwrap().iter().find(|m| m["mountPath"] == "/run").unwrap();
+        let v = volumes.iter().find(|v| v["name"] == m["name"]).unwrap();
+        assert_eq!(v["emptyDir"]["medium"], "Memory", "{v}");
+        assert!(v["emptyDir"]["sizeLimit"].as_str().unwrap().ends_with("Mi"), "{v}");
+        run_volumes.push(m["name"].as_str().unwrap());
+    }
+    run_volumes.dedup();
+    assert_eq!(run_volumes.len(), containers.len(), "shared /run: {run_volumes:?}");
     for c in containers {
         for m in c["volumeMounts"].as_array().unwrap() {
             assert!(!m["mountPath"].as_str().unwrap().contains(':'), "{m}");
@@ -234,8 +251,14 @@ fn kube_is_one_pod_named_for_the_sandbox_with_aliases_on_localhost() {
     assert_eq!(containers[0]["args"][0], "sh", "the DB waits for nothing");
     let signer = &containers[1];
     assert!(signer["args"][2].as_str().unwrap().contains("/dev/tcp/127.0.0.1/3306"), "{signer}");
+    // Then each empties its runtime dir (an emptyDir outlives a container's restart in the pod).
     assert_eq!(signer["args"][4], "sh");
-    assert!(signer["args"][6].as_str().unwrap().starts_with(". /run/trust-sandbox/"), "{signer}");
+    let empty = signer["args"][6].as_str().unwrap();
+    assert!(empty.starts_with("for f in '/run'/* ") && empty.contains("rm -rf --one-file-system"), "{signer}");
+    assert!(signer["args"][10].as_str().unwrap().starts_with(". /run/trust-sandbox/"), "{signer}");
+    let names: Vec<&str> =
+        pod["spec"]["volumes"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"exp-kube-run-client"), "the runtime emptyDirs are named for the sandbox: {names:?}");
     // The server waits for the DB's and the signer's ports; the client, which waits for nothing,
     // starts at once.
     let server = containers[2]["args"][2].as_str().unwrap();

@@ -19,7 +19,7 @@ use xshell::Shell;
 use crate::engine::Engine;
 use crate::images::lock::Lock;
 use crate::table::Spec;
-use crate::ui;
+use crate::{ui, util};
 
 pub const REPO_PREFIX: &str = "localhost/trust-sandbox/";
 
@@ -51,17 +51,6 @@ pub struct Options {
 
 pub fn reference(image: &str, tag: &str) -> String {
     format!("{REPO_PREFIX}{image}:{tag}")
-}
-
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("TRUST_SANDBOX_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/var/cache"));
-    base.join("trust-sandbox")
 }
 
 fn flake_root() -> PathBuf {
@@ -111,7 +100,7 @@ pub fn ensure_only(
                 refs.insert(image.to_string(), reference);
             }
         }
-        _ => refs = ensure_debian(sh, engine, spec, opts, names, &cache_dir().join("debian"), REPO_PREFIX)?,
+        _ => refs = ensure_debian(sh, engine, spec, opts, names, &util::cache_dir().join("debian"), REPO_PREFIX)?,
     }
     Ok(refs)
 }
@@ -263,7 +252,7 @@ pub fn remove(sh: &Shell, engine: &Engine, stale_only: bool) -> Result<usize> {
         n += 1;
     }
     if !stale_only {
-        debian::clear_cache(&cache_dir().join("debian"));
+        debian::clear_cache(&util::cache_dir().join("debian"));
     }
     Ok(n)
 }

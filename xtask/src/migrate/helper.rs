@@ -17,7 +17,10 @@ pub fn spec(sb: &Sandbox, name: &str, image: &str) -> RunSpec {
         hostname: name.into(),
         // Name, id and owning state directory, as every object of the sandbox carries.
         labels: sb.labels(Some(name)),
-        // A helper that only waits for `exec`: nothing to restart.
+        // A helper that only waits for `exec`: nothing to restart. Nor may anything restart it:
+        // an unclean stop leaves its runtime state (the consumer's podman keeps its run root in
+        // /run) in the writable layer, so `ensure` recreates a stopped helper rather than starting
+        // it again, and `up`'s repair of wedged services leaves helpers alone.
         restart: None,
         command: vec!["sleep".into(), "infinity".into()],
         ..RunSpec::default()
@@ -39,4 +42,26 @@ pub fn ensure(sh: &Shell, sb: &Sandbox, spec: &RunSpec) -> Result<bool> {
     }
     engine.run(sh, spec).with_context(|| format!("starting the helper container {}", spec.name))?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Engine, EngineKind};
+    use crate::sandbox::state;
+
+    #[test]
+    fn a_helper_is_never_restarted_in_place() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = state::Dir { path: tmp.path().join("h") };
+        let st = dir.create("h", EngineKind::Docker, (14443, 15000), state::RegistryMode::default()).unwrap();
+        let table = crate::table::load().unwrap();
+        let sb =
+            Sandbox { name: "h".into(), dir, state: st, engine: Engine::stand_in(EngineKind::Docker), spec: table };
+        for helper in sb.spec.helper_names() {
+            let run = super::spec(&sb, helper, "img");
+            assert_eq!(run.restart, None, "{helper}: a restart would reuse the runtime state an unclean stop left");
+            assert!(sb.spec.service(helper).is_err(), "{helper} is no service: `up` neither waits for nor repairs it");
+        }
+    }
 }

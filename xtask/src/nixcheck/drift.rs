@@ -77,6 +77,9 @@ pub fn compare(spec: &Spec, debian: &Images, nix: &NixFacts) -> Vec<String> {
                 }
             }
             problems.extend(config_differences(&at, &nix_facts.config, &deb_facts.config));
+            for (side, facts) in [("Nix", &nix_facts), ("Debian", deb_facts)] {
+                problems.extend(runtime_paths(&at, spec, image, side, facts));
+            }
             problems.extend(requirements(&at, spec, image, ("Nix", system, &nix_facts)));
             problems.extend(requirements(&at, spec, image, ("Debian", &expected::host_system(), deb_facts)));
             for alts in expected::programs(spec, image) {
@@ -87,6 +90,30 @@ pub fn compare(spec: &Spec, debian: &Images, nix: &NixFacts) -> Vec<String> {
                     ));
                 }
             }
+        }
+    }
+    problems
+}
+
+/// Runtime-state paths of `side`'s image that would miss the tmpfs its services mount.
+fn runtime_paths(at: &str, spec: &Spec, image: &str, side: &str, facts: &ImageFacts) -> Vec<String> {
+    let targets: Vec<String> = spec
+        .services
+        .iter()
+        .filter(|s| s.image == image)
+        .flat_map(|s| s.tmpfs.iter().map(|t| t.target.trim_start_matches('/').to_string()))
+        .collect();
+    if targets.is_empty() {
+        return Vec::new();
+    }
+    let mut problems = Vec::new();
+    for (path, resolved) in &facts.resolved {
+        let covered = targets.iter().any(|t| resolved == t || resolved.starts_with(&format!("{t}/")));
+        if !covered {
+            problems.push(format!(
+                "{at}: the {side} image's /{path} leads to /{resolved}, outside its tmpfs ({}): runtime state kept there would outlive a crash",
+                targets.iter().map(|t| format!("/{t}")).collect::<Vec<_>>().join(", ")
+            ));
         }
     }
     problems
@@ -195,6 +222,21 @@ mod tests {
                 "TRUST_SANDBOX_LIBFAKETIME=/nix/store/0c7kq8h1x2z9mmv2y5pb3a9ajw2q4l4f-libfaketime-0.9.12/lib/libfaketime.so.1"]}));
         let debian = map(json!({"Cmd": ["dockerd"], "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]}));
         assert_eq!(config_differences("client", &nix, &debian), Vec::<String>::new());
+    }
+
+    #[test]
+    fn var_run_must_lead_into_the_tmpfs() {
+        let spec = crate::table::load().unwrap();
+        let facts =
+            |to: &str| ImageFacts { resolved: [("var/run".to_string(), to.to_string())].into(), ..Default::default() };
+        assert!(runtime_paths("client", &spec, "client", "Nix", &facts("run")).is_empty());
+        let problems = runtime_paths("client", &spec, "client", "Debian", &facts("var/run"));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("the Debian image's /var/run leads to /var/run"), "{problems:?}");
+        assert!(
+            runtime_paths("signers", &spec, "signers", "Nix", &facts("var/run")).is_empty(),
+            "no service, no tmpfs"
+        );
     }
 
     #[test]

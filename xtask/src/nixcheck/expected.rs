@@ -6,12 +6,18 @@ use std::collections::BTreeSet;
 
 use crate::table::Spec;
 
+/// Paths where services keep runtime state under another name than their tmpfs's: dockerd
+/// writes `/var/run/docker.pid`, which must land on the tmpfs over `/run` (sandbox.json), so
+/// `/var/run` must lead there on both image paths, or the pid file outlives a crash again.
+pub const RUNTIME_PATHS: &[&str] = &["/var/run"];
+
 /// One requirement: any of these programs (MariaDB's and MySQL's names differ).
 pub type Alternatives = &'static [&'static str];
 
 /// Every image: `sh -c` runs the scenarios, `versions` and the DB helpers; `bash` the TCP
-/// readiness probes (/dev/tcp); `versions` reads version strings with grep and head.
-const EVERY_IMAGE: &[Alternatives] = &[&["sh"], &["bash"], &["grep"], &["head"]];
+/// readiness probes (/dev/tcp); `versions` reads version strings with grep and head; the kube
+/// export's containers empty their runtime dirs with rm before they start (export/kube.rs).
+const EVERY_IMAGE: &[Alternatives] = &[&["sh"], &["bash"], &["grep"], &["head"], &["rm"]];
 
 /// Per image, from where the xtask runs them.
 const PER_IMAGE: &[(&str, &[Alternatives])] = &[

@@ -23,6 +23,10 @@ pub struct ImageFacts {
     pub programs: BTreeSet<String>,
     /// The shared libraries of interest (super::expected) found in the image.
     pub libraries: BTreeSet<String>,
+    /// Where the runtime-state paths the xtask cares about (super::expected::RUNTIME_PATHS)
+    /// really lead, symlinks followed: `var/run` -> `run`.
+    #[serde(default)]
+    pub resolved: BTreeMap<String, String>,
 }
 
 /// One path's images, by image name.
@@ -56,6 +60,9 @@ pub struct NixImage {
     /// What the flake's image-<name>-commands check verifies at build time.
     #[serde(rename = "requiredCommands")]
     pub required_commands: Vec<String>,
+    /// The symlinks mkSandboxImage makes (path -> target, relative to /), e.g. var/run -> ../run.
+    #[serde(default)]
+    pub symlinks: BTreeMap<String, String>,
 }
 
 pub type NixFacts = BTreeMap<String, NixSystem>;
@@ -66,10 +73,15 @@ impl NixImage {
     pub fn facts(&self) -> Option<ImageFacts> {
         let config = self.config.clone()?;
         let on_path = path_dirs(&config).iter().any(|d| d == "/bin");
+        let files = Files {
+            executables: self.symlinks.iter().map(|(p, t)| (normalise(p), Some(t.clone()))).collect(),
+            all: BTreeSet::new(),
+        };
         Some(ImageFacts {
             config,
             programs: if on_path { self.programs.iter().cloned().collect() } else { BTreeSet::new() },
             libraries: self.libraries.iter().cloned().collect(),
+            resolved: resolved_runtime_paths(&files),
         })
     }
 }
@@ -97,7 +109,8 @@ pub fn path_dirs(config: &Map<String, Value>) -> Vec<String> {
 /// if missing, as `up` would), config from the same archive writer.
 pub fn debian(spec: &Spec, libraries: &BTreeSet<String>) -> Result<Images> {
     let lock = crate::images::lock::load()?;
-    let builder = debian::Builder { lock: &lock, cache_dir: images::cache_dir().join("debian"), mirrors: Vec::new() };
+    let builder =
+        debian::Builder { lock: &lock, cache_dir: crate::util::cache_dir().join("debian"), mirrors: Vec::new() };
     let _guard = builder.lock_cache()?;
     // Every image sandbox.json declares, services' or not (issue 11's signers is started on demand).
     let names: Vec<&str> = spec.images.keys().map(String::as_str).collect();
@@ -121,6 +134,7 @@ pub fn debian(spec: &Spec, libraries: &BTreeSet<String>) -> Result<Images> {
             ImageFacts {
                 programs: programs_on_path(&files, &path_dirs(&config)),
                 libraries: libraries_in(&files, libraries),
+                resolved: resolved_runtime_paths(&files),
                 config,
             },
         );
@@ -193,13 +207,24 @@ fn resolve_dir(files: &Files, dir: &str) -> String {
                 }
                 Some(Some(target)) => {
                     out.pop();
-                    out.extend(target.split('/').filter(|p| !p.is_empty() && *p != ".").map(String::from));
+                    for part in target.split('/').filter(|p| !p.is_empty() && *p != ".") {
+                        if part == ".." {
+                            out.pop();
+                        } else {
+                            out.push(part.to_string());
+                        }
+                    }
                 }
                 _ => break,
             }
         }
     }
     out.join("/")
+}
+
+/// Each of expected::RUNTIME_PATHS as the image resolves it (no leading `/`).
+pub fn resolved_runtime_paths(files: &Files) -> BTreeMap<String, String> {
+    super::expected::RUNTIME_PATHS.iter().map(|p| (normalise(p), resolve_dir(files, p))).collect()
 }
 
 /// Names of the executables (or symlinks) directly in the PATH directories.
@@ -277,6 +302,17 @@ mod tests {
         assert_eq!(programs, ["dash", "dockerd", "sh"].iter().map(|s| s.to_string()).collect::<BTreeSet<_>>());
         let wanted: BTreeSet<String> = ["libfaketime.so.1".to_string(), "libnope.so".to_string()].into();
         assert_eq!(libraries_in(&files, &wanted), ["libfaketime.so.1".to_string()].into());
+    }
+
+    #[test]
+    fn var_run_resolves_through_its_symlink_on_both_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let debian = tar_of(&[("./var/run", Some("/run"), 0o777)], dir.path(), "d.tar");
+        assert_eq!(resolved_runtime_paths(&files_of(&[&debian]).unwrap())["var/run"], "run");
+        let nix =
+            Files { executables: [("var/run".to_string(), Some("../run".to_string()))].into(), all: BTreeSet::new() };
+        assert_eq!(resolved_runtime_paths(&nix)["var/run"], "run");
+        assert_eq!(resolved_runtime_paths(&Files::default())["var/run"], "var/run", "a plain directory");
     }
 
     #[test]

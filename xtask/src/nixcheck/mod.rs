@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::table;
-use crate::{images, ui};
+use crate::ui;
 
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -36,7 +36,7 @@ const FLAKE: &str = "path:/src";
 const OFFLINE: [&str; 4] = ["--override-input", "nixpkgs", "path:/src/nix/offline", "--no-write-lock-file"];
 
 pub fn run(sh: &Shell, opts: &Options) -> Result<()> {
-    let root = root::ensure(sh, &images::cache_dir(), opts.mirror.as_deref(), opts.yes)?;
+    let root = root::ensure(sh, &crate::util::cache_dir(), opts.mirror.as_deref(), opts.yes)?;
     let flake = opts.flake.clone().unwrap_or_else(table::source_root);
     let src = tempfile::tempdir().context("creating a directory for the flake's files")?;
     let files = copy_flake(sh, &flake, src.path())?;

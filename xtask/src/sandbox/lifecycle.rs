@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use xshell::Shell;
 
 use super::state::{self, ClientMode, RegistryMode};
-use super::{config, ownership, pki, ports, readiness, waves, Sandbox, Selector, UpOptions};
+use super::{config, ownership, pki, ports, readiness, repair, waves, Sandbox, Selector, UpOptions};
 use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_ID, LABEL_SERVICE};
 use crate::engine::objects::{Kind, Object};
 use crate::engine::{ContainerState, Engine, EngineKind, RunSpec};
@@ -65,7 +65,14 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     let published =
         [(spec.published("server_port")?.0, server_port), (spec.published("registry_port")?.0, registry_port)];
     let ours: Vec<String> = published.iter().map(|(svc, _)| super::name::object(&sel.name, &svc.name)).collect();
-    let running: Vec<String> = engine.inspect(sh, &ours)?.into_iter().filter(|c| c.running).map(|c| c.name).collect();
+    // Between two runs (a crash being restarted) the engine still holds the port for it: podman's
+    // restart holds it (measured: `taken by pid … (podman)` right after a SIGKILL).
+    let running: Vec<String> = engine
+        .inspect(sh, &ours)?
+        .into_iter()
+        .filter(|c| c.running || repair::between_runs(c))
+        .map(|c| c.name)
+        .collect();
     for ((svc, port), name) in published.iter().zip(&ours) {
         if !running.contains(name) {
             ports::check_free(*port, svc.network_name())?;
@@ -266,14 +273,15 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
         let hash = spec.labels.iter().find(|(k, _)| k == LABEL_CONFIG).map(|(_, v)| v);
         let name = sb.container(&svc.name);
         let current = found.iter().find(|c| c.name == name);
-        let fresh = current.as_ref().is_some_and(|c| c.running && c.labels.get(LABEL_CONFIG) == hash);
+        // Exited or dead: no restart policy brings it back, so it is recreated (and said so).
+        let wedge = current.and_then(|c| repair::stopped(&svc.name, c));
+        let fresh = wedge.is_none() && current.is_some_and(|c| c.labels.get(LABEL_CONFIG) == hash);
+        if let Some(w) = &wedge {
+            repair::announce(sh, sb, w);
+        }
         let start = || -> Result<()> {
             if !fresh {
-                if current.is_some() {
-                    sb.remove_own_containers(sh, std::slice::from_ref(&name))?;
-                }
-                created.lock().expect("not poisoned").containers.push(name.clone());
-                sb.engine.run(sh, spec).with_context(|| format!("starting {}", svc.name))?;
+                recreate(sh, sb, spec, current.is_some(), &created)?;
             }
             Ok(())
         };
@@ -289,14 +297,37 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
                 *pinned = true;
             }
         }
-        readiness::wait_ready(sh, sb, svc)
-            .with_context(|| format!("waiting for {}", svc.name))
-            .map_err(|e| with_log_tail(sh, sb, &svc.name, e))?;
-        let verb = if fresh { "Fresh" } else { "Ready" };
+        let mut ready = readiness::wait_ready(sh, sb, svc);
+        let mut kept = fresh;
+        if let (true, Some(w)) = (fresh, ready.as_ref().err().and_then(repair::wedge_of)) {
+            // Found running but wedged (a restart loop): recreated once, then waited for again.
+            repair::announce(sh, sb, w);
+            recreate(sh, sb, spec, true, &created)?;
+            kept = false;
+            ready = readiness::wait_ready(sh, sb, svc);
+        }
+        ready.with_context(|| format!("waiting for {}", svc.name)).map_err(|e| with_log_tail(sh, sb, &svc.name, e))?;
+        let verb = if kept { "Fresh" } else { "Ready" };
         ui::status(verb, format!("{:<14} {:>6.2} s  {}", svc.name, started.elapsed().as_secs_f64(), describe(sb, svc)));
         Ok(())
     })?;
     report_waves(sb, &timings);
+    Ok(())
+}
+
+/// Removes the service's container if there is one (only if it is this sandbox's), and starts it
+/// anew from its run spec: the named volumes it mounts and the state directory are not touched.
+fn recreate(sh: &Shell, sb: &Sandbox, spec: &RunSpec, exists: bool, created: &Mutex<&mut Created>) -> Result<()> {
+    if exists {
+        sb.remove_own_containers(sh, std::slice::from_ref(&spec.name))?;
+    }
+    {
+        let mut created = created.lock().expect("not poisoned");
+        if !created.containers.contains(&spec.name) {
+            created.containers.push(spec.name.clone());
+        }
+    }
+    sb.engine.run(sh, spec).with_context(|| format!("starting {}", spec.name))?;
     Ok(())
 }
 
@@ -504,6 +535,7 @@ mod tests {
             started_at: String::new(),
             labels: service.map(|s| (LABEL_SERVICE.to_string(), s.to_string())).into_iter().collect(),
             pid: 1,
+            ..Default::default()
         }
     }
 

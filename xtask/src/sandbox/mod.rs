@@ -3,6 +3,7 @@
 //! them; the parts of its life live beside it.
 
 pub mod config;
+pub mod crash;
 pub mod db;
 pub mod down;
 pub mod labels;
@@ -14,6 +15,7 @@ pub mod ownership;
 pub mod pki;
 pub mod ports;
 pub mod readiness;
+pub mod repair;
 pub mod schema;
 pub mod state;
 pub mod status;
@@ -192,6 +194,9 @@ impl Sandbox {
             .iter()
             .map(|v| Mount::Volume { name: self.volume(&v.name), target: v.target.clone() })
             .collect();
+        // Before the files: a file mounted below a tmpfs (the signer's secret env under /run)
+        // lands on it. Both engines order mounts by depth too.
+        mounts.extend(svc.tmpfs.iter().map(|t| Mount::Tmpfs { target: t.target.clone(), size_bytes: t.size_bytes() }));
         for f in svc.files.iter().filter(|f| f.active(self.state.registry)) {
             let source = self.dir.path.join(&f.from);
             if !source.exists() {

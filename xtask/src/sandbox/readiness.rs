@@ -3,13 +3,13 @@
 //! reports the last error (the one that explains what is wrong), never just "timed out".
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use super::state::REGISTRY_USER;
-use super::{db, schema, Sandbox};
+use super::{db, repair, schema, Sandbox};
 use crate::engine::Output;
 use crate::table::readiness::{HttpAccess, Probed, Readiness};
 use crate::table::Service;
@@ -17,26 +17,27 @@ use crate::util::poll;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Marks a probe failure that waiting cannot fix (the container exited).
-#[derive(Debug)]
-struct Fatal(String);
-impl std::fmt::Display for Fatal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for Fatal {}
-
-fn alive(sh: &Shell, sb: &Sandbox, service: &str) -> Result<()> {
-    match sb.engine.container(sh, &sb.container(service))? {
-        Some(c) if c.running => Ok(()),
-        Some(c) => Err(Fatal(format!("{service} is {} (not running)", c.status)).into()),
-        None => Err(Fatal(format!("{service} container is gone")).into()),
-    }
+/// Why waiting cannot help: the container is gone, stopped, or restarting in a loop (a
+/// `repair::Wedge`, which `up` answers by recreating it).
+fn dead_end(
+    sh: &Shell,
+    sb: &Sandbox,
+    service: &str,
+    watch: &mut repair::Watch,
+    probe: &anyhow::Error,
+) -> Result<Option<anyhow::Error>> {
+    Ok(match sb.engine.container(sh, &sb.container(service))? {
+        None => Some(anyhow::anyhow!("{service} container is gone; last probe error: {probe:#}")),
+        Some(c) => watch.observe(service, &c, Instant::now()).map(|mut w| {
+            w.probe_error = Some(format!("{probe:#}"));
+            anyhow::Error::new(w)
+        }),
+    })
 }
 
 fn poll_service<T>(sh: &Shell, sb: &Sandbox, svc: &str, what: &str, mut f: impl FnMut() -> Result<T>) -> Result<T> {
-    let mut fatal: Option<String> = None;
+    let mut fatal: Option<anyhow::Error> = None;
+    let mut watch = repair::Watch::default();
     let r = poll(what, READY_TIMEOUT, || {
         if fatal.is_some() {
             return Ok(None);
@@ -44,11 +45,9 @@ fn poll_service<T>(sh: &Shell, sb: &Sandbox, svc: &str, what: &str, mut f: impl 
         match f() {
             Ok(v) => Ok(Some(v)),
             Err(e) => {
-                if let Err(dead) = alive(sh, sb, svc) {
-                    if let Some(f) = dead.downcast_ref::<Fatal>() {
-                        fatal = Some(format!("{f}; last probe error: {e:#}"));
-                        return Ok(None);
-                    }
+                if let Some(dead) = dead_end(sh, sb, svc, &mut watch, &e)? {
+                    fatal = Some(dead);
+                    return Ok(None);
                 }
                 Err(e)
             }
@@ -56,7 +55,7 @@ fn poll_service<T>(sh: &Shell, sb: &Sandbox, svc: &str, what: &str, mut f: impl 
     })?;
     match (r, fatal) {
         (Some(v), _) => Ok(v),
-        (None, Some(f)) => bail!("{f}"),
+        (None, Some(f)) => Err(f),
         (None, None) => bail!("{what}: probe ended without a result"),
     }
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use xshell::Shell;
 
 use super::readiness::probe_once;
-use super::Sandbox;
+use super::{repair, Sandbox};
 use crate::engine::EngineKind;
 
 #[derive(Debug, Serialize)]
@@ -19,6 +19,13 @@ pub struct ServiceStatus {
     pub published: Vec<String>,
     pub image: String,
     pub started_at: String,
+    /// How often the engine restarted it by its restart policy.
+    pub restarts: u64,
+    /// It will not come back by itself: stopped, or restarting in a loop (see `fix`).
+    pub wedged: bool,
+    /// What to do about it, when there is something to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,7 +49,7 @@ pub fn status(sh: &Shell, sb: &Sandbox) -> Result<Status> {
             None => ("missing".to_string(), false, String::new()),
             Some(c) if !c.running => {
                 let hint = format!(
-                    "not running ({}): its log says why (`cargo xtask sandbox --name {} logs {}`); `up` starts it again",
+                    "not running ({}): its log says why (`cargo xtask sandbox --name {} logs {}`)",
                     c.status, sb.name, svc.name
                 );
                 (c.status.clone(), false, hint)
@@ -68,7 +75,26 @@ pub fn status(sh: &Shell, sb: &Sandbox) -> Result<Status> {
                 .collect(),
             image: c.map(|c| c.image.clone()).unwrap_or_default(),
             started_at: c.map(|c| c.started_at.clone()).unwrap_or_default(),
+            restarts: c.map(|c| c.restart_count).unwrap_or_default(),
+            wedged: false,
+            fix: None,
         });
+    }
+    // Only what failed its probe can be wedged; one look more tells a loop from a single restart.
+    let failing: Vec<_> =
+        found.iter().filter(|c| services.iter().any(|s| !s.ready && s.container == c.name)).cloned().collect();
+    for w in repair::survey(sh, sb, &failing)? {
+        if let Some(s) = services.iter_mut().find(|s| s.service == w.service) {
+            s.wedged = true;
+            s.state = w.state().to_string();
+            s.detail = format!(
+                "{w}; its log ends: {} (all of it: `cargo xtask sandbox --name {} logs {}`)",
+                repair::last_log_line(sh, sb, &w.service),
+                sb.name,
+                w.service
+            );
+            s.fix = Some(w.fix(sb));
+        }
     }
     Ok(Status {
         name: sb.name.clone(),

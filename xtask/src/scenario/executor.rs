@@ -147,6 +147,12 @@ impl Executor for SandboxExecutor<'_> {
                 wait_client_reaches(sh, sb, service_name(&sb.spec, s)?)?;
                 done(format!("restarted {s}; ready\n"))
             }
+            Action::Kill(s) => {
+                let service = service_name(&sb.spec, s)?;
+                let recovery = crate::sandbox::crash::kill_and_wait(sh, sb, service)?;
+                wait_client_reaches(sh, sb, service)?;
+                done(recovery.report())
+            }
             Action::DbSnapshot(name) => {
                 let out = sb.exec(sh, "db", &["sh", "-c", DB_DUMP], &[], None)?;
                 if !out.ok() {

@@ -40,6 +40,7 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("endless-data", include_str!("../../scenarios/endless-data.toml")),
     ("cached-trust", include_str!("../../scenarios/cached-trust.toml")),
     ("impostor-server", include_str!("../../scenarios/impostor-server.toml")),
+    ("crash", include_str!("../../scenarios/crash.toml")),
     ("cutover", include_str!("../../scenarios/cutover.toml")),
 ];
 

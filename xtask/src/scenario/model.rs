@@ -144,6 +144,10 @@ pub enum Action {
     Stop(ServiceName),
     Start(ServiceName),
     Restart(ServiceName),
+    /// SIGKILL to the service's main process, as a crash: the step waits until the engine's
+    /// restart policy has brought it back by itself and the stack is ready, and prints what the
+    /// service logged since (InnoDB's crash recovery, for the DB).
+    Kill(ServiceName),
     /// Saves the notary databases under a name, for a later `db_restore`.
     DbSnapshot(String),
     DbRestore(String),
@@ -157,6 +161,7 @@ impl fmt::Display for Action {
             Action::Stop(s) => write!(f, "stop {s}"),
             Action::Start(s) => write!(f, "start {s}"),
             Action::Restart(s) => write!(f, "restart {s}"),
+            Action::Kill(s) => write!(f, "kill {s}"),
             Action::DbSnapshot(n) => write!(f, "db_snapshot {n}"),
             Action::DbRestore(n) => write!(f, "db_restore {n}"),
             Action::Migrate(r) => write!(f, "migrate {r}"),
@@ -387,7 +392,7 @@ impl Scenario {
                                 err(format!("migrate `{repo}` must be a repository path such as \"test/app\""));
                             }
                         }
-                        Action::Stop(_) | Action::Start(_) | Action::Restart(_) => {}
+                        Action::Stop(_) | Action::Start(_) | Action::Restart(_) | Action::Kill(_) => {}
                     }
                     if !step.env.is_empty() {
                         err("`env` only applies to `run` steps".into());

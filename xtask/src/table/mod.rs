@@ -56,6 +56,9 @@ pub struct Service {
     pub ports: Vec<Port>,
     pub command: Vec<String>,
     pub volumes: Vec<VolumeMount>,
+    /// Memory-backed mounts, empty at every start: where the service's runtime state lives.
+    #[serde(default)]
+    pub tmpfs: Vec<TmpfsMount>,
     pub readiness: Readiness,
     /// State-dir files bind-mounted read-only: `from` is relative to the state dir.
     pub files: Vec<FileMount>,
@@ -100,6 +103,23 @@ pub struct Port {
 pub struct VolumeMount {
     pub name: String,
     pub target: String,
+}
+
+/// A tmpfs over a directory of runtime state (pid files, sockets, locks). In the container's
+/// writable layer such state outlives an unclean stop, and a program that finds its own stale pid
+/// file refuses to start (dockerd: `pid file found, ensure docker is not running`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TmpfsMount {
+    pub target: String,
+    pub size_mib: u64,
+    /// What the service keeps there (documentation for whoever reads the table).
+    pub holds: String,
+}
+
+impl TmpfsMount {
+    pub fn size_bytes(&self) -> u64 {
+        self.size_mib << 20
+    }
 }
 
 /// The table compiled into this binary, parsed once: a scenario's names are checked against it
@@ -210,6 +230,18 @@ impl Spec {
             if s.command.is_empty() {
                 bail!("sandbox.json: service `{}` has no command", s.name);
             }
+            for t in &s.tmpfs {
+                if !t.target.starts_with('/') || t.size_mib == 0 || t.holds.trim().is_empty() {
+                    bail!(
+                        "sandbox.json: service `{}`: tmpfs {} needs an absolute target, a size and what it holds",
+                        s.name,
+                        t.target
+                    );
+                }
+                if s.volumes.iter().any(|v| v.target == t.target) {
+                    bail!("sandbox.json: service `{}` mounts both a volume and a tmpfs at {}", s.name, t.target);
+                }
+            }
         }
         waves::plan(self).context("sandbox.json")?;
         Ok(())
@@ -245,6 +277,18 @@ mod tests {
             .flat_map(|s| s.ports.iter().filter(|p| p.publish.is_some()).map(move |p| (s.name.as_str(), p.container)))
             .collect();
         assert_eq!(published, [("notaryserver", 4443), ("registry", 5000)]);
+    }
+
+    #[test]
+    fn every_service_keeps_its_runtime_state_on_a_tmpfs_over_run() {
+        let spec = load().unwrap();
+        for s in &spec.services {
+            assert!(s.tmpfs.iter().any(|t| t.target == "/run"), "{} has no tmpfs over /run", s.name);
+            // Trust data never goes to memory.
+            for v in &s.volumes {
+                assert!(!v.target.starts_with("/run"), "{}: volume {} under /run", s.name, v.target);
+            }
+        }
     }
 
     #[test]

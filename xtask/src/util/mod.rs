@@ -1,7 +1,9 @@
 //! The small helpers every part shares, each once and each in a file of its own: files written
-//! atomically, the clock, random bytes, the HTTP client, shell quoting, and waiting for a probe.
+//! atomically, the cache directory, the clock, random bytes, the HTTP client, shell quoting, and
+//! waiting for a probe.
 
 mod clock;
+mod dirs;
 mod files;
 mod http;
 mod poll;
@@ -9,6 +11,7 @@ mod quote;
 mod random;
 
 pub use clock::now_rfc3339;
+pub use dirs::cache_dir;
 pub use files::{make_private_dir, write_mode, write_private, write_together};
 pub use http::{basic_auth, http_agent};
 pub use poll::poll;

@@ -67,6 +67,29 @@ run = "mariadb -e 'select 1' # {{key}}"
 }
 
 #[test]
+fn a_kill_is_an_engine_action_on_a_service() {
+    let s = Scenario::from_toml(
+        r#"
+name = "k"
+summary = "s"
+description = "d"
+[[steps]]
+title = "kill"
+explain = "x"
+on = "engine"
+action = { kill = "client" }
+expect = { contains = ["the engine restarted it by itself"] }
+"#,
+        "k.toml",
+    )
+    .unwrap();
+    assert_eq!(s.steps[0].action, Some(Action::Kill(ServiceName::named("client"))));
+    assert_eq!(s.steps[0].command_template(), "kill client");
+    let in_client = "name = \"k\"\nsummary = \"s\"\ndescription = \"d\"\n[[steps]]\ntitle = \"t\"\nexplain = \"x\"\naction = { kill = \"db\" }\n";
+    assert!(Scenario::from_toml(in_client, "k.toml").is_err(), "a kill runs on the engine only");
+}
+
+#[test]
 fn errors_name_scenario_and_step() {
     let e = error(
         r#"
