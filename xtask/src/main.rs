@@ -23,6 +23,7 @@ mod step;
 mod table;
 mod timing;
 mod trust;
+mod tuf;
 mod ui;
 mod util;
 

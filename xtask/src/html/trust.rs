@@ -70,7 +70,7 @@ fn role_item(view: &TrustView, role: &RoleView, changed: &BTreeMap<String, Strin
                     li {
                         "also signed by "
                         @for (i, id) in foreign.iter().enumerate() { @if i > 0 { ", " } code title=(id) { (short_id(id)) } }
-                        @if role.name == "root" { " (the replaced root's key: a rotated root is signed by both)" }
+                        @if role.name == crate::tuf::ROOT { " (the replaced root's key: a rotated root is signed by both)" }
                         @else { " (a key the role no longer lists)" }
                     }
                 }

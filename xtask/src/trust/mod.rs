@@ -1,10 +1,10 @@
 //! A repository's trust data made visible: `trust show` in the terminal, and the trees the HTML
 //! reports draw before and after the steps that change them.
 
+pub mod expiry;
 pub mod fetch;
 pub mod identity;
 pub mod tree;
-pub mod tuf;
 pub mod view;
 
 use anyhow::{bail, Context, Result};

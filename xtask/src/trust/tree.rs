@@ -57,14 +57,14 @@ fn role_tree(view: &TrustView, role: &RoleView, p: &Printer) -> Tree<String> {
     let foreign = role.foreign_signatures();
     if !foreign.is_empty() {
         let ids: Vec<&str> = foreign.iter().map(|id| short_id(id)).collect();
-        let why = if role.name == "root" {
+        let why = if role.name == crate::tuf::ROOT {
             "the replaced root's key: a rotated root is signed by both"
         } else {
             "a key the role no longer lists"
         };
         t.push(Tree::new(format!("also signed by {} ({why})", ids.join(", "))));
     }
-    if role.tags.is_empty() && super::tuf::expected_type(&role.name) == "Targets" && role.problem.is_none() {
+    if role.tags.is_empty() && crate::tuf::expected_type(&role.name) == "Targets" && role.problem.is_none() {
         t.push(Tree::new(p.paint("no signed tags", Style::Dim)));
     }
     for tag in &role.tags {

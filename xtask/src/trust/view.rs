@@ -9,13 +9,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::tuf::{self, Key, Signed};
+use crate::tuf::{self, Key, Signed};
 
 /// Consumers should check it: fields may be added within v1, never removed or changed in meaning.
 pub const SCHEMA: &str = "trust-sandbox/trust-view/v1";
-
-/// The four top-level roles, in the order a client walks them to trust a tag.
-pub const TOP_ROLES: [&str; 4] = ["root", "targets", "snapshot", "timestamp"];
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct TrustView {
@@ -252,21 +249,21 @@ pub fn build(
         })
         .collect();
     let ctx = Ctx { files, parsed: &parsed, holdings, now };
-    let root = parsed.get("root").and_then(|r| r.as_ref().ok());
+    let root = parsed.get(tuf::ROOT).and_then(|r| r.as_ref().ok());
     let mut roles = Vec::new();
-    for name in TOP_ROLES {
+    for name in tuf::TOP_ROLES {
         let spec = root.and_then(|r| {
             let keys = r.signed.roles.get(name)?;
             let ids = keys.keyids.clone().unwrap_or_default();
             Some(KeySpec { keys: pick(&r.signed.keys, &ids), threshold: keys.threshold, paths: None })
         });
         roles.push(ctx.role(name, None, true, spec.as_ref()));
-        if name == "targets" {
-            ctx.delegations("targets", &mut roles);
+        if name == tuf::TARGETS {
+            ctx.delegations(tuf::TARGETS, &mut roles);
         }
     }
     // Delegation files no role delegates to (any more): shown, marked, after the ones that count.
-    let targets_at = roles.iter().rposition(|r| r.name == "targets" || r.parent.is_some()).unwrap_or(0);
+    let targets_at = roles.iter().rposition(|r| r.name == tuf::TARGETS || r.parent.is_some()).unwrap_or(0);
     let orphans: Vec<RoleView> = files
         .keys()
         .filter(|n| n.starts_with("targets/") && !roles.iter().any(|r| &r.name == *n))
@@ -306,7 +303,7 @@ pub fn compare(view: &mut TrustView, other_source: Source, other: &Files) {
                     _ => CompareState::Differs,
                 };
                 let root_keys =
-                    (role.name == "root" && state != CompareState::Same).then(|| root_link(role, o)).flatten();
+                    (role.name == tuf::ROOT && state != CompareState::Same).then(|| root_link(role, o)).flatten();
                 Comparison { state, version: theirs, root_keys }
             }
         };
@@ -321,8 +318,8 @@ pub fn compare(view: &mut TrustView, other_source: Source, other: &Files) {
 /// How this side's root relates to the other's: the newer of the two must carry a signature by
 /// a key of the older one for a client holding the older to accept it.
 fn root_link(mine: &RoleView, other: &RawFile) -> Option<RootLink> {
-    let theirs = tuf::parse("root", &other.bytes).ok()?;
-    let their_keys: Vec<String> = theirs.signed.roles.get("root")?.keyids.clone().unwrap_or_default();
+    let theirs = tuf::parse(tuf::ROOT, &other.bytes).ok()?;
+    let their_keys: Vec<String> = theirs.signed.roles.get(tuf::ROOT)?.keyids.clone().unwrap_or_default();
     let their_sigs: Vec<String> = theirs.signatures.iter().map(|s| s.keyid.clone()).collect();
     let my_keys: Vec<String> = mine.keys.iter().map(|k| k.id.clone()).collect();
     let same = |a: &[String], b: &[String]| a.iter().all(|k| b.contains(k)) && b.iter().all(|k| a.contains(k));
@@ -401,7 +398,7 @@ impl Ctx<'_> {
                 v.expires = Some(f.signed.expires.clone());
                 match tuf::parse_time(&f.signed.expires) {
                     Ok(t) => {
-                        let (text, expired) = tuf::relative_expiry(t, self.now);
+                        let (text, expired) = super::expiry::relative_expiry(t, self.now);
                         v.expiry = Some(text);
                         v.expired = expired;
                     }

@@ -27,7 +27,6 @@ use super::evidence::{self, DctSource, Evidence, Outcome, Record, ToolResult};
 use super::keys::{last_certificate, Keys, NotationFiles};
 use super::plan::{Action, Plan};
 use super::registry::Artifact;
-use super::tuf::Verified;
 use super::Remote;
 use crate::engine::Output;
 use crate::engine::{EnvVar, Mount, RunSpec};
@@ -35,6 +34,7 @@ use crate::migrate::signers::{ImageChoice, IMAGE};
 use crate::migrate::signing::{self, DigestRef, Format, FormatResult, Status};
 use crate::sandbox::Sandbox;
 use crate::step::{self, mask::Masker, Step};
+use crate::tuf::verify::Verified;
 use crate::ui;
 use crate::util;
 

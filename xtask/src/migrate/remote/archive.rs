@@ -5,7 +5,7 @@
 //! `notary -d DIR list <gun>` reads it as its cache) plus `MANIFEST.json` (each file's role,
 //! version, expiry, SHA-256 and length, and each repository's root key IDs) and `SHA256SUMS`
 //! (for `sha256sum -c`). `--verify-archive` checks every file against the manifest, then the
-//! metadata itself as a first-time client would ([`super::tuf::verify`]), offline; expiry is
+//! metadata itself as a first-time client would ([`crate::tuf::verify::verify`]), offline; expiry is
 //! judged at the time the archive was made unless `--at` says otherwise.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::tuf::{self, Source, Verified};
+use crate::tuf::verify::{self, Source, Verified};
 
 pub const FORMAT: &str = "trust-sandbox/dct-archive/v1";
 pub const MANIFEST: &str = "MANIFEST.json";
@@ -185,7 +185,7 @@ pub fn verify(dir: &Path, at: Option<OffsetDateTime>) -> Result<Check> {
         }
         let result = match problem {
             Some(p) => Err(anyhow::anyhow!(p)),
-            None => tuf::verify(&mut Archived { dir, repo }, at).and_then(|v| {
+            None => verify::verify(&mut Archived { dir, repo }, at).and_then(|v| {
                 if v.root_key_ids != repo.root_key_ids {
                     bail!("the root's key IDs {:?} are not those the manifest recorded", v.root_key_ids);
                 }

@@ -14,8 +14,7 @@ use anyhow::{bail, Context, Result};
 
 use super::credentials::Credentials;
 
-/// Notary's own cap on any metadata download (notary.MaxDownloadSize).
-pub const MAX_DOWNLOAD: u64 = 100 << 20;
+pub use crate::tuf::MAX_DOWNLOAD;
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Where the trust anchors came from, for messages.

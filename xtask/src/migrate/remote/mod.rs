@@ -10,7 +10,6 @@
 
 pub mod apply;
 pub mod archive;
-pub mod canonical;
 pub mod credentials;
 pub mod enforce;
 pub mod evidence;
@@ -19,7 +18,6 @@ pub mod keys;
 pub mod notary;
 pub mod plan;
 pub mod registry;
-pub mod tuf;
 
 use std::path::{Path, PathBuf};
 
@@ -131,11 +129,7 @@ pub fn repositories(remote: &Remote, named: &[String], file: Option<&Path>, cata
     Ok(out)
 }
 
-/// RFC 3339 to the second, UTC.
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    t.replace_nanosecond(0).unwrap_or(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
-}
+pub use crate::tuf::rfc3339;
 
 /// `--at`: an RFC 3339 time, or now plus `+<n>d` / `+<n>h`.
 pub fn parse_at(s: &str, now: OffsetDateTime) -> Result<OffsetDateTime> {

@@ -9,7 +9,7 @@
 use anyhow::{bail, Result};
 
 use super::http::Endpoint;
-use super::tuf::Source;
+use crate::tuf::verify::Source;
 
 pub struct Repository<'a> {
     pub notary: &'a Endpoint,

@@ -5,9 +5,10 @@ use anyhow::Result;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::tuf::{self, RoleState, Verified};
 use super::Remote;
 use crate::migrate::short;
+use crate::tuf::verify::{RoleState, Verified};
+use crate::tuf::{self, verify};
 
 /// Why a tag's digest will or will not be signed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -117,14 +118,14 @@ pub fn build(
     for repo in repositories {
         let gun = remote.gun(repo);
         let mut src = super::notary::Repository { notary: &remote.notary, gun: gun.clone() };
-        let verified = tuf::verify(&mut src, at);
+        let verified = verify::verify(&mut src, at);
         let plan = match verified {
             Ok(v) => {
                 let p = repo_plan(remote, repo, &gun, &v)?;
                 kept.push((repo.clone(), v));
                 p
             }
-            Err(e) if e.downcast_ref::<tuf::NoTrustData>().is_some() => empty(
+            Err(e) if e.downcast_ref::<verify::NoTrustData>().is_some() => empty(
                 repo,
                 &gun,
                 RepoStatus::NoTrustData,
@@ -197,7 +198,7 @@ fn repo_plan(remote: &Remote, repo: &str, gun: &str, v: &Verified) -> Result<Rep
     names.sort();
     names.dedup();
     for name in names {
-        let entries: Vec<&tuf::Target> = v.targets.iter().filter(|t| t.name == name).collect();
+        let entries: Vec<&verify::Target> = v.targets.iter().filter(|t| t.name == name).collect();
         // What a trusted `docker pull` resolves: targets/releases first, then targets.
         let pulled = [tuf::RELEASES, tuf::TARGETS]
             .iter()
@@ -210,7 +211,7 @@ fn repo_plan(remote: &Remote, repo: &str, gun: &str, v: &Verified) -> Result<Rep
                 continue;
             }
             seen.push(t.digest.clone());
-            let same: Vec<&&tuf::Target> = entries.iter().filter(|e| e.digest == t.digest).collect();
+            let same: Vec<&&verify::Target> = entries.iter().filter(|e| e.digest == t.digest).collect();
             let roles: Vec<String> = same.iter().map(|e| e.role.clone()).collect();
             let mut signers: Vec<String> = Vec::new();
             for r in &roles {

@@ -1,11 +1,11 @@
 use serde_json::json;
 
 use super::*;
-use crate::trust::tuf::{key_id, KeyVal};
+use crate::tuf::KeyVal;
 
 fn key(public: &str) -> (String, serde_json::Value) {
     let k = Key { keytype: "ecdsa".into(), keyval: KeyVal { public: public.into() } };
-    (key_id(&k), json!({"keytype": "ecdsa", "keyval": {"private": null, "public": public}}))
+    (k.id(), json!({"keytype": "ecdsa", "keyval": {"private": null, "public": public}}))
 }
 
 fn file(kind: &str, version: u64, expires: &str, body: serde_json::Value, signers: &[&str]) -> RawFile {
@@ -51,7 +51,7 @@ pub(crate) fn repository() -> (Files, [String; 5]) {
 }
 
 pub(crate) fn now() -> time::OffsetDateTime {
-    crate::trust::tuf::parse_time("2026-01-01T00:00:00Z").unwrap()
+    crate::tuf::parse_time("2026-01-01T00:00:00Z").unwrap()
 }
 
 #[test]

@@ -1,8 +1,8 @@
-//! Notary's TUF metadata, read and verified here as a Notary client would, without the notary
-//! code: every signature over the canonical form of `signed` ([`super::canonical`]), each role's
-//! threshold of distinct valid keys, key IDs (the SHA-256 of a key's canonical public form;
-//! notary's root keys are x509 certificates), the snapshot and timestamp's lengths and hashes of
-//! the files they name, expiry, and a delegation's paths.
+//! Notary's TUF metadata verified as a Notary client would, without the notary code: every
+//! signature over the canonical form of `signed` ([`super::canonical`]), each role's threshold
+//! of distinct valid keys, key IDs ([`Key::id`]; notary's root keys are x509 certificates), the
+//! snapshot and timestamp's lengths and hashes of the files they name, expiry, and a
+//! delegation's paths.
 //!
 //! Key types and signature methods, as notary's `tuf/signed/verifiers.go` pairs them: `ecdsa`
 //! (PKIX public key) and `ecdsa-x509` (a PEM certificate) with method `ecdsa` (r‖s over SHA-256;
@@ -18,18 +18,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256, Sha512};
 use time::OffsetDateTime;
 
-use super::canonical;
-
-const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-/// The roles every repository has; delegations are `targets/<name>`.
-pub const ROOT: &str = "root";
-pub const TARGETS: &str = "targets";
-pub const SNAPSHOT: &str = "snapshot";
-pub const TIMESTAMP: &str = "timestamp";
-/// Where `docker trust signer add` puts its signers, and where a trusted pull looks first.
-pub const RELEASES: &str = "targets/releases";
-/// notary.MaxTimestampSize: a timestamp longer than this is refused before it is parsed.
-pub const MAX_TIMESTAMP: u64 = 1 << 20;
+use super::{
+    canonical, expected_type, rfc3339, short_id, FileMeta, Key, KeyVal, B64, MAX_DOWNLOAD, MAX_TIMESTAMP, RELEASES,
+    ROOT, SNAPSHOT, TARGETS, TIMESTAMP,
+};
 
 /// One signed metadata file: its bytes as served, and its parts.
 #[derive(Debug, Clone)]
@@ -68,7 +60,8 @@ impl Envelope {
             .with_context(|| format!("{role}'s expiry {text:?} is not RFC 3339"))
     }
 
-    fn check_type(&self, role: &str, want: &str) -> Result<()> {
+    fn check_type(&self, role: &str) -> Result<()> {
+        let want = expected_type(role);
         let t = self.signed["_type"].as_str().unwrap_or("");
         if t != want {
             bail!("{role}.json has _type {t:?}, not {want:?}");
@@ -77,63 +70,29 @@ impl Envelope {
     }
 }
 
-/// A public key as TUF metadata lists it.
-#[derive(Debug, Clone)]
-pub struct Key {
-    pub keytype: String,
-    /// The decoded `keyval.public`.
-    pub public: Vec<u8>,
-    /// For x509 keys: the certificate's validity.
-    pub not_before: Option<OffsetDateTime>,
-    pub not_after: Option<OffsetDateTime>,
-}
-
 enum Verifier {
     P256(p256::ecdsa::VerifyingKey),
     Rsa(rsa::PublicKey),
     Ed25519(ed25519_dalek::VerifyingKey),
 }
 
+/// A key as root or a delegations object lists it, checked as the verifier needs it: base64,
+/// and for an x509 key a certificate.
+fn parse_key(id: &str, v: &Value) -> Result<Key> {
+    let keytype = v["keytype"].as_str().with_context(|| format!("key {id} has no keytype"))?.to_string();
+    let public = v["keyval"]["public"].as_str().with_context(|| format!("key {id} has no public part"))?.to_string();
+    let key = Key { keytype, keyval: KeyVal { public } };
+    key.public().with_context(|| format!("key {id}'s public part is not base64"))?;
+    key.certificate(|_| ()).map_err(|e| anyhow!("key {id}: {e}"))?;
+    Ok(key)
+}
+
 impl Key {
-    fn parse(id: &str, v: &Value) -> Result<Key> {
-        let keytype = v["keytype"].as_str().with_context(|| format!("key {id} has no keytype"))?.to_string();
-        let public = B64
-            .decode(v["keyval"]["public"].as_str().with_context(|| format!("key {id} has no public part"))?)
-            .with_context(|| format!("key {id}'s public part is not base64"))?;
-        let (mut not_before, mut not_after) = (None, None);
-        if keytype.ends_with("-x509") {
-            let (_, pem) = x509_parser::pem::parse_x509_pem(&public).map_err(|e| anyhow!("key {id}: {e}"))?;
-            let cert = pem.parse_x509().map_err(|e| anyhow!("key {id} is not a certificate: {e}"))?;
-            not_before = Some(cert.validity().not_before.to_datetime());
-            not_after = Some(cert.validity().not_after.to_datetime());
-        }
-        Ok(Key { keytype, public, not_before, not_after })
-    }
-
-    /// notary's `TUFKey.ID()`: SHA-256 of `{"keytype":…,"keyval":{"private":null,"public":…}}`.
-    pub fn id(&self) -> String {
-        let form = serde_json::json!({
-            "keytype": self.keytype,
-            "keyval": {"private": null, "public": B64.encode(&self.public)},
-        });
-        crate::util::hex(&Sha256::digest(canonical::encode(&form).expect("no numbers in a key")))
-    }
-
-    /// notary's canonical key ID: the ID of the bare public key (`ecdsa`, `rsa`) for a
-    /// certificate key, what `notary key list` prints for a root key.
-    pub fn canonical_id(&self) -> Result<String> {
-        let keytype = self.keytype.trim_end_matches("-x509").to_string();
-        Ok(Key { keytype, public: self.spki()?, not_before: None, not_after: None }.id())
-    }
-
     /// The DER SubjectPublicKeyInfo: the certificate's for x509 keys.
     fn spki(&self) -> Result<Vec<u8>> {
-        if self.keytype.ends_with("-x509") {
-            let (_, pem) = x509_parser::pem::parse_x509_pem(&self.public).map_err(|e| anyhow!("{e}"))?;
-            let cert = pem.parse_x509().map_err(|e| anyhow!("{e}"))?;
-            Ok(cert.public_key().raw.to_vec())
-        } else {
-            Ok(self.public.clone())
+        match self.certificate(|c| c.public_key().raw.to_vec())? {
+            Some(spki) => Ok(spki),
+            None => self.public(),
         }
     }
 
@@ -155,7 +114,7 @@ impl Key {
             }
             "ed25519" => {
                 let bytes: [u8; 32] =
-                    self.public.as_slice().try_into().map_err(|_| anyhow!("an ed25519 key is 32 bytes"))?;
+                    self.public()?.as_slice().try_into().map_err(|_| anyhow!("an ed25519 key is 32 bytes"))?;
                 Ok(Verifier::Ed25519(ed25519_dalek::VerifyingKey::from_bytes(&bytes)?))
             }
             other => bail!("key type {other} is not one notary uses"),
@@ -187,9 +146,10 @@ impl Key {
     }
 }
 
-/// A role's keys and threshold, as root or a delegating targets file states them.
+/// A role as the verifier holds it: its name, its keys and threshold (as root or a delegating
+/// targets file states them) and, for a delegation, what it may sign.
 #[derive(Debug, Clone)]
-pub struct RoleKeys {
+pub struct Role {
     pub name: String,
     pub keyids: Vec<String>,
     pub threshold: usize,
@@ -198,8 +158,8 @@ pub struct RoleKeys {
     pub path_hash_prefixes: Option<Vec<String>>,
 }
 
-impl RoleKeys {
-    fn parse(name: &str, v: &Value) -> Result<RoleKeys> {
+impl Role {
+    fn parse(name: &str, v: &Value) -> Result<Role> {
         // A delegation whose last key was removed lists none (or null): nothing can sign it.
         let keyids =
             v["keyids"].as_array().into_iter().flatten().filter_map(|k| k.as_str().map(String::from)).collect();
@@ -209,7 +169,7 @@ impl RoleKeys {
         }
         let strings =
             |f: &str| v[f].as_array().map(|a| a.iter().filter_map(|p| p.as_str().map(String::from)).collect());
-        Ok(RoleKeys {
+        Ok(Role {
             name: name.into(),
             keyids,
             threshold,
@@ -236,7 +196,7 @@ impl RoleKeys {
 
 /// The key IDs among `env`'s signatures that verify with `role`'s keys; an error below the
 /// threshold (counting each key once, as notary does).
-pub fn verify_signatures(env: &Envelope, keys: &BTreeMap<String, Key>, role: &RoleKeys) -> Result<Vec<String>> {
+pub fn verify_signatures(env: &Envelope, keys: &BTreeMap<String, Key>, role: &Role) -> Result<Vec<String>> {
     if env.signatures.is_empty() {
         bail!("{} has no signatures", role.name);
     }
@@ -267,15 +227,11 @@ pub fn verify_signatures(env: &Envelope, keys: &BTreeMap<String, Key>, role: &Ro
     Ok(valid)
 }
 
-pub fn short_id(id: &str) -> String {
-    id.chars().take(12).collect()
-}
-
 /// `keys` of a root or delegations object, each checked against its ID.
 fn parse_keys(v: &Value, whose: &str) -> Result<BTreeMap<String, Key>> {
     let mut out = BTreeMap::new();
     for (id, k) in v.as_object().into_iter().flatten() {
-        let key = Key::parse(id, k)?;
+        let key = parse_key(id, k)?;
         let computed = key.id();
         if &computed != id {
             bail!(
@@ -289,21 +245,16 @@ fn parse_keys(v: &Value, whose: &str) -> Result<BTreeMap<String, Key>> {
     Ok(out)
 }
 
-/// The length and hashes a snapshot or timestamp records for a file.
-#[derive(Debug, Clone)]
-pub struct FileMeta {
-    pub length: u64,
-    pub hashes: BTreeMap<String, Vec<u8>>,
-}
-
 impl FileMeta {
+    /// A file's entry in a snapshot, timestamp or targets file, held to what the verifier
+    /// needs: a length, and hashes that are base64.
     fn parse(name: &str, v: &Value) -> Result<FileMeta> {
         let length = v["length"].as_u64().with_context(|| format!("{name}: no length"))?;
         let mut hashes = BTreeMap::new();
         for (alg, h) in v["hashes"].as_object().with_context(|| format!("{name}: no hashes"))? {
-            let b =
-                B64.decode(h.as_str().unwrap_or("")).with_context(|| format!("{name}: {alg} hash is not base64"))?;
-            hashes.insert(alg.clone(), b);
+            let h = h.as_str().unwrap_or("");
+            B64.decode(h).with_context(|| format!("{name}: {alg} hash is not base64"))?;
+            hashes.insert(alg.clone(), h.to_string());
         }
         Ok(FileMeta { length, hashes })
     }
@@ -314,13 +265,14 @@ impl FileMeta {
             bail!("{name} is {} bytes; the metadata that names it says {}", bytes.len(), self.length);
         }
         let mut checked = 0;
-        for (alg, want) in &self.hashes {
+        for alg in self.hashes.keys() {
+            let want = self.hash(alg).unwrap_or_default();
             let got = match alg.as_str() {
                 "sha256" => Sha256::digest(bytes).to_vec(),
                 "sha512" => Sha512::digest(bytes).to_vec(),
                 _ => continue,
             };
-            if &got != want {
+            if got != want {
                 bail!("{alg} checksum for {name} did not match");
             }
             checked += 1;
@@ -411,7 +363,7 @@ fn role_state(role: &str, env: &Envelope, signed_by: Vec<String>, at: OffsetDate
     Ok(RoleState {
         role: role.to_string(),
         version: env.version(),
-        expires: crate::migrate::remote::rfc3339(expires),
+        expires: rfc3339(expires),
         expired: expires <= at,
         length: env.raw.len(),
         sha256: crate::util::hex(&Sha256::digest(&env.raw)),
@@ -423,21 +375,23 @@ fn role_state(role: &str, env: &Envelope, signed_by: Vec<String>, at: OffsetDate
 /// Reads and verifies a repository's trust data as a first-time Notary client would (trusting
 /// the root it is served, then holding every other role to it); expiry judged at `at`.
 pub fn verify(src: &mut dyn Source, at: OffsetDateTime) -> Result<Verified> {
-    let root_raw = src.fetch(ROOT, super::http::MAX_DOWNLOAD)?.ok_or(NoTrustData)?;
+    let root_raw = src.fetch(ROOT, MAX_DOWNLOAD)?.ok_or(NoTrustData)?;
     let root = Envelope::parse(ROOT, root_raw)?;
-    root.check_type(ROOT, "Root")?;
+    root.check_type(ROOT)?;
     let keys = parse_keys(&root.signed["keys"], "root.json")?;
-    let role_keys = |name: &str| -> Result<RoleKeys> {
-        RoleKeys::parse(name, &root.signed["roles"][name])
-            .with_context(|| format!("root.json has no usable {name} role"))
+    let role_keys = |name: &str| -> Result<Role> {
+        Role::parse(name, &root.signed["roles"][name]).with_context(|| format!("root.json has no usable {name} role"))
     };
     let root_role = role_keys(ROOT)?;
     let root_signers = verify_signatures(&root, &keys, &root_role).context("root.json")?;
     let mut root_cert_expiry = Vec::new();
     for id in &root_role.keyids {
-        if let Some(Key { not_after: Some(na), not_before, .. }) = keys.get(id) {
-            let valid = *na > at && not_before.is_none_or(|nb| nb <= at);
-            root_cert_expiry.push((id.clone(), crate::migrate::remote::rfc3339(*na), !valid));
+        let validity = keys.get(id).and_then(|k| {
+            k.certificate(|c| (c.validity().not_before.to_datetime(), c.validity().not_after.to_datetime())).ok()?
+        });
+        if let Some((not_before, not_after)) = validity {
+            let valid = not_after > at && not_before <= at;
+            root_cert_expiry.push((id.clone(), rfc3339(not_after), !valid));
         }
     }
     let mut roles = vec![role_state(ROOT, &root, root_signers, at)?];
@@ -445,14 +399,14 @@ pub fn verify(src: &mut dyn Source, at: OffsetDateTime) -> Result<Verified> {
 
     let ts_raw = src.fetch(TIMESTAMP, MAX_TIMESTAMP)?.context("the server has root.json but no timestamp.json")?;
     let ts = Envelope::parse(TIMESTAMP, ts_raw)?;
-    ts.check_type(TIMESTAMP, "Timestamp")?;
+    ts.check_type(TIMESTAMP)?;
     let ts_signers = verify_signatures(&ts, &keys, &role_keys(TIMESTAMP)?).context("timestamp.json")?;
     let snap_meta = FileMeta::parse("snapshot", &ts.signed["meta"][SNAPSHOT]).context("timestamp.json")?;
 
     let snap_raw = src.fetch(SNAPSHOT, snap_meta.length)?.context("the server has no snapshot.json")?;
     snap_meta.check("snapshot.json", &snap_raw)?;
     let snap = Envelope::parse(SNAPSHOT, snap_raw)?;
-    snap.check_type(SNAPSHOT, "Snapshot")?;
+    snap.check_type(SNAPSHOT)?;
     let snap_signers = verify_signatures(&snap, &keys, &role_keys(SNAPSHOT)?).context("snapshot.json")?;
     let meta = |name: &str| -> Result<Option<FileMeta>> {
         match snap.signed["meta"].get(name) {
@@ -468,7 +422,7 @@ pub fn verify(src: &mut dyn Source, at: OffsetDateTime) -> Result<Verified> {
     let targets_raw = src.fetch(TARGETS, targets_meta.length)?.context("the server has no targets.json")?;
     targets_meta.check("targets.json", &targets_raw)?;
     let targets = Envelope::parse(TARGETS, targets_raw)?;
-    targets.check_type(TARGETS, "Targets")?;
+    targets.check_type(TARGETS)?;
     let targets_signers = verify_signatures(&targets, &keys, &role_keys(TARGETS)?).context("targets.json")?;
     let mut found = collect_targets(TARGETS, &targets, &[])?;
     roles.push(role_state(TARGETS, &targets, targets_signers, at)?);
@@ -477,8 +431,8 @@ pub fn verify(src: &mut dyn Source, at: OffsetDateTime) -> Result<Verified> {
     // Delegations, breadth first; each held to its delegator's keys and every ancestor's paths.
     let mut notes = Vec::new();
     let mut signed_by: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut delegated: Vec<RoleKeys> = Vec::new();
-    let mut queue: std::collections::VecDeque<(Envelope, Vec<RoleKeys>)> = [(targets, Vec::new())].into();
+    let mut delegated: Vec<Role> = Vec::new();
+    let mut queue: std::collections::VecDeque<(Envelope, Vec<Role>)> = [(targets, Vec::new())].into();
     while let Some((parent, ancestry)) = queue.pop_front() {
         let dkeys = parse_keys(&parent.signed["delegations"]["keys"], "a delegations object")?;
         for r in parent.signed["delegations"]["roles"].as_array().into_iter().flatten() {
@@ -486,7 +440,7 @@ pub fn verify(src: &mut dyn Source, at: OffsetDateTime) -> Result<Verified> {
             if !name.starts_with("targets/") {
                 bail!("delegation {name:?} is not under targets/");
             }
-            let rk = RoleKeys::parse(&name, r)?;
+            let rk = Role::parse(&name, r)?;
             let Some(m) = meta(&name)? else {
                 notes.push(format!("{name} is delegated but has no metadata yet (it signs nothing)"));
                 delegated.push(rk);
@@ -497,7 +451,7 @@ pub fn verify(src: &mut dyn Source, at: OffsetDateTime) -> Result<Verified> {
                 .with_context(|| format!("the snapshot names {name}, the server has no such file"))?;
             m.check(&format!("{name}.json"), &raw)?;
             let env = Envelope::parse(&name, raw)?;
-            env.check_type(&name, "Targets")?;
+            env.check_type(&name)?;
             files.push((name.clone(), env.raw.clone()));
             // As notary's client does: a delegation whose signatures miss its threshold, or that
             // has expired, is skipped with a warning; its tags are not trusted.
@@ -555,18 +509,18 @@ pub fn verify(src: &mut dyn Source, at: OffsetDateTime) -> Result<Verified> {
 }
 
 /// The targets a role signs, each within its delegation chain's paths.
-fn collect_targets(role: &str, env: &Envelope, chain: &[RoleKeys]) -> Result<Vec<Target>> {
+fn collect_targets(role: &str, env: &Envelope, chain: &[Role]) -> Result<Vec<Target>> {
     let mut out = Vec::new();
     for (name, v) in env.signed["targets"].as_object().into_iter().flatten() {
         if !chain.iter().all(|r| r.allows(name)) {
             continue;
         }
         let m = FileMeta::parse(name, v).with_context(|| format!("{role} target {name}"))?;
-        let Some(sha) = m.hashes.get("sha256") else { continue };
+        let Some(sha) = m.hash("sha256") else { continue };
         out.push(Target {
             name: name.clone(),
             role: role.to_string(),
-            digest: format!("sha256:{}", crate::util::hex(sha)),
+            digest: format!("sha256:{}", crate::util::hex(&sha)),
             length: m.length,
         });
     }

@@ -1,17 +1,41 @@
-//! TUF metadata as Notary v1 writes it, read with serde types of our own. The field names and
-//! the key-ID rule are the facts of notary's `tuf/data` package: a metadata file is
-//! `{"signed": {...}, "signatures": [{"keyid", "method", "sig"}]}`; `signed` has `_type`,
-//! `expires` (RFC 3339) and `version`; root lists `keys` and `roles` (`keyids`, `threshold`);
-//! targets lists `targets` (name → `length`, `hashes`) and `delegations` (`keys`, `roles` with
-//! `name`, `keyids`, `threshold`, `paths`); snapshot and timestamp list `meta`. A key's ID is the
-//! SHA-256 of the canonical JSON `{"keytype":…,"keyval":{"private":null,"public":…}}`.
+//! TUF metadata as Notary v1 writes it: the one model every reader here shares (`trust show`'s
+//! view and `migrate --from`'s verifier). The field names and the key-ID rule are the facts of
+//! notary's `tuf/data` package: a metadata file is `{"signed": {...}, "signatures": [{"keyid",
+//! "method", "sig"}]}`; `signed` has `_type`, `expires` (RFC 3339) and `version`; root lists
+//! `keys` and `roles` (`keyids`, `threshold`); targets lists `targets` (name → `length`,
+//! `hashes`) and `delegations` (`keys`, `roles` with `name`, `keyids`, `threshold`, `paths`);
+//! snapshot and timestamp list `meta`. A key's ID is the SHA-256 of the canonical JSON
+//! ([`canonical`]) of `{"keytype":…,"keyval":{"private":null,"public":…}}`.
+//!
+//! [`verify`] holds a repository's files to it as a Notary client does.
+
+pub mod canonical;
+pub mod verify;
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// The roles every repository has; delegations are `targets/<name>`.
+pub const ROOT: &str = "root";
+pub const TARGETS: &str = "targets";
+pub const SNAPSHOT: &str = "snapshot";
+pub const TIMESTAMP: &str = "timestamp";
+/// The four top-level roles, in the order a client walks them to trust a tag.
+pub const TOP_ROLES: [&str; 4] = [ROOT, TARGETS, SNAPSHOT, TIMESTAMP];
+/// Where `docker trust signer add` puts its signers, and where a trusted pull looks first.
+pub const RELEASES: &str = "targets/releases";
+/// notary.MaxTimestampSize: a timestamp longer than this is refused before it is parsed.
+pub const MAX_TIMESTAMP: u64 = 1 << 20;
+/// Notary's own cap on any metadata download (notary.MaxDownloadSize); root has no recorded
+/// length, so it is read up to this.
+pub const MAX_DOWNLOAD: u64 = 100 << 20;
 
 /// One metadata file: what was signed, and by which keys.
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +90,8 @@ pub struct RoleKeys {
     pub threshold: u32,
 }
 
+/// The length and hashes of a file: a target (tag → manifest) or, in snapshot and timestamp
+/// `meta`, another role's file.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FileMeta {
     pub length: u64,
@@ -75,10 +101,14 @@ pub struct FileMeta {
 }
 
 impl FileMeta {
+    /// The decoded digest by `alg` (`sha256`, `sha512`), if listed and base64.
+    pub fn hash(&self, alg: &str) -> Option<Vec<u8>> {
+        B64.decode(self.hashes.get(alg)?).ok()
+    }
+
     /// `sha256:<hex>`, as registries name manifests.
     pub fn digest(&self) -> Option<String> {
-        let raw = base64::engine::general_purpose::STANDARD.decode(self.hashes.get("sha256")?).ok()?;
-        Some(format!("sha256:{}", crate::util::hex(&raw)))
+        Some(format!("sha256:{}", crate::util::hex(&self.hash("sha256")?)))
     }
 }
 
@@ -103,9 +133,9 @@ pub struct DelegatedRole {
 /// The `_type` each role's file must carry (delegations are targets files).
 pub fn expected_type(role: &str) -> &'static str {
     match role {
-        "root" => "Root",
-        "snapshot" => "Snapshot",
-        "timestamp" => "Timestamp",
+        ROOT => "Root",
+        SNAPSHOT => "Snapshot",
+        TIMESTAMP => "Timestamp",
         _ => "Targets",
     }
 }
@@ -120,22 +150,50 @@ pub fn parse(role: &str, bytes: &[u8]) -> Result<Signed> {
     Ok(file)
 }
 
-/// A key's ID as notary computes it: SHA-256 of its canonical JSON with no private part.
-pub fn key_id(key: &Key) -> String {
-    // Field order is canonical (sorted) order; serde_json writes no spaces, as canonical JSON.
-    #[derive(Serialize)]
-    struct Canonical<'a> {
-        keytype: &'a str,
-        keyval: CanonicalVal<'a>,
+impl Key {
+    /// notary's `TUFKey.ID()`: SHA-256 of the canonical JSON of the key with no private part.
+    pub fn id(&self) -> String {
+        let form = serde_json::json!({
+            "keytype": self.keytype,
+            "keyval": {"private": null, "public": self.keyval.public},
+        });
+        crate::util::hex(&Sha256::digest(canonical::encode(&form).expect("no numbers in a key")))
     }
-    #[derive(Serialize)]
-    struct CanonicalVal<'a> {
-        private: Option<()>,
-        public: &'a str,
+
+    /// The decoded `keyval.public`: DER, or for the `-x509` types a PEM certificate.
+    pub fn public(&self) -> Result<Vec<u8>> {
+        B64.decode(&self.keyval.public).context("the public part is not base64")
     }
-    let c = Canonical { keytype: &key.keytype, keyval: CanonicalVal { private: None, public: &key.keyval.public } };
-    let json = serde_json::to_vec(&c).expect("plain strings serialise");
-    crate::util::hex(&Sha256::digest(&json))
+
+    /// For an `-x509` key, what `read` takes from its certificate; `None` for a bare key.
+    pub fn certificate<T>(
+        &self,
+        read: impl FnOnce(&x509_parser::certificate::X509Certificate<'_>) -> T,
+    ) -> Result<Option<T>> {
+        if !self.keytype.ends_with("-x509") {
+            return Ok(None);
+        }
+        let pem = self.public()?;
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).map_err(|e| anyhow!("{e}"))?;
+        let cert = pem.parse_x509().map_err(|e| anyhow!("not a certificate: {e}"))?;
+        Ok(Some(read(&cert)))
+    }
+
+    /// The bare public key inside an `-x509` key's certificate; `None` for a bare key.
+    pub fn certificate_key(&self) -> Result<Option<Key>> {
+        let spki = self.certificate(|c| B64.encode(c.public_key().raw))?;
+        Ok(spki.map(|public| Key {
+            keytype: self.keytype.trim_end_matches("-x509").to_string(),
+            keyval: KeyVal { public },
+        }))
+    }
+
+    /// notary's canonical key ID: the ID of the bare public key (`ecdsa`, `rsa`) for a
+    /// certificate key, what `notary key list` prints for a root key (and the ID its private
+    /// half is stored under).
+    pub fn canonical_id(&self) -> Result<String> {
+        Ok(self.certificate_key()?.unwrap_or_else(|| self.clone()).id())
+    }
 }
 
 /// The IDs a key is known by. A root key is listed as a certificate (`ecdsa-x509`); its private
@@ -143,8 +201,8 @@ pub fn key_id(key: &Key) -> String {
 /// canonical key ID), so both are returned.
 pub fn key_ids(listed_id: &str, key: &Key) -> Vec<String> {
     let mut ids = vec![listed_id.to_string()];
-    if let Some(bare) = certificate_key(key) {
-        let id = key_id(&bare);
+    if let Ok(Some(bare)) = key.certificate_key() {
+        let id = bare.id();
         if !ids.contains(&id) {
             ids.push(id);
         }
@@ -152,42 +210,21 @@ pub fn key_ids(listed_id: &str, key: &Key) -> Vec<String> {
     ids
 }
 
-/// The bare public key inside an `-x509` key's certificate.
-fn certificate_key(key: &Key) -> Option<Key> {
-    let keytype = key.keytype.strip_suffix("-x509")?;
-    let pem = base64::engine::general_purpose::STANDARD.decode(&key.keyval.public).ok()?;
-    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).ok()?;
-    let cert = pem.parse_x509().ok()?;
-    let spki = base64::engine::general_purpose::STANDARD.encode(cert.public_key().raw);
-    Some(Key { keytype: keytype.to_string(), keyval: KeyVal { public: spki } })
+/// The first 12 characters of a key ID, as notary prints them.
+pub fn short_id(id: &str) -> String {
+    id.chars().take(12).collect()
 }
 
 /// An RFC 3339 time (notary writes nanoseconds).
-pub fn parse_time(text: &str) -> Result<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+pub fn parse_time(text: &str) -> Result<OffsetDateTime> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .with_context(|| format!("`{text}` is not an RFC 3339 time"))
 }
 
-/// "expires in 13 days", "expired 2 days ago": how far `expires` is from `now`.
-pub fn relative_expiry(expires: time::OffsetDateTime, now: time::OffsetDateTime) -> (String, bool) {
-    let secs = (expires - now).whole_seconds();
-    let span = human_span(secs.unsigned_abs());
-    if secs >= 0 {
-        (format!("expires in {span}"), false)
-    } else {
-        (format!("expired {span} ago"), true)
-    }
-}
-
-fn human_span(secs: u64) -> String {
-    let plural = |n: u64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
-    const DAY: u64 = 86_400;
-    match secs {
-        s if s < 3_600 => plural(s.div_ceil(60).max(1), "minute"),
-        s if s < 2 * DAY => plural(s / 3_600, "hour"),
-        s if s < 730 * DAY => plural(s / DAY, "day"),
-        s => plural((s + 182 * DAY) / (365 * DAY), "year"),
-    }
+/// RFC 3339 to the second, UTC: how reports write a role's or certificate's expiry.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t.replace_nanosecond(0).unwrap_or(t).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -199,7 +236,7 @@ mod tests {
         let key = Key { keytype: "ecdsa".into(), keyval: KeyVal { public: "AAEC".into() } };
         // sha256 of {"keytype":"ecdsa","keyval":{"private":null,"public":"AAEC"}}
         let json = br#"{"keytype":"ecdsa","keyval":{"private":null,"public":"AAEC"}}"#;
-        assert_eq!(key_id(&key), crate::util::hex(&Sha256::digest(json)));
+        assert_eq!(key.id(), crate::util::hex(&Sha256::digest(json)));
         assert_eq!(key_ids("listed", &key), ["listed"], "a bare key has one ID");
     }
 
@@ -214,8 +251,9 @@ mod tests {
             keytype: "ecdsa".into(),
             keyval: KeyVal { public: b64.encode(rcgen::PublicKeyData::subject_public_key_info(&kp)) },
         };
-        let ids = key_ids(&key_id(&x509), &x509);
-        assert_eq!(ids, [key_id(&x509), key_id(&bare)]);
+        let ids = key_ids(&x509.id(), &x509);
+        assert_eq!(ids, [x509.id(), bare.id()]);
+        assert_eq!(x509.canonical_id().unwrap(), bare.id());
     }
 
     #[test]
@@ -237,17 +275,5 @@ mod tests {
         let err = parse("root", json).unwrap_err().to_string();
         assert!(err.contains("not \"Root\""), "{err}");
         assert!(parse("targets", b"{}").is_err());
-    }
-
-    #[test]
-    fn expiry_reads_as_people_say_it() {
-        let now = parse_time("2026-12-07T12:00:00Z").unwrap();
-        let at = |s: &str| relative_expiry(parse_time(s).unwrap(), now);
-        assert_eq!(at("2026-12-20T12:00:00.5Z"), ("expires in 13 days".into(), false));
-        assert_eq!(at("2026-12-05T11:00:00Z"), ("expired 2 days ago".into(), true));
-        assert_eq!(at("2026-12-07T15:30:00Z"), ("expires in 3 hours".into(), false));
-        assert_eq!(at("2026-12-07T12:00:30Z"), ("expires in 1 minute".into(), false));
-        assert_eq!(at("2036-12-04T13:59:48.481854621Z"), ("expires in 10 years".into(), false));
-        assert_eq!(at("2029-12-06T12:00:00Z"), ("expires in 3 years".into(), false));
     }
 }

@@ -237,7 +237,7 @@ fn expiry_is_reported_at_the_time_asked() {
 }
 
 fn rfc(t: OffsetDateTime) -> String {
-    crate::migrate::remote::rfc3339(t)
+    rfc3339(t)
 }
 
 #[test]
@@ -276,8 +276,7 @@ fn a_delegation_is_held_to_its_paths_keys_and_expiry_and_skipped_like_notary_ski
 #[test]
 fn rsa_and_ed25519_signatures_verify_as_notary_pairs_them() {
     let msg = br#"{"a":1}"#;
-    let public = B64.decode(RSA_PUBLIC.concat()).unwrap();
-    let rsa = Key { keytype: "rsa".into(), public, not_before: None, not_after: None };
+    let rsa = Key { keytype: "rsa".into(), keyval: KeyVal { public: RSA_PUBLIC.concat() } };
     let pss = B64.decode(RSA_PSS_SIG.concat()).unwrap();
     let pkcs1 = B64.decode(RSA_PKCS1_SIG.concat()).unwrap();
     assert!(rsa.verifies("rsapss", &pss, msg).unwrap());
@@ -285,16 +284,11 @@ fn rsa_and_ed25519_signatures_verify_as_notary_pairs_them() {
     assert!(!rsa.verifies("rsapss", &pkcs1, msg).unwrap(), "the method must match the signature");
     assert!(!rsa.verifies("rsapss", &pss, br#"{"a":2}"#).unwrap());
     let ed = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    let key = Key {
-        keytype: "ed25519".into(),
-        public: ed.verifying_key().to_bytes().to_vec(),
-        not_before: None,
-        not_after: None,
-    };
+    let key = Key { keytype: "ed25519".into(), keyval: KeyVal { public: B64.encode(ed.verifying_key().to_bytes()) } };
     let sig = ed25519_dalek::Signer::sign(&ed, msg).to_bytes();
     assert!(key.verifies("eddsa", &sig, msg).unwrap());
     assert!(!key.verifies("ecdsa", &sig, msg).unwrap());
-    assert!(Key { keytype: "dsa".into(), public: vec![1], not_before: None, not_after: None }
+    assert!(Key { keytype: "dsa".into(), keyval: KeyVal { public: B64.encode([1]) } }
         .verifies("dsa", &[], msg)
         .is_err());
 }
