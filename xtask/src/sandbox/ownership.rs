@@ -118,6 +118,16 @@ pub fn survey(sh: &Shell, engine: &Engine, spec: &Spec, name: &str, labelled: bo
     survey_kinds(sh, engine, spec, name, labelled, &[Kind::Container, Kind::Network, Kind::Volume])
 }
 
+/// The containers a sandbox `name` may have: one per service, and the on-demand helpers (the
+/// signers after `migrate`, the consumer after `compare`). Helpers are named here too, so `down`
+/// removes them by name: its fallback (look for labelled containers only when the network is
+/// still in use) missed them on podman 4.3, where the enforcement e2e found both helpers left
+/// running after `down`.
+pub fn container_names(spec: &Spec, name: &str) -> Vec<String> {
+    let services = spec.services.iter().map(|s| s.name.as_str());
+    services.chain(spec.helper_names()).map(|n| super::name::object(name, n)).collect()
+}
+
 /// [`survey`] for some kinds only (`down` leaves volumes alone, so it does not look for them).
 /// Each kind costs one engine call by name, or with `labelled` two (the labelled ones listed, then
 /// read back together with the named ones), and the kinds are asked side by side, each on a shell
@@ -132,7 +142,7 @@ pub fn survey_kinds(
 ) -> Result<Vec<Object>> {
     let names_of = |kind: Kind| -> Vec<String> {
         match kind {
-            Kind::Container => spec.services.iter().map(|s| super::name::object(name, &s.name)).collect(),
+            Kind::Container => container_names(spec, name),
             Kind::Network => vec![name.to_string()],
             Kind::Volume => spec
                 .services
@@ -202,6 +212,19 @@ pub fn check(objects: Vec<Object>, claim: &Claim<'_>, orphans_ok: bool) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_containers_looked_for_by_name_include_the_helpers() {
+        let spec = crate::table::load().unwrap();
+        let names = container_names(&spec, "ts");
+        for s in &spec.services {
+            assert!(names.contains(&format!("ts-{}", s.name)), "{names:?}");
+        }
+        for h in spec.helper_names() {
+            assert!(names.contains(&format!("ts-{h}")), "{h}: `down` must remove it by name: {names:?}");
+        }
+        assert_eq!(names.len(), spec.services.len() + spec.helper_names().len());
+    }
 
     fn obj(labels: &[(&str, &str)]) -> Object {
         Object {
