@@ -8,6 +8,7 @@
 //! consumer) and its `migrate` action: that is the tool's own signing either way, not runner work.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
@@ -123,8 +124,23 @@ fn action_plain(
         }
         Action::Kill(s) => {
             // What a person types: SIGKILL to the container's main process; the engine's restart
-            // policy brings it back.
-            sb.engine.kill_main_process(sh, &sb.container(s.as_str()))?;
+            // policy brings it back. Then a script's `until` on the restart count: the until-ready
+            // loops alone can run before the engine has even seen the death (the old process's
+            // readiness still answering), and the next step then met a signer that was down.
+            let name = sb.container(s.as_str());
+            let count = sb.engine.container(sh, &name)?.map(|c| c.restart_count).unwrap_or(0);
+            sb.engine.kill_main_process(sh, &name)?;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            loop {
+                let c = sb.engine.container(sh, &name)?.with_context(|| format!("{name} is gone after the kill"))?;
+                if c.running && !c.restarting && c.restart_count > count {
+                    break;
+                }
+                if Instant::now() > deadline {
+                    bail!("{name} was not restarted by its policy within 60 s of the kill");
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
             plain.wait_all()?;
             executor::wait_client_reaches(sh, sb, s.as_str())
         }

@@ -76,7 +76,11 @@ pub fn kill_and_wait(sh: &Shell, sb: &Sandbox, service: &str) -> Result<Recovery
         // A loop ends the wait at once; a plain stop only once it lasts (an engine may show
         // `exited` for a moment before its restart policy acts).
         let now = Instant::now();
-        let wedge = watch.observe(service, &c, now).filter(|w| w.looping).or_else(|| {
+        // A loop counts only the restarts after this kill: the run this kill ended was short if
+        // an earlier kill was seconds ago (the crash scenario, then the bench's stack kill), and
+        // that is no loop of the service's own.
+        let looping = |w: &repair::Wedge| w.looping && c.restart_count >= count + repair::LOOP_RESTARTS;
+        let wedge = watch.observe(service, &c, now).filter(looping).or_else(|| {
             let w = repair::stopped(service, &c)?;
             (now.duration_since(*stopped_since.get_or_insert(now)) >= STOPPED_FOR).then_some(w)
         });

@@ -23,7 +23,7 @@ use crate::engine::ContainerState;
 /// 100 ms, podman does not wait), shorter than anyone would wait for a service that cannot start.
 const BETWEEN_RUNS: Duration = Duration::from_secs(3);
 /// Restarts seen during one wait that make it a loop rather than one crash.
-const LOOP_RESTARTS: u64 = 2;
+pub const LOOP_RESTARTS: u64 = 2;
 /// A run shorter than this, ended by a crash, does not count as having started: docker grows its
 /// back-off for such runs (it resets it after 10 s), and so does this.
 const SHORT_RUN: Duration = Duration::from_secs(10);
