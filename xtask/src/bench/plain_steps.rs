@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use super::baselines::Plain;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{crash, Sandbox};
 use crate::scenario::executor::{self, container_of, wrap_script, DB_DUMP};
 use crate::scenario::interpolate::{interpolate, interpolate_regex, Vars};
 use crate::scenario::model::Step;
@@ -130,14 +130,17 @@ fn action_plain(
             let name = sb.container(s.as_str());
             let count = sb.engine.container(sh, &name)?.map(|c| c.restart_count).unwrap_or(0);
             sb.engine.kill_main_process(sh, &name)?;
-            let deadline = Instant::now() + Duration::from_secs(60);
+            let deadline = Instant::now() + crash::BACK_TIMEOUT;
             loop {
                 let c = sb.engine.container(sh, &name)?.with_context(|| format!("{name} is gone after the kill"))?;
-                if c.running && !c.restarting && c.restart_count > count {
+                if crash::back_after_kill(&c, count) {
                     break;
                 }
                 if Instant::now() > deadline {
-                    bail!("{name} was not restarted by its policy within 60 s of the kill");
+                    bail!(
+                        "{name} was not restarted by its policy within {} s of the kill",
+                        crash::BACK_TIMEOUT.as_secs()
+                    );
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

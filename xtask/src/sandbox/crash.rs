@@ -11,7 +11,7 @@ use xshell::Shell;
 use super::{readiness, repair, Sandbox};
 
 /// How long a killed service may take to be running again by itself.
-const BACK_TIMEOUT: Duration = Duration::from_secs(60);
+pub const BACK_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a killed service may stay stopped before its restart policy is taken to have failed.
 const STOPPED_FOR: Duration = Duration::from_secs(3);
 /// Log lines shown after a kill: enough for MariaDB's whole recovery and start.
@@ -70,7 +70,7 @@ pub fn kill_and_wait(sh: &Shell, sb: &Sandbox, service: &str) -> Result<Recovery
     let mut stopped_since: Option<Instant> = None;
     let restarts = loop {
         let Some(c) = sb.engine.container(sh, &container)? else { bail!("{container} is gone after the kill") };
-        if c.running && !c.restarting && c.restart_count > count {
+        if back_after_kill(&c, count) {
             break c.restart_count;
         }
         // A loop ends the wait at once; a plain stop only once it lasts (an engine may show
@@ -103,6 +103,12 @@ pub fn kill_and_wait(sh: &Shell, sb: &Sandbox, service: &str) -> Result<Recovery
     let ready = killed_at.elapsed();
     let log = sb.engine.log_lines(sh, &container, Some(&since), None).unwrap_or_default();
     Ok(Recovery { service: service.to_string(), pid, back, ready, restarts, log })
+}
+
+/// Whether a container killed when its restart count was `count` has been started again by its
+/// restart policy, and runs: what `kill_and_wait` and the bench's plain kill both wait for.
+pub fn back_after_kill(c: &crate::engine::ContainerState, count: u64) -> bool {
+    c.running && !c.restarting && c.restart_count > count
 }
 
 /// Now, RFC 3339 with nanoseconds: `logs --since` at second precision would show lines from
