@@ -317,6 +317,9 @@ pub struct SetupArgs {
     /// Set up both engines, not just one.
     #[arg(long)]
     pub all_engines: bool,
+    /// Do not build and load the Debian images (the first `up` then does).
+    #[arg(long)]
+    pub no_images: bool,
 }
 
 #[derive(Args, Debug, Clone)]

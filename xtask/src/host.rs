@@ -142,11 +142,53 @@ fn consent_from(yes: bool, ci: Option<&str>) -> bool {
 
 /// Installs and configures what `engines` need, starting dockerd when nothing manages it.
 pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
+    setup_alongside(sh, engines, yes, || Ok(()))
+}
+
+/// [`setup`], with `alongside` (the image build) running in a thread of its own from the moment
+/// mmdebstrap is installed: the engine's packages, the bigger part of a fresh machine's apt, then
+/// install while the images build (on a fresh machine the two took 13.7 s and 38.8 s one after
+/// the other). Both must succeed; an error of either is returned.
+pub fn setup_alongside(
+    sh: &Shell,
+    engines: &[EngineKind],
+    yes: bool,
+    alongside: impl FnOnce() -> Result<()> + Send,
+) -> Result<()> {
     let packages = missing_packages(engines, has);
-    if packages.is_empty() {
-        apt_install(sh, &packages, yes)?;
-    } else {
-        crate::timing::timed("apt", || apt_install(sh, &packages, yes))?;
+    // Refused before anything starts, so that a build never runs for an install that cannot.
+    if !packages.is_empty() && !consent(yes) {
+        return apt_install(sh, &packages, yes);
+    }
+    let (builder_tools, engine_packages) = builder_first(&packages);
+    if !builder_tools.is_empty() {
+        crate::timing::timed("apt mmdebstrap", || apt_install(sh, &builder_tools, yes))?;
+    }
+    std::thread::scope(|scope| {
+        let images = scope.spawn(alongside);
+        let engines_ready = install_and_start(sh, engines, &engine_packages, !builder_tools.is_empty(), yes);
+        let built = images.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the image build panicked")));
+        engines_ready.and(built)
+    })?;
+    for &k in engines {
+        let e = Engine::detect(sh, Some(k))?;
+        ui::status("Ready", format!("{k} {}", e.server_version(sh).unwrap_or_default()));
+    }
+    Ok(())
+}
+
+/// What the image builds need from the host, installed before anything else.
+const BUILDER_PACKAGES: [&str; 1] = ["mmdebstrap"];
+
+/// `packages` split into what the image build needs (installed first) and the rest.
+fn builder_first<'p>(packages: &[&'p str]) -> (Vec<&'p str>, Vec<&'p str>) {
+    packages.iter().partition(|p| BUILDER_PACKAGES.contains(p))
+}
+
+fn install_and_start(sh: &Shell, engines: &[EngineKind], packages: &[&str], updated: bool, yes: bool) -> Result<()> {
+    if !packages.is_empty() {
+        let install = || if updated { apt_get_install(sh, packages) } else { apt_install(sh, packages, yes) };
+        crate::timing::timed("apt", install)?;
     }
     for &k in engines {
         match k {
@@ -156,10 +198,6 @@ pub fn setup(sh: &Shell, engines: &[EngineKind], yes: bool) -> Result<()> {
             }
             EngineKind::Docker => crate::timing::timed("dockerd", || start_dockerd(sh))?,
         }
-    }
-    for &k in engines {
-        let e = Engine::detect(sh, Some(k))?;
-        ui::status("Ready", format!("{k} {}", e.server_version(sh).unwrap_or_default()));
     }
     Ok(())
 }
@@ -178,11 +216,16 @@ pub fn apt_install(sh: &Shell, packages: &[&str], yes: bool) -> Result<()> {
     if !consent(yes) {
         bail!("this would install: {}. Re-run with --yes to consent (CI=true implies it)", packages.join(" "));
     }
-    ui::status("Installing", packages.join(" "));
-    // Without root, sudo asks; `env` carries the frontend setting through it.
-    let runner = if is_root() { "env" } else { "sudo" };
-    let pre: &[&str] = if is_root() { &[] } else { &["env"] };
+    let (runner, pre) = apt_runner();
     cmd!(sh, "{runner} {pre...} apt-get update -qq").run().context("apt-get update")?;
+    apt_get_install(sh, packages)
+}
+
+/// `apt-get install` alone, after an [`apt_install`] in the same run has updated the lists and
+/// had consent.
+fn apt_get_install(sh: &Shell, packages: &[&str]) -> Result<()> {
+    ui::status("Installing", packages.join(" "));
+    let (runner, pre) = apt_runner();
     cmd!(
         sh,
         "{runner} {pre...} DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {packages...}"
@@ -190,6 +233,15 @@ pub fn apt_install(sh: &Shell, packages: &[&str], yes: bool) -> Result<()> {
     .run()
     .context("apt-get install")?;
     Ok(())
+}
+
+/// Without root, sudo asks; `env` carries the frontend setting through it.
+fn apt_runner() -> (&'static str, &'static [&'static str]) {
+    if is_root() {
+        ("env", &[])
+    } else {
+        ("sudo", &["env"])
+    }
 }
 
 fn configure_podman() -> Result<()> {
@@ -326,6 +378,16 @@ mod tests {
         assert_eq!(missing_packages(&docker, only(&["mmdebstrap", "docker"])), ["docker.io"]);
         assert!(missing_packages(&docker, only(&["mmdebstrap", "docker", "dockerd"])).is_empty());
         assert_eq!(missing_packages(&docker, only(&["docker", "dockerd"])), ["mmdebstrap"]);
+    }
+
+    #[test]
+    fn the_image_builder_is_installed_before_the_engines() {
+        let plan = missing_packages(&[EngineKind::Docker], |_| false);
+        assert_eq!(builder_first(&plan), (vec!["mmdebstrap"], vec!["docker.io"]));
+        let has_builder = missing_packages(&[EngineKind::Podman], |b| b == "mmdebstrap");
+        let (first, rest) = builder_first(&has_builder);
+        assert!(first.is_empty());
+        assert_eq!(rest.first(), Some(&"podman"));
     }
 
     #[test]

@@ -48,8 +48,10 @@ pub struct SetupRecord {
 /// The file (in the project's cache) that keeps `setup`'s breakdown for `play`.
 pub const SETUP_RECORD: &str = "setup-timing.json";
 
-/// Prints `setup`'s breakdown and keeps it in `path` for `play`.
-pub fn finish_setup(path: &std::path::Path) {
+/// Prints `setup`'s breakdown (its phases overlap: the images build while apt installs the
+/// engine, hence the total) and keeps it in `path` for `play`.
+pub fn finish_setup(total_secs: f64, path: &std::path::Path) {
+    record("setup in all", total_secs);
     let phases = phases();
     crate::ui::info(
         "Took",

@@ -1,17 +1,20 @@
-//! `setup`: install and configure what the engines and image builds need (with consent), and
-//! start dockerd when nothing manages it.
+//! `setup`: install and configure what the engines and image builds need (with consent), start
+//! dockerd when nothing manages it, and have the images ready: built while apt installs the
+//! engine, then loaded into it.
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use xshell::Shell;
 
 use crate::cli::SetupArgs;
-use crate::engine::EngineKind;
+use crate::engine::{Engine, EngineKind};
 use crate::host;
+use crate::images::{self, SourceKind};
 use crate::sandbox::Selector;
 
 pub fn run(sh: &Shell, sel: &Selector, a: &SetupArgs) -> Result<ExitCode> {
+    let started = std::time::Instant::now();
     let engines = match (a.all_engines, sel.engine) {
         (true, _) => vec![EngineKind::Docker, EngineKind::Podman],
         (false, Some(k)) => vec![k],
@@ -20,7 +23,33 @@ pub fn run(sh: &Shell, sel: &Selector, a: &SetupArgs) -> Result<ExitCode> {
         // instead of 35 s under load), for an engine the main job never starts.
         (false, None) => vec![host::default_engine()],
     };
-    host::setup(sh, &engines, a.yes)?;
-    crate::timing::finish_setup(&crate::util::cache_dir().join(crate::timing::SETUP_RECORD));
+    let spec = crate::table::load()?;
+    let names = spec.image_names();
+    let opts = images::Options::default();
+    // The Debian images build without an engine (mmdebstrap), so they build while apt installs
+    // one. Nix images are built by `up` through nix; without root mmdebstrap cannot run here.
+    let prebuild = !a.no_images
+        && host::is_root()
+        && images::resolve(sh, SourceKind::default_for_up()) == SourceKind::Debian
+        && !engines.iter().all(|&k| loaded(sh, k, &names));
+    let build =
+        || if prebuild { images::build_debian_layers(&names, &opts).context("building the images") } else { Ok(()) };
+    host::setup_alongside(sh, &engines, a.yes, build)?;
+    if prebuild {
+        for &k in &engines {
+            let engine = Engine::detect(sh, Some(k))?;
+            images::ensure(sh, &engine, &spec, SourceKind::Debian, &opts)
+                .with_context(|| format!("loading the images into {k}"))?;
+        }
+    }
+    crate::timing::finish_setup(
+        started.elapsed().as_secs_f64(),
+        &crate::util::cache_dir().join(crate::timing::SETUP_RECORD),
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `kind` is installed, answers and holds every image already.
+fn loaded(sh: &Shell, kind: EngineKind, names: &[&str]) -> bool {
+    Engine::detect(sh, Some(kind)).and_then(|e| images::debian_present(sh, &e, names)).unwrap_or(false)
 }

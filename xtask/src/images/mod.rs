@@ -142,8 +142,28 @@ pub fn ensure_debian(
     Ok(refs)
 }
 
-/// Builds what the cache lacks, then loads the missing images into the engine as one archive,
-/// so that the layer they share is read and stored once.
+/// Builds the Debian layers of `names` into the default cache without any engine: `setup` runs
+/// this while apt installs the engine, so that a fresh machine's `up` only loads.
+pub fn build_debian_layers(names: &[&str], opts: &Options) -> Result<()> {
+    let lock = crate::images::lock::load()?;
+    let builder =
+        debian::Builder { lock: &lock, cache_dir: util::cache_dir().join("debian"), mirrors: opts.mirrors.clone() };
+    let _guard = builder.lock_cache()?;
+    let wanted: Vec<(&str, String)> =
+        names.iter().map(|&image| Ok((image, lock.tag(image)?))).collect::<Result<_>>()?;
+    let wanted: Vec<(&str, &str)> = wanted.iter().map(|(i, t)| (*i, t.as_str())).collect();
+    debian::clean_stale_builds(&builder.cache_dir);
+    builder.prepare(&wanted, opts.rebuild).map(drop)
+}
+
+/// Whether `engine` already holds the Debian images of `names` at the lock's tags (then `setup`
+/// builds nothing, even where the layer cache was cleared).
+pub fn debian_present(sh: &Shell, engine: &Engine, names: &[&str]) -> Result<bool> {
+    let lock = crate::images::lock::load()?;
+    let refs: Vec<String> = names.iter().map(|&i| Ok(reference(i, &lock.tag(i)?))).collect::<Result<_>>()?;
+    Ok(engine.images_present(sh, &refs)?.into_iter().all(|here| here))
+}
+
 /// Builds (or takes from the cache) the layers of `missing` and loads them as one archive, each
 /// image named `<repo_prefix><image>:<tag>`.
 pub fn load_debian(
