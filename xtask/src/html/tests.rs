@@ -162,6 +162,21 @@ fn the_scenario_page_has_every_step_and_role_with_failures_first() {
 }
 
 #[test]
+fn the_scenario_page_names_the_docker_cli_and_the_expectations_it_picked() {
+    let mut report = scenario_report();
+    let page = crate::scenario::html::render(&report, &Masker::new(&[]));
+    assert!(!page.contains("docker CLI"), "no CLI recorded, none shown");
+    report.client_cli = Some("26.1.5+dfsg1".into());
+    report.scenarios[0].steps[0].expectation = Some("docker CLI >=26".into());
+    let page = crate::scenario::html::render(&report, &Masker::new(&[]));
+    let facts = Regex::new(r"docker CLI</\w+>\s*<\w+[^>]*>26\.1\.5\+dfsg1<").unwrap();
+    assert!(facts.is_match(&page), "the run's CLI among the facts: {page}");
+    let chip = "data-expectation=\"docker CLI &gt;=26\">expected for docker CLI &gt;=26</span>";
+    assert!(page.contains(chip), "the step's expectation set: {page}");
+    assert_eq!(page.matches("data-expectation=").count(), 1, "only the step that has one");
+}
+
+#[test]
 fn text_is_escaped_by_construction() {
     let mut report = scenario_report();
     report.scenarios[0].steps[0].title = "<img src=http://x.example/a.png>".into();

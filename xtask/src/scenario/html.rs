@@ -26,12 +26,16 @@ pub fn render(report: &Report, masker: &Masker) -> String {
     // Failed scenarios first; within each group the order they ran in.
     let mut ordered: Vec<&ScenarioReport> = report.scenarios.iter().filter(|s| !s.passed).collect();
     ordered.extend(report.scenarios.iter().filter(|s| s.passed));
-    let facts = [
-        ("engine", t.t(&report.engine)),
+    let mut facts = vec![("engine", t.t(&report.engine))];
+    // Which docker CLI ran the client's steps: it picks the expectations (`[[steps.per_client]]`).
+    if let Some(cli) = &report.client_cli {
+        facts.push(("docker CLI", t.t(cli)));
+    }
+    facts.extend([
         ("started", report.started_at.clone()),
         ("run", report.run_id.clone()),
         ("steps", steps.to_string()),
-    ];
+    ]);
     let body = html! {
         div class="summary" data-summary=(report.summary.line()) {
             @if let Some(sig) = &report.interrupted {
@@ -118,6 +122,7 @@ fn step(s: &ScenarioReport, st: &StepReport, t: &Text<'_>) -> Markup {
                     @if st.on.as_str() != "client" { span class="chip" { "on " (st.on.as_str()) } }
                     @if let Some(id) = &st.identity { span class="chip" { "as " (id) } }
                     @if let Some(clock) = &st.clock { span class="chip" { "clock " (clock) } }
+                    @if let Some(set) = &st.expectation { span class="chip" data-expectation=(set) { "expected for " (set) } }
                     @for (k, v) in &st.env { span class="chip" { (k) "=" (t.t(v)) } }
                     @if st.status != StepStatus::NotRun && st.status != StepStatus::Skipped { span class="chip" { (secs(st.duration_ms)) } }
                 }
