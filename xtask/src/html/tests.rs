@@ -171,7 +171,7 @@ fn the_scenario_page_names_the_docker_cli_and_the_expectations_it_picked() {
     let page = crate::scenario::html::render(&report, &Masker::new(&[]));
     let facts = Regex::new(r"docker CLI</\w+>\s*<\w+[^>]*>26\.1\.5\+dfsg1<").unwrap();
     assert!(facts.is_match(&page), "the run's CLI among the facts: {page}");
-    let chip = "data-expectation=\"docker CLI &gt;=26\">expected for docker CLI &gt;=26</span>";
+    let chip = "data-expectation=\"docker CLI &gt;=26\">expectations: docker CLI &gt;=26</span>";
     assert!(page.contains(chip), "the step's expectation set: {page}");
     assert_eq!(page.matches("data-expectation=").count(), 1, "only the step that has one");
 }

@@ -122,7 +122,7 @@ fn step(s: &ScenarioReport, st: &StepReport, t: &Text<'_>) -> Markup {
                     @if st.on.as_str() != "client" { span class="chip" { "on " (st.on.as_str()) } }
                     @if let Some(id) = &st.identity { span class="chip" { "as " (id) } }
                     @if let Some(clock) = &st.clock { span class="chip" { "clock " (clock) } }
-                    @if let Some(set) = &st.expectation { span class="chip" data-expectation=(set) { "expected for " (set) } }
+                    @if let Some(set) = &st.expectation { span class="chip" data-expectation=(set) { "expectations: " (set) } }
                     @for (k, v) in &st.env { span class="chip" { (k) "=" (t.t(v)) } }
                     @if st.status != StepStatus::NotRun && st.status != StepStatus::Skipped { span class="chip" { (secs(st.duration_ms)) } }
                 }
