@@ -91,7 +91,7 @@ fn step_plain(
         bail!("exited {}: {}", if ok { "0" } else { "non-zero" }, tail.join(" | "));
     }
     for cap in &step.capture {
-        let re = regex::Regex::new(&interpolate_regex(&cap.regex, vars)?)
+        let re = regex_lite::Regex::new(&interpolate_regex(&cap.regex, vars)?)
             .with_context(|| format!("capture `{}`", cap.name))?;
         let value = re
             .captures(&text)

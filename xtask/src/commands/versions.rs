@@ -27,7 +27,7 @@ fn ask(sh: &Shell, sb: &Sandbox, service: &str, script: &str, re: &str) -> Strin
         Ok(o) => o,
         Err(e) => return format!("unknown ({e:#})"),
     };
-    let re = regex::Regex::new(re).expect("valid regex");
+    let re = regex_lite::Regex::new(re).expect("valid regex");
     re.captures(&out.combined())
         .and_then(|c| c.get(1))
         .map(|m| m.as_str().trim().to_string())

@@ -2,7 +2,7 @@
 //! role must be in the page, failures come first, secrets are masked, and nothing in the page
 //! reaches the network or runs a script.
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::Tone;
 use crate::migrate::compare::html as compare_html;

@@ -172,7 +172,7 @@ pub fn catalogue(lock: &Lock) -> Result<Vec<Cli>> {
 /// The release a `docker --version` line names, as written there (`Docker version 26.1.5+dfsg1,
 /// build a72d7cd` → `26.1.5+dfsg1`): what reports record.
 pub fn reported(text: &str) -> Option<&str> {
-    let re = regex::Regex::new(r"Docker version ([^,\s]+)").expect("valid regex");
+    let re = regex_lite::Regex::new(r"Docker version ([^,\s]+)").expect("valid regex");
     Some(re.captures(text)?.get(1)?.as_str())
 }
 
@@ -180,7 +180,7 @@ pub fn reported(text: &str) -> Option<&str> {
 /// Debian's suffixes and pre-releases compare like the release (what per-client expectations and
 /// the refusal of docker 29 go by).
 pub fn release_version(release: &str) -> Option<semver::Version> {
-    let re = regex::Regex::new(r"^v?(\d+)\.(\d+)\.(\d+)").expect("valid regex");
+    let re = regex_lite::Regex::new(r"^v?(\d+)\.(\d+)\.(\d+)").expect("valid regex");
     let c = re.captures(release.trim())?;
     Some(semver::Version::new(c[1].parse().ok()?, c[2].parse().ok()?, c[3].parse().ok()?))
 }

@@ -6,7 +6,7 @@
 //! under it. Leaves are cheap and nothing pins them, so they are (re)issued
 //! from the existing CA whenever they are missing or close to expiry.
 //!
-//! rcgen writes certificates; existing ones are read back with x509-parser.
+//! rcgen writes certificates; existing ones are read back with [`util::x509`].
 
 use std::fs::{self, DirBuilder, Permissions};
 use std::io::ErrorKind;
@@ -113,7 +113,7 @@ pub fn check_key_modes(dir: &Path) -> Result<()> {
 /// The loaded or freshly created root CA.
 struct Ca {
     issuer: Issuer<'static, KeyPair>,
-    cert: CertInfo,
+    cert: util::x509::Certificate,
 }
 
 fn validate_names(names: &[&str]) -> Result<()> {
@@ -350,12 +350,11 @@ fn exists(path: &Path) -> Result<bool> {
     }
 }
 
-fn read_cert(path: &Path) -> Result<CertInfo> {
+fn read_cert(path: &Path) -> Result<util::x509::Certificate> {
     let text = read_text(path)?;
-    x509_parser::pem::parse_x509_pem(text.as_bytes())
+    util::x509::pem_certificate(text.as_bytes())
         .ok()
-        .filter(|(_, pem)| pem.label == "CERTIFICATE")
-        .and_then(|(_, pem)| parse_cert(&pem.contents))
+        .and_then(|der| parse_cert(&der))
         .ok_or_else(|| corrupt(path, "is not a readable PEM certificate"))
 }
 
@@ -375,43 +374,9 @@ fn write_pair(dir: &Path, cert: (&Path, &str), key: (&Path, &str)) -> Result<()>
     util::write_together(dir, &[(key.0, key.1.as_bytes(), KEY_MODE), (cert.0, cert.1.as_bytes(), CERT_MODE)])
 }
 
-/// The few certificate fields this module inspects, as raw DER where compared bytewise.
-#[derive(Debug)]
-struct CertInfo {
-    issuer: Vec<u8>,
-    subject: Vec<u8>,
-    spki: Vec<u8>,
-    not_after: OffsetDateTime,
-    dns_names: Vec<String>,
-}
-
 /// The fields of a DER certificate this module checks; None when it is not one certificate.
-fn parse_cert(der: &[u8]) -> Option<CertInfo> {
-    let (rest, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    if !rest.is_empty() {
-        return None;
-    }
-    Some(CertInfo {
-        issuer: cert.issuer().as_raw().to_vec(),
-        subject: cert.subject().as_raw().to_vec(),
-        spki: cert.public_key().raw.to_vec(),
-        not_after: cert.validity().not_after.to_datetime(),
-        dns_names: cert
-            .subject_alternative_name()
-            .ok()
-            .flatten()
-            .map(|san| {
-                san.value
-                    .general_names
-                    .iter()
-                    .filter_map(|g| match g {
-                        x509_parser::extensions::GeneralName::DNSName(d) => Some(d.to_string()),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-    })
+fn parse_cert(der: &[u8]) -> Option<util::x509::Certificate> {
+    util::x509::parse(der).ok()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use regex::Regex;
+use regex_lite::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Capture, Expect, Outcome};
@@ -138,7 +138,7 @@ pub fn check(expect: &Expect, out: &Output) -> Vec<Failure> {
     failures
 }
 
-fn invalid_regex(pattern: &str, e: &regex::Error) -> Failure {
+fn invalid_regex(pattern: &str, e: &regex_lite::Error) -> Failure {
     Failure::new(FailureKind::InvalidRegex, format!("regex /{pattern}/ does not compile: {e}"))
 }
 

@@ -4,7 +4,7 @@
 //! and its scenarios are marked interrupted.
 
 use maud::{html, Markup};
-use regex::Regex;
+use regex_lite::Regex;
 
 use super::report::{Report, ScenarioReport, StepReport, StepStatus};
 use crate::html::trust::{pair, Shot};

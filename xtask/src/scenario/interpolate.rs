@@ -104,7 +104,7 @@ pub fn interpolate(s: &str, vars: &Vars) -> Result<String> {
 /// because a captured value is data to look for, not a pattern: a digest or
 /// a registry host containing `.` must match only itself.
 pub fn interpolate_regex(s: &str, vars: &Vars) -> Result<String> {
-    render(s, vars, regex::escape)
+    render(s, vars, regex_lite::escape)
 }
 
 #[cfg(test)]
@@ -155,7 +155,7 @@ mod tests {
         let v = vars(&[("registry", "sandboxregistry:5000"), ("d", "a.b")]);
         let re = interpolate_regex("^{{d}}$", &v).unwrap();
         assert_eq!(re, r"^a\.b$");
-        let re = regex::Regex::new(&re).unwrap();
+        let re = regex_lite::Regex::new(&re).unwrap();
         assert!(re.is_match("a.b"));
         assert!(!re.is_match("axb"));
     }

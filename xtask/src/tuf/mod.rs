@@ -14,7 +14,7 @@ pub mod verify;
 
 use std::collections::BTreeMap;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -165,23 +165,18 @@ impl Key {
         B64.decode(&self.keyval.public).context("the public part is not base64")
     }
 
-    /// For an `-x509` key, what `read` takes from its certificate; `None` for a bare key.
-    pub fn certificate<T>(
-        &self,
-        read: impl FnOnce(&x509_parser::certificate::X509Certificate<'_>) -> T,
-    ) -> Result<Option<T>> {
+    /// For an `-x509` key, its certificate; `None` for a bare key.
+    pub fn certificate(&self) -> Result<Option<crate::util::x509::Certificate>> {
         if !self.keytype.ends_with("-x509") {
             return Ok(None);
         }
-        let pem = self.public()?;
-        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).map_err(|e| anyhow!("{e}"))?;
-        let cert = pem.parse_x509().map_err(|e| anyhow!("not a certificate: {e}"))?;
-        Ok(Some(read(&cert)))
+        let der = crate::util::x509::pem_certificate(&self.public()?)?;
+        Ok(Some(crate::util::x509::parse(&der)?))
     }
 
     /// The bare public key inside an `-x509` key's certificate; `None` for a bare key.
     pub fn certificate_key(&self) -> Result<Option<Key>> {
-        let spki = self.certificate(|c| B64.encode(c.public_key().raw))?;
+        let spki = self.certificate()?.map(|c| B64.encode(c.spki));
         Ok(spki.map(|public| Key {
             keytype: self.keytype.trim_end_matches("-x509").to_string(),
             keyval: KeyVal { public },

@@ -7,7 +7,9 @@
 //! Key types and signature methods, as notary's `tuf/signed/verifiers.go` pairs them: `ecdsa`
 //! (PKIX public key) and `ecdsa-x509` (a PEM certificate) with method `ecdsa` (r‖s over SHA-256;
 //! P-256, the curve notary makes keys on); `rsa`/`rsa-x509` with `rsapss` (salt = hash length) or
-//! `rsa-pkcs1v15`, at least 2048 bits; `ed25519` (raw 32 bytes) with `eddsa`.
+//! `rsa-pkcs1v15`, at least 2048 bits; `ed25519` (raw 32 bytes) with `eddsa`. The signatures
+//! are checked with ring (which rustls and rcgen already build on), so RSA keys are also held to
+//! ring's upper bound of 8192 bits.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256, Sha512};
 use time::OffsetDateTime;
+
+use crate::util::x509;
 
 use super::{
     canonical, expected_type, rfc3339, short_id, FileMeta, Key, KeyVal, B64, MAX_DOWNLOAD, MAX_TIMESTAMP, RELEASES,
@@ -70,11 +74,18 @@ impl Envelope {
     }
 }
 
+/// A public key as ring takes it, with the algorithms notary pairs with its type.
 enum Verifier {
-    P256(p256::ecdsa::VerifyingKey),
-    Rsa(rsa::PublicKey),
-    Ed25519(ed25519_dalek::VerifyingKey),
+    /// The uncompressed point.
+    P256(Vec<u8>),
+    /// The DER `RSAPublicKey`.
+    Rsa(Vec<u8>),
+    Ed25519(Vec<u8>),
 }
+
+const OID_EC_PUBLIC_KEY: &[u64] = &[1, 2, 840, 10045, 2, 1];
+const OID_P256: &[u64] = &[1, 2, 840, 10045, 3, 1, 7];
+const OID_RSA: &[u64] = &[1, 2, 840, 113549, 1, 1, 1];
 
 /// A key as root or a delegations object lists it, checked as the verifier needs it: base64,
 /// and for an x509 key a certificate.
@@ -83,39 +94,50 @@ fn parse_key(id: &str, v: &Value) -> Result<Key> {
     let public = v["keyval"]["public"].as_str().with_context(|| format!("key {id} has no public part"))?.to_string();
     let key = Key { keytype, keyval: KeyVal { public } };
     key.public().with_context(|| format!("key {id}'s public part is not base64"))?;
-    key.certificate(|_| ()).map_err(|e| anyhow!("key {id}: {e}"))?;
+    key.certificate().map_err(|e| anyhow!("key {id}: {e}"))?;
     Ok(key)
 }
 
 impl Key {
     /// The DER SubjectPublicKeyInfo: the certificate's for x509 keys.
     fn spki(&self) -> Result<Vec<u8>> {
-        match self.certificate(|c| c.public_key().raw.to_vec())? {
-            Some(spki) => Ok(spki),
+        match self.certificate()? {
+            Some(cert) => Ok(cert.spki),
             None => self.public(),
         }
     }
 
     fn verifier(&self) -> Result<Verifier> {
-        use p256::pkcs8::DecodePublicKey;
         match self.keytype.as_str() {
             "ecdsa" | "ecdsa-x509" => {
-                let pk = p256::PublicKey::from_public_key_der(&self.spki()?)
-                    .map_err(|e| anyhow!("not a P-256 public key ({e}); notary makes P-256 keys"))?;
-                Ok(Verifier::P256(pk.into()))
+                let pk = x509::public_key(&self.spki()?)?;
+                let curve = pk.parameter.as_ref().map(|p| p.components().as_slice());
+                if pk.algorithm.components().as_slice() != OID_EC_PUBLIC_KEY || curve != Some(OID_P256) {
+                    bail!("not a P-256 public key ({}); notary makes P-256 keys", pk.algorithm);
+                }
+                Ok(Verifier::P256(pk.key))
             }
             "rsa" | "rsa-x509" => {
-                let pk =
-                    rsa::PublicKey::from_public_key_der(&self.spki()?).map_err(|e| anyhow!("not an RSA key ({e})"))?;
-                if rsa::traits::PublicKeyParts::n(&pk).bit_width() < 2048 {
+                let pk = x509::public_key(&self.spki()?)?;
+                if pk.algorithm.components().as_slice() != OID_RSA {
+                    bail!("not an RSA key ({})", pk.algorithm);
+                }
+                let bits = rsa_modulus_bits(&pk.key).context("not an RSA key")?;
+                if bits < 2048 {
                     bail!("RSA keys under 2048 bits are refused, as notary does");
                 }
-                Ok(Verifier::Rsa(pk))
+                // ring's limit; notary makes P-256 keys, and RSA keys are 2048 or 4096 bits.
+                if bits > 8192 {
+                    bail!("RSA keys over 8192 bits are not verified here");
+                }
+                Ok(Verifier::Rsa(pk.key))
             }
             "ed25519" => {
-                let bytes: [u8; 32] =
-                    self.public()?.as_slice().try_into().map_err(|_| anyhow!("an ed25519 key is 32 bytes"))?;
-                Ok(Verifier::Ed25519(ed25519_dalek::VerifyingKey::from_bytes(&bytes)?))
+                let bytes = self.public()?;
+                if bytes.len() != 32 {
+                    bail!("an ed25519 key is 32 bytes");
+                }
+                Ok(Verifier::Ed25519(bytes))
             }
             other => bail!("key type {other} is not one notary uses"),
         }
@@ -123,27 +145,30 @@ impl Key {
 
     /// Whether `sig` (decoded) by `method` verifies `msg` with this key.
     fn verifies(&self, method: &str, sig: &[u8], msg: &[u8]) -> Result<bool> {
-        use p256::ecdsa::signature::Verifier as _;
-        Ok(match (self.verifier()?, method) {
-            (Verifier::P256(vk), "ecdsa") => match p256::ecdsa::Signature::from_slice(sig) {
-                Ok(s) => vk.verify(msg, &s).is_ok(),
-                Err(_) => false,
-            },
-            (Verifier::Rsa(pk), "rsapss") => match rsa::pss::Signature::try_from(sig) {
-                Ok(s) => rsa::pss::VerifyingKey::<Sha256>::new(pk).verify(msg, &s).is_ok(),
-                Err(_) => false,
-            },
-            (Verifier::Rsa(pk), "rsa-pkcs1v15") => match rsa::pkcs1v15::Signature::try_from(sig) {
-                Ok(s) => rsa::pkcs1v15::VerifyingKey::<Sha256>::new(pk).verify(msg, &s).is_ok(),
-                Err(_) => false,
-            },
-            (Verifier::Ed25519(vk), "eddsa") => match ed25519_dalek::Signature::from_slice(sig) {
-                Ok(s) => vk.verify(msg, &s).is_ok(),
-                Err(_) => false,
-            },
-            _ => false,
-        })
+        use ring::signature as s;
+        let (key, algorithm): (Vec<u8>, &dyn s::VerificationAlgorithm) = match (self.verifier()?, method) {
+            (Verifier::P256(k), "ecdsa") => (k, &s::ECDSA_P256_SHA256_FIXED),
+            (Verifier::Rsa(k), "rsapss") => (k, &s::RSA_PSS_2048_8192_SHA256),
+            (Verifier::Rsa(k), "rsa-pkcs1v15") => (k, &s::RSA_PKCS1_2048_8192_SHA256),
+            (Verifier::Ed25519(k), "eddsa") => (k, &s::ED25519),
+            _ => return Ok(false),
+        };
+        Ok(s::UnparsedPublicKey::new(algorithm, key).verify(msg, sig).is_ok())
     }
+}
+
+/// The bit length of an `RSAPublicKey`'s modulus.
+fn rsa_modulus_bits(der: &[u8]) -> Result<usize> {
+    let (n, _) = yasna::parse_der(der, |r| {
+        r.read_sequence(|r| {
+            let n = r.next().read_bigint_bytes()?;
+            r.next().read_der()?; // publicExponent
+            Ok(n)
+        })
+    })
+    .map_err(|e| anyhow!("{e}"))?;
+    let n = n.iter().skip_while(|b| **b == 0).copied().collect::<Vec<u8>>();
+    Ok(n.first().map_or(0, |top| n.len() * 8 - top.leading_zeros() as usize))
 }
 
 /// A role as the verifier holds it: its name, its keys and threshold (as root or a delegating
@@ -386,9 +411,7 @@ pub fn verify(src: &mut dyn Source, at: OffsetDateTime) -> Result<Verified> {
     let root_signers = verify_signatures(&root, &keys, &root_role).context("root.json")?;
     let mut root_cert_expiry = Vec::new();
     for id in &root_role.keyids {
-        let validity = keys.get(id).and_then(|k| {
-            k.certificate(|c| (c.validity().not_before.to_datetime(), c.validity().not_after.to_datetime())).ok()?
-        });
+        let validity = keys.get(id).and_then(|k| k.certificate().ok()?.map(|c| (c.not_before, c.not_after)));
         if let Some((not_before, not_after)) = validity {
             let valid = not_after > at && not_before <= at;
             root_cert_expiry.push((id.clone(), rfc3339(not_after), !valid));

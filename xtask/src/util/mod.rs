@@ -1,6 +1,6 @@
 //! The small helpers every part shares, each once and each in a file of its own: files written
-//! atomically, the cache directory, the clock, random bytes, the HTTP client, shell quoting, and
-//! waiting for a probe.
+//! atomically, the cache directory, the clock, random bytes, the HTTP client, shell quoting, waiting for a
+//! probe, and reading a certificate back.
 
 mod clock;
 mod dirs;
@@ -9,6 +9,7 @@ mod http;
 mod poll;
 mod quote;
 mod random;
+pub mod x509;
 
 pub use clock::now_rfc3339;
 pub use dirs::cache_dir;

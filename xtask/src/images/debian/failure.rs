@@ -3,7 +3,7 @@
 
 /// One clear error from mmdebstrap's log, naming a vanished pin when that is the cause.
 pub fn explain_failure(image: &str, log: &[String]) -> anyhow::Error {
-    let re = regex::Regex::new(r"Version '([^']+)' for '([^']+)' was not found").expect("valid regex");
+    let re = regex_lite::Regex::new(r"Version '([^']+)' for '([^']+)' was not found").expect("valid regex");
     let missing: Vec<String> =
         log.iter().filter_map(|l| re.captures(l).map(|c| format!("{}={}", &c[2], &c[1]))).collect();
     if !missing.is_empty() {

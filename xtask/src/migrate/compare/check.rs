@@ -55,7 +55,9 @@ pub fn digest_in(output: &str) -> Option<String> {
         r"Successfully verified signature for \S+@(sha256:[0-9a-f]{64})",
         r"Pull \(1 of 1\): \S+@(sha256:[0-9a-f]{64})",
     ];
-    patterns.iter().find_map(|p| regex::Regex::new(p).expect("valid regex").captures(output).map(|c| c[1].to_string()))
+    patterns
+        .iter()
+        .find_map(|p| regex_lite::Regex::new(p).expect("valid regex").captures(output).map(|c| c[1].to_string()))
 }
 
 /// Go's resolver and glibc's words for a name that did not resolve.

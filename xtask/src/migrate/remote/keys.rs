@@ -114,9 +114,10 @@ impl Keys {
 /// The leaf certificate's subject and SHA-256 fingerprint (what `notation cert ls` shows).
 fn certificate_facts(path: &Path) -> Result<(String, String)> {
     let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let (_, p) = x509_parser::pem::parse_x509_pem(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let cert = p.parse_x509().map_err(|e| anyhow::anyhow!("{} is not a certificate: {e}", path.display()))?;
-    Ok((cert.subject().to_string(), util::hex(&<sha2::Sha256 as sha2::Digest>::digest(&p.contents))))
+    let der = util::x509::pem_certificate(&pem).with_context(|| path.display().to_string())?;
+    let cert = util::x509::parse(&der).with_context(|| format!("{} is not a certificate", path.display()))?;
+    let subject = util::x509::name_to_string(&cert.subject).with_context(|| path.display().to_string())?;
+    Ok((subject, util::hex(&<sha2::Sha256 as sha2::Digest>::digest(&der))))
 }
 
 /// The last certificate of a PEM chain file (the root, for Notation's trust store).

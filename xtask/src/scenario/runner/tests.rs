@@ -308,7 +308,7 @@ fn report_round_trips_with_schema() {
     assert_eq!(report.schema, "trust-sandbox/scenario-report/v1");
     assert_eq!(report.engine, "fake 1.0");
     assert_eq!(report.run_id, "0123abcd");
-    let re = regex::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$").unwrap();
+    let re = regex_lite::Regex::new(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$").unwrap();
     assert!(re.is_match(&report.started_at), "{}", report.started_at);
     assert_eq!(report.summary, Summary { passed: 0, failed: 1 });
 

@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use p256::ecdsa::signature::Signer as _;
-use p256::pkcs8::{DecodePrivateKey, EncodePublicKey};
+use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde_json::{json, Value};
 
 use super::*;
@@ -13,22 +12,28 @@ use super::*;
 include!("rsa_vectors.rs");
 
 struct K {
-    sk: p256::ecdsa::SigningKey,
+    sk: EcdsaKeyPair,
     json: Value,
     id: String,
 }
 
+/// A P-256 key pair as rcgen makes them, and ring's signer for it (r‖s, as notary signs).
+fn p256() -> (rcgen::KeyPair, EcdsaKeyPair) {
+    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let rng = ring::rand::SystemRandom::new();
+    let sk = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &kp.serialize_der(), &rng).unwrap();
+    (kp, sk)
+}
+
 /// A role key as notary's `ecdsa` keys are: the PKIX public key, base64.
-fn ecdsa(seed: u8) -> K {
-    let sk = p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap();
-    let der = sk.verifying_key().to_public_key_der().unwrap();
-    key(sk, "ecdsa", der.as_bytes())
+fn ecdsa() -> K {
+    let (kp, sk) = p256();
+    key(sk, "ecdsa", &rcgen::PublicKeyData::subject_public_key_info(&kp))
 }
 
 /// A root key as notary's are: a self-signed certificate, its PEM base64-encoded.
 fn x509(expired: bool) -> K {
-    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let sk = p256::ecdsa::SigningKey::from_pkcs8_der(&kp.serialize_der()).unwrap();
+    let (kp, sk) = p256();
     let mut params = rcgen::CertificateParams::new(vec!["example/app".into()]).unwrap();
     let now = time::OffsetDateTime::now_utc();
     (params.not_before, params.not_after) = match expired {
@@ -39,7 +44,7 @@ fn x509(expired: bool) -> K {
     key(sk, "ecdsa-x509", cert.pem().as_bytes())
 }
 
-fn key(sk: p256::ecdsa::SigningKey, keytype: &str, public: &[u8]) -> K {
+fn key(sk: EcdsaKeyPair, keytype: &str, public: &[u8]) -> K {
     let json = json!({"keytype": keytype, "keyval": {"private": null, "public": B64.encode(public)}});
     let id = crate::util::hex(&Sha256::digest(canonical::encode(&json).unwrap()));
     K { sk, json, id }
@@ -51,8 +56,8 @@ fn sign(signed: &Value, keys: &[&K]) -> Vec<u8> {
     let sigs: Vec<Value> = keys
         .iter()
         .map(|k| {
-            let s: p256::ecdsa::Signature = k.sk.sign(&msg);
-            json!({"keyid": k.id, "method": "ecdsa", "sig": B64.encode(s.to_bytes())})
+            let s = k.sk.sign(&ring::rand::SystemRandom::new(), &msg).unwrap();
+            json!({"keyid": k.id, "method": "ecdsa", "sig": B64.encode(s.as_ref())})
         })
         .collect();
     // Pretty, not canonical: what is hashed is the bytes served, what is signed the canonical form.
@@ -76,7 +81,7 @@ struct Keys {
 }
 
 fn keys() -> Keys {
-    Keys { root: x509(false), targets: ecdsa(2), snapshot: ecdsa(3), timestamp: ecdsa(4), alice: ecdsa(5) }
+    Keys { root: x509(false), targets: ecdsa(), snapshot: ecdsa(), timestamp: ecdsa(), alice: ecdsa() }
 }
 
 const FUTURE: &str = "2099-01-01T00:00:00Z";
@@ -283,12 +288,53 @@ fn rsa_and_ed25519_signatures_verify_as_notary_pairs_them() {
     assert!(rsa.verifies("rsa-pkcs1v15", &pkcs1, msg).unwrap());
     assert!(!rsa.verifies("rsapss", &pkcs1, msg).unwrap(), "the method must match the signature");
     assert!(!rsa.verifies("rsapss", &pss, br#"{"a":2}"#).unwrap());
-    let ed = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    let key = Key { keytype: "ed25519".into(), keyval: KeyVal { public: B64.encode(ed.verifying_key().to_bytes()) } };
-    let sig = ed25519_dalek::Signer::sign(&ed, msg).to_bytes();
-    assert!(key.verifies("eddsa", &sig, msg).unwrap());
-    assert!(!key.verifies("ecdsa", &sig, msg).unwrap());
+    let ed = ring::signature::Ed25519KeyPair::from_seed_unchecked(&[7; 32]).unwrap();
+    let key = Key { keytype: "ed25519".into(), keyval: KeyVal { public: B64.encode(ed.public_key()) } };
+    let sig = ed.sign(msg);
+    assert!(key.verifies("eddsa", sig.as_ref(), msg).unwrap());
+    assert!(!key.verifies("ecdsa", sig.as_ref(), msg).unwrap());
     assert!(Key { keytype: "dsa".into(), keyval: KeyVal { public: B64.encode([1]) } }
         .verifies("dsa", &[], msg)
         .is_err());
+}
+
+/// An `RSAPublicKey` of `bits` in a SubjectPublicKeyInfo, as `rsa` keys are listed.
+fn rsa_spki(bits: usize) -> String {
+    let mut n = vec![0xc5u8; bits / 8];
+    n[0] |= 0x80;
+    let rsa_key = yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_bigint_bytes(&n, true);
+            w.next().write_u32(65537);
+        })
+    });
+    let spki = yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            w.next().write_sequence(|w| {
+                w.next().write_oid(&yasna::models::ObjectIdentifier::from_slice(&[1, 2, 840, 113549, 1, 1, 1]));
+                w.next().write_null();
+            });
+            w.next().write_bitvec_bytes(&rsa_key, rsa_key.len() * 8);
+        })
+    });
+    B64.encode(spki)
+}
+
+#[test]
+fn keys_notary_would_not_accept_are_refused() {
+    let verifier_error = |keytype: &str, public: String| {
+        let key = Key { keytype: keytype.into(), keyval: KeyVal { public } };
+        format!("{:#}", key.verifies("rsapss", &[0; 256], b"{}").expect_err("a key error"))
+    };
+    assert!(verifier_error("rsa", rsa_spki(1024)).contains("under 2048 bits"));
+    assert!(verifier_error("rsa", rsa_spki(16384)).contains("over 8192 bits"));
+    let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    let p384 = B64.encode(rcgen::PublicKeyData::subject_public_key_info(&p384));
+    assert!(verifier_error("ecdsa", p384.clone()).contains("not a P-256 public key"));
+    assert!(verifier_error("rsa", p384).contains("not an RSA key"));
+    assert!(verifier_error("ecdsa", rsa_spki(2048)).contains("not a P-256 public key"));
+    assert!(verifier_error("ed25519", B64.encode([1; 31])).contains("32 bytes"));
+    // The real 2048-bit key is read as such (its signatures are checked above).
+    let rsa = Key { keytype: "rsa".into(), keyval: KeyVal { public: RSA_PUBLIC.concat() } };
+    assert!(!rsa.verifies("rsapss", &[0; 256], b"{}").unwrap());
 }
