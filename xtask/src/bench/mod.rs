@@ -239,8 +239,10 @@ fn sandbox_rows(
             // After the guide (every service exercised, the client daemon holding images as in
             // use), before the catalogue fills the DB's buffer pool with its scenarios' data.
             memory(sh, engine, &sb, runs, &mut rows.memory);
-            let all = scenario::names();
-            scenarios(sh, &sb, &plain, &all, catalogue_runs.max(1), &mut rows.catalogue);
+            if catalogue_runs > 0 {
+                let all = scenario::names();
+                scenarios(sh, &sb, &plain, &all, catalogue_runs, &mut rows.catalogue);
+            }
             // Last: it kills the stack (and leaves it up again for the teardown).
             crash::measure(sh, &plain, bench, &up_opts, sb, runs, &mut rows.crash);
         }

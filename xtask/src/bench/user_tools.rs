@@ -62,7 +62,16 @@ impl<'a> UserTool<'a> {
         let mut plan = export::plan(sh, sb).context("exporting the bench sandbox")?;
         let (suffix, kind) = match engine.kind {
             EngineKind::Docker => ("compose", Kind::Compose { bin: crate::compose_v2::ensure(sh)? }),
-            EngineKind::Podman => ("kube", Kind::Kube),
+            EngineKind::Podman => {
+                // Measured on a fresh machine: without it, the first `kube play` fails on
+                // `finding pause binary` (setup installs podman without its recommends).
+                which::which("catatonit").map_err(|_| {
+                    anyhow::anyhow!(
+                        "`podman kube play` builds its pods' pause image from catatonit (nothing is pulled), which is not installed: `apt-get install catatonit` (`cargo xtask test --yes` installs it)"
+                    )
+                })?;
+                ("kube", Kind::Kube)
+            }
         };
         let name = format!("{}-{suffix}", sb.name);
         plan.sandbox = name.clone();

@@ -94,6 +94,17 @@ pub fn run_args(spec: &RunSpec) -> Vec<String> {
     a
 }
 
+/// `rm` argv for containers and their anonymous volumes. `at_once`: without podman's stop first
+/// (SIGTERM, then up to 10 s); docker's `rm --force` kills at once anyway, and has no `--time`.
+pub fn rm_args(kind: super::EngineKind, names: &[String], at_once: bool) -> Vec<String> {
+    let mut a: Vec<String> = ["rm", "--force", "--volumes"].map(String::from).into();
+    if at_once && kind == super::EngineKind::Podman {
+        a.extend(["--time".to_string(), "0".to_string()]);
+    }
+    a.extend(names.iter().cloned());
+    a
+}
+
 fn mount_arg(m: &Mount) -> String {
     match m {
         Mount::Volume { name, target } => format!("type=volume,source={name},target={target}"),

@@ -10,6 +10,7 @@ pub mod objects;
 mod output;
 pub mod podman_locks;
 mod resolve;
+mod trace;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -46,7 +47,7 @@ pub struct Engine {
     bin: PathBuf,
 }
 
-pub use argv::{exec_args, run_args, EnvVar, Mount, RunSpec, Stdin};
+pub use argv::{exec_args, rm_args, run_args, EnvVar, Mount, RunSpec, Stdin};
 pub use inspect::{parse_inspect, ContainerState};
 pub use output::Output;
 pub use resolve::ENV as ENGINE_ENV;
@@ -93,6 +94,26 @@ impl Engine {
         Ok(Engine { kind, bin })
     }
 
+    /// Whether the engine answers, with the error `detect` gives when it does not: for a caller
+    /// that found it with [`Engine::for_sandbox_unasked`] and asks this beside its first calls.
+    pub fn answering(&self, sh: &Shell) -> Result<()> {
+        self.answers(sh)
+            .with_context(|| format!("{} is installed but does not answer; {}", self.kind, install_hint(self.kind)))
+    }
+
+    /// Runs `f` while the engine is asked, on another thread, whether it answers: the answer no
+    /// longer waits in line before the first call that matters. If the engine does not answer,
+    /// that is the error; whatever `f` met then is only its symptom.
+    pub fn beside_answer<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let (answered, out) = std::thread::scope(|s| {
+            let answered = s.spawn(|| self.answering(&Shell::new()?));
+            let out = f();
+            (answered.join().expect("an engine call does not panic"), out)
+        });
+        answered?;
+        out
+    }
+
     fn answers(&self, sh: &Shell) -> Result<()> {
         // Cheap calls that still need a working engine: `podman info` probes everything (~0.4 s),
         // and `podman ps` checks the state of every container on the machine (0.3 s here with
@@ -132,6 +153,7 @@ impl Engine {
         c.envs(env.iter().copied());
         c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
         std::os::unix::process::CommandExt::process_group(&mut c, 0);
+        let traced = trace::start();
         let mut child = c.spawn()?;
         let writer = match (stdin, child.stdin.take()) {
             (Some(input), Some(mut pipe)) => {
@@ -145,6 +167,7 @@ impl Engine {
             // A command that exits without reading all its input is not an error of ours.
             let _ = w.join();
         }
+        trace::done(traced, self.kind.binary(), args);
         Ok(out)
     }
 
@@ -223,12 +246,23 @@ impl Engine {
     }
 
     pub fn remove_containers(&self, sh: &Shell, names: &[String]) -> Result<()> {
+        self.rm(sh, names, false)
+    }
+
+    /// [`Engine::remove_containers`] without a grace period: for containers whose processes keep
+    /// nothing that outlives the container. podman's `rm --force` stops a container first
+    /// (SIGTERM, then up to 10 s), and the client's nested dockerd takes 1.2 s to stop (measured
+    /// on podman 4.3) for a state its removal then throws away.
+    pub fn remove_containers_now(&self, sh: &Shell, names: &[String]) -> Result<()> {
+        self.rm(sh, names, true)
+    }
+
+    fn rm(&self, sh: &Shell, names: &[String], at_once: bool) -> Result<()> {
         if names.is_empty() {
             return Ok(());
         }
-        let mut args = vec!["rm", "--force", "--volumes"];
-        args.extend(names.iter().map(String::as_str));
-        let out = self.raw(sh, &args)?;
+        let args = rm_args(self.kind, names, at_once);
+        let out = self.raw(sh, &args.iter().map(String::as_str).collect::<Vec<_>>())?;
         if !out.ok() && !is_missing(&out) {
             bail!("removing containers {}: {}", names.join(", "), self.explained(&out));
         }
@@ -356,11 +390,6 @@ impl Engine {
     /// Which of `references` the engine holds, in one call (each call costs ~70 ms on podman).
     pub fn images_present(&self, sh: &Shell, references: &[String]) -> Result<Vec<bool>> {
         self.present(sh, "image", references)
-    }
-
-    /// Which of the named volumes exist, in one call.
-    pub fn volumes_present(&self, sh: &Shell, names: &[String]) -> Result<Vec<bool>> {
-        self.present(sh, "volume", names)
     }
 
     fn present(&self, sh: &Shell, kind: &str, names: &[String]) -> Result<Vec<bool>> {

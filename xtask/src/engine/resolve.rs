@@ -57,15 +57,21 @@ fn mismatch(name: &str, recorded: EngineKind, asked: EngineKind, command: &str, 
 }
 
 impl Engine {
-    /// The engine, answering, that a command on sandbox `name` means (see [`EngineKind::resolve`]).
-    pub fn for_sandbox(
+    /// The engine that a command on sandbox `name` means (see [`EngineKind::resolve`]), not yet
+    /// asked whether it answers when its kind is known (recorded or asked for): the caller asks
+    /// [`Engine::answering`] beside its first calls, or knows from them. With neither, the first
+    /// engine that answers.
+    pub fn for_sandbox_unasked(
         sh: &Shell,
         name: &str,
         requested: Option<EngineKind>,
         recorded: Option<EngineKind>,
         command: &str,
     ) -> Result<Engine> {
-        Engine::detect(sh, EngineKind::resolve(name, requested, recorded, command)?)
+        match EngineKind::resolve(name, requested, recorded, command)? {
+            Some(kind) => Engine::find(kind),
+            None => Engine::detect(sh, None),
+        }
     }
 }
 

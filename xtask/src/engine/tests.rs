@@ -109,3 +109,18 @@ fn a_process_counts_as_the_containers_only_with_its_id_in_its_cgroup() {
 fn inspect_rejects_non_array() {
     assert!(parse_inspect("{}").is_err());
 }
+
+#[test]
+fn only_podman_removes_at_once_by_flag() {
+    let names = vec!["ts-client".to_string(), "ts-notarysigner".to_string()];
+    assert_eq!(
+        rm_args(EngineKind::Podman, &names, true),
+        ["rm", "--force", "--volumes", "--time", "0", "ts-client", "ts-notarysigner"]
+    );
+    assert_eq!(
+        rm_args(EngineKind::Podman, &names, false),
+        ["rm", "--force", "--volumes", "ts-client", "ts-notarysigner"]
+    );
+    // docker's `rm --force` kills at once already, and knows no `--time`.
+    assert_eq!(rm_args(EngineKind::Docker, &names, true), rm_args(EngineKind::Docker, &names, false));
+}

@@ -66,6 +66,28 @@ pub fn resolve(sh: &Shell, kind: SourceKind) -> SourceKind {
     }
 }
 
+/// What [`ensure`] would return when the engine already holds every image (the Debian images,
+/// not rebuilt), found with one `image inspect` and nothing locked or built: `up` asks this beside
+/// its other questions. None when `ensure` has work to do (or the images come from Nix).
+pub fn held(
+    sh: &Shell,
+    engine: &Engine,
+    spec: &Spec,
+    kind: SourceKind,
+    opts: &Options,
+) -> Result<Option<BTreeMap<String, String>>> {
+    if opts.rebuild || resolve(sh, kind) != SourceKind::Debian {
+        return Ok(None);
+    }
+    let lock = crate::images::lock::load()?;
+    let mut refs = BTreeMap::new();
+    for image in spec.image_names() {
+        refs.insert(image.to_string(), format!("{REPO_PREFIX}{image}:{}", lock.tag(image)?));
+    }
+    let present = engine.images_present(sh, &refs.values().cloned().collect::<Vec<_>>())?;
+    Ok(present.iter().all(|&here| here).then_some(refs))
+}
+
 /// Makes every image the services use present in the engine; returns image name → reference.
 pub fn ensure(
     sh: &Shell,

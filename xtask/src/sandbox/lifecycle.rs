@@ -10,9 +10,9 @@ use sha2::{Digest, Sha256};
 use xshell::Shell;
 
 use super::state::{self, ClientMode, RegistryMode};
-use super::{config, ownership, pki, ports, readiness, repair, waves, Sandbox, Selector, UpOptions};
+use super::{config, look, ownership, pki, ports, readiness, repair, waves, Sandbox, Selector, UpOptions};
 use super::{DEFAULT_REGISTRY_PORT, DEFAULT_SERVER_PORT, LABEL_CONFIG, LABEL_ID, LABEL_SERVICE};
-use crate::engine::objects::{Kind, Object};
+use crate::engine::objects::{self, Kind, Object};
 use crate::engine::{ContainerState, Engine, EngineKind, RunSpec};
 use crate::table::{Service, Spec};
 use crate::{images, ui, util};
@@ -27,7 +27,8 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     let spec = crate::table::load()?;
     let dir = state::Dir::for_name(&sel.name)?;
     let existing = dir.load()?;
-    let engine = Engine::for_sandbox(sh, &sel.name, sel.engine, existing.as_ref().map(|s| s.engine), "bring up")?;
+    let engine =
+        Engine::for_sandbox_unasked(sh, &sel.name, sel.engine, existing.as_ref().map(|s| s.engine), "bring up")?;
     if let Some(s) = &existing {
         for (flag, asked, has) in [
             ("--server-port", opts.server_port, s.server_port),
@@ -61,9 +62,19 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
 
     // Whatever carries this sandbox's names must be this state's: a second state directory (or a
     // lost HOME) must not recreate a running sandbox with new secrets on its volumes.
-    let claim = ownership::Claim { name: &sel.name, id: existing.as_ref().map(|s| s.id.as_str()), dir: &dir.path };
-    // By name only: that is what `up` creates or reuses (and it keeps a warm `up` cheap).
-    let owned = ownership::check(ownership::survey(sh, &engine, &spec, &sel.name, false)?, &claim, false)?;
+    let id = existing.as_ref().map(|s| s.id.as_str());
+    let claim = ownership::Claim { name: &sel.name, id, dir: &dir.path };
+    let look = match look::Look::take(&engine, &spec, &sel.name, id, opts) {
+        // It answers: it found every image (and a warm `up` spares podman that call).
+        Ok(look) if look.images.is_some() => look,
+        // Before anything is built, and before another error: an engine that does not answer
+        // finds no image, and nothing else either.
+        other => {
+            engine.answering(sh)?;
+            other?
+        }
+    };
+    let owned = ownership::check(look.survey.objects, &claim, false)?;
     let has_trust_data = owned.iter().any(|o| o.kind == Kind::Volume);
 
     // Ports are checked before anything is created, unless our own running container holds them.
@@ -72,14 +83,15 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
     let ours: Vec<String> = published.iter().map(|(svc, _)| super::name::object(&sel.name, &svc.name)).collect();
     // Between two runs (a crash being restarted) the engine still holds the port for it: podman's
     // restart holds it (measured: `taken by pid … (podman)` right after a SIGKILL).
-    let running: Vec<String> = engine
-        .inspect(sh, &ours)?
-        .into_iter()
-        .filter(|c| c.running || repair::between_runs(c))
-        .map(|c| c.name)
+    let running: Vec<&str> = look
+        .survey
+        .containers
+        .iter()
+        .filter(|c| ours.contains(&c.name) && (c.running || repair::between_runs(c)))
+        .map(|c| c.name.as_str())
         .collect();
     for ((svc, port), name) in published.iter().zip(&ours) {
-        if !running.contains(name) {
+        if !running.contains(&name.as_str()) {
             ports::check_free(*port, svc.network_name())?;
         }
     }
@@ -95,7 +107,15 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
         ensure_hosts_alias(opts.yes)?;
     }
 
-    let mut refs = images::ensure(sh, &engine, &spec, opts.images, &opts.image_opts).context("preparing images")?;
+    // Held already (the warm path), or built and loaded: that takes a while, during which the
+    // engine's restart policies may change what runs, so the containers are read again after it.
+    let (mut refs, containers) = match look.images {
+        Some(refs) => (refs, look.survey.containers),
+        None => {
+            let refs = images::ensure(sh, &engine, &spec, opts.images, &opts.image_opts).context("preparing images")?;
+            (refs, engine.inspect(sh, &ownership::container_names(&spec, &sel.name))?)
+        }
+    };
     images::client_cli::apply(sh, &engine, &spec, (opts.images, &opts.image_opts), &cli_plan, &mut refs)
         .with_context(|| format!("preparing the client CLI {}", cli_plan.describe()))?;
 
@@ -115,8 +135,9 @@ pub fn up(sh: &Shell, sel: &Selector, opts: &UpOptions) -> Result<Sandbox> {
         dir.save(&state)?;
     }
     let sb = Sandbox { name: sel.name.clone(), dir, state, engine, spec };
+    let found = look::Found { objects: owned, containers, listed: look.listed };
     let mut created = Created::default();
-    match start_all(sh, &sb, &refs, &mut created) {
+    match start_all(sh, &sb, &refs, &found, &mut created) {
         Ok(()) => Ok(sb),
         Err(err) => {
             if !created.is_empty() {
@@ -246,9 +267,17 @@ fn ensure_hosts_alias(yes: bool) -> Result<()> {
     Ok(())
 }
 
-fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created: &mut Created) -> Result<()> {
-    remove_retired(sh, sb)?;
-    if !sb.engine.network_exists(sh, &sb.network())? {
+fn start_all(
+    sh: &Shell,
+    sb: &Sandbox,
+    refs: &BTreeMap<String, String>,
+    found: &look::Found,
+    created: &mut Created,
+) -> Result<()> {
+    remove_retired(sh, sb, found)?;
+    // The look found it (and checked that it is ours), or it is created here: the lock keeps
+    // this sandbox's other commands out meanwhile.
+    if !found.has(Kind::Network, &sb.network()) {
         sb.engine.network_create(sh, &sb.network(), &sb.labels(None)).context("creating the sandbox network")?;
         created.network = true;
     }
@@ -258,9 +287,8 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
         .iter()
         .flat_map(|svc| svc.volumes.iter().map(move |v| (svc.name.as_str(), sb.volume(&v.name))))
         .collect();
-    let present = sb.engine.volumes_present(sh, &volumes.iter().map(|(_, n)| n.clone()).collect::<Vec<_>>())?;
-    for ((service, name), here) in volumes.iter().zip(present) {
-        if !here {
+    for (service, name) in &volumes {
+        if !found.has(Kind::Volume, name) {
             sb.engine
                 .volume_create(sh, name, &sb.labels(Some(service)))
                 .with_context(|| format!("creating volume {name}"))?;
@@ -268,9 +296,9 @@ fn start_all(sh: &Shell, sb: &Sandbox, refs: &BTreeMap<String, String>, created:
     }
 
     let specs = run_specs(sb, refs)?;
-    // One inspect for all: nothing but these starts creates or removes them meanwhile.
-    let names: Vec<String> = sb.spec.services.iter().map(|s| sb.container(&s.name)).collect();
-    let found = sb.engine.inspect(sh, &names)?;
+    // The look's inspect: nothing but these starts creates or removes them meanwhile, and one
+    // that stopped since is a wedge the readiness wait finds and repairs.
+    let found = &found.containers;
     let created = Mutex::new(created);
     // Held by the first start until the bridge is pinned (see `pin_bridge_address`).
     let bridge = Mutex::new(false);
@@ -358,9 +386,12 @@ fn report_waves(sb: &Sandbox, timings: &[waves::Timing]) {
 /// Containers of this sandbox whose service the table no longer has (the client was
 /// `notarysandbox` before it was `client`): removed so an existing sandbox upgrades cleanly. Their
 /// named volumes stay; volume names do not depend on the service's name.
-fn remove_retired(sh: &Shell, sb: &Sandbox) -> Result<()> {
+fn remove_retired(sh: &Shell, sb: &Sandbox, found: &look::Found) -> Result<()> {
+    // The look read the containers of the table's names (never retired: their service is in the
+    // table, or a helper); only the other ids labelled with this state's id need reading.
+    let others = found.unread();
     // Only this state's containers, by their exact id and state labels.
-    let ours = sb.engine.objects_labelled(sh, Kind::Container, LABEL_ID, &sb.state.id)?;
+    let ours = objects::exactly(sb.engine.objects(sh, Kind::Container, &others)?, LABEL_ID, &sb.state.id);
     let names: Vec<String> = ours.into_iter().filter(|o| sb.owns(o)).map(|o| o.name).collect();
     let retired = retired(&sb.engine.inspect(sh, &names)?, &sb.spec);
     sb.remove_own_containers(sh, &retired).context("removing containers of retired services")?;

@@ -9,6 +9,7 @@ pub mod down;
 pub mod labels;
 pub mod lifecycle;
 pub mod lock;
+pub mod look;
 pub mod name;
 pub mod owned;
 pub mod ownership;
@@ -106,10 +107,10 @@ impl Sandbox {
         let Some(state) = dir.load()? else {
             return Ok(None);
         };
-        let engine = Engine::for_sandbox(sh, &sel.name, sel.engine, Some(state.engine), "work with")?;
+        let engine = Engine::for_sandbox_unasked(sh, &sel.name, sel.engine, Some(state.engine), "work with")?;
         let spec = crate::table::load()?;
         // Containers, network and volumes of this name must be this state's, whatever the command.
-        let found = ownership::survey(sh, &engine, &spec, &sel.name, false)?;
+        let found = engine.beside_answer(|| ownership::survey(sh, &engine, &spec, &sel.name, false))?;
         let ours =
             ownership::check(found, &ownership::Claim { name: &sel.name, id: Some(&state.id), dir: &dir.path }, false)?;
         Ok(Some((Sandbox { name: sel.name.clone(), dir, state, engine, spec }, ours)))

@@ -17,7 +17,7 @@ use xshell::Shell;
 
 use super::labels::{LABEL_ID, LABEL_INSTANCE, LABEL_STATE};
 use crate::engine::objects::{Kind, Object};
-use crate::engine::Engine;
+use crate::engine::{ContainerState, Engine};
 use crate::table::Spec;
 
 /// Who owns an object, judged by its labels against this state directory.
@@ -129,9 +129,6 @@ pub fn container_names(spec: &Spec, name: &str) -> Vec<String> {
 }
 
 /// [`survey`] for some kinds only (`down` leaves volumes alone, so it does not look for them).
-/// Each kind costs one engine call by name, or with `labelled` two (the labelled ones listed, then
-/// read back together with the named ones), and the kinds are asked side by side, each on a shell
-/// of its own (a `Shell` is not shared between threads): `down` waits for the slowest only.
 pub fn survey_kinds(
     _sh: &Shell,
     engine: &Engine,
@@ -140,6 +137,22 @@ pub fn survey_kinds(
     labelled: bool,
     kinds: &[Kind],
 ) -> Result<Vec<Object>> {
+    Ok(survey_states(engine, spec, name, labelled, kinds)?.objects)
+}
+
+/// What one look at the engine found: the objects, and the state of each container among them,
+/// read by the same `inspect` (`up` decides what to start, reuse or repair from it).
+#[derive(Debug, Default)]
+pub struct Survey {
+    pub objects: Vec<Object>,
+    pub containers: Vec<ContainerState>,
+}
+
+/// [`survey_kinds`] with the containers' states. Each kind costs one engine call by name, or
+/// with `labelled` two (the labelled ones listed, then read back together with the named ones),
+/// and the kinds are asked side by side, each on a shell of its own (a `Shell` is not shared
+/// between threads): the caller waits for the slowest only.
+pub fn survey_states(engine: &Engine, spec: &Spec, name: &str, labelled: bool, kinds: &[Kind]) -> Result<Survey> {
     let names_of = |kind: Kind| -> Vec<String> {
         match kind {
             Kind::Container => container_names(spec, name),
@@ -151,30 +164,43 @@ pub fn survey_kinds(
                 .collect(),
         }
     };
-    let lookup = |kind: Kind| -> Result<Vec<Object>> {
+    let lookup = |kind: Kind| -> Result<Survey> {
         let sh = Shell::new()?;
         let named = names_of(kind);
         let listed = if labelled { engine.labelled_ids(&sh, kind, LABEL_INSTANCE, name)? } else { Vec::new() };
         let mut ask = named.clone();
         ask.extend(listed.iter().filter(|id| !named.contains(id)).cloned());
-        let found = engine.objects(&sh, kind, &ask)?;
         // Named ones whatever their labels (a squatter is refused); listed ones only if the label
         // read back is exactly ours (the engine's filter only narrows).
-        Ok(found
-            .into_iter()
-            .filter(|o| named.contains(&o.name) || o.labels.get(LABEL_INSTANCE).is_some_and(|v| v == name))
-            .collect())
+        let wanted = |object: &str, labels: &std::collections::BTreeMap<String, String>| {
+            named.iter().any(|n| n == object) || labels.get(LABEL_INSTANCE).is_some_and(|v| v == name)
+        };
+        if kind != Kind::Container {
+            let objects = engine.objects(&sh, kind, &ask)?.into_iter().filter(|o| wanted(&o.name, &o.labels)).collect();
+            return Ok(Survey { objects, containers: Vec::new() });
+        }
+        let containers: Vec<ContainerState> =
+            engine.inspect(&sh, &ask)?.into_iter().filter(|c| wanted(&c.name, &c.labels)).collect();
+        let objects = containers
+            .iter()
+            .map(|c| Object { kind, name: c.name.clone(), id: c.id.clone(), labels: c.labels.clone() })
+            .collect();
+        Ok(Survey { objects, containers })
     };
-    let results: Vec<Result<Vec<Object>>> = std::thread::scope(|s| {
+    let results: Vec<Result<Survey>> = std::thread::scope(|s| {
         let asks: Vec<_> = kinds.iter().map(|&kind| s.spawn(move || lookup(kind))).collect();
         asks.into_iter().map(|a| a.join().expect("an engine lookup does not panic")).collect()
     });
-    let mut found = Vec::new();
+    let mut found = Survey::default();
     for r in results {
-        found.extend(r?);
+        let part = r?;
+        found.objects.extend(part.objects);
+        found.containers.extend(part.containers);
     }
     let mut seen = std::collections::BTreeSet::new();
-    found.retain(|o| seen.insert((o.kind.as_str(), o.id.clone())));
+    found.objects.retain(|o| seen.insert((o.kind.as_str(), o.id.clone())));
+    let mut seen = std::collections::BTreeSet::new();
+    found.containers.retain(|c| seen.insert(c.id.clone()));
     Ok(found)
 }
 

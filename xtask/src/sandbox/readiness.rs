@@ -3,6 +3,7 @@
 //! reports the last error (the one that explains what is wrong), never just "timed out".
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -16,6 +17,10 @@ use crate::table::Service;
 use crate::util::poll;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a service may fail its probe before the wait looks at its container: most start
+/// within it (0.2–0.6 s), and each look is an engine call (0.1–0.4 s on a busy podman) between
+/// two probes. A wedge is still found, this much later.
+const DEAD_END_AFTER: Duration = Duration::from_millis(500);
 
 /// Why waiting cannot help: the container is gone, stopped, or restarting in a loop (a
 /// `repair::Wedge`, which `up` answers by recreating it).
@@ -38,12 +43,14 @@ fn dead_end(
 fn poll_service<T>(sh: &Shell, sb: &Sandbox, svc: &str, what: &str, mut f: impl FnMut() -> Result<T>) -> Result<T> {
     let mut fatal: Option<anyhow::Error> = None;
     let mut watch = repair::Watch::default();
+    let started = Instant::now();
     let r = poll(what, READY_TIMEOUT, || {
         if fatal.is_some() {
             return Ok(None);
         }
         match f() {
             Ok(v) => Ok(Some(v)),
+            Err(e) if started.elapsed() < DEAD_END_AFTER => Err(e),
             Err(e) => {
                 if let Some(dead) = dead_end(sh, sb, svc, &mut watch, &e)? {
                     fatal = Some(dead);
@@ -75,6 +82,29 @@ pub fn wait_ready(sh: &Shell, sb: &Sandbox, svc: &Service) -> Result<()> {
                 Ok(out.stdout)
             })?;
             schema::apply_migrations(sh, sb, &stdout)
+        }
+        // Both halves are needed, and neither waits for the other: the account's read is asked
+        // in the DB container (ready before this service started) while the port is polled. One
+        // after the other, the read's exec (0.15–0.4 s on podman) was on `up`'s critical path.
+        Readiness::Tcp { port, database: Some(database) } => {
+            let port_only = Service { readiness: Readiness::Tcp { port: *port, database: None }, ..svc.clone() };
+            let port_failed = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                let reads = s.spawn(|| -> Result<()> {
+                    let sh = Shell::new()?;
+                    poll_service(&sh, sb, &svc.name, &svc.name, || {
+                        // The port's wait failed: its error is the one to report.
+                        if port_failed.load(Ordering::Relaxed) {
+                            return Ok(());
+                        }
+                        database_answers(&sh, sb, database)
+                    })
+                });
+                let port = poll_service(sh, sb, &svc.name, &svc.name, || probe_once(sh, sb, &port_only));
+                port_failed.store(port.is_err(), Ordering::Relaxed);
+                let reads = reads.join().expect("a probe does not panic");
+                port.and(reads)
+            })
         }
         // The other probes answer the same question for `status`; here they are retried.
         _ => poll_service(sh, sb, &svc.name, &svc.name, || probe_once(sh, sb, svc)),

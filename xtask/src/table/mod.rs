@@ -74,6 +74,15 @@ impl Service {
     pub fn network_name(&self) -> &str {
         self.aliases.first().unwrap_or(&self.name)
     }
+
+    /// Whether its main process writes the volumes it mounts (the database's files, the
+    /// registry's blobs), so that removing its container must let it shut down cleanly first.
+    /// The signer and the server keep their state in the database; the client's daemon keeps its
+    /// images in the container's own layer, which the removal discards (its volume holds the trust
+    /// data that the `docker` commands run in it write, not the daemon).
+    pub fn writes_its_volumes(&self) -> bool {
+        !self.volumes.is_empty() && !self.nested_engine
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -251,6 +260,16 @@ impl Spec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_database_and_the_registry_write_their_volumes() {
+        let spec = load().unwrap();
+        let writers: Vec<&str> =
+            spec.services.iter().filter(|s| s.writes_its_volumes()).map(|s| s.name.as_str()).collect();
+        assert_eq!(writers, ["db", "registry"]);
+        // The client mounts a volume (its CLI's trust data) but its daemon does not write it.
+        assert!(!spec.client().unwrap().volumes.is_empty());
+    }
 
     #[test]
     fn table_holds_the_guides_five_parts_in_start_order() {
