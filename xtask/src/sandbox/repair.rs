@@ -149,16 +149,29 @@ impl Watch {
     }
 }
 
-/// Why the service died, as its log says: the last line it logged before its last run ended (a
-/// looping service is already logging its next start), else its last line.
+/// Why the service died, as its log says: from what it logged before its last run ended (a
+/// looping service is already logging its next start), else from its whole log.
 pub fn last_log_line(sh: &Shell, sb: &Sandbox, service: &str) -> String {
     let container = sb.container(service);
     let ended = sb.engine.container(sh, &container).ok().flatten().map(|c| c.finished_at).filter(|t| ended(t));
     let lines = sb.engine.log_lines(sh, &container, None, ended.as_deref()).unwrap_or_default();
-    match lines.iter().rev().find(|l| !l.trim().is_empty()) {
-        Some(l) => l.trim().to_string(),
-        None => "(its log is empty)".to_string(),
-    }
+    why_it_ended(&lines).unwrap_or("(its log is empty)").to_string()
+}
+
+/// How many of the last lines are searched for an error before the very last line is taken.
+const WHY_WINDOW: usize = 20;
+
+/// The last line among the last few that reports an error (logrus' `level=fatal`/`error`,
+/// MariaDB's `[ERROR]`, a Go program's `failed …`/`Error …` on exit), else the last line: a process that fails often logs its shutdown after
+/// the reason (dockerd: `failed to start daemon: … invalid database`, then containerd's
+/// `stopping event stream following graceful shutdown`, in either order).
+fn why_it_ended(lines: &[String]) -> Option<&str> {
+    let recent: Vec<&str> = lines.iter().map(|l| l.trim()).filter(|l| !l.is_empty()).rev().take(WHY_WINDOW).collect();
+    let error = |l: &str| {
+        ["level=fatal", "level=error", "[ERROR]"].iter().any(|m| l.contains(m))
+            || ["failed", "Error", "error", "fatal"].iter().any(|p| l.starts_with(p))
+    };
+    recent.iter().copied().find(|l| error(l)).or(recent.first().copied())
 }
 
 /// Whether an inspect time says something ended (the zero time `0001-01-01…` says it never did).
@@ -225,6 +238,26 @@ pub fn survey(sh: &Shell, sb: &Sandbox, found: &[ContainerState]) -> Result<Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_line_that_says_why_comes_before_the_shutdown_noise() {
+        let lines: Vec<String> = [
+            "time=\"…\" level=warning msg=\"could not change group /var/run/docker.sock\"",
+            "failed to start daemon: error while opening volume store metadata database: invalid database",
+            "time=\"…\" level=info msg=\"stopping event stream following graceful shutdown\" error=\"context canceled\"",
+            "",
+        ]
+        .map(String::from)
+        .to_vec();
+        let why = "failed to start daemon: error while opening volume store metadata database: invalid database";
+        assert_eq!(why_it_ended(&lines), Some(why));
+        let logrus = [lines[0].clone(), "time=\"…\" level=fatal msg=\"invalid database\"".into(), lines[2].clone()];
+        assert_eq!(why_it_ended(&logrus), Some("time=\"…\" level=fatal msg=\"invalid database\""));
+        let quiet: Vec<String> = ["starting", "listening on :7899", "  "].map(String::from).to_vec();
+        assert_eq!(why_it_ended(&quiet), Some("listening on :7899"), "no error: the last line");
+        assert_eq!(why_it_ended(&[]), None);
+        assert_eq!(why_it_ended(&["".to_string()]), None);
+    }
 
     fn c(status: &str, running: bool, restarting: bool, count: u64) -> ContainerState {
         ContainerState {
