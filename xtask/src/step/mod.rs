@@ -135,15 +135,24 @@ pub fn run(engine: &Engine, step: &Step<'_>, limit: Duration, masker: &Masker, s
             None
         };
         if let Some((why, by_signal)) = why {
-            let killed = kill_marked(&marker);
-            stopped = Some((format!("{why}: killed the step's {killed} process(es) in {container}"), by_signal));
-            // The exec client ends with its command; if it does not, it goes too.
+            let mut killed = kill_marked(&marker);
+            // The exec client ends with its command; if it does not, it goes too. A command the
+            // engine started only after the first look (an exec takes ~0.1 s to start it, and a
+            // signal can land in between: the migrate e2e caught one surviving) is killed by a
+            // later look; the wait ends once the client has ended and a look finds nothing.
             // After a signal the person (or CI) is waiting for the tool to end: a shorter wait.
             let grace = Instant::now();
-            let wait = if by_signal { Duration::from_secs(1) } else { Duration::from_secs(5) };
-            while child.try_wait()?.is_none() && grace.elapsed() < wait {
+            let wait = if by_signal { Duration::from_secs(2) } else { Duration::from_secs(5) };
+            loop {
+                let ended = child.try_wait()?.is_some();
+                let late = kill_marked(&marker);
+                killed += late;
+                if (ended && late == 0) || grace.elapsed() >= wait {
+                    break;
+                }
                 std::thread::sleep(Duration::from_millis(50));
             }
+            stopped = Some((format!("{why}: killed the step's {killed} process(es) in {container}"), by_signal));
             let _ = child.kill();
             break child.wait()?;
         }
