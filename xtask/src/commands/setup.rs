@@ -31,7 +31,7 @@ pub fn run(sh: &Shell, sel: &Selector, a: &SetupArgs) -> Result<ExitCode> {
     let prebuild = !a.no_images
         && host::is_root()
         && images::resolve(sh, SourceKind::default_for_up()) == SourceKind::Debian
-        && !engines.iter().all(|&k| loaded(sh, k, &names));
+        && !engines.iter().all(|&k| loaded(sh, k, &spec, &opts));
     let build =
         || if prebuild { images::build_debian_layers(&names, &opts).context("building the images") } else { Ok(()) };
     host::setup_alongside(sh, &engines, a.yes, build)?;
@@ -49,7 +49,10 @@ pub fn run(sh: &Shell, sel: &Selector, a: &SetupArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether `kind` is installed, answers and holds every image already.
-fn loaded(sh: &Shell, kind: EngineKind, names: &[&str]) -> bool {
-    Engine::detect(sh, Some(kind)).and_then(|e| images::debian_present(sh, &e, names)).unwrap_or(false)
+/// Whether `kind` is installed, answers and holds every Debian image already (then `setup` builds
+/// nothing, even where the layer cache was cleared).
+fn loaded(sh: &Shell, kind: EngineKind, spec: &crate::table::Spec, opts: &images::Options) -> bool {
+    Engine::detect(sh, Some(kind))
+        .and_then(|e| images::held(sh, &e, spec, SourceKind::Debian, opts))
+        .is_ok_and(|held| held.is_some())
 }

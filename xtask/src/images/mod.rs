@@ -178,14 +178,6 @@ pub fn build_debian_layers(names: &[&str], opts: &Options) -> Result<()> {
     builder.prepare(&wanted, opts.rebuild).map(drop)
 }
 
-/// Whether `engine` already holds the Debian images of `names` at the lock's tags (then `setup`
-/// builds nothing, even where the layer cache was cleared).
-pub fn debian_present(sh: &Shell, engine: &Engine, names: &[&str]) -> Result<bool> {
-    let lock = crate::images::lock::load()?;
-    let refs: Vec<String> = names.iter().map(|&i| Ok(reference(i, &lock.tag(i)?))).collect::<Result<_>>()?;
-    Ok(engine.images_present(sh, &refs)?.into_iter().all(|here| here))
-}
-
 /// Builds (or takes from the cache) the layers of `missing` and loads them as one archive, each
 /// image named `<repo_prefix><image>:<tag>`.
 pub fn load_debian(
