@@ -120,11 +120,13 @@ fn wait(engine: &Engine, ca_pem: &[u8], sh: &Shell, spec: &RunSpec, readiness: &
     };
     match readiness.plain_check() {
         PlainCheck::Exec(argv) => until(&spec.name, || exec(&argv)),
-        PlainCheck::Get { port, path, tls } => {
+        PlainCheck::Get { port, paths, tls } => {
             let scheme = if tls { "https" } else { "http" };
-            let url = format!("{scheme}://127.0.0.1:{}{path}", host_port(port)?);
+            let base = format!("{scheme}://127.0.0.1:{}", host_port(port)?);
             let agent = util::http_agent(tls.then_some(ca_pem))?;
-            until(&spec.name, || agent.get(&url).call().is_ok_and(|r| r.status() == 200))
+            until(&spec.name, || {
+                paths.iter().all(|p| agent.get(format!("{base}{p}")).call().is_ok_and(|r| r.status() == 200))
+            })
         }
     }
 }

@@ -157,8 +157,10 @@ fn expect_status(url: &str, got: (u16, String), want: u16) -> Result<String> {
 pub enum PlainCheck {
     /// `engine exec <container> <argv>` succeeds.
     Exec(Vec<String>),
-    /// GET of `path` on the host port published for container `port` answers 200.
-    Get { port: u16, path: String, tls: bool },
+    /// GET of each of `paths` on the host port published for container `port` answers 200: the
+    /// server's health and, as a person would curl it after a signer restart, a key fetch through
+    /// the signer (the health alone is cached and said ready while a signed push failed).
+    Get { port: u16, paths: Vec<String>, tls: bool },
 }
 
 impl Readiness {
@@ -167,8 +169,12 @@ impl Readiness {
         match self {
             Readiness::DbSchema => argv(&["mysql", "-S", "/run/mysqld/mysqld.sock", "-uroot", "-e", "select 1"]),
             Readiness::Tcp { port, .. } => argv(&["bash", "-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")]),
-            Readiness::Https { port, path, .. } => PlainCheck::Get { port: *port, path: path.clone(), tls: true },
-            Readiness::Http { port, path } => PlainCheck::Get { port: *port, path: path.clone(), tls: false },
+            Readiness::Https { port, path, through_signer } => PlainCheck::Get {
+                port: *port,
+                paths: std::iter::once(path).chain(through_signer).cloned().collect(),
+                tls: true,
+            },
+            Readiness::Http { port, path } => PlainCheck::Get { port: *port, paths: vec![path.clone()], tls: false },
             Readiness::ClientDaemon => argv(&["docker", "version", "--format", "{{.Server.Version}}"]),
         }
     }
@@ -183,11 +189,17 @@ mod tests {
     fn plain_checks_ask_the_table_services_the_same_question() {
         let spec = crate::table::load().unwrap();
         let check = |name: &str| spec.service(name).unwrap().readiness.plain_check();
-        assert_eq!(check("registry"), PlainCheck::Get { port: 5000, path: "/v2/".into(), tls: false });
-        assert_eq!(
-            check("notaryserver"),
-            PlainCheck::Get { port: 4443, path: "/_notary_server/health".into(), tls: true }
-        );
+        assert_eq!(check("registry"), PlainCheck::Get { port: 5000, paths: vec!["/v2/".into()], tls: false });
+        let PlainCheck::Get { port: 4443, paths, tls: true } = check("notaryserver") else {
+            panic!("the server is probed over TLS on 4443")
+        };
+        // The health, then a request only the signer can answer (its health is cached).
+        assert_eq!(paths[0], "/_notary_server/health");
+        let Readiness::Https { through_signer: Some(through), .. } = &spec.service("notaryserver").unwrap().readiness
+        else {
+            panic!("the server's readiness goes through the signer")
+        };
+        assert_eq!(paths[1..], [through.clone()]);
         let PlainCheck::Exec(signer) = check("notarysigner") else { panic!("the signer is probed inside") };
         assert_eq!(signer.last().unwrap(), "exec 3<>/dev/tcp/127.0.0.1/7899");
     }
