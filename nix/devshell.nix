@@ -20,6 +20,10 @@ pkgs.mkShell {
     pkgs.curl
   ];
 
+  # For editing the xtask: the workspace builds non-incrementally for a user's first build
+  # (Cargo.toml's profile.dev says why); the environment variable overrides that.
+  CARGO_INCREMENTAL = "1";
+
   # rust-analyzer finds the standard library's sources through this.
   RUST_SRC_PATH = "${pkgs.rustPlatform.rustLibSrc}";
 }
