@@ -199,7 +199,7 @@ mod tests {
         else {
             panic!("the server's readiness goes through the signer")
         };
-        assert_eq!(paths[1..], [through.clone()]);
+        assert_eq!(paths[1..], *std::slice::from_ref(through));
         let PlainCheck::Exec(signer) = check("notarysigner") else { panic!("the signer is probed inside") };
         assert_eq!(signer.last().unwrap(), "exec 3<>/dev/tcp/127.0.0.1/7899");
     }
