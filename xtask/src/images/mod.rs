@@ -82,7 +82,7 @@ pub fn held(
     let lock = crate::images::lock::load()?;
     let mut refs = BTreeMap::new();
     for image in spec.image_names() {
-        refs.insert(image.to_string(), format!("{REPO_PREFIX}{image}:{}", lock.tag(image)?));
+        refs.insert(image.to_string(), reference(image, &lock.tag(image)?));
     }
     let present = engine.images_present(sh, &refs.values().cloned().collect::<Vec<_>>())?;
     Ok(present.iter().all(|&here| here).then_some(refs))
